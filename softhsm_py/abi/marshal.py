@@ -1,0 +1,197 @@
+"""Between C and Python: read caller pointers into values, write results into caller buffers.
+
+Every rule about pointers lives here: a NULL pointer where the spec needs one is ArgumentsBad; an
+output buffer follows one protocol (:meth:`Marshal.bytes_out`); templates are read into lists of
+(type, raw bytes) and written back entry by entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .. import errors
+from ..constants import ARRAY_ATTRIBUTE, UNAVAILABLE_INFORMATION, Attribute
+
+# Attributes whose value is itself an array of CK_ATTRIBUTE (3.0, 4.1.2 and 4.8 footnote on templates).
+TEMPLATE_ATTRIBUTES = frozenset(
+    {Attribute.WRAP_TEMPLATE, Attribute.UNWRAP_TEMPLATE, Attribute.DERIVE_TEMPLATE}
+)
+
+RawTemplate = list[tuple[int, Any]]  # (type, bytes | RawTemplate for template attributes)
+
+
+class Marshal:
+    """Pointer handling for one loaded copy of the library (its own ``ffi``)."""
+
+    def __init__(self, ffi: Any) -> None:
+        self.ffi = ffi
+        self.NULL = ffi.NULL
+        self.attribute_size = ffi.sizeof("CK_ATTRIBUTE")
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def require(self, ptr: Any) -> None:
+        if ptr == self.NULL:
+            raise errors.ArgumentsBad()
+
+    def bytes_in(self, ptr: Any, length: int) -> bytes:
+        if ptr == self.NULL:
+            if length:
+                raise errors.ArgumentsBad()
+            return b""
+        return self.ffi.unpack(self.ffi.cast("char *", ptr), length)
+
+    def pin_in(self, ptr: Any, length: int) -> bytes:
+        # No protected authentication path: a NULL PIN is always a caller error.
+        self.require(ptr)
+        return self.bytes_in(ptr, length)
+
+    def template_in(self, ptr: Any, count: int, depth: int = 0) -> RawTemplate:
+        if count == 0:
+            return []
+        self.require(ptr)
+        attrs = self.ffi.cast("CK_ATTRIBUTE *", ptr)
+        out: RawTemplate = []
+        for i in range(count):
+            attr = attrs[i]
+            if attr.type in TEMPLATE_ATTRIBUTES:
+                if depth or attr.ulValueLen % self.attribute_size:
+                    raise errors.AttributeValueInvalid()
+                value: Any = self.template_in(
+                    attr.pValue, attr.ulValueLen // self.attribute_size, depth + 1
+                )
+            else:
+                value = self.bytes_in(attr.pValue, attr.ulValueLen)
+            out.append((int(attr.type), value))
+        return out
+
+    def types_in(self, ptr: Any, count: int) -> list[int]:
+        if count == 0:
+            return []
+        self.require(ptr)
+        attrs = self.ffi.cast("CK_ATTRIBUTE *", ptr)
+        return [int(attrs[i].type) for i in range(count)]
+
+    def mechanism_in(self, ptr: Any) -> tuple[int, Any]:
+        from .mechparams import parse_param  # here: mechparams imports the mechanism layer
+
+        self.require(ptr)
+        mech = self.ffi.cast("CK_MECHANISM *", ptr)
+        mech_type = int(mech.mechanism)
+        return mech_type, parse_param(self.ffi, mech_type, mech.pParameter, int(mech.ulParameterLen))
+
+    # -- outputs --------------------------------------------------------------------------------
+    def ulong_out(self, ptr: Any, value: int) -> None:
+        self.require(ptr)
+        ptr[0] = value
+
+    def bytes_out(self, buf: Any, len_ptr: Any, data: bytes) -> bool:
+        """The output-buffer protocol (3.0, 5.2). NULL buffer: report the length, return False.
+        Short buffer: report the length, raise BufferTooSmall. Else write, return True (the caller
+        may then end its operation)."""
+        self.require(len_ptr)
+        needed = len(data)
+        if buf == self.NULL:
+            len_ptr[0] = needed
+            return False
+        if len_ptr[0] < needed:
+            len_ptr[0] = needed
+            raise errors.BufferTooSmall(needed)
+        self.ffi.memmove(buf, data, needed)
+        len_ptr[0] = needed
+        return True
+
+    def check_out(self, buf: Any, len_ptr: Any, needed: int) -> bool:
+        """Like :meth:`bytes_out` before the data exists: True if ``needed`` bytes would fit."""
+        self.require(len_ptr)
+        if buf == self.NULL:
+            len_ptr[0] = needed
+            return False
+        if len_ptr[0] < needed:
+            len_ptr[0] = needed
+            raise errors.BufferTooSmall(needed)
+        return True
+
+    def ulongs_out(self, array: Any, count_ptr: Any, values: Sequence[int]) -> None:
+        self.require(count_ptr)
+        if array == self.NULL:
+            count_ptr[0] = len(values)
+            return
+        if count_ptr[0] < len(values):
+            count_ptr[0] = len(values)
+            raise errors.BufferTooSmall(len(values))
+        for i, value in enumerate(values):
+            array[i] = value
+        count_ptr[0] = len(values)
+
+    @staticmethod
+    def padded(field: Any, text: str) -> None:
+        """Write a blank-padded, not NUL-terminated CK_UTF8CHAR field, cut on a character edge."""
+        size = len(field)
+        data = text.encode("utf-8")
+        while len(data) > size:
+            text = text[:-1]
+            data = text.encode("utf-8")
+        data = data.ljust(size, b" ")
+        for i in range(size):
+            field[i] = data[i]
+
+    def attributes_out(self, ptr: Any, count: int, answers: Sequence[Any]) -> None:
+        """Answer a C_GetAttributeValue template entry by entry (3.0, 5.7 C_GetAttributeValue):
+        every entry is filled or marked CK_UNAVAILABLE_INFORMATION, then the most serious error
+        class met is raised (sensitive, then invalid type, then buffer too small)."""
+        attrs = self.ffi.cast("CK_ATTRIBUTE *", ptr)
+        worst: type[errors.PKCS11Error] | None = None
+        for i in range(count):
+            problem = self._attribute_out(attrs[i], answers[i])
+            if problem is not None and _RANK[problem] > _RANK.get(worst, -1):
+                worst = problem
+        if worst is not None:
+            raise worst() if worst is not errors.BufferTooSmall else errors.BufferTooSmall(0)
+
+    def _attribute_out(self, attr: Any, answer: Any) -> type[errors.PKCS11Error] | None:
+        if isinstance(answer, errors.PKCS11Error):
+            attr.ulValueLen = UNAVAILABLE_INFORMATION
+            return type(answer)
+        if isinstance(answer, list):  # a template attribute: an array of CK_ATTRIBUTE
+            return self._template_out(attr, answer)
+        if attr.pValue == self.NULL:
+            attr.ulValueLen = len(answer)
+            return None
+        if attr.ulValueLen < len(answer):
+            attr.ulValueLen = UNAVAILABLE_INFORMATION
+            return errors.BufferTooSmall
+        self.ffi.memmove(attr.pValue, answer, len(answer))
+        attr.ulValueLen = len(answer)
+        return None
+
+    def _template_out(self, attr: Any, entries: RawTemplate) -> type[errors.PKCS11Error] | None:
+        needed = len(entries) * self.attribute_size
+        if attr.pValue == self.NULL:
+            attr.ulValueLen = needed
+            return None
+        if attr.ulValueLen < needed:
+            attr.ulValueLen = UNAVAILABLE_INFORMATION
+            return errors.BufferTooSmall
+        inner = self.ffi.cast("CK_ATTRIBUTE *", attr.pValue)
+        worst = None
+        for i, (kind, value) in enumerate(entries):
+            # The caller sized the inner buffers after a first call that told the lengths; the
+            # types are ours to give in the same order.
+            if inner[i].pValue == self.NULL:
+                inner[i].type = kind
+            problem = self._attribute_out(inner[i], value)
+            worst = worst or problem
+        attr.ulValueLen = needed
+        return worst
+
+
+_RANK: dict[Any, int] = {
+    errors.BufferTooSmall: 0,
+    errors.AttributeTypeInvalid: 1,
+    errors.AttributeSensitive: 2,
+}
+
+
+def is_array_attribute(kind: int) -> bool:
+    return bool(kind & ARRAY_ATTRIBUTE)

@@ -1,0 +1,27 @@
+"""Random number generation (PKCS#11 3.0, 5.15): C_SeedRandom, C_GenerateRandom."""
+
+from __future__ import annotations
+
+import os
+
+from .. import errors
+from ..library import Library
+from .common import session_of
+
+
+def generate_random(lib: Library, handle: int, length: int) -> bytes:
+    with lib.lock:
+        session_of(lib, handle)
+    return os.urandom(length)
+
+
+def seed_random(lib: Library, handle: int, seed: bytes) -> None:
+    """Mix the caller's seed into the kernel's pool, which our random numbers come from (writing to
+    /dev/urandom mixes without crediting entropy, so a poor seed can never weaken it)."""
+    with lib.lock:
+        session_of(lib, handle)
+    try:
+        with open("/dev/urandom", "wb", buffering=0) as pool:
+            pool.write(seed)
+    except OSError:
+        raise errors.RandomSeedNotSupported() from None

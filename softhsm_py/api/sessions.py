@@ -1,0 +1,144 @@
+"""Session management (PKCS#11 3.0, 5.6): open/close, session info, login and logout."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from .. import errors
+from ..constants import MechanismFlag, SessionFlag, UserType
+from ..library import Library, Runtime
+from ..session import OpKind, Session
+from .common import check_slot, session_of, sessions_on, token_of
+
+log = logging.getLogger("softhsm_py")
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    slot_id: int
+    state: int
+    flags: int
+    device_error: int = 0
+
+
+def open_session(lib: Library, slot_id: int, flags: int) -> int:
+    if not flags & SessionFlag.SERIAL_SESSION:
+        raise errors.SessionParallelNotSupported()
+    rw = bool(flags & SessionFlag.RW_SESSION)
+    rt = lib.runtime
+    with lib.lock:
+        token = token_of(rt, slot_id)
+        if not rw and token.so_logged_in:
+            raise errors.SessionReadWriteSoExists()
+        handle = next(rt.session_ids)
+        rt.sessions[handle] = Session(handle=handle, slot_id=slot_id, rw=rw, token=token)
+    return handle
+
+
+def discard(rt: Runtime, session: Session) -> None:
+    """Forget a session: its operations, its session objects and, if it was the last session of
+    this application on its token, the login (3.0, 5.6 C_CloseSession). Caller holds the lock."""
+    session.end_all()
+    rt.sessions.pop(session.handle, None)
+    rt.handles.drop_session_objects(session.handle)
+    if not sessions_on(rt, session.slot_id):
+        session.token.log_out()
+        rt.handles.forget_private(session.slot_id)
+
+
+def close_session(lib: Library, handle: int) -> None:
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        discard(rt, session)
+
+
+def close_all_sessions(lib: Library, slot_id: int) -> None:
+    rt = lib.runtime
+    with lib.lock:
+        check_slot(rt, slot_id)
+        for session in sessions_on(rt, slot_id):
+            discard(rt, session)
+
+
+def get_session_info(lib: Library, handle: int) -> SessionInfo:
+    with lib.lock:
+        _, session = session_of(lib, handle)
+        return SessionInfo(session.slot_id, int(session.state), int(session.flags))
+
+
+def login(lib: Library, handle: int, user_type: int, pin: bytes) -> None:
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        try:
+            user = UserType(user_type)
+        except ValueError:
+            raise errors.UserTypeInvalid() from None
+        token = session.token
+        if user is UserType.CONTEXT_SPECIFIC:
+            operation = _awaiting_context_login(session)
+            if token.user is None:
+                raise errors.UserNotLoggedIn()
+            user = token.user
+        else:
+            operation = None
+            if token.user is user:
+                raise errors.UserAlreadyLoggedIn()
+            if token.user is not None:
+                raise errors.UserAnotherAlreadyLoggedIn()
+            if user is UserType.SO and any(not s.rw for s in sessions_on(rt, session.slot_id)):
+                raise errors.SessionReadOnlyExists()
+    # The PIN check runs scrypt (~0.1 s): outside the library lock so other threads keep going.
+    key = rt.store.verify_pin(session.slot_id, user, pin, rt.config.pin_lockout)
+    with lib.lock:
+        if operation is not None:
+            operation.context_authenticated = True
+            return
+        if token.user is not None:  # another thread logged in while we checked the PIN
+            raise (errors.UserAlreadyLoggedIn if token.user is user else errors.UserAnotherAlreadyLoggedIn)()
+        token.log_in(user, key)
+    log.info("%s logged in on slot %d", user.name, session.slot_id)
+
+
+def _awaiting_context_login(session: Session) -> object:
+    """The active operation whose key has CKA_ALWAYS_AUTHENTICATE (3.0, 4.9 and 5.6 C_Login)."""
+    for operation in session.operations.values():
+        if getattr(operation, "needs_context_login", False):
+            return operation
+    raise errors.OperationNotInitialized()
+
+
+def logout(lib: Library, handle: int) -> None:
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        token = session.token
+        if token.user is None:
+            raise errors.UserNotLoggedIn()
+        token.log_out()
+        # 3.0, 5.6 C_Logout: handles to private objects become invalid and private session objects
+        # are destroyed; we also end the operations, which may be using private keys.
+        for other in sessions_on(rt, session.slot_id):
+            other.end_all()
+        rt.handles.forget_private(session.slot_id)
+    log.info("logged out on slot %d", session.slot_id)
+
+
+# Flags of C_SessionCancel (3.0, 5.6) and the operations they name.
+_CANCEL_FLAGS = {
+    MechanismFlag.ENCRYPT: OpKind.ENCRYPT,
+    MechanismFlag.DECRYPT: OpKind.DECRYPT,
+    MechanismFlag.DIGEST: OpKind.DIGEST,
+    MechanismFlag.SIGN: OpKind.SIGN,
+    MechanismFlag.SIGN_RECOVER: OpKind.SIGN_RECOVER,
+    MechanismFlag.VERIFY: OpKind.VERIFY,
+    MechanismFlag.VERIFY_RECOVER: OpKind.VERIFY_RECOVER,
+    MechanismFlag.FIND_OBJECTS: OpKind.FIND,
+}
+
+
+def cancel(lib: Library, handle: int, flags: int) -> None:
+    with lib.lock:
+        _, session = session_of(lib, handle)
+        for bit, kind in _CANCEL_FLAGS.items():
+            if flags & bit:
+                session.end(kind)

@@ -1,0 +1,204 @@
+"""Slot and token management (PKCS#11 3.0, 5.5): slots, token info, C_InitToken, C_InitPIN, C_SetPIN."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from .. import errors
+from ..constants import SlotFlag, TokenFlag, UserType
+from ..library import Library
+from ..store import SlotTaken, TokenRecord
+from .common import check_slot, empty_slot, session_of, sessions_on, sync_tokens
+
+log = logging.getLogger("softhsm_py")
+
+MODEL = "softhsm-py"
+HARDWARE_VERSION = (0, 0)
+FIRMWARE_VERSION = (0, 1)
+
+
+@dataclass(frozen=True)
+class SlotInfo:
+    description: str
+    manufacturer: str
+    flags: int
+    hardware_version: tuple[int, int]
+    firmware_version: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    label: str
+    manufacturer: str
+    model: str
+    serial: str
+    flags: int
+    session_count: int
+    rw_session_count: int
+    max_pin_len: int
+    min_pin_len: int
+    utc_time: str
+
+
+def get_slot_list(lib: Library, token_present: bool) -> list[int]:
+    """Every slot with a token, then the empty slot (it holds an uninitialised token: 'present')."""
+    rt = lib.runtime
+    with lib.lock:
+        sync_tokens(rt)
+        return sorted(rt.tokens) + [empty_slot(rt)]
+
+
+def get_slot_info(lib: Library, slot_id: int) -> SlotInfo:
+    rt = lib.runtime
+    with lib.lock:
+        check_slot(rt, slot_id)
+    return SlotInfo(
+        description=f"softhsm-py slot {slot_id}",
+        manufacturer="softhsm-py",
+        flags=int(SlotFlag.TOKEN_PRESENT),
+        hardware_version=HARDWARE_VERSION,
+        firmware_version=FIRMWARE_VERSION,
+    )
+
+
+def _pin_flags(failures: int, lockout: int, low: int, final: int, locked: int) -> int:
+    if failures >= lockout:
+        return locked
+    if failures and failures == lockout - 1:
+        return low | final
+    return low if failures else 0
+
+
+def _token_flags(rec: TokenRecord | None, lockout: int) -> int:
+    flags = TokenFlag.RNG | TokenFlag.LOGIN_REQUIRED | TokenFlag.CLOCK_ON_TOKEN
+    if rec is None:
+        return int(flags)
+    flags |= TokenFlag.TOKEN_INITIALIZED
+    if rec.user_pin_initialized:
+        flags |= TokenFlag.USER_PIN_INITIALIZED
+    flags |= _pin_flags(
+        rec.user_failures,
+        lockout,
+        TokenFlag.USER_PIN_COUNT_LOW,
+        TokenFlag.USER_PIN_FINAL_TRY,
+        TokenFlag.USER_PIN_LOCKED,
+    )
+    flags |= _pin_flags(
+        rec.so_failures,
+        lockout,
+        TokenFlag.SO_PIN_COUNT_LOW,
+        TokenFlag.SO_PIN_FINAL_TRY,
+        TokenFlag.SO_PIN_LOCKED,
+    )
+    return int(flags)
+
+
+def get_token_info(lib: Library, slot_id: int) -> TokenInfo:
+    rt = lib.runtime
+    with lib.lock:
+        present = check_slot(rt, slot_id)
+        rec = rt.store.token(slot_id) if present else None
+        mine = sessions_on(rt, slot_id)
+    return TokenInfo(
+        label=rec.label if rec else "",
+        manufacturer="softhsm-py",
+        model=MODEL,
+        serial=rec.serial if rec else "",
+        flags=_token_flags(rec, rt.config.pin_lockout),
+        session_count=len(mine),
+        rw_session_count=sum(1 for s in mine if s.rw),
+        max_pin_len=rt.config.pin_max_len,
+        min_pin_len=rt.config.pin_min_len,
+        utc_time=time.strftime("%Y%m%d%H%M%S00", time.gmtime()),
+    )
+
+
+def check_pin_len(lib: Library, pin: bytes) -> None:
+    config = lib.runtime.config
+    if not config.pin_min_len <= len(pin) <= config.pin_max_len:
+        raise errors.PinLenRange()
+
+
+def decode_label(label: bytes) -> str:
+    """A CK_UTF8CHAR[32] label, blank padded (3.0, 5.5 C_InitToken)."""
+    try:
+        return label.rstrip(b" \0").decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.ArgumentsBad() from None
+
+
+def init_token(lib: Library, slot_id: int, so_pin: bytes, label: bytes) -> None:
+    rt = lib.runtime
+    text = decode_label(label)
+    with lib.lock:
+        present = check_slot(rt, slot_id)
+        if sessions_on(rt, slot_id):
+            raise errors.SessionExists()
+    if not present:
+        check_pin_len(lib, so_pin)
+        try:
+            rt.store.create_token(slot_id, text, so_pin)
+        except SlotTaken:  # another process initialised this slot a moment ago
+            raise errors.TokenNotRecognized() from None
+        log.info("token created in slot %d", slot_id)
+    else:
+        rt.store.verify_pin(slot_id, UserType.SO, so_pin, rt.config.pin_lockout)
+        check_pin_len(lib, so_pin)
+        rt.store.reinit_token(slot_id, text, so_pin)
+        log.info("token in slot %d re-initialised", slot_id)
+    with lib.lock:
+        token = rt.tokens.pop(slot_id, None)
+        if token is not None:
+            token.log_out()
+            rt.handles.forget_slot(slot_id)
+        sync_tokens(rt)
+
+
+def init_pin(lib: Library, session_handle: int, pin: bytes) -> None:
+    with lib.lock:
+        rt, session = session_of(lib, session_handle)
+        if not session.rw:
+            raise errors.SessionReadOnly()
+        token = session.token
+        if not token.so_logged_in or token.token_key is None:
+            raise errors.UserNotLoggedIn()
+        key = token.token_key
+    check_pin_len(lib, pin)
+    rt.store.init_user_pin(session.slot_id, key, pin)
+    log.info("user PIN initialised on slot %d", session.slot_id)
+
+
+def set_pin(lib: Library, session_handle: int, old_pin: bytes, new_pin: bytes) -> None:
+    with lib.lock:
+        rt, session = session_of(lib, session_handle)
+        if not session.rw:
+            raise errors.SessionReadOnly()
+        who = UserType.SO if session.token.so_logged_in else UserType.USER
+    key = rt.store.verify_pin(session.slot_id, who, old_pin, rt.config.pin_lockout)
+    check_pin_len(lib, new_pin)
+    rt.store.change_pin(session.slot_id, who, key, new_pin)
+    log.info("%s PIN changed on slot %d", who.name, session.slot_id)
+
+
+
+def get_mechanism_list(lib: Library, slot_id: int) -> list[int]:
+    from ..mechanisms import registry
+
+    rt = lib.runtime
+    with lib.lock:
+        check_slot(rt, slot_id)
+    return sorted(registry.infos())
+
+
+def get_mechanism_info(lib: Library, slot_id: int, mechanism: int):  # noqa: ANN201
+    from ..mechanisms import registry
+
+    rt = lib.runtime
+    with lib.lock:
+        check_slot(rt, slot_id)
+    info = registry.infos().get(mechanism)
+    if info is None:
+        raise errors.MechanismInvalid()
+    return info

@@ -1,0 +1,87 @@
+"""Object handles of one library instance.
+
+Handles are small integers, never reused while the library runs, and stable: a token object keeps
+the handle it first got (PKCS#11 3.0, 2.4). Token objects are named by (slot, store oid) and their
+attributes are a cache of the store's row; session objects live only here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import errors
+
+
+@dataclass(eq=False)
+class ObjectRef:
+    slot_id: int
+    private: bool
+    oid: int | None = None  # a token object's id in the store
+    session: int | None = None  # a session object's owning session
+    attrs: dict[int, Any] = field(default_factory=dict)  # decoded values; for token objects a cache
+    generation: int = -1  # the token generation ``attrs`` was loaded at (token objects)
+    cache: dict[str, Any] = field(default_factory=dict)  # engine objects made from ``attrs``
+
+    def __repr__(self) -> str:  # attributes may hold key material
+        kind = f"oid={self.oid}" if self.oid is not None else f"session={self.session}"
+        return f"ObjectRef(slot={self.slot_id}, {kind}, private={self.private})"
+
+    @property
+    def is_token_object(self) -> bool:
+        return self.oid is not None
+
+
+class HandleTable:
+    def __init__(self) -> None:
+        self._next = itertools.count(1)
+        self._refs: dict[int, ObjectRef] = {}
+        self._by_oid: dict[tuple[int, int], int] = {}
+
+    def token_object(self, slot_id: int, oid: int, private: bool) -> int:
+        """The handle of a stored object, allocating one the first time it is seen."""
+        handle = self._by_oid.get((slot_id, oid))
+        if handle is None:
+            handle = next(self._next)
+            self._by_oid[(slot_id, oid)] = handle
+            self._refs[handle] = ObjectRef(slot_id=slot_id, private=private, oid=oid)
+        return handle
+
+    def add(self, ref: ObjectRef) -> int:
+        handle = next(self._next)
+        self._refs[handle] = ref
+        if ref.oid is not None:
+            self._by_oid[(ref.slot_id, ref.oid)] = handle
+        return handle
+
+    def get(self, handle: int) -> ObjectRef:
+        try:
+            return self._refs[handle]
+        except KeyError:
+            raise errors.ObjectHandleInvalid() from None
+
+    def drop(self, handle: int) -> None:
+        ref = self._refs.pop(handle, None)
+        if ref is not None and ref.oid is not None:
+            self._by_oid.pop((ref.slot_id, ref.oid), None)
+
+    def session_objects(self, session: int) -> list[int]:
+        return [h for h, ref in self._refs.items() if ref.session == session]
+
+    def drop_session_objects(self, session: int) -> None:
+        for handle in self.session_objects(session):
+            self.drop(handle)
+
+    def forget_private(self, slot_id: int) -> None:
+        """Logout (3.0, 5.6): private session objects are destroyed and handles to private token
+        objects become invalid for good; the objects get new handles when found again."""
+        for handle in [h for h, r in self._refs.items() if r.slot_id == slot_id and r.private]:
+            self.drop(handle)
+
+    def forget_slot(self, slot_id: int) -> None:
+        for handle in [h for h, r in self._refs.items() if r.slot_id == slot_id]:
+            self.drop(handle)
+
+    def session_handles_on(self, slot_id: int) -> list[int]:
+        return [h for h, r in self._refs.items() if r.slot_id == slot_id and r.session is not None]

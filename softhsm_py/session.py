@@ -1,0 +1,67 @@
+"""Sessions: their handle, slot, read/write flag, state and active operations."""
+
+from __future__ import annotations
+
+import enum
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import errors
+from .constants import SessionFlag, SessionState, UserType
+from .token import Token
+
+
+class OpKind(enum.Enum):
+    """Operations a session can have active, one of each kind at a time."""
+
+    ENCRYPT = "encrypt"
+    DECRYPT = "decrypt"
+    DIGEST = "digest"
+    SIGN = "sign"
+    VERIFY = "verify"
+    SIGN_RECOVER = "sign_recover"
+    VERIFY_RECOVER = "verify_recover"
+    FIND = "find"
+
+
+@dataclass(eq=False)
+class Session:
+    handle: int
+    slot_id: int
+    rw: bool
+    token: Token
+    # Serialises calls on one session (hosts may share a session between threads); never held
+    # while calling into the host.
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    operations: dict[OpKind, Any] = field(default_factory=dict)
+
+    @property
+    def flags(self) -> SessionFlag:
+        return SessionFlag.SERIAL_SESSION | (SessionFlag.RW_SESSION if self.rw else 0)
+
+    @property
+    def state(self) -> SessionState:
+        user = self.token.user
+        if user is UserType.SO:
+            return SessionState.RW_SO_FUNCTIONS
+        if user is UserType.USER:
+            return SessionState.RW_USER_FUNCTIONS if self.rw else SessionState.RO_USER_FUNCTIONS
+        return SessionState.RW_PUBLIC_SESSION if self.rw else SessionState.RO_PUBLIC_SESSION
+
+    def start(self, kind: OpKind, operation: Any) -> None:
+        if kind in self.operations:
+            raise errors.OperationActive()
+        self.operations[kind] = operation
+
+    def active(self, kind: OpKind) -> Any:
+        try:
+            return self.operations[kind]
+        except KeyError:
+            raise errors.OperationNotInitialized() from None
+
+    def end(self, kind: OpKind) -> None:
+        self.operations.pop(kind, None)
+
+    def end_all(self) -> None:
+        self.operations.clear()
