@@ -1,18 +1,213 @@
-"""Placeholder until the crypto chapter is wired: every function says CKR_FUNCTION_NOT_SUPPORTED."""
+"""Encryption, decryption, digests, signatures and their dual-function forms (PKCS#11 3.0,
+5.8-5.13).
+
+An operation is started by an ``*Init`` (key and mechanism checks happen there, once) and lives in
+its session until it ends. Output follows one rule: the result of a step is computed once and kept
+in the operation until the caller's buffer is big enough, so a size query or a short buffer never
+runs the crypto twice (ECDSA is randomised: the caller gets the bytes whose length it was told)
+and never ends the operation; any other error ends it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from .. import errors
+from ..constants import Attribute, ObjectClass
+from ..handles import ObjectRef
 from ..library import Library
+from ..mechanisms import registry
+from ..session import OpKind, Session
 from .common import session_of
+from .objects import attrs_of
+
+# The attribute that must be TRUE on a key for each kind of operation (3.0, 4.8-4.10 tables).
+USAGE = {
+    OpKind.ENCRYPT: Attribute.ENCRYPT,
+    OpKind.DECRYPT: Attribute.DECRYPT,
+    OpKind.SIGN: Attribute.SIGN,
+    OpKind.VERIFY: Attribute.VERIFY,
+    OpKind.SIGN_RECOVER: Attribute.SIGN_RECOVER,
+    OpKind.VERIFY_RECOVER: Attribute.VERIFY_RECOVER,
+}
 
 
-def __getattr__(name: str) -> Any:
-    def not_supported(lib: Library, handle: int, *args: Any) -> Any:
-        with lib.lock:
-            session_of(lib, handle)
-        raise errors.FunctionNotSupported()
+class Output(Protocol):
+    def deliver(self, data: bytes) -> bool: ...
 
-    return not_supported
+
+@dataclass(eq=False)
+class Operation:
+    kind: OpKind
+    mechanism: int
+    context: Any
+    needs_context_login: bool = False  # CKA_ALWAYS_AUTHENTICATE (3.0, 4.9)
+    context_authenticated: bool = False
+    pending: bytes | None = None  # a computed result waiting for a big enough buffer
+
+    def __repr__(self) -> str:
+        return f"Operation({self.kind.value}, mechanism=0x{self.mechanism:x})"
+
+
+def usable_key(lib: Library, session: Session, key_handle: int, usage: int | None, mechanism: int) -> ObjectRef:
+    """The key for an operation, after the checks every key use shares. Caller holds the lock."""
+    rt = lib.runtime
+    try:
+        ref = rt.handles.get(key_handle)
+        if ref.slot_id != session.slot_id:
+            raise errors.ObjectHandleInvalid()
+        attrs = attrs_of(rt, session, ref)
+    except errors.ObjectHandleInvalid:
+        raise errors.KeyHandleInvalid() from None
+    if attrs.get(Attribute.CLASS) not in (ObjectClass.SECRET_KEY, ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY):
+        raise errors.KeyHandleInvalid()
+    if usage is not None and attrs.get(usage) is not True:
+        raise errors.KeyFunctionNotPermitted()
+    allowed = attrs.get(Attribute.ALLOWED_MECHANISMS)
+    if allowed and mechanism not in allowed:  # an empty list restricts nothing (as SoftHSMv2)
+        raise errors.MechanismInvalid()  # 3.0, 4.6: the key may not be used with this mechanism
+    return ref
+
+
+def operation_init(lib: Library, handle: int, kind_name: str, mechanism: Any, key_handle: int) -> None:
+    kind = OpKind(kind_name)
+    with lib.lock:
+        _, session = session_of(lib, handle)
+        if kind in session.operations:
+            raise errors.OperationActive()
+        impl = registry.lookup(mechanism.type)
+        ref = usable_key(lib, session, key_handle, USAGE[kind], mechanism.type)
+        start: Callable[..., Any] | None = getattr(impl, f"{kind.value}_init", None)
+        if start is None:
+            raise errors.MechanismInvalid()
+        context = start(mechanism.type, mechanism.param(), ref)
+        always_auth = ref.attrs.get(Attribute.ALWAYS_AUTHENTICATE) is True
+        session.start(kind, Operation(kind, mechanism.type, context, needs_context_login=always_auth))
+
+
+def digest_init(lib: Library, handle: int, mechanism: Any) -> None:
+    with lib.lock:
+        _, session = session_of(lib, handle)
+        if OpKind.DIGEST in session.operations:
+            raise errors.OperationActive()
+        context = registry.lookup(mechanism.type).digest_init(mechanism.type, mechanism.param())
+        session.start(OpKind.DIGEST, Operation(OpKind.DIGEST, mechanism.type, context))
+
+
+def _active(lib: Library, handle: int, kind: OpKind) -> tuple[Session, Operation]:
+    with lib.lock:
+        _, session = session_of(lib, handle)
+        operation = session.active(kind)
+    if operation.needs_context_login and not operation.context_authenticated:
+        session.end(kind)
+        raise errors.UserNotLoggedIn()  # no C_Login(CKU_CONTEXT_SPECIFIC) since the Init
+    return session, operation
+
+
+def _run(session: Session, operation: Operation, step: Callable[[], bytes], out: Output, last: bool) -> None:
+    """Compute once, deliver, and end the operation when the last result was delivered."""
+    with session.lock:
+        try:
+            if operation.pending is None:
+                operation.pending = step()
+            if out.deliver(operation.pending):
+                operation.pending = None
+                if last:
+                    session.end(operation.kind)
+        except errors.BufferTooSmall:
+            raise
+        except BaseException:
+            session.end(operation.kind)
+            raise
+
+
+def _call(session: Session, operation: Operation, step: Callable[[], Any], last: bool) -> Any:
+    """A step without output (update of a digest or signature, verification)."""
+    with session.lock:
+        try:
+            result = step()
+        except BaseException:
+            session.end(operation.kind)
+            raise
+        if last:
+            session.end(operation.kind)
+        return result
+
+
+_SINGLE = {
+    OpKind.ENCRYPT: lambda ctx, data: ctx.oneshot(data),
+    OpKind.DECRYPT: lambda ctx, data: ctx.oneshot(data),
+    OpKind.DIGEST: lambda ctx, data: ctx.digest(data),
+    OpKind.SIGN: lambda ctx, data: ctx.sign(data),
+    OpKind.SIGN_RECOVER: lambda ctx, data: ctx.sign(data),
+    OpKind.VERIFY_RECOVER: lambda ctx, data: ctx.recover(data),
+}
+
+
+def single(lib: Library, handle: int, kind_name: str, data: bytes, out: Output) -> None:
+    kind = OpKind(kind_name)
+    session, operation = _active(lib, handle, kind)
+    _run(session, operation, lambda: _SINGLE[kind](operation.context, data), out, last=True)
+
+
+def update(lib: Library, handle: int, kind_name: str, data: bytes, out: Output | None) -> None:
+    kind = OpKind(kind_name)
+    session, operation = _active(lib, handle, kind)
+    if out is None:  # digest, sign, verify: nothing comes back until the final call
+        _call(session, operation, lambda: operation.context.update(data), last=False)
+    else:
+        _run(session, operation, lambda: operation.context.update(data), out, last=False)
+
+
+def final(lib: Library, handle: int, kind_name: str, out: Output) -> None:
+    kind = OpKind(kind_name)
+    session, operation = _active(lib, handle, kind)
+    _run(session, operation, operation.context.final, out, last=True)
+
+
+def verify(lib: Library, handle: int, data: bytes, signature: bytes) -> None:
+    session, operation = _active(lib, handle, OpKind.VERIFY)
+    _call(session, operation, lambda: operation.context.verify(data, signature), last=True)
+
+
+def verify_final(lib: Library, handle: int, signature: bytes) -> None:
+    session, operation = _active(lib, handle, OpKind.VERIFY)
+    _call(session, operation, lambda: operation.context.final(signature), last=True)
+
+
+def digest_key(lib: Library, handle: int, key_handle: int) -> None:
+    with lib.lock:
+        _, session = session_of(lib, handle)
+        operation = session.active(OpKind.DIGEST)
+        ref = usable_key(lib, session, key_handle, None, operation.mechanism)
+        if ref.attrs.get(Attribute.CLASS) != ObjectClass.SECRET_KEY or Attribute.VALUE not in ref.attrs:
+            session.end(OpKind.DIGEST)
+            raise errors.KeyIndigestible()
+        value = ref.attrs[Attribute.VALUE]
+    _call(session, operation, lambda: operation.context.update_key(value), last=False)
+
+
+def dual_update(lib: Library, handle: int, first: str, second: str, data: bytes, out: Output) -> None:
+    """C_DigestEncryptUpdate, C_DecryptDigestUpdate, C_SignEncryptUpdate, C_DecryptVerifyUpdate:
+    the cipher side gives the output; the other side is fed the plaintext exactly once, even when
+    the caller first asks for the length."""
+    first_kind, second_kind = OpKind(first), OpKind(second)
+    session, op_first = _active(lib, handle, first_kind)
+    _, op_second = _active(lib, handle, second_kind)
+    if first_kind is OpKind.DECRYPT:  # decrypt, then digest/verify the plaintext
+        cipher, other = op_first, op_second
+
+        def step() -> bytes:
+            plain = cipher.context.update(data)
+            _call(session, other, lambda: other.context.update(plain), last=False)
+            return plain
+    else:  # digest/sign the plaintext, then encrypt it
+        cipher, other = op_second, op_first
+
+        def step() -> bytes:
+            _call(session, other, lambda: other.context.update(data), last=False)
+            return cipher.context.update(data)
+
+    _run(session, cipher, step, out, last=False)

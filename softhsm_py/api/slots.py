@@ -192,7 +192,7 @@ def get_mechanism_list(lib: Library, slot_id: int) -> list[int]:
     return sorted(registry.infos())
 
 
-def get_mechanism_info(lib: Library, slot_id: int, mechanism: int):  # noqa: ANN201
+def get_mechanism_info(lib: Library, slot_id: int, mechanism: int):
     from ..mechanisms import registry
 
     rt = lib.runtime
@@ -202,3 +202,20 @@ def get_mechanism_info(lib: Library, slot_id: int, mechanism: int):  # noqa: ANN
     if info is None:
         raise errors.MechanismInvalid()
     return info
+
+
+def delete_token(lib: Library, slot_id: int, so_pin: bytes) -> None:
+    """Remove a token and all its objects (not a PKCS#11 function: the CLI's ``delete-token``).
+    Needs the SO PIN, like re-initialisation, and no open session of ours on it."""
+    rt = lib.runtime
+    with lib.lock:
+        if not check_slot(rt, slot_id):
+            raise errors.TokenNotRecognized()
+        if sessions_on(rt, slot_id):
+            raise errors.SessionExists()
+    rt.store.verify_pin(slot_id, UserType.SO, so_pin, rt.config.pin_lockout)
+    rt.store.delete_token(slot_id)
+    with lib.lock:
+        rt.tokens.pop(slot_id, None)
+        rt.handles.forget_slot(slot_id)
+    log.info("token in slot %d deleted", slot_id)

@@ -1,0 +1,92 @@
+"""Private keys as PKCS#8 (what C_WrapKey wraps and C_UnwrapKey unwraps, 3.0, 5.14 and 6.x).
+
+``encode`` turns a private key object's attributes into a PKCS#8 PrivateKeyInfo; ``decode`` turns
+PKCS#8 bytes back into the key-material attributes the object factory expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
+
+from ..constants import Attribute as A
+from ..constants import KeyType
+from ..errors import KeyNotWrappable, KeyTypeInconsistent, WrappedKeyInvalid
+from .keycheck import EC_PARAMS_OF, curve_of
+
+_RAW = {
+    "Ed25519": ed25519.Ed25519PrivateKey,
+    "Ed448": ed448.Ed448PrivateKey,
+    "X25519": x25519.X25519PrivateKey,
+    "X448": x448.X448PrivateKey,
+}
+_FAMILY = {KeyType.EC: "ec", KeyType.EC_EDWARDS: "edwards", KeyType.EC_MONTGOMERY: "montgomery"}
+_EC_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "secp256k1": "secp256k1"}
+
+
+def _int(attrs: Mapping[int, Any], kind: int) -> int:
+    return int.from_bytes(attrs[kind], "big")
+
+
+def _big(value: int) -> bytes:
+    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+
+
+def _private_key(attrs: Mapping[int, Any]) -> Any:
+    key_type = attrs.get(A.KEY_TYPE)
+    try:
+        if key_type == KeyType.RSA:
+            public = rsa.RSAPublicNumbers(_int(attrs, A.PUBLIC_EXPONENT), _int(attrs, A.MODULUS))
+            return rsa.RSAPrivateNumbers(
+                _int(attrs, A.PRIME_1), _int(attrs, A.PRIME_2), _int(attrs, A.PRIVATE_EXPONENT),
+                _int(attrs, A.EXPONENT_1), _int(attrs, A.EXPONENT_2), _int(attrs, A.COEFFICIENT), public,
+            ).private_key()  # fmt: skip
+        family = _FAMILY.get(key_type)
+        if family is None:
+            raise KeyNotWrappable()
+        curve = curve_of(family, attrs[A.EC_PARAMS])
+        if curve.ec_curve is not None:
+            return ec.derive_private_key(_int(attrs, A.VALUE), curve.ec_curve)
+        return _RAW[curve.name].from_private_bytes(bytes(attrs[A.VALUE]))
+    except KeyError:
+        raise KeyNotWrappable() from None
+
+
+def encode(attrs: Mapping[int, Any]) -> bytes:
+    return _private_key(attrs).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def decode(der: bytes, key_type: int) -> dict[int, Any]:
+    try:
+        key = serialization.load_der_private_key(der, password=None)
+    except (ValueError, TypeError):
+        raise WrappedKeyInvalid() from None
+    if isinstance(key, rsa.RSAPrivateKey) and key_type == KeyType.RSA:
+        n = key.private_numbers()
+        return {
+            A.MODULUS: _big(n.public_numbers.n), A.PUBLIC_EXPONENT: _big(n.public_numbers.e),
+            A.PRIVATE_EXPONENT: _big(n.d), A.PRIME_1: _big(n.p), A.PRIME_2: _big(n.q),
+            A.EXPONENT_1: _big(n.dmp1), A.EXPONENT_2: _big(n.dmq1), A.COEFFICIENT: _big(n.iqmp),
+        }  # fmt: skip
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key_type == KeyType.EC:
+        name = _EC_NAMES.get(key.curve.name)
+        if name is None:
+            raise WrappedKeyInvalid()
+        size = (key.curve.key_size + 7) // 8
+        return {A.EC_PARAMS: EC_PARAMS_OF[name], A.VALUE: key.private_numbers().private_value.to_bytes(size, "big")}
+    for name, cls in _RAW.items():
+        if isinstance(key, cls) and _FAMILY.get(key_type) == curve_of_name(name):
+            raw = key.private_bytes(
+                serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+            )
+            return {A.EC_PARAMS: EC_PARAMS_OF[name], A.VALUE: raw}
+    raise KeyTypeInconsistent()
+
+
+def curve_of_name(name: str) -> str:
+    return "edwards" if name.startswith("Ed") else "montgomery"

@@ -1,0 +1,14 @@
+"""Objects: attribute codecs, the attribute policy tables, and the factory that reads them."""
+
+from softhsm_py.objects.factory import (
+    Actor,
+    Origin,
+    build,
+    check_destroy,
+    index_of,
+    matches,
+    modify,
+    read,
+)
+
+__all__ = ["Actor", "Origin", "build", "check_destroy", "index_of", "matches", "modify", "read"]

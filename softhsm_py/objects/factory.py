@@ -1,0 +1,334 @@
+"""The one reader of the attribute tables: builds, changes, reads, finds and destroys objects.
+
+Objects are plain ``dict[int, value]`` (docs/internals.md). Every function here returns a new
+dict and never mutates its arguments, so a failed call leaves the caller's object untouched.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from softhsm_py.constants import UNAVAILABLE_INFORMATION, KeyType, ObjectClass
+from softhsm_py.constants import Attribute as A
+from softhsm_py.engine import keycheck
+from softhsm_py.errors import (
+    ActionProhibited,
+    AttributeReadOnly,
+    AttributeSensitive,
+    AttributeTypeInvalid,
+    AttributeValueInvalid,
+    TemplateIncomplete,
+    TemplateInconsistent,
+)
+from softhsm_py.objects import codec
+from softhsm_py.objects.codec import Kind
+from softhsm_py.objects.policy import ENUMERATED, AttrSpec, R, table_for
+
+Attrs = dict[int, Any]
+
+
+class Origin(Enum):
+    CREATE = "create"  # C_CreateObject
+    GENERATE = "generate"  # C_GenerateKey, C_GenerateKeyPair (each half)
+    UNWRAP = "unwrap"  # C_UnwrapKey
+    DERIVE = "derive"  # C_DeriveKey
+    COPY = "copy"  # C_CopyObject
+
+
+@dataclass(frozen=True)
+class Actor:
+    is_so: bool = False  # who acts: only the SO may set CKA_TRUSTED [10]
+
+
+# Which rows a template may not name, and which it must, per origin. C_DeriveKey has no
+# footnotes of its own: like generation, the token makes the value, so [4] applies.
+_FORBIDDEN = {
+    Origin.CREATE: R.FORBIDDEN_ON_CREATE,
+    Origin.GENERATE: R.FORBIDDEN_ON_GENERATE,
+    Origin.UNWRAP: R.FORBIDDEN_ON_UNWRAP,
+    Origin.DERIVE: R.FORBIDDEN_ON_GENERATE,
+}
+_REQUIRED = {
+    Origin.CREATE: R.REQUIRED_ON_CREATE,
+    Origin.GENERATE: R.REQUIRED_ON_GENERATE,
+    Origin.UNWRAP: R.REQUIRED_ON_UNWRAP,
+    Origin.DERIVE: R.NONE,
+}
+_KEY_CLASSES = (ObjectClass.PUBLIC_KEY, ObjectClass.PRIVATE_KEY, ObjectClass.SECRET_KEY)
+_CHECK_VALUE = {KeyType.AES: keycheck.aes_check_value, KeyType.GENERIC_SECRET: keycheck.generic_check_value}
+_CURVE_FAMILY = {KeyType.EC: "ec", KeyType.EC_EDWARDS: "edwards", KeyType.EC_MONTGOMERY: "montgomery"}
+
+
+def _new_unique_id() -> bytes:
+    return secrets.token_hex(16).encode()  # CKA_UNIQUE_ID is a string: 32 hex digits
+
+
+def _same(attr: int, a: Any, b: Any) -> bool:
+    """Equal values; big integers compare by value (a leading zero byte changes nothing)."""
+    if codec.kind(attr) is Kind.BIGINT and isinstance(a, bytes) and isinstance(b, bytes):
+        return int.from_bytes(a, "big") == int.from_bytes(b, "big")
+    return bool(a == b)
+
+
+def _check_value(spec: AttrSpec, value: Any) -> None:
+    codec.validate(spec.type, value)
+    allowed = ENUMERATED.get(spec.type)
+    if allowed is not None and value not in allowed:
+        raise AttributeValueInvalid()
+
+
+def _default(spec: AttrSpec) -> Any:
+    return dict(spec.default) if isinstance(spec.default, dict) else spec.default
+
+
+# --- build -------------------------------------------------------------------------------------
+
+
+def build(
+    template: Attrs,
+    origin: Origin,
+    actor: Actor,
+    *,
+    material: Attrs | None = None,
+    mechanism: int | None = None,
+    base: Attrs | None = None,
+) -> Attrs:
+    """The full attribute dict of a new object.
+
+    ``template``: the caller's decoded values. ``material``: what the token computed (key
+    parts, the unwrapped CKA_VALUE, the CLASS/KEY_TYPE a mechanism implies): it bypasses the
+    token-set rules but must agree with the template. ``mechanism``: the generating mechanism
+    (GENERATE). ``base``: the base key (DERIVE) or the source object (COPY)."""
+    if origin is Origin.COPY:
+        if base is None:
+            raise ValueError("Origin.COPY needs the source object as base")
+        return modify(base, template, actor, copy=True)
+    material = dict(material or {})
+    # The class decides which attributes exist, so it is settled first: an unknown class (NSS's
+    # CKO_NSS_TRUST, with its vendor attributes) is AttributeValueInvalid, not TypeInvalid.
+    for attr in (A.CLASS, A.KEY_TYPE, A.CERTIFICATE_TYPE):
+        if attr in template and attr in material and template[attr] != material[attr]:
+            raise TemplateInconsistent()  # e.g. a CLASS the mechanism cannot make
+    merged = {**template, **material}
+    for attr in (A.CLASS, A.KEY_TYPE, A.CERTIFICATE_TYPE):
+        if attr in merged:
+            codec.validate(attr, merged[attr])
+    table = table_for(merged)
+
+    forbidden = _FORBIDDEN[origin]
+    for attr, value in template.items():
+        codec.kind(attr)  # unknown types (vendor, 3.2) first
+        spec = table.get(attr)
+        if spec is None:
+            raise AttributeTypeInvalid()  # not an attribute of this class (as SoftHSMv2)
+        if spec.has(forbidden):
+            raise AttributeReadOnly()  # [2,4,6]: set by the token only
+        if spec.has(R.SO_ONLY) and value is True and not actor.is_so:
+            raise AttributeReadOnly()  # [10]
+        _check_value(spec, value)
+    for attr, value in material.items():
+        if attr not in table:
+            raise AttributeTypeInvalid()
+        codec.validate(attr, value)
+        if attr in template and not _same(attr, template[attr], value):
+            raise TemplateInconsistent()  # the template asked for something else
+
+    required = _REQUIRED[origin]
+    obj = dict(merged)
+    for spec in table.values():
+        if spec.has(required) and spec.type not in merged:
+            raise TemplateIncomplete()  # [1,3,5]
+        if spec.type not in obj and spec.default is not None:
+            obj[spec.type] = _default(spec)
+    for spec in table.values():  # whatever the origin, the object must end up complete
+        if spec.has(R.REQUIRED_ON_CREATE) and spec.type not in obj:
+            raise TemplateIncomplete()
+
+    _check_material(obj)
+    _set_token_attributes(obj, origin, mechanism, base)
+    return obj
+
+
+def _int(obj: Attrs, attr: int) -> int | None:
+    value = obj.get(attr)
+    return None if value is None else int.from_bytes(value, "big")
+
+
+def _fill(obj: Attrs, attr: int, value: int) -> None:
+    if attr not in obj:  # keep the caller's own encoding of parts it gave
+        obj[attr] = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+
+
+def _check_material(obj: Attrs) -> None:
+    """Key material must make a working key [spec 4.1.1: AttributeValueInvalid otherwise];
+    fill in what follows from it (CRT parts, MODULUS_BITS, VALUE_LEN, check value, SPKI)."""
+    cls, kt = obj[A.CLASS], obj.get(A.KEY_TYPE)
+    spki: bytes | None = None
+    if kt == KeyType.RSA and cls == ObjectClass.PUBLIC_KEY:
+        n, e = _int(obj, A.MODULUS) or 0, _int(obj, A.PUBLIC_EXPONENT) or 0
+        spki = keycheck.rsa_public(n, e)
+        if obj.setdefault(A.MODULUS_BITS, n.bit_length()) != n.bit_length():
+            raise TemplateInconsistent()  # generated modulus differs from the bits asked for
+    elif kt == KeyType.RSA:
+        parts = keycheck.rsa_private(
+            n=_int(obj, A.MODULUS) or 0,
+            d=_int(obj, A.PRIVATE_EXPONENT) or 0,
+            e=_int(obj, A.PUBLIC_EXPONENT),
+            p=_int(obj, A.PRIME_1),
+            q=_int(obj, A.PRIME_2),
+            dmp1=_int(obj, A.EXPONENT_1),
+            dmq1=_int(obj, A.EXPONENT_2),
+            iqmp=_int(obj, A.COEFFICIENT),
+        )
+        _fill(obj, A.PUBLIC_EXPONENT, parts.e)
+        _fill(obj, A.PRIME_1, parts.p)
+        _fill(obj, A.PRIME_2, parts.q)
+        _fill(obj, A.EXPONENT_1, parts.dmp1)
+        _fill(obj, A.EXPONENT_2, parts.dmq1)
+        _fill(obj, A.COEFFICIENT, parts.iqmp)
+        spki = parts.spki
+    elif kt in _CURVE_FAMILY:
+        curve = keycheck.curve_of(_CURVE_FAMILY[kt], obj[A.EC_PARAMS])
+        if cls == ObjectClass.PUBLIC_KEY:
+            obj[A.EC_POINT], spki = keycheck.ec_public(curve, obj[A.EC_POINT])
+        else:
+            spki = keycheck.ec_private(curve, obj[A.VALUE])
+    elif kt in _CHECK_VALUE:
+        value = obj[A.VALUE]
+        kcv = _CHECK_VALUE[kt](value)
+        if obj.setdefault(A.VALUE_LEN, len(value)) != len(value):
+            raise TemplateInconsistent()  # VALUE_LEN asked for, VALUE of another length made
+        given = obj.get(A.CHECK_VALUE)
+        if given == b"":
+            del obj[A.CHECK_VALUE]  # an empty check value asks for none
+        elif given is None:
+            obj[A.CHECK_VALUE] = kcv
+        elif given != kcv:
+            raise AttributeValueInvalid()
+    if spki is not None:
+        if obj.get(A.PUBLIC_KEY_INFO, b"") == b"":
+            obj[A.PUBLIC_KEY_INFO] = spki
+        elif obj[A.PUBLIC_KEY_INFO] != spki:
+            raise AttributeValueInvalid()
+
+
+def _set_token_attributes(obj: Attrs, origin: Origin, mechanism: int | None, base: Attrs | None) -> None:
+    """The [2,4,6] attributes: only the token sets them."""
+    obj[A.UNIQUE_ID] = _new_unique_id()
+    cls = obj[A.CLASS]
+    if cls not in _KEY_CLASSES:
+        return
+    generated = origin is Origin.GENERATE
+    if generated and mechanism is None:
+        raise ValueError("Origin.GENERATE needs the generating mechanism")
+    # 4.7: LOCAL only for keys made on the token; KEY_GEN_MECHANISM is meaningful only then.
+    obj[A.LOCAL] = generated
+    obj[A.KEY_GEN_MECHANISM] = (
+        int(mechanism) if generated and mechanism is not None else UNAVAILABLE_INFORMATION
+    )
+    if cls == ObjectClass.PUBLIC_KEY:
+        return
+    sensitive, extractable = obj[A.SENSITIVE], obj[A.EXTRACTABLE]
+    if generated:
+        always, never = sensitive, not extractable
+    elif origin is Origin.DERIVE and base is not None:
+        # C_DeriveKey: the history of the base key carries over to the derived key.
+        always = bool(base.get(A.ALWAYS_SENSITIVE, False)) and sensitive
+        never = bool(base.get(A.NEVER_EXTRACTABLE, False)) and not extractable
+    else:  # imported or unwrapped: the value has been outside the token
+        always = never = False
+    obj[A.ALWAYS_SENSITIVE], obj[A.NEVER_EXTRACTABLE] = always, never
+
+
+# --- modify: C_SetAttributeValue and C_CopyObject -----------------------------------------------
+
+
+def modify(current: Attrs, changes: Attrs, actor: Actor, *, copy: bool) -> Attrs:
+    """The object after C_SetAttributeValue (copy=False) or the new object of C_CopyObject
+    (copy=True). All changes apply or none."""
+    if copy and current.get(A.COPYABLE, True) is False:
+        raise ActionProhibited()
+    if not copy and current.get(A.MODIFIABLE, True) is False:
+        raise ActionProhibited()
+    table = table_for(current)
+    new = dict(current)
+    for attr, value in changes.items():
+        codec.kind(attr)
+        spec = table.get(attr)
+        if spec is None:
+            raise AttributeTypeInvalid()
+        _check_value(spec, value)
+        if not (spec.has(R.MODIFIABLE) or (copy and spec.has(R.CHANGE_ON_COPY))):
+            raise AttributeReadOnly()  # [8]
+        old = current.get(attr)
+        if spec.has(R.ONLY_TO_TRUE) and old is True and value is False:
+            raise AttributeReadOnly()  # [11]
+        if spec.has(R.ONLY_TO_FALSE) and old is False and value is True:
+            raise AttributeReadOnly()  # [12]
+        if spec.has(R.SO_ONLY) and value is True and old is not True and not actor.is_so:
+            raise AttributeReadOnly()  # [10]
+        new[attr] = value
+    # ALWAYS_SENSITIVE / NEVER_EXTRACTABLE need no update: once FALSE they stay FALSE, and
+    # while TRUE the sticky SENSITIVE / EXTRACTABLE rules keep them true (4.1.3, copy note).
+    if copy:
+        new[A.UNIQUE_ID] = _new_unique_id()
+    return new
+
+
+# --- read, destroy, find -----------------------------------------------------------------------
+
+
+def _protected(current: Attrs) -> bool:
+    return current.get(A.SENSITIVE, False) is True or current.get(A.EXTRACTABLE, True) is False
+
+
+def read(current: Attrs, attr: int) -> Any:
+    """One attribute for C_GetAttributeValue."""
+    codec.kind(attr)  # unknown types (vendor, 3.2's 0x633) are invalid for every object
+    spec = table_for(current).get(attr)
+    if spec is None or attr not in current:
+        raise AttributeTypeInvalid()
+    if spec.has(R.HIDDEN_IF_SENSITIVE) and _protected(current):
+        raise AttributeSensitive()  # [7]
+    return current[attr]
+
+
+def check_destroy(current: Attrs) -> None:
+    if current.get(A.DESTROYABLE, True) is False:
+        raise ActionProhibited()
+
+
+def index_of(attrs: Attrs) -> tuple[bool, int, int | None, bytes, bytes]:
+    """(private, class, key type, label, id): what the store indexes and sessions filter on."""
+    return (
+        bool(attrs.get(A.PRIVATE, False)),
+        int(attrs[A.CLASS]),
+        attrs.get(A.KEY_TYPE),
+        attrs.get(A.LABEL, b""),
+        attrs.get(A.ID, b""),
+    )
+
+
+def matches(attrs: Attrs, template: Attrs) -> bool:
+    """C_FindObjects semantics: every template entry present with an equal value. A value that
+    may not be read (sensitive parts) never matches, so a search cannot probe secrets."""
+    if not template:
+        return True
+    table = table_for(attrs)
+    for attr, value in template.items():
+        spec = table.get(attr)
+        if spec is None or attr not in attrs:
+            return False  # includes vendor types such as NSS's 0xCE5363xx: a clean miss
+        if spec.has(R.HIDDEN_IF_SENSITIVE) and _protected(attrs):
+            return False
+        have = attrs[attr]
+        if _same(attr, have, value):
+            continue
+        # CKA_EC_POINT is stored DER-wrapped; a search with the raw point still finds it.
+        if attr == A.EC_POINT and isinstance(value, bytes) and have == keycheck.der_octet_string(value):
+            continue
+        return False
+    return True

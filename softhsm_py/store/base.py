@@ -1,0 +1,147 @@
+"""The persistent token store: the contract every backend implements (SQLite is the default).
+
+A store holds the tokens (partitions) of one token directory and their token objects. It
+persists attribute values as opaque ``dict[int, bytes]`` (the codec's encoding) and knows nothing
+of their meaning; it only sees the few index fields a find can filter on (``ObjectIndex``).
+
+Secrecy at rest. Each token has a random token key, stored only wrapped under keys derived from
+the SO PIN and the user PIN. Private objects are sealed under subkeys of the token key; their
+label and ID are kept only as keyed MACs. Public objects are sealed under a per-token "public
+object key" kept in the token row: PKCS#11 lets anyone use public objects without logging in, so
+that key cannot be a secret; it only keeps the bytes of public objects out of plain sight.
+
+Errors. Methods raise ``softhsm_py.errors`` exceptions where the condition is one a caller can
+meet in normal use (wrong PIN, missing object, token gone, storage failure -> ``DeviceError``);
+``SlotTaken`` and ``TokenKeyStale`` are store-specific.
+
+Threads and processes. A store is safe to share between the threads of one process and between
+processes that open the same directory; it must not be used across ``fork``: the child makes its
+own store (``close()`` on the inherited one only forgets it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from softhsm_py import errors
+from softhsm_py.constants import UserType
+
+__all__ = [
+    "ObjectIndex",
+    "SlotTaken",
+    "Store",
+    "StoredObject",
+    "TokenKeyStale",
+    "TokenRecord",
+]
+
+
+class SlotTaken(Exception):
+    """``create_token`` on a slot that already shows a token."""
+
+
+class TokenKeyStale(errors.UserNotLoggedIn):
+    """The token key a caller holds is not this token's key (another process re-initialised
+    the token since this login). The login is void: CKR_USER_NOT_LOGGED_IN."""
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    slot_id: int  # small, stable; the slot that shows this token
+    serial: str  # 16 printable chars, random hex, unique
+    label: str  # <= 32 bytes UTF-8
+    user_pin_initialized: bool
+    so_failures: int  # consecutive wrong SO PINs since the last right one
+    user_failures: int
+    generation: int  # bumped by EVERY write touching the token (objects, PINs, counters)
+
+
+@dataclass(frozen=True)
+class ObjectIndex:
+    """What finds can filter on in SQL without decrypting."""
+
+    private: bool
+    object_class: int
+    key_type: int | None = None
+    label: bytes | None = None
+    id: bytes | None = None
+
+
+@dataclass
+class StoredObject:
+    oid: int  # store-wide unique, never reused
+    private: bool
+    attrs: dict[int, bytes] = field(default_factory=dict)  # type -> encoded value, opaque here
+
+
+@runtime_checkable
+class Store(Protocol):
+    def close(self) -> None: ...
+
+    # -- tokens ------------------------------------------------------------------------------
+    def tokens(self) -> list[TokenRecord]:
+        """All tokens, ordered by slot_id."""
+        ...
+
+    def token(self, slot_id: int) -> TokenRecord | None: ...
+
+    def create_token(self, slot_id: int, label: str, so_pin: bytes) -> TokenRecord:
+        """A new token with a fresh token key wrapped under ``so_pin``; ``SlotTaken`` if taken."""
+        ...
+
+    def reinit_token(self, slot_id: int, label: str, so_pin: bytes) -> TokenRecord:
+        """Caller has verified the SO PIN. New token key and public key, same serial, objects
+        wiped, user PIN un-initialised, counters reset: one transaction."""
+        ...
+
+    def delete_token(self, slot_id: int) -> None: ...
+
+    def generation(self, slot_id: int) -> int:
+        """The token's generation (0 if there is no token on that slot). One indexed SELECT."""
+        ...
+
+    # -- PINs --------------------------------------------------------------------------------
+    def verify_pin(self, slot_id: int, user: UserType, pin: bytes, lockout: int) -> bytes:
+        """Return the token key if ``pin`` is right for ``user``.
+
+        ``PinLocked`` when failures >= lockout (before trying), ``UserPinNotInitialized`` for a
+        USER without PIN, ``PinIncorrect`` after counting a wrong PIN (``PinLocked`` if that try
+        reached the lockout). A right PIN resets that user's counter.
+        """
+        ...
+
+    def init_user_pin(self, slot_id: int, token_key: bytes, pin: bytes) -> None: ...
+
+    def change_pin(self, slot_id: int, user: UserType, token_key: bytes, new_pin: bytes) -> None: ...
+
+    # -- objects -----------------------------------------------------------------------------
+    def find(
+        self,
+        slot_id: int,
+        *,
+        token_key: bytes | None,
+        object_class: int | None = None,
+        key_type: int | None = None,
+        label: bytes | None = None,
+        id: bytes | None = None,
+    ) -> list[int]:
+        """Oids in insertion order; private objects only when ``token_key`` is given."""
+        ...
+
+    def load(self, slot_id: int, oid: int, token_key: bytes | None) -> StoredObject: ...
+
+    def insert(
+        self, slot_id: int, index: ObjectIndex, attrs: dict[int, bytes], token_key: bytes | None
+    ) -> int: ...
+
+    def update(
+        self,
+        slot_id: int,
+        oid: int,
+        index: ObjectIndex,
+        attrs: dict[int, bytes],
+        token_key: bytes | None,
+    ) -> None: ...
+
+    def delete(self, slot_id: int, oid: int) -> None: ...
