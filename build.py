@@ -65,6 +65,12 @@ def libpython_soname() -> str:
     return sysconfig.get_config_var("INSTSONAME") or "libpython3.so"
 
 
+def libpython_name() -> str:
+    """``python3.11`` for ``-lpython3.11``: an embedding library links libpython itself (a plain
+    extension module would not, and cffi adds it only in ``ffi.compile``, not under setuptools)."""
+    return f"python{sysconfig.get_config_var('LDVERSION') or sysconfig.get_python_version()}"
+
+
 ffibuilder = FFI()
 ffibuilder.cdef((NATIVE / "pkcs11.h").read_text())
 ffibuilder.cdef(
@@ -82,6 +88,8 @@ ffibuilder.set_source(
     '#include "shim.c"',
     include_dirs=[str(NATIVE)],
     define_macros=[("SOFTHSM_LIBPYTHON", f'"{libpython_soname()}"')],
+    libraries=[libpython_name()],
+    library_dirs=[sysconfig.get_config_var("LIBDIR")],
     extra_compile_args=["-fvisibility=hidden", "-Wall", "-Wno-unused-function"],
     # Find our libpython (e.g. pyenv's) even when a C host loads us; bind our own C_* symbols first.
     extra_link_args=[f"-Wl,-rpath,{sysconfig.get_config_var('LIBDIR')}", "-Wl,-Bsymbolic"],
