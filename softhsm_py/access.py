@@ -16,7 +16,12 @@ _RIGHTS: dict[S, dict[tuple[bool, bool], str]] = {
     S.RO_PUBLIC_SESSION: {(False, False): R + W, (True, False): R},
     S.RW_PUBLIC_SESSION: {(False, False): R + W, (True, False): R + W},
     S.RO_USER_FUNCTIONS: {(False, False): R + W, (False, True): R + W, (True, False): R, (True, True): R},
-    S.RW_USER_FUNCTIONS: {(False, False): R + W, (False, True): R + W, (True, False): R + W, (True, True): R + W},
+    S.RW_USER_FUNCTIONS: {
+        (False, False): R + W,
+        (False, True): R + W,
+        (True, False): R + W,
+        (True, True): R + W,
+    },
     S.RW_SO_FUNCTIONS: {(False, False): R + W, (True, False): R + W},
 }
 

@@ -65,7 +65,9 @@ def read_pin(value: str | None, env: str | None, prompt: str) -> bytes:
             raise CliError(f"environment variable {env} is not set")
         return os.environ[env].encode()
     if not sys.stdin.isatty():
-        raise CliError(f"{prompt} needed: give it as an option, through an environment variable or a terminal")
+        raise CliError(
+            f"{prompt} needed: give it as an option, through an environment variable or a terminal"
+        )
     return getpass.getpass(f"{prompt}: ").encode()
 
 
@@ -111,7 +113,9 @@ def cmd_list_slots(args: argparse.Namespace) -> None:
         for slot_id in slots.get_slot_list(lib, True):
             info = slots.get_token_info(lib, slot_id)
             if info.flags & TokenFlag.TOKEN_INITIALIZED:
-                print(f"slot {slot_id}: token '{info.label}' serial {info.serial} [{_flag_names(info.flags)}]")
+                print(
+                    f"slot {slot_id}: token '{info.label}' serial {info.serial} [{_flag_names(info.flags)}]"
+                )
             else:
                 print(f"slot {slot_id}: (empty: C_InitToken here creates a new token)")
 
@@ -135,7 +139,9 @@ def cmd_list_objects(args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="softhsm-py", description="softhsm-py: a software HSM that speaks PKCS#11")
+    p = argparse.ArgumentParser(
+        prog="softhsm-py", description="softhsm-py: a software HSM that speaks PKCS#11"
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     def add(name: str, fn: Callable[[argparse.Namespace], None], help: str) -> argparse.ArgumentParser:
@@ -145,7 +151,9 @@ def parser() -> argparse.ArgumentParser:
 
     def pin_options(sp: argparse.ArgumentParser, who: str, flag: str) -> None:
         sp.add_argument(f"--{flag}", help=f"the {who} PIN (visible to other users: prefer --{flag}-env)")
-        sp.add_argument(f"--{flag}-env", metavar="VAR", help=f"read the {who} PIN from this environment variable")
+        sp.add_argument(
+            f"--{flag}-env", metavar="VAR", help=f"read the {who} PIN from this environment variable"
+        )
 
     add("module-path", cmd_module_path, "print the absolute path of the PKCS#11 library")
     add("show-config", cmd_show_config, "print the configuration in effect (SOFTHSM_PY_CONF)")

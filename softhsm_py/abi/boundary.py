@@ -8,6 +8,7 @@ host gets CKR_GENERAL_ERROR. Nothing is ever printed to stdout.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from functools import wraps
@@ -31,10 +32,8 @@ def guard(fn: Callable[..., None]) -> Callable[..., int]:
         except PKCS11Error as exc:
             return int(exc.rv)
         except BaseException:  # a bug, or MemoryError/KeyboardInterrupt in the host's process
-            try:
+            with contextlib.suppress(BaseException):  # logging may fail at interpreter shutdown
                 log.exception("internal error in %s", fn.__name__)
-            except BaseException:  # logging itself failed (e.g. interpreter shutting down)
-                pass
             return GENERAL_ERROR
         return OK
 
@@ -43,7 +42,5 @@ def guard(fn: Callable[..., None]) -> Callable[..., int]:
 
 def on_callback_error(exc_type: type, exc: BaseException, tb: object) -> None:
     """cffi's last resort (``def_extern(onerror=...)``): log instead of printing a traceback."""
-    try:
+    with contextlib.suppress(BaseException):
         log.error("unhandled %s in a PKCS#11 entry point", exc_type.__name__)
-    except BaseException:
-        pass

@@ -57,9 +57,7 @@ class Marshal:
             if attr.type in TEMPLATE_ATTRIBUTES:
                 if depth or attr.ulValueLen % self.attribute_size:
                     raise errors.AttributeValueInvalid()
-                value: Any = self.template_in(
-                    attr.pValue, attr.ulValueLen // self.attribute_size, depth + 1
-                )
+                value: Any = self.template_in(attr.pValue, attr.ulValueLen // self.attribute_size, depth + 1)
             else:
                 value = self.bytes_in(attr.pValue, attr.ulValueLen)
             out.append((int(attr.type), value))

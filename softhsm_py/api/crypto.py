@@ -51,7 +51,9 @@ class Operation:
         return f"Operation({self.kind.value}, mechanism=0x{self.mechanism:x})"
 
 
-def usable_key(lib: Library, session: Session, key_handle: int, usage: int | None, mechanism: int) -> ObjectRef:
+def usable_key(
+    lib: Library, session: Session, key_handle: int, usage: int | None, mechanism: int
+) -> ObjectRef:
     """The key for an operation, after the checks every key use shares. Caller holds the lock."""
     rt = lib.runtime
     try:
@@ -61,7 +63,11 @@ def usable_key(lib: Library, session: Session, key_handle: int, usage: int | Non
         attrs = attrs_of(rt, session, ref)
     except errors.ObjectHandleInvalid:
         raise errors.KeyHandleInvalid() from None
-    if attrs.get(Attribute.CLASS) not in (ObjectClass.SECRET_KEY, ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY):
+    if attrs.get(Attribute.CLASS) not in (
+        ObjectClass.SECRET_KEY,
+        ObjectClass.PRIVATE_KEY,
+        ObjectClass.PUBLIC_KEY,
+    ):
         raise errors.KeyHandleInvalid()
     if usage is not None and attrs.get(usage) is not True:
         raise errors.KeyFunctionNotPermitted()

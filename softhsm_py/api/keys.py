@@ -41,7 +41,9 @@ def generate_key(lib: Library, handle: int, mechanism: Any, template: RawTemplat
     impl = registry.lookup(mechanism.type)
     wanted = decode(template)
     material = impl.generate_key(mechanism.type, mechanism.param(), wanted)
-    attrs = factory.build(wanted, factory.Origin.GENERATE, actor(session), material=material, mechanism=mechanism.type)
+    attrs = factory.build(
+        wanted, factory.Origin.GENERATE, actor(session), material=material, mechanism=mechanism.type
+    )
     with lib.lock:
         rt, session = session_of(lib, handle)
         return add_object(rt, session, attrs)
@@ -92,7 +94,9 @@ def _key_bytes(attrs: Attrs) -> bytes:
     raise errors.KeyNotWrappable()
 
 
-def wrap_key(lib: Library, handle: int, mechanism: Any, wrapping_handle: int, key_handle: int, out: Output) -> None:
+def wrap_key(
+    lib: Library, handle: int, mechanism: Any, wrapping_handle: int, key_handle: int, out: Output
+) -> None:
     with lib.lock:
         _, session = session_of(lib, handle)
         impl = registry.lookup(mechanism.type)
@@ -104,7 +108,10 @@ def wrap_key(lib: Library, handle: int, mechanism: Any, wrapping_handle: int, ke
         attrs = key.attrs
         if attrs.get(Attribute.EXTRACTABLE) is not True:
             raise errors.KeyUnextractable()
-        if attrs.get(Attribute.WRAP_WITH_TRUSTED) is True and wrapping.attrs.get(Attribute.TRUSTED) is not True:
+        if (
+            attrs.get(Attribute.WRAP_WITH_TRUSTED) is True
+            and wrapping.attrs.get(Attribute.TRUSTED) is not True
+        ):
             raise errors.KeyNotWrappable()
         required = wrapping.attrs.get(Attribute.WRAP_TEMPLATE)
         if required and not factory.matches(attrs, required):
@@ -154,7 +161,9 @@ def derive_key(lib: Library, handle: int, mechanism: Any, base_handle: int, temp
                 raise errors.MechanismParamInvalid()
             param = dataclasses.replace(param, salt_key_value=bytes(salt_key.attrs[Attribute.VALUE]))
     material = impl.derive(mechanism.type, param, base, wanted)
-    attrs = factory.build(wanted, factory.Origin.DERIVE, actor(session), material=material, base=dict(base.attrs))
+    attrs = factory.build(
+        wanted, factory.Origin.DERIVE, actor(session), material=material, base=dict(base.attrs)
+    )
     with lib.lock:
         rt, session = session_of(lib, handle)
         return add_object(rt, session, attrs)

@@ -164,6 +164,7 @@ def set_attribute_value(lib: Library, handle: int, object_handle: int, template:
 # -- finding ------------------------------------------------------------------------------------
 def _token_candidates(rt: Runtime, session: Session, template: Attrs) -> list[int]:
     """Handles of the token objects the store's indexes allow; the rest is filtered in memory."""
+
     def pick(kind: int) -> Any:
         value = template.get(kind)
         return value if isinstance(value, (bytes, int)) and not isinstance(value, bool) else None

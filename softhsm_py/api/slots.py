@@ -47,7 +47,7 @@ def get_slot_list(lib: Library, token_present: bool) -> list[int]:
     rt = lib.runtime
     with lib.lock:
         sync_tokens(rt)
-        return sorted(rt.tokens) + [empty_slot(rt)]
+        return [*sorted(rt.tokens), empty_slot(rt)]
 
 
 def get_slot_info(lib: Library, slot_id: int) -> SlotInfo:
@@ -180,7 +180,6 @@ def set_pin(lib: Library, session_handle: int, old_pin: bytes, new_pin: bytes) -
     check_pin_len(lib, new_pin)
     rt.store.change_pin(session.slot_id, who, key, new_pin)
     log.info("%s PIN changed on slot %d", who.name, session.slot_id)
-
 
 
 def get_mechanism_list(lib: Library, slot_id: int) -> list[int]:

@@ -78,7 +78,10 @@ def decode(der: bytes, key_type: int) -> dict[int, Any]:
         if name is None:
             raise WrappedKeyInvalid()
         size = (key.curve.key_size + 7) // 8
-        return {A.EC_PARAMS: EC_PARAMS_OF[name], A.VALUE: key.private_numbers().private_value.to_bytes(size, "big")}
+        return {
+            A.EC_PARAMS: EC_PARAMS_OF[name],
+            A.VALUE: key.private_numbers().private_value.to_bytes(size, "big"),
+        }
     for name, cls in _RAW.items():
         if isinstance(key, cls) and _FAMILY.get(key_type) == curve_of_name(name):
             raw = key.private_bytes(

@@ -1,0 +1,1 @@
+"""The only package that imports pyca/cryptography: keys, ciphers, signatures, digests, sealing."""

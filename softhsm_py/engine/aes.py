@@ -1,0 +1,131 @@
+"""AES block modes, GCM, key wrap (RFC 3394 / RFC 5649) and CMAC.
+
+Mode objects stream bytes through cryptography; block alignment, padding hold-back and AEAD
+buffering are the mechanism layer's business (it knows which CKR each misuse gets).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from cryptography.hazmat.primitives import cmac, keywrap
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from softhsm_py import errors
+from softhsm_py.engine.errmap import mapped
+
+BLOCK = 16
+KEY_SIZES = (16, 24, 32)
+GCM_IV_RANGE = (8, 128)  # what cryptography's GCM accepts, in bytes
+GCM_TAG_BITS = frozenset({32, 64, 96, 104, 112, 120, 128})  # SP 800-38D 5.2.1.2
+
+
+class Stream(Protocol):
+    def update(self, data: bytes) -> bytes: ...
+    def finalize(self) -> bytes: ...
+
+
+def _algo(key: bytes) -> algorithms.AES:
+    if len(key) not in KEY_SIZES:
+        raise errors.KeySizeRange()
+    return algorithms.AES(bytes(key))
+
+
+def _ctx(key: bytes, mode: modes.Mode, encrypt: bool) -> Stream:
+    with mapped(errors.MechanismParamInvalid):
+        cipher = Cipher(_algo(key), mode)
+        return cipher.encryptor() if encrypt else cipher.decryptor()
+
+
+def ecb(key: bytes, encrypt: bool) -> Stream:
+    return _ctx(key, modes.ECB(), encrypt)
+
+
+def cbc(key: bytes, iv: bytes, encrypt: bool) -> Stream:
+    return _ctx(key, modes.CBC(bytes(iv)), encrypt)
+
+
+def ctr(key: bytes, counter_block: bytes, encrypt: bool) -> Stream:
+    return _ctx(key, modes.CTR(bytes(counter_block)), encrypt)
+
+
+class GcmEncryptor:
+    """Streams ciphertext; finalize returns the (possibly truncated) tag."""
+
+    def __init__(self, key: bytes, iv: bytes, aad: bytes, tag_len: int) -> None:
+        with mapped(errors.MechanismParamInvalid):
+            self._ctx = Cipher(_algo(key), modes.GCM(bytes(iv))).encryptor()
+        if aad:
+            self._ctx.authenticate_additional_data(bytes(aad))
+        self._tag_len = tag_len
+
+    def update(self, data: bytes) -> bytes:
+        return self._ctx.update(data)
+
+    def finalize(self) -> bytes:
+        return self._ctx.finalize() + self._ctx.tag[: self._tag_len]
+
+
+def gcm_decrypt(key: bytes, iv: bytes, aad: bytes, tag_len: int, data: bytes) -> bytes:
+    """One shot over ciphertext || tag: no plaintext leaves before the tag checks out."""
+    if len(data) < tag_len:
+        raise errors.EncryptedDataLenRange()
+    body, tag = data[: len(data) - tag_len], data[len(data) - tag_len :]
+    with mapped(errors.MechanismParamInvalid):
+        ctx = Cipher(_algo(key), modes.GCM(bytes(iv), tag, min_tag_length=tag_len)).decryptor()
+    if aad:
+        ctx.authenticate_additional_data(bytes(aad))
+    out = ctx.update(body)
+    with mapped():
+        return out + ctx.finalize()
+
+
+# --- key wrap ----------------------------------------------------------------------------------
+
+
+def wrap(kek: bytes, data: bytes) -> bytes:
+    """RFC 3394: data a multiple of 8 bytes, at least 16."""
+    _algo(kek)
+    if len(data) < 16 or len(data) % 8:
+        raise errors.DataLenRange()
+    return keywrap.aes_key_wrap(bytes(kek), bytes(data))
+
+
+def unwrap(kek: bytes, data: bytes) -> bytes:
+    _algo(kek)
+    if len(data) < 24 or len(data) % 8:
+        raise errors.EncryptedDataLenRange()
+    with mapped(errors.EncryptedDataInvalid):
+        return keywrap.aes_key_unwrap(bytes(kek), bytes(data))
+
+
+def wrap_pad(kek: bytes, data: bytes) -> bytes:
+    """RFC 5649 (KWP): any non-empty length."""
+    _algo(kek)
+    if not data:
+        raise errors.DataLenRange()
+    return keywrap.aes_key_wrap_with_padding(bytes(kek), bytes(data))
+
+
+def unwrap_pad(kek: bytes, data: bytes) -> bytes:
+    _algo(kek)
+    if len(data) < 16 or len(data) % 8:
+        raise errors.EncryptedDataLenRange()
+    with mapped(errors.EncryptedDataInvalid):
+        return keywrap.aes_key_unwrap_with_padding(bytes(kek), bytes(data))
+
+
+# --- CMAC --------------------------------------------------------------------------------------
+
+
+class Cmac:
+    size = BLOCK
+
+    def __init__(self, key: bytes) -> None:
+        self._ctx = cmac.CMAC(_algo(key))
+
+    def update(self, data: bytes) -> None:
+        self._ctx.update(data)
+
+    def finalize(self) -> bytes:
+        return self._ctx.finalize()

@@ -1,0 +1,149 @@
+"""ECDSA and ECDH on the prime curves (P-256, P-384, P-521, secp256k1).
+
+CKA_EC_PARAMS is the DER OBJECT IDENTIFIER of a named curve; CKA_EC_POINT the DER OCTET STRING of
+the uncompressed point (a raw point is accepted on input); CKA_VALUE the private scalar,
+big-endian. Signatures are raw r || s, each half as long as the curve order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes as _hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+from softhsm_py import errors
+from softhsm_py.engine import asn1
+from softhsm_py.engine.errmap import mapped
+
+PrivateKey = ec.EllipticCurvePrivateKey
+PublicKey = ec.EllipticCurvePublicKey
+
+
+@dataclass(frozen=True)
+class Curve:
+    name: str
+    oid_der: bytes
+    curve: type[ec.EllipticCurve]
+    bits: int  # order size: the CKA key size and the signature half length in bits
+
+
+CURVES: tuple[Curve, ...] = (
+    Curve("secp256r1", bytes.fromhex("06082a8648ce3d030107"), ec.SECP256R1, 256),
+    Curve("secp384r1", bytes.fromhex("06052b81040022"), ec.SECP384R1, 384),
+    Curve("secp521r1", bytes.fromhex("06052b81040023"), ec.SECP521R1, 521),
+    Curve("secp256k1", bytes.fromhex("06052b8104000a"), ec.SECP256K1, 256),
+)
+_BY_OID = {c.oid_der: c for c in CURVES}
+_BY_NAME = {c.name: c for c in CURVES}
+
+
+def curve_for(ec_params: bytes) -> Curve:
+    """The curve named by CKA_EC_PARAMS; explicit parameters and unknown OIDs are refused."""
+    curve = _BY_OID.get(bytes(ec_params))
+    if curve is None:
+        if ec_params[:1] == bytes([asn1.TAG_OID]):
+            raise errors.CurveNotSupported()
+        raise errors.DomainParamsInvalid()
+    return curve
+
+
+def curve_named(name: str) -> Curve:
+    return _BY_NAME[name]
+
+
+def field_len(curve: Curve) -> int:
+    return (curve.bits + 7) // 8
+
+
+def signature_len(curve: Curve) -> int:
+    return 2 * field_len(curve)
+
+
+def point_bytes(ec_point: bytes, curve: Curve) -> bytes:
+    """The raw point inside CKA_EC_POINT / a peer's public data; DER-wrapped or raw."""
+    raw_len = 2 * field_len(curve) + 1
+    if len(ec_point) == raw_len and ec_point[0] == 0x04:
+        return bytes(ec_point)
+    if len(ec_point) == field_len(curve) + 1 and ec_point[0] in (2, 3):
+        return bytes(ec_point)
+    return asn1.decode(bytes(ec_point), asn1.TAG_OCTET_STRING, errors.PublicKeyInvalid)
+
+
+def load_public(ec_params: bytes, ec_point: bytes) -> PublicKey:
+    curve = curve_for(ec_params)
+    raw = point_bytes(ec_point, curve)
+    with mapped(errors.PublicKeyInvalid):
+        return ec.EllipticCurvePublicKey.from_encoded_point(curve.curve(), raw)
+
+
+def load_private(ec_params: bytes, value: bytes) -> PrivateKey:
+    curve = curve_for(ec_params)
+    with mapped(errors.GeneralError):
+        return ec.derive_private_key(int.from_bytes(value, "big"), curve.curve())
+
+
+def public_point_der(key: PublicKey) -> bytes:
+    raw = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return asn1.octet_string(raw)
+
+
+def generate(ec_params: bytes) -> tuple[bytes, bytes]:
+    """(CKA_EC_POINT as DER OCTET STRING, CKA_VALUE fixed-length) of a fresh key."""
+    curve = curve_for(ec_params)
+    key = ec.generate_private_key(curve.curve())
+    value = key.private_numbers().private_value.to_bytes(field_len(curve), "big")
+    return public_point_der(key.public_key()), value
+
+
+class _RawHash(_hashes.HashAlgorithm):
+    """Stands in for 'whatever hash the caller used' so CKM_ECDSA takes any digest length.
+
+    OpenSSL truncates the digest to the order length itself (SEC 1 4.1.3 step 5), which is the
+    truncation PKCS#11 asks for; cryptography only checks the length against digest_size.
+    """
+
+    name = "softhsm-raw"
+    block_size = None
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+
+    @property
+    def digest_size(self) -> int:
+        return self._size
+
+
+def sign_digest(key: PrivateKey, digest: bytes) -> bytes:
+    if not digest:
+        raise errors.DataLenRange()
+    curve = _BY_NAME[key.curve.name]
+    with mapped(errors.DataLenRange):
+        der = key.sign(digest, ec.ECDSA(utils.Prehashed(_RawHash(len(digest)))))
+    r, s = utils.decode_dss_signature(der)
+    n = field_len(curve)
+    return r.to_bytes(n, "big") + s.to_bytes(n, "big")
+
+
+def verify_digest(key: PublicKey, digest: bytes, signature: bytes) -> None:
+    curve = _BY_NAME[key.curve.name]
+    n = field_len(curve)
+    if len(signature) != 2 * n:
+        raise errors.SignatureLenRange()
+    if not digest:
+        raise errors.DataLenRange()
+    r, s = int.from_bytes(signature[:n], "big"), int.from_bytes(signature[n:], "big")
+    der = utils.encode_dss_signature(r, s)
+    with mapped(errors.SignatureInvalid):
+        key.verify(der, digest, ec.ECDSA(utils.Prehashed(_RawHash(len(digest)))))
+
+
+def ecdh(key: PrivateKey, peer_point: bytes) -> bytes:
+    """Shared secret Z (the x coordinate, field length). Cofactor is 1 on every curve offered,
+    so ECDH1_COFACTOR_DERIVE gives the same Z."""
+    curve = _BY_NAME[key.curve.name]
+    raw = point_bytes(peer_point, curve)
+    with mapped(errors.MechanismParamInvalid):
+        peer = ec.EllipticCurvePublicKey.from_encoded_point(curve.curve(), raw)
+        return key.exchange(ec.ECDH(), peer)

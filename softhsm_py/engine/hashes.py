@@ -1,0 +1,111 @@
+"""Digests, HMAC and the hash-based KDFs (HKDF RFC 5869, ANSI X9.63) by hash name.
+
+Names are the lower-case ``cryptography`` names ("sha256", "sha3-256"); the mechanism layer maps
+CKM_/CKG_/CKD_ values to them.
+"""
+
+from __future__ import annotations
+
+import hmac as _hmac
+
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
+
+from softhsm_py import errors
+from softhsm_py.engine.errmap import mapped
+
+_ALGORITHMS: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+    "sha512-224": hashes.SHA512_224,
+    "sha512-256": hashes.SHA512_256,
+    "sha3-224": hashes.SHA3_224,
+    "sha3-256": hashes.SHA3_256,
+    "sha3-384": hashes.SHA3_384,
+    "sha3-512": hashes.SHA3_512,
+}
+NAMES = frozenset(_ALGORITHMS)
+
+
+def algorithm(name: str) -> hashes.HashAlgorithm:
+    try:
+        return _ALGORITHMS[name]()
+    except KeyError:
+        raise errors.MechanismInvalid() from None
+
+
+def digest_size(name: str) -> int:
+    return algorithm(name).digest_size
+
+
+class Digest:
+    """Incremental hash; ``copy`` lets a size query peek without ending the operation."""
+
+    def __init__(self, name: str, _ctx: hashes.Hash | None = None) -> None:
+        self.name = name
+        self._ctx = _ctx if _ctx is not None else hashes.Hash(algorithm(name))
+
+    @property
+    def size(self) -> int:
+        return self._ctx.algorithm.digest_size
+
+    def update(self, data: bytes) -> None:
+        self._ctx.update(data)
+
+    def finalize(self) -> bytes:
+        return self._ctx.finalize()
+
+    def copy(self) -> Digest:
+        return Digest(self.name, self._ctx.copy())
+
+
+def digest(name: str, data: bytes) -> bytes:
+    ctx = Digest(name)
+    ctx.update(data)
+    return ctx.finalize()
+
+
+class Hmac:
+    def __init__(self, name: str, key: bytes) -> None:
+        self.size = digest_size(name)
+        self._ctx = hmac.HMAC(key, algorithm(name))
+
+    def update(self, data: bytes) -> None:
+        self._ctx.update(data)
+
+    def finalize(self) -> bytes:
+        return self._ctx.finalize()
+
+
+def hmac_digest(name: str, key: bytes, data: bytes) -> bytes:
+    ctx = Hmac(name, key)
+    ctx.update(data)
+    return ctx.finalize()
+
+
+def equal(a: bytes, b: bytes) -> bool:
+    """Constant-time comparison for MAC and padding checks."""
+    return _hmac.compare_digest(a, b)
+
+
+def hkdf_extract(name: str, salt: bytes | None, ikm: bytes) -> bytes:
+    """PRK = HMAC-Hash(salt, IKM); a missing salt is HashLen zero bytes (RFC 5869 2.2)."""
+    if not salt:
+        salt = b"\x00" * digest_size(name)
+    return hmac_digest(name, salt, ikm)
+
+
+def hkdf_expand(name: str, prk: bytes, info: bytes, length: int) -> bytes:
+    """OKM of ``length`` bytes; more than 255 * HashLen is a range error for the caller."""
+    with mapped(errors.KeySizeRange):
+        return HKDFExpand(algorithm(name), length, info).derive(prk)
+
+
+def x963_kdf(name: str, secret: bytes, shared_info: bytes, length: int) -> bytes:
+    """ANSI X9.63 KDF, which is what PKCS#11 calls CKD_SHA*_KDF."""
+    with mapped(errors.KeySizeRange):
+        return X963KDF(algorithm(name), length, shared_info or None).derive(secret)

@@ -1,0 +1,1 @@
+"""Mechanisms: the registry and one module per family."""

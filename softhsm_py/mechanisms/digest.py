@@ -1,0 +1,76 @@
+"""Message digests (CKM_SHA_1 ... CKM_SHA3_512) and the CKM/CKG -> hash-name tables others use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from softhsm_py import errors
+from softhsm_py.constants import MGF, Mechanism, MechanismFlag
+from softhsm_py.engine import hashes
+from softhsm_py.mechanisms.base import DigestContext, MechanismImpl
+from softhsm_py.mechanisms.registry import MechInfo, mechanism
+
+# CKM digest mechanism -> engine hash name (also the hashAlg of OAEP/PSS params, HKDF's prf).
+HASH_OF: dict[int, str] = {
+    Mechanism.SHA_1: "sha1",
+    Mechanism.SHA224: "sha224",
+    Mechanism.SHA256: "sha256",
+    Mechanism.SHA384: "sha384",
+    Mechanism.SHA512: "sha512",
+    Mechanism.SHA512_224: "sha512-224",
+    Mechanism.SHA512_256: "sha512-256",
+    Mechanism.SHA3_224: "sha3-224",
+    Mechanism.SHA3_256: "sha3-256",
+    Mechanism.SHA3_384: "sha3-384",
+    Mechanism.SHA3_512: "sha3-512",
+}
+
+# CKG_MGF1_* -> hash name of MGF1.
+MGF1_OF: dict[int, str] = {
+    MGF.SHA1: "sha1",
+    MGF.SHA224: "sha224",
+    MGF.SHA256: "sha256",
+    MGF.SHA384: "sha384",
+    MGF.SHA512: "sha512",
+    MGF.SHA3_224: "sha3-224",
+    MGF.SHA3_256: "sha3-256",
+    MGF.SHA3_384: "sha3-384",
+    MGF.SHA3_512: "sha3-512",
+}
+
+
+def param_hash(mech: int) -> str:
+    """The hash a parameter names (hashAlg, prfHashMechanism); unknown -> MechanismParamInvalid."""
+    try:
+        return HASH_OF[int(mech)]
+    except (KeyError, TypeError, ValueError):
+        raise errors.MechanismParamInvalid() from None
+
+
+def mgf_hash(mgf: int) -> str:
+    try:
+        return MGF1_OF[int(mgf)]
+    except (KeyError, TypeError, ValueError):
+        raise errors.MechanismParamInvalid() from None
+
+
+class _Digest(DigestContext):
+    def __init__(self, name: str) -> None:
+        self._ctx = hashes.Digest(name)
+
+    def update(self, data: bytes) -> None:
+        self._ctx.update(bytes(data))
+
+    def final(self) -> bytes:
+        return self._ctx.finalize()
+
+    def length(self) -> int:
+        return self._ctx.size
+
+
+@mechanism(*HASH_OF, info=MechInfo(0, 0, MechanismFlag.DIGEST))
+class Digest(MechanismImpl):
+    def digest_init(self, mech: int, param: Any) -> DigestContext:
+        if param is not None:
+            raise errors.MechanismParamInvalid()
+        return _Digest(HASH_OF[mech])

@@ -1,0 +1,111 @@
+"""ECDSA (raw over a caller's hash, and ECDSA_SHA*) and EC key pair generation on prime curves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from softhsm_py import errors
+from softhsm_py.constants import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from softhsm_py.engine import ec as engine
+from softhsm_py.engine import hashes
+from softhsm_py.mechanisms.base import (
+    KeyView,
+    MechanismImpl,
+    OneShotSign,
+    OneShotVerify,
+    SignContext,
+    StreamSign,
+    StreamVerify,
+    VerifyContext,
+    attr,
+    cached,
+    require_class,
+    require_type,
+)
+from softhsm_py.mechanisms.registry import MechInfo, mechanism
+
+F = MechanismFlag
+EC = frozenset({KeyType.EC})
+MIN_BITS, MAX_BITS = 256, 521
+_CURVE_FLAGS = F.EC_F_P | F.EC_OID | F.EC_UNCOMPRESS
+
+_HASHED: dict[int, str] = {
+    Mechanism.ECDSA_SHA1: "sha1",
+    Mechanism.ECDSA_SHA224: "sha224",
+    Mechanism.ECDSA_SHA256: "sha256",
+    Mechanism.ECDSA_SHA384: "sha384",
+    Mechanism.ECDSA_SHA512: "sha512",
+    Mechanism.ECDSA_SHA3_224: "sha3-224",
+    Mechanism.ECDSA_SHA3_256: "sha3-256",
+    Mechanism.ECDSA_SHA3_384: "sha3-384",
+    Mechanism.ECDSA_SHA3_512: "sha3-512",
+}
+
+
+def load_private(key: KeyView) -> engine.PrivateKey:
+    require_class(key, ObjectClass.PRIVATE_KEY)
+    require_type(key, EC)
+    return cached(
+        key,
+        "ec.private",
+        lambda: engine.load_private(attr(key, Attribute.EC_PARAMS), attr(key, Attribute.VALUE)),
+    )
+
+
+def load_public(key: KeyView) -> engine.PublicKey:
+    require_class(key, ObjectClass.PUBLIC_KEY)
+    require_type(key, EC)
+    return cached(
+        key,
+        "ec.public",
+        lambda: engine.load_public(attr(key, Attribute.EC_PARAMS), attr(key, Attribute.EC_POINT)),
+    )
+
+
+def _sig_len(key: engine.PrivateKey | engine.PublicKey) -> int:
+    return engine.signature_len(engine.curve_named(key.curve.name))
+
+
+def _no_param(param: Any) -> None:
+    if param is not None:
+        raise errors.MechanismParamInvalid()
+
+
+@mechanism(Mechanism.ECDSA, *_HASHED, info=MechInfo(MIN_BITS, MAX_BITS, F.SIGN | F.VERIFY | _CURVE_FLAGS))
+class Ecdsa(MechanismImpl):
+    """CKM_ECDSA is single-part over a hash the caller computed (truncated to the order as
+    ECDSA prescribes); ECDSA_SHA* hash multi-part."""
+
+    key_types = EC
+
+    def sign_init(self, mech: int, param: Any, key: KeyView) -> SignContext:
+        _no_param(param)
+        k = load_private(key)
+        if mech == Mechanism.ECDSA:
+            return OneShotSign(lambda d: engine.sign_digest(k, d), _sig_len(k))
+        return StreamSign(hashes.Digest(_HASHED[mech]), lambda d: engine.sign_digest(k, d), _sig_len(k))
+
+    def verify_init(self, mech: int, param: Any, key: KeyView) -> VerifyContext:
+        _no_param(param)
+        k = load_public(key)
+        if mech == Mechanism.ECDSA:
+            return OneShotVerify(lambda d, s: engine.verify_digest(k, d, s), _sig_len(k))
+        return StreamVerify(
+            hashes.Digest(_HASHED[mech]), lambda d, s: engine.verify_digest(k, d, s), _sig_len(k)
+        )
+
+
+@mechanism(Mechanism.EC_KEY_PAIR_GEN, info=MechInfo(MIN_BITS, MAX_BITS, F.GENERATE_KEY_PAIR | _CURVE_FLAGS))
+class EcKeyPairGen(MechanismImpl):
+    def generate_key_pair(
+        self, mech: int, param: Any, pub_t: Mapping[int, Any], priv_t: Mapping[int, Any]
+    ) -> tuple[dict[int, Any], dict[int, Any]]:
+        _no_param(param)
+        params = pub_t.get(Attribute.EC_PARAMS)
+        if params is None:
+            raise errors.TemplateIncomplete()
+        point, value = engine.generate(bytes(params))
+        pub = {Attribute.KEY_TYPE: KeyType.EC, Attribute.EC_POINT: point}
+        priv = {Attribute.KEY_TYPE: KeyType.EC, Attribute.EC_PARAMS: bytes(params), Attribute.VALUE: value}
+        return pub, priv

@@ -1,0 +1,110 @@
+"""HMAC (SHA-1, SHA-2, SHA-3; plain and _GENERAL) and AES-CMAC (plain and _GENERAL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from softhsm_py import errors
+from softhsm_py.constants import KeyType, Mechanism, MechanismFlag
+from softhsm_py.engine import aes as engine_aes
+from softhsm_py.engine import hashes
+from softhsm_py.mechanisms.base import (
+    KeyView,
+    MechanismImpl,
+    SignContext,
+    StreamSign,
+    StreamVerify,
+    VerifyContext,
+    require_type,
+    secret_value,
+)
+from softhsm_py.mechanisms.registry import MechInfo, mechanism
+
+_SV = MechanismFlag.SIGN | MechanismFlag.VERIFY
+
+# mechanism -> (hash name, its own HMAC key type), for plain and _GENERAL variants.
+_HMAC: dict[int, tuple[str, int]] = {
+    Mechanism.SHA_1_HMAC: ("sha1", KeyType.SHA_1_HMAC),
+    Mechanism.SHA224_HMAC: ("sha224", KeyType.SHA224_HMAC),
+    Mechanism.SHA256_HMAC: ("sha256", KeyType.SHA256_HMAC),
+    Mechanism.SHA384_HMAC: ("sha384", KeyType.SHA384_HMAC),
+    Mechanism.SHA512_HMAC: ("sha512", KeyType.SHA512_HMAC),
+    Mechanism.SHA3_224_HMAC: ("sha3-224", KeyType.SHA3_224_HMAC),
+    Mechanism.SHA3_256_HMAC: ("sha3-256", KeyType.SHA3_256_HMAC),
+    Mechanism.SHA3_384_HMAC: ("sha3-384", KeyType.SHA3_384_HMAC),
+    Mechanism.SHA3_512_HMAC: ("sha3-512", KeyType.SHA3_512_HMAC),
+}
+_HMAC_GENERAL: dict[int, int] = {
+    Mechanism.SHA_1_HMAC_GENERAL: Mechanism.SHA_1_HMAC,
+    Mechanism.SHA224_HMAC_GENERAL: Mechanism.SHA224_HMAC,
+    Mechanism.SHA256_HMAC_GENERAL: Mechanism.SHA256_HMAC,
+    Mechanism.SHA384_HMAC_GENERAL: Mechanism.SHA384_HMAC,
+    Mechanism.SHA512_HMAC_GENERAL: Mechanism.SHA512_HMAC,
+    Mechanism.SHA3_224_HMAC_GENERAL: Mechanism.SHA3_224_HMAC,
+    Mechanism.SHA3_256_HMAC_GENERAL: Mechanism.SHA3_256_HMAC,
+    Mechanism.SHA3_384_HMAC_GENERAL: Mechanism.SHA3_384_HMAC,
+    Mechanism.SHA3_512_HMAC_GENERAL: Mechanism.SHA3_512_HMAC,
+}
+HMAC_KEY_BYTES = (1, 1024)  # generic secrets of any practical length
+
+
+def _mac_len(param: Any, full: int, general: bool, minimum: int = 1) -> int:
+    """Plain MACs take no parameter; _GENERAL ones a CK_MAC_GENERAL_PARAMS length <= full."""
+    if not general:
+        if param is not None:
+            raise errors.MechanismParamInvalid()
+        return full
+    if not isinstance(param, int) or isinstance(param, bool) or not minimum <= param <= full:
+        raise errors.MechanismParamInvalid()
+    return param
+
+
+def _check(full_mac: bytes, signature: bytes) -> None:
+    if not hashes.equal(full_mac[: len(signature)], signature):
+        raise errors.SignatureInvalid()
+
+
+@mechanism(*_HMAC, *_HMAC_GENERAL, info=MechInfo(*HMAC_KEY_BYTES, _SV))
+class Hmac(MechanismImpl):
+    key_types = frozenset({KeyType.GENERIC_SECRET, *(kt for _, kt in _HMAC.values())})
+
+    def _start(self, mech: int, param: Any, key: KeyView) -> tuple[hashes.Hmac, int]:
+        base = _HMAC_GENERAL.get(mech, mech)
+        name, own_type = _HMAC[base]
+        key_type = require_type(key, self.key_types)
+        if key_type not in (KeyType.GENERIC_SECRET, own_type):
+            raise errors.KeyTypeInconsistent()
+        value = secret_value(key)
+        if not value or len(value) > HMAC_KEY_BYTES[1]:
+            raise errors.KeySizeRange()
+        ctx = hashes.Hmac(name, value)
+        return ctx, _mac_len(param, ctx.size, mech in _HMAC_GENERAL)
+
+    def sign_init(self, mech: int, param: Any, key: KeyView) -> SignContext:
+        ctx, n = self._start(mech, param, key)
+        return StreamSign(ctx, lambda mac: mac[:n], n)
+
+    def verify_init(self, mech: int, param: Any, key: KeyView) -> VerifyContext:
+        ctx, n = self._start(mech, param, key)
+        return StreamVerify(ctx, _check, n)
+
+
+@mechanism(Mechanism.AES_CMAC, Mechanism.AES_CMAC_GENERAL, info=MechInfo(16, 32, _SV))
+class AesCmac(MechanismImpl):
+    key_types = frozenset({KeyType.AES})
+
+    def _start(self, mech: int, param: Any, key: KeyView) -> tuple[engine_aes.Cmac, int]:
+        require_type(key, self.key_types)
+        value = secret_value(key)
+        if len(value) not in engine_aes.KEY_SIZES:
+            raise errors.KeySizeRange()
+        n = _mac_len(param, engine_aes.BLOCK, mech == Mechanism.AES_CMAC_GENERAL)
+        return engine_aes.Cmac(value), n
+
+    def sign_init(self, mech: int, param: Any, key: KeyView) -> SignContext:
+        ctx, n = self._start(mech, param, key)
+        return StreamSign(ctx, lambda mac: mac[:n], n)
+
+    def verify_init(self, mech: int, param: Any, key: KeyView) -> VerifyContext:
+        ctx, n = self._start(mech, param, key)
+        return StreamVerify(ctx, _check, n)

@@ -1,0 +1,169 @@
+"""Key derivation: ECDH1_DERIVE / ECDH1_COFACTOR_DERIVE (EC and Montgomery keys, NULL and X9.63
+SHA KDFs), HKDF_DERIVE and HKDF_DATA (RFC 5869).
+
+``derive`` returns the material: CKA_VALUE (+ CKA_VALUE_LEN and CKA_KEY_TYPE for keys). For
+HKDF_DATA the result is a data object (as kryoptic does): only CKA_VALUE, length from the
+template's CKA_VALUE_LEN, and the caller builds a CKO_DATA object from it.
+
+Truncation of a raw ECDH secret (CKD_NULL with CKA_VALUE_LEN shorter than Z) keeps the leading
+bytes, as OpenSSL and kryoptic do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from softhsm_py import errors
+from softhsm_py.constants import KDF, Attribute, HkdfSaltType, KeyType, Mechanism, MechanismFlag, ObjectClass
+from softhsm_py.engine import aes as engine_aes
+from softhsm_py.engine import ec as engine_ec
+from softhsm_py.engine import edwards as engine_ed
+from softhsm_py.engine import hashes
+from softhsm_py.mechanisms import ec as ec_mech
+from softhsm_py.mechanisms import eddsa as ed_mech
+from softhsm_py.mechanisms.base import KeyView, MechanismImpl, attr, require_class, require_type, template_len
+from softhsm_py.mechanisms.digest import param_hash
+from softhsm_py.mechanisms.params import EcdhParams, HkdfParams
+from softhsm_py.mechanisms.registry import MechInfo, mechanism
+
+F = MechanismFlag
+
+_X963: dict[int, str] = {
+    KDF.SHA1_KDF: "sha1",
+    KDF.SHA224_KDF: "sha224",
+    KDF.SHA256_KDF: "sha256",
+    KDF.SHA384_KDF: "sha384",
+    KDF.SHA512_KDF: "sha512",
+    KDF.SHA3_224_KDF: "sha3-224",
+    KDF.SHA3_256_KDF: "sha3-256",
+    KDF.SHA3_384_KDF: "sha3-384",
+    KDF.SHA3_512_KDF: "sha3-512",
+}
+_FIXED_LEN = {KeyType.CHACHA20: 32}
+_NO_VALUE_LEN = frozenset({KeyType.CHACHA20})
+_VARIABLE = frozenset(
+    {
+        KeyType.GENERIC_SECRET,
+        KeyType.HKDF,
+        KeyType.SHA_1_HMAC,
+        KeyType.SHA224_HMAC,
+        KeyType.SHA256_HMAC,
+        KeyType.SHA384_HMAC,
+        KeyType.SHA512_HMAC,
+        KeyType.SHA3_224_HMAC,
+        KeyType.SHA3_256_HMAC,
+        KeyType.SHA3_384_HMAC,
+        KeyType.SHA3_512_HMAC,
+    }
+)
+
+
+def output_len(template: Mapping[int, Any], natural: int, maximum: int | None) -> tuple[int, int]:
+    """(key type, length) of the derived key; natural = the KDF's own output length."""
+    key_type = template.get(Attribute.KEY_TYPE, KeyType.GENERIC_SECRET)
+    n = template_len(template)
+    if key_type == KeyType.AES:
+        if n is None:
+            fitting = [s for s in engine_aes.KEY_SIZES if s <= natural]
+            if not fitting:
+                raise errors.TemplateInconsistent()
+            n = max(fitting)
+        elif n not in engine_aes.KEY_SIZES:
+            raise errors.AttributeValueInvalid()
+    elif key_type in _FIXED_LEN:
+        if n is not None and n != _FIXED_LEN[key_type]:
+            raise errors.AttributeValueInvalid()
+        n = _FIXED_LEN[key_type]
+    elif key_type in _VARIABLE:
+        n = natural if n is None else n
+    else:
+        raise errors.TemplateInconsistent()
+    if maximum is not None and n > maximum:
+        raise errors.TemplateInconsistent()
+    return key_type, n
+
+
+def _material(key_type: int, value: bytes) -> dict[int, Any]:
+    out: dict[int, Any] = {Attribute.KEY_TYPE: key_type, Attribute.VALUE: value}
+    if key_type not in _NO_VALUE_LEN:
+        out[Attribute.VALUE_LEN] = len(value)
+    return out
+
+
+def _ecdh_secret(base_key: KeyView, public_data: bytes) -> bytes:
+    require_class(base_key, ObjectClass.PRIVATE_KEY)
+    key_type = require_type(base_key, frozenset({KeyType.EC, KeyType.EC_MONTGOMERY}))
+    if key_type == KeyType.EC:
+        return engine_ec.ecdh(ec_mech.load_private(base_key), public_data)
+    key, curve = ed_mech.load_private(base_key, montgomery=True)
+    return engine_ed.derive(key, curve, public_data)
+
+
+@mechanism(
+    Mechanism.ECDH1_DERIVE,
+    Mechanism.ECDH1_COFACTOR_DERIVE,
+    info=MechInfo(255, 521, F.DERIVE | F.EC_F_P | F.EC_OID | F.EC_UNCOMPRESS),
+)
+class Ecdh(MechanismImpl):
+    """Every curve offered has cofactor 1 (prime curves) or clamps it away (X25519/X448), so the
+    cofactor variant computes the same Z."""
+
+    key_types = frozenset({KeyType.EC, KeyType.EC_MONTGOMERY})
+
+    def derive(self, mech: int, param: Any, base_key: KeyView, template: Mapping[int, Any]) -> dict[int, Any]:
+        if not isinstance(param, EcdhParams) or not param.public_data:
+            raise errors.MechanismParamInvalid()
+        if param.kdf == KDF.NULL:
+            if param.shared_data:
+                raise errors.MechanismParamInvalid()
+            hash_name = None
+        elif param.kdf in _X963:
+            hash_name = _X963[param.kdf]
+        else:
+            raise errors.MechanismParamInvalid()
+        z = _ecdh_secret(base_key, bytes(param.public_data))
+        if hash_name is None:
+            key_type, n = output_len(template, len(z), len(z))
+            return _material(key_type, z[:n])
+        key_type, n = output_len(template, hashes.digest_size(hash_name), None)
+        return _material(key_type, hashes.x963_kdf(hash_name, z, bytes(param.shared_data), n))
+
+
+def _hkdf_salt(p: HkdfParams) -> bytes | None:
+    if p.salt_type == HkdfSaltType.NULL:
+        return None
+    if p.salt_type == HkdfSaltType.DATA:
+        if not p.salt:
+            raise errors.MechanismParamInvalid()
+        return bytes(p.salt)
+    if p.salt_type == HkdfSaltType.KEY:
+        if p.salt_key_value is None:
+            raise errors.MechanismParamInvalid()  # the session layer did not resolve hSaltKey
+        return bytes(p.salt_key_value)
+    raise errors.MechanismParamInvalid()
+
+
+@mechanism(Mechanism.HKDF_DERIVE, Mechanism.HKDF_DATA, info=MechInfo(1, 0xFFFFFFFF, F.DERIVE))
+class Hkdf(MechanismImpl):
+    key_types = frozenset({KeyType.GENERIC_SECRET, KeyType.HKDF})
+
+    def derive(self, mech: int, param: Any, base_key: KeyView, template: Mapping[int, Any]) -> dict[int, Any]:
+        if not isinstance(param, HkdfParams) or not (param.extract or param.expand):
+            raise errors.MechanismParamInvalid()
+        h = param_hash(param.prf_hash)
+        hlen = hashes.digest_size(h)
+        require_class(base_key, ObjectClass.SECRET_KEY)
+        require_type(base_key, self.key_types)
+        ikm = bytes(attr(base_key, Attribute.VALUE))
+        prk = hashes.hkdf_extract(h, _hkdf_salt(param), ikm) if param.extract else ikm
+        maximum = 255 * hlen if param.expand else hlen
+        if mech == Mechanism.HKDF_DATA:
+            n = template_len(template) or hlen
+            if n > maximum:
+                raise errors.TemplateInconsistent()
+            key_type = None
+        else:
+            key_type, n = output_len(template, hlen, maximum)
+        okm = hashes.hkdf_expand(h, prk, bytes(param.info), n) if param.expand else prk[:n]
+        return {Attribute.VALUE: okm} if key_type is None else _material(key_type, okm)

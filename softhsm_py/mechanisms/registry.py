@@ -1,0 +1,84 @@
+"""The mechanism registry: CKM value -> implementation and CK_MECHANISM_INFO.
+
+A mechanism is one decorated class; C_GetMechanismList / C_GetMechanismInfo read ``infos()``, so
+only what is implemented is listed. Key sizes are bits for RSA / EC / Edwards / Montgomery and
+bytes for AES, ChaCha20 and generic secrets, as the spec's mechanism tables state.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from softhsm_py import errors
+from softhsm_py.constants import MechanismFlag
+from softhsm_py.mechanisms.base import (  # noqa: F401  re-exported for the session layer
+    CipherContext,
+    DigestContext,
+    KeyView,
+    MechanismImpl,
+    SignContext,
+    VerifyContext,
+)
+
+
+@dataclass(frozen=True)
+class MechInfo:
+    min_key: int
+    max_key: int
+    flags: MechanismFlag
+
+
+_IMPLS: dict[int, MechanismImpl] = {}
+_INFOS: dict[int, MechInfo] = {}
+_FAMILIES = ("digest", "hmac", "aes", "chacha", "rsa", "ec", "eddsa", "kdf", "keygen")
+_loaded = False
+
+C = type[MechanismImpl]
+
+
+def mechanism(*mechs: int, info: MechInfo) -> Callable[[C], C]:
+    """Register ``cls`` (one shared instance) for ``mechs``; stack decorators for other infos."""
+
+    def register(cls: C) -> C:
+        instance = cls.__dict__.get("_instance") or cls()
+        cls._instance = instance  # type: ignore[attr-defined]
+        for mech in mechs:
+            if mech in _IMPLS:
+                raise RuntimeError(f"mechanism 0x{int(mech):x} registered twice")
+            _IMPLS[int(mech)] = instance
+            _INFOS[int(mech)] = info
+        return cls
+
+    return register
+
+
+def _load() -> None:
+    # Families register on import; importing them lazily keeps registry free of cycles.
+    global _loaded
+    if not _loaded:
+        for family in _FAMILIES:
+            importlib.import_module(f"softhsm_py.mechanisms.{family}")
+        _loaded = True
+
+
+def lookup(mech: int) -> MechanismImpl:
+    _load()
+    try:
+        return _IMPLS[int(mech)]
+    except KeyError:
+        raise errors.MechanismInvalid() from None
+
+
+def info(mech: int) -> MechInfo:
+    _load()
+    try:
+        return _INFOS[int(mech)]
+    except KeyError:
+        raise errors.MechanismInvalid() from None
+
+
+def infos() -> dict[int, MechInfo]:
+    _load()
+    return dict(_INFOS)
