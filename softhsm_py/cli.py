@@ -182,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     except errors.PKCS11Error as exc:
         print(f"softhsm-py: {args.command} failed: CKR_{exc.rv.name}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # e.g. piped into head: not an error worth a traceback
+        sys.stderr.close()
     return 0
 
 

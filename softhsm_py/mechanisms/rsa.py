@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from softhsm_py import errors
@@ -102,8 +102,41 @@ def _no_param(param: Any) -> None:
         raise errors.MechanismParamInvalid()
 
 
+class RecoverContext:
+    """C_VerifyRecover: the signature in, the signed data out (single-part)."""
+
+    def __init__(self, fn: Callable[[bytes], bytes], length: int) -> None:
+        self._fn, self._length = fn, length
+
+    def recover(self, signature: bytes) -> bytes:
+        if len(signature) != self._length:
+            raise errors.SignatureLenRange()
+        return self._fn(bytes(signature))
+
+
+def _public_block(k: engine.PublicKey, signature: bytes) -> bytes:
+    try:
+        return engine.raw_public(k, signature)
+    except errors.DataLenRange:  # the signature as a number is not below n
+        raise errors.SignatureInvalid() from None
+
+
+def _unpad_type1(block: bytes) -> bytes:
+    """EB = 00 01 FF..FF 00 data, at least 8 FF bytes (RFC 8017 9.2 / PKCS #1 v1.5 block type 1)."""
+    if block[:2] != b"\x00\x01":
+        raise errors.SignatureInvalid()
+    end = block.find(b"\x00", 2)
+    if end < 10 or block[2:end].strip(b"\xff"):
+        raise errors.SignatureInvalid()
+    return block[end + 1 :]
+
+
+_RECOVER = F.SIGN_RECOVER | F.VERIFY_RECOVER
+
+
 @mechanism(
-    Mechanism.RSA_PKCS, info=MechInfo(MIN_BITS, MAX_BITS, _SV | F.ENCRYPT | F.DECRYPT | F.WRAP | F.UNWRAP)
+    Mechanism.RSA_PKCS,
+    info=MechInfo(MIN_BITS, MAX_BITS, _SV | _RECOVER | F.ENCRYPT | F.DECRYPT | F.WRAP | F.UNWRAP),
 )
 class RsaPkcs(CipherWrap, MechanismImpl):
     """Single-part; signing takes the caller's DigestInfo (or any data up to k - 11 bytes)."""
@@ -119,6 +152,14 @@ class RsaPkcs(CipherWrap, MechanismImpl):
         _no_param(param)
         k = load_public(key)
         return OneShotVerify(lambda d, s: engine.verify_pkcs1(k, d, s), engine.modulus_len(k))
+
+    # With message recovery the signature is the same as a plain signature (3.0, 2.1.6).
+    sign_recover_init = sign_init
+
+    def verify_recover_init(self, mech: int, param: Any, key: KeyView) -> RecoverContext:
+        _no_param(param)
+        k = load_public(key)
+        return RecoverContext(lambda s: _unpad_type1(_public_block(k, s)), engine.modulus_len(k))
 
     def encrypt_init(self, mech: int, param: Any, key: KeyView) -> CipherContext:
         _no_param(param)
@@ -137,7 +178,7 @@ def _x509_in(data: bytes, k: int) -> bytes:
     return data
 
 
-@mechanism(Mechanism.RSA_X_509, info=MechInfo(MIN_BITS, MAX_BITS, _SV | F.ENCRYPT | F.DECRYPT))
+@mechanism(Mechanism.RSA_X_509, info=MechInfo(MIN_BITS, MAX_BITS, _SV | _RECOVER | F.ENCRYPT | F.DECRYPT))
 class RsaX509(MechanismImpl):
     """Raw RSA, single-part: input shorter than k is taken as a big-endian number."""
 
@@ -162,6 +203,13 @@ class RsaX509(MechanismImpl):
                 raise errors.SignatureInvalid()
 
         return OneShotVerify(check, n)
+
+    sign_recover_init = sign_init
+
+    def verify_recover_init(self, mech: int, param: Any, key: KeyView) -> RecoverContext:
+        _no_param(param)
+        k = load_public(key)
+        return RecoverContext(lambda s: _public_block(k, s), engine.modulus_len(k))  # all k bytes (2.1.7)
 
     def encrypt_init(self, mech: int, param: Any, key: KeyView) -> CipherContext:
         _no_param(param)
