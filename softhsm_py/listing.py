@@ -22,7 +22,14 @@ URI_TYPES = {
 # RFC 7512 2.3: pk11-pchar = unreserved / pct-encoded / ":" / "[" / "]" / "@" / "!" / "$" /
 # "'" / "(" / ")" / "*" / "+" / "," / "=" / "&"
 _SAFE = ":[]@!$'()*+,=&"
-SHOWN = (Attribute.CLASS, Attribute.LABEL, Attribute.ID, Attribute.KEY_TYPE, Attribute.TOKEN, Attribute.PRIVATE)
+SHOWN = (
+    Attribute.CLASS,
+    Attribute.LABEL,
+    Attribute.ID,
+    Attribute.KEY_TYPE,
+    Attribute.TOKEN,
+    Attribute.PRIVATE,
+)
 
 
 def pct(value: bytes) -> str:
