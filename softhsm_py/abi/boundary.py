@@ -20,6 +20,7 @@ log = logging.getLogger("softhsm_py")
 
 OK = int(ReturnValue.OK)
 GENERAL_ERROR = int(ReturnValue.GENERAL_ERROR)
+HOST_MEMORY = int(ReturnValue.HOST_MEMORY)
 
 
 def guard(fn: Callable[..., None]) -> Callable[..., int]:
@@ -31,6 +32,10 @@ def guard(fn: Callable[..., None]) -> Callable[..., int]:
             fn(*args)
         except PKCS11Error as exc:
             return int(exc.rv)
+        except MemoryError:  # e.g. a caller asking for 2**62 random bytes: the host's problem to size
+            with contextlib.suppress(BaseException):
+                log.warning("out of memory in %s", fn.__name__)
+            return HOST_MEMORY
         except BaseException:  # a bug, or MemoryError/KeyboardInterrupt in the host's process
             with contextlib.suppress(BaseException):  # logging may fail at interpreter shutdown
                 log.exception("internal error in %s", fn.__name__)

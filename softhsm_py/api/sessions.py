@@ -91,6 +91,8 @@ def login(lib: Library, handle: int, user_type: int, pin: bytes) -> None:
     # The PIN check runs scrypt (~0.1 s): outside the library lock so other threads keep going.
     key = rt.store.verify_pin(session.slot_id, user, pin, rt.config.pin_lockout)
     with lib.lock:
+        if rt.sessions.get(handle) is not session:  # closed by another thread meanwhile
+            raise errors.SessionClosed()
         if operation is not None:
             operation.context_authenticated = True
             return

@@ -132,23 +132,24 @@ def decode_label(label: bytes) -> str:
 def init_token(lib: Library, slot_id: int, so_pin: bytes, label: bytes) -> None:
     rt = lib.runtime
     text = decode_label(label)
+    # The whole call holds the library lock (its scrypt runs take a fraction of a second): no
+    # session may open on a token while it is being created or wiped.
     with lib.lock:
         present = check_slot(rt, slot_id)
         if sessions_on(rt, slot_id):
             raise errors.SessionExists()
-    if not present:
-        check_pin_len(lib, so_pin)
-        try:
-            rt.store.create_token(slot_id, text, so_pin)
-        except SlotTaken:  # another process initialised this slot a moment ago
-            raise errors.TokenNotRecognized() from None
-        log.info("token created in slot %d", slot_id)
-    else:
-        rt.store.verify_pin(slot_id, UserType.SO, so_pin, rt.config.pin_lockout)
-        check_pin_len(lib, so_pin)
-        rt.store.reinit_token(slot_id, text, so_pin)
-        log.info("token in slot %d re-initialised", slot_id)
-    with lib.lock:
+        if not present:
+            check_pin_len(lib, so_pin)
+            try:
+                rt.store.create_token(slot_id, text, so_pin)
+            except SlotTaken:  # another process initialised this slot a moment ago
+                raise errors.TokenNotRecognized() from None
+            log.info("token created in slot %d", slot_id)
+        else:
+            rt.store.verify_pin(slot_id, UserType.SO, so_pin, rt.config.pin_lockout)
+            check_pin_len(lib, so_pin)
+            rt.store.reinit_token(slot_id, text, so_pin)
+            log.info("token in slot %d re-initialised", slot_id)
         token = rt.tokens.pop(slot_id, None)
         if token is not None:
             token.log_out()
@@ -166,6 +167,9 @@ def init_pin(lib: Library, session_handle: int, pin: bytes) -> None:
             raise errors.UserNotLoggedIn()
         key = token.token_key
     check_pin_len(lib, pin)
+    with lib.lock:
+        if rt.sessions.get(session_handle) is not session or not session.token.so_logged_in:
+            raise errors.SessionClosed()  # closed (and so logged out) by another thread meanwhile
     rt.store.init_user_pin(session.slot_id, key, pin)
     log.info("user PIN initialised on slot %d", session.slot_id)
 

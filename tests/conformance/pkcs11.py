@@ -1,0 +1,351 @@
+"""A cffi ABI-mode loader for any PKCS#11 module, for the conformance and host tests.
+
+The types come from native/pkcs11.h; the function-list structs and the ``C_*`` prototypes are built
+from native/functions.h (the same list shim.c expands). The constants below are written from the
+PKCS#11 3.0 specification, independently of softhsm_py.constants, so that the tests are an oracle
+and not a copy of the code under test.
+
+Also usable from a plain script (the multi-process tests run one): ``Module(path)``, then
+``write_config(...)`` / ``env_for(...)`` to point it at a token directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from cffi import FFI
+
+ROOT = Path(__file__).resolve().parents[2]
+NATIVE = ROOT / "native"
+SOFTHSM2_PATH = "/usr/lib/softhsm/libsofthsm2.so"
+
+# FWD(name, (params), (args)) / FWD3(...) / LOCAL(name, (params)) / LOCAL3(...)
+_LINE = re.compile(r"^(FWD3?|LOCAL3?)\((\w+), (\(.*?\))(?:, \(.*\))?\)\s*$")
+
+
+def _functions() -> list[tuple[str, str, bool]]:
+    """(name, params, is_3_0_only) for every line of native/functions.h, in table order."""
+    out = []
+    for line in (NATIVE / "functions.h").read_text().splitlines():
+        match = _LINE.match(line)
+        if match:
+            kind, name, params = match.groups()
+            out.append((name, params, kind.endswith("3")))
+    return out
+
+
+FUNCTIONS = _functions()
+FUNCTION_NAMES = [name for name, _, _ in FUNCTIONS]
+
+
+def _cdef() -> str:
+    parts = [(NATIVE / "pkcs11.h").read_text()]
+    for struct, with_3_0 in (("CK_FUNCTION_LIST", False), ("CK_FUNCTION_LIST_3_0", True)):
+        fields = "".join(
+            f"    CK_RV (*{name}){params};\n" for name, params, v3 in FUNCTIONS if with_3_0 or not v3
+        )
+        parts.append(f"typedef struct {struct} {{\n    CK_VERSION version;\n{fields}}} {struct};")
+    parts.extend(f"CK_RV {name}{params};" for name, params, _ in FUNCTIONS)
+    return "\n".join(parts)
+
+
+ffi = FFI()
+ffi.cdef(_cdef())
+
+# ------------------------------------------------------------------------------- constants (3.0)
+CKR = {
+    "OK": 0x0, "CANCEL": 0x1, "HOST_MEMORY": 0x2, "SLOT_ID_INVALID": 0x3, "GENERAL_ERROR": 0x5,
+    "FUNCTION_FAILED": 0x6, "ARGUMENTS_BAD": 0x7, "NO_EVENT": 0x8, "NEED_TO_CREATE_THREADS": 0x9,
+    "CANT_LOCK": 0xA, "ATTRIBUTE_READ_ONLY": 0x10, "ATTRIBUTE_SENSITIVE": 0x11,
+    "ATTRIBUTE_TYPE_INVALID": 0x12, "ATTRIBUTE_VALUE_INVALID": 0x13, "ACTION_PROHIBITED": 0x1B,
+    "DATA_INVALID": 0x20, "DATA_LEN_RANGE": 0x21, "DEVICE_ERROR": 0x30, "DEVICE_MEMORY": 0x31,
+    "DEVICE_REMOVED": 0x32, "FUNCTION_CANCELED": 0x50, "FUNCTION_NOT_PARALLEL": 0x51,
+    "FUNCTION_NOT_SUPPORTED": 0x54, "KEY_HANDLE_INVALID": 0x60, "MECHANISM_INVALID": 0x70,
+    "OBJECT_HANDLE_INVALID": 0x82, "OPERATION_ACTIVE": 0x90, "OPERATION_NOT_INITIALIZED": 0x91,
+    "PIN_INCORRECT": 0xA0, "PIN_INVALID": 0xA1, "PIN_LEN_RANGE": 0xA2, "PIN_EXPIRED": 0xA3,
+    "PIN_LOCKED": 0xA4, "SESSION_CLOSED": 0xB0, "SESSION_COUNT": 0xB1, "SESSION_HANDLE_INVALID": 0xB3,
+    "SESSION_PARALLEL_NOT_SUPPORTED": 0xB4, "SESSION_READ_ONLY": 0xB5, "SESSION_EXISTS": 0xB6,
+    "SESSION_READ_ONLY_EXISTS": 0xB7, "SESSION_READ_WRITE_SO_EXISTS": 0xB8,
+    "TOKEN_NOT_PRESENT": 0xE0, "TOKEN_NOT_RECOGNIZED": 0xE1, "TOKEN_WRITE_PROTECTED": 0xE2,
+    "USER_ALREADY_LOGGED_IN": 0x100, "USER_NOT_LOGGED_IN": 0x101, "USER_PIN_NOT_INITIALIZED": 0x102,
+    "USER_TYPE_INVALID": 0x103, "USER_ANOTHER_ALREADY_LOGGED_IN": 0x104, "USER_TOO_MANY_TYPES": 0x105,
+    "RANDOM_SEED_NOT_SUPPORTED": 0x120, "RANDOM_NO_RNG": 0x121, "BUFFER_TOO_SMALL": 0x150,
+    "CRYPTOKI_NOT_INITIALIZED": 0x190, "CRYPTOKI_ALREADY_INITIALIZED": 0x191, "MUTEX_BAD": 0x1A0,
+    "MUTEX_NOT_LOCKED": 0x1A1, "PIN_TOO_WEAK": 0x1B8, "FUNCTION_REJECTED": 0x200,
+    "OPERATION_CANCEL_FAILED": 0x202,
+}  # fmt: skip
+CKR_NAME = {value: name for name, value in CKR.items()}
+
+CKU_SO, CKU_USER, CKU_CONTEXT_SPECIFIC = 0, 1, 2
+CKS_RO_PUBLIC_SESSION, CKS_RO_USER_FUNCTIONS = 0, 1
+CKS_RW_PUBLIC_SESSION, CKS_RW_USER_FUNCTIONS, CKS_RW_SO_FUNCTIONS = 2, 3, 4
+CKF_RW_SESSION, CKF_SERIAL_SESSION = 0x2, 0x4
+CKF_LIBRARY_CANT_CREATE_OS_THREADS, CKF_OS_LOCKING_OK = 0x1, 0x2
+CKF_DONT_BLOCK = 0x1
+CKF_TOKEN_PRESENT, CKF_REMOVABLE_DEVICE, CKF_HW_SLOT = 0x1, 0x2, 0x4
+CKF_INTERFACE_FORK_SAFE = 0x1
+# CK_TOKEN_INFO flags
+CKF_RNG = 0x1
+CKF_WRITE_PROTECTED = 0x2
+CKF_LOGIN_REQUIRED = 0x4
+CKF_USER_PIN_INITIALIZED = 0x8
+CKF_TOKEN_INITIALIZED = 0x400
+CKF_USER_PIN_COUNT_LOW = 0x10000
+CKF_USER_PIN_FINAL_TRY = 0x20000
+CKF_USER_PIN_LOCKED = 0x40000
+CKF_SO_PIN_COUNT_LOW = 0x100000
+CKF_SO_PIN_FINAL_TRY = 0x200000
+CKF_SO_PIN_LOCKED = 0x400000
+CK_UNAVAILABLE_INFORMATION = 0xFFFFFFFFFFFFFFFF
+INTERFACE_NAME = b"PKCS 11"
+
+SO_PIN = b"12345678"
+USER_PIN = b"87654321"
+
+
+class CKRError(Exception):
+    """A call returned something other than the expected CK_RV; ``.name`` is the CKR name."""
+
+    def __init__(self, function: str, rv: int) -> None:
+        self.function, self.rv = function, rv
+        self.name = CKR_NAME.get(rv, hex(rv))
+        super().__init__(f"{function} returned CKR_{self.name}")
+
+
+def rv_name(rv: int) -> str:
+    return CKR_NAME.get(rv, hex(rv))
+
+
+def text(field: Any) -> str:
+    """A blank-padded CK_UTF8CHAR[n] field as str, padding removed."""
+    return bytes(ffi.buffer(field)).decode("utf-8", "replace").rstrip(" ")
+
+
+def padded(label: str, size: int = 32) -> bytes:
+    return label.encode().ljust(size, b" ")
+
+
+# ------------------------------------------------------------------------------- configuration
+def is_softhsm2(path: str | os.PathLike[str]) -> bool:
+    return "softhsm2" in Path(path).name
+
+
+def write_config(directory: Path, module_path: str | os.PathLike[str], **overrides: Any) -> dict[str, str]:
+    """Write a config file for ``module_path`` (softhsm-py or SoftHSMv2) with its token directory
+    under ``directory``; return the environment variables that point the module at it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tokens = directory / "tokens"
+    tokens.mkdir(exist_ok=True)
+    if is_softhsm2(module_path):
+        conf = directory / "softhsm2.conf"
+        conf.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n")
+        return {"SOFTHSM2_CONF": str(conf)}
+    settings: dict[str, Any] = {
+        "token_dir": "tokens",
+        "kdf_cost": 10,
+        "pin_lockout": 3,
+        "log_level": "WARNING",
+    }
+    settings.update(overrides)
+    lines = [f"{k} = {v!r}" if not isinstance(v, str) else f'{k} = "{v}"' for k, v in settings.items()]
+    conf = directory / "softhsm-py.toml"
+    conf.write_text("\n".join(lines) + "\n")
+    return {"SOFTHSM_PY_CONF": str(conf)}
+
+
+def default_module_path() -> str:
+    """$SOFTHSM_PY_TEST_MODULE, else the in-place build next to the imported softhsm_py package."""
+    env = os.environ.get("SOFTHSM_PY_TEST_MODULE")
+    if env:
+        return env
+    import softhsm_py
+
+    built = sorted(Path(softhsm_py.__file__).parent.glob("_native*.so"))
+    if not built:
+        raise RuntimeError("no softhsm_py/_native*.so: run `python3 build.py` first")
+    return str(built[0])
+
+
+# ------------------------------------------------------------------------------- the module
+class Module:
+    """One loaded PKCS#11 module: ``lib`` (its exported symbols) and ``fl`` (its function list:
+    the 3.0 one from C_GetInterface when the module has it, else C_GetFunctionList's)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)
+        self.ffi = ffi
+        self.lib = ffi.dlopen(self.path)
+        self.softhsm2 = is_softhsm2(self.path)
+        pp = ffi.new("CK_VOID_PTR *")
+        rv = int(self.lib.C_GetFunctionList(pp))
+        if rv != CKR["OK"]:
+            raise CKRError("C_GetFunctionList", rv)
+        self.fl2 = ffi.cast("CK_FUNCTION_LIST *", pp[0])
+        self.fl3 = None
+        if self.has_symbol("C_GetInterface"):
+            iface = ffi.new("CK_INTERFACE **")
+            version = ffi.new("CK_VERSION *", {"major": 3, "minor": 0})
+            if self.lib.C_GetInterface(ffi.NULL, version, iface, 0) == CKR["OK"]:
+                self.fl3 = ffi.cast("CK_FUNCTION_LIST_3_0 *", iface[0].pFunctionList)
+        self.fl = self.fl3 if self.fl3 is not None else self.fl2
+        self._in_list = {n for n, _, v3 in FUNCTIONS if self.fl3 is not None or not v3}
+
+    @property
+    def name(self) -> str:
+        return "SoftHSMv2" if self.softhsm2 else "softhsm-py"
+
+    def has_symbol(self, name: str) -> bool:
+        try:
+            getattr(self.lib, name)
+        except AttributeError:
+            return False
+        return True
+
+    # -- raw calls -----------------------------------------------------------------------------
+    def rv(self, name: str, *args: Any) -> int:
+        """Call ``name`` through the function list; return its CK_RV."""
+        if name in self._in_list:
+            return int(getattr(self.fl, name)(*args))
+        return int(getattr(self.lib, name)(*args))
+
+    def check(self, name: str, *args: Any) -> None:
+        """Call ``name``; raise CKRError unless it returns CKR_OK."""
+        rv = self.rv(name, *args)
+        if rv != CKR["OK"]:
+            raise CKRError(name, rv)
+
+    def expect(self, expected: str | tuple[str, ...], name: str, *args: Any) -> str:
+        """Call and assert the CKR name is ``expected`` (or one of them); return it."""
+        got = rv_name(self.rv(name, *args))
+        allowed = (expected,) if isinstance(expected, str) else expected
+        assert got in allowed, f"{name}: expected CKR_{'/'.join(allowed)}, got CKR_{got}"
+        return got
+
+    # -- general -------------------------------------------------------------------------------
+    def initialize(self, args: Any = None) -> None:
+        self.check("C_Initialize", args if args is not None else ffi.NULL)
+
+    def finalize(self) -> int:
+        return self.rv("C_Finalize", ffi.NULL)
+
+    def info(self) -> Any:
+        info = ffi.new("CK_INFO *")
+        self.check("C_GetInfo", info)
+        return info
+
+    # -- slots and tokens ----------------------------------------------------------------------
+    def slot_list(self, token_present: bool = False) -> list[int]:
+        count = ffi.new("CK_ULONG *")
+        self.check("C_GetSlotList", token_present, ffi.NULL, count)
+        slots = ffi.new("CK_SLOT_ID[]", max(count[0], 1))
+        self.check("C_GetSlotList", token_present, slots, count)
+        return [int(slots[i]) for i in range(count[0])]
+
+    def token_info(self, slot: int) -> Any:
+        info = ffi.new("CK_TOKEN_INFO *")
+        self.check("C_GetTokenInfo", slot, info)
+        return info
+
+    def slot_info(self, slot: int) -> Any:
+        info = ffi.new("CK_SLOT_INFO *")
+        self.check("C_GetSlotInfo", slot, info)
+        return info
+
+    def token_flags(self, slot: int) -> int:
+        return int(self.token_info(slot).flags)
+
+    def empty_slots(self) -> list[int]:
+        return [s for s in self.slot_list() if not self.token_flags(s) & CKF_TOKEN_INITIALIZED]
+
+    def empty_slot(self) -> int:
+        empty = self.empty_slots()
+        assert len(empty) == 1, f"expected one uninitialised slot, got {empty}"
+        return empty[0]
+
+    def slot_of(self, label: str) -> int:
+        for slot in self.slot_list():
+            info = self.token_info(slot)
+            if info.flags & CKF_TOKEN_INITIALIZED and text(info.label) == label:
+                return slot
+        raise LookupError(label)
+
+    def init_token(self, label: str = "test", so_pin: bytes = SO_PIN, slot: int | None = None) -> int:
+        """Initialise a token (on the empty slot by default); return the slot it now lives in
+        (SoftHSMv2 moves a new token to a slot id derived from its serial)."""
+        slot = self.empty_slot() if slot is None else slot
+        self.check("C_InitToken", slot, so_pin, len(so_pin), padded(label))
+        return self.slot_of(label)
+
+    def init_pin(self, slot: int, user_pin: bytes = USER_PIN, so_pin: bytes = SO_PIN) -> None:
+        with self.session(slot) as h:
+            self.login(h, CKU_SO, so_pin)
+            self.check("C_InitPIN", h, user_pin, len(user_pin))
+            self.check("C_Logout", h)
+
+    def ready_token(self, label: str = "test", user_pin: bytes = USER_PIN) -> int:
+        """A token with both PINs set, nobody logged in; returns its slot."""
+        slot = self.init_token(label)
+        self.init_pin(slot, user_pin)
+        return slot
+
+    # -- sessions ------------------------------------------------------------------------------
+    def open(self, slot: int, rw: bool = True) -> int:
+        h = ffi.new("CK_SESSION_HANDLE *")
+        flags = CKF_SERIAL_SESSION | (CKF_RW_SESSION if rw else 0)
+        self.check("C_OpenSession", slot, flags, ffi.NULL, ffi.NULL, h)
+        return int(h[0])
+
+    def close(self, h: int) -> None:
+        self.check("C_CloseSession", h)
+
+    @contextmanager
+    def session(self, slot: int, rw: bool = True) -> Iterator[int]:
+        h = self.open(slot, rw)
+        try:
+            yield h
+        finally:
+            self.rv("C_CloseSession", h)
+
+    def login(self, h: int, user: int = CKU_USER, pin: bytes = USER_PIN) -> None:
+        self.check("C_Login", h, user, pin, len(pin))
+
+    def session_info(self, h: int) -> Any:
+        info = ffi.new("CK_SESSION_INFO *")
+        self.check("C_GetSessionInfo", h, info)
+        return info
+
+    def state(self, h: int) -> int:
+        return int(self.session_info(h).state)
+
+    def random(self, h: int, n: int) -> bytes:
+        buf = ffi.new("CK_BYTE[]", n)
+        self.check("C_GenerateRandom", h, buf, n)
+        return bytes(buf)
+
+    # -- test helpers --------------------------------------------------------------------------
+    def departure(self, impl: str, *, clause: str) -> None:
+        """Inline form of the ``spec_departure`` marker: xfail now if this module is ``impl``."""
+        if self.name == impl:
+            import pytest
+
+            pytest.xfail(f"{impl} departs from the spec ({clause})")
+
+    def require_3_0(self) -> None:
+        """The 3.0 interface (C_GetInterface*, C_LoginUser, C_SessionCancel): SoftHSMv2 2.6.1
+        is a 2.40 module."""
+        if self.fl3 is None:
+            self.departure(self.name, clause="3.0 5.4: C_GetInterface, a 3.0 function list")
+
+
+def spec_departure(impl: str, *, clause: str, run: bool = True) -> Any:
+    """Mark a test that ``impl`` ("SoftHSMv2") fails because it departs from the spec at
+    ``clause``: run against that module, the test is a strict xfail (an unexpected pass fails, so
+    the list of departures stays true). ``run=False`` for departures that crash the process."""
+    import pytest
+
+    return pytest.mark.spec_departure(impl, clause=clause, run=run)
