@@ -118,6 +118,9 @@ def test_change_so_pin(token: Tool) -> None:
     token("--init-pin", "--login", "--token-label", LABEL, "--so-pin", NEW_PIN, "--new-pin", USER_PIN)
 
 
-@pytest.mark.skip(reason="objects are not wired yet (C_FindObjectsInit: CKR_FUNCTION_NOT_SUPPORTED)")
-def test_list_objects(token: Tool) -> None:
-    token("--login", "--pin", USER_PIN, "-O")
+def test_list_objects(token: Tool, tmp_path: Path) -> None:
+    data = tmp_path / "blob.txt"
+    data.write_bytes(b"listed by pkcs11-tool")
+    token("--login", "--pin", USER_PIN, "--write-object", str(data), "--type", "data", "--label", "blob")
+    listing = token("--login", "--pin", USER_PIN, "-O")
+    assert "blob" in listing.stdout
