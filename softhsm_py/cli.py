@@ -138,6 +138,15 @@ def cmd_list_objects(args: argparse.Namespace) -> None:
             print(line)
 
 
+def cmd_host_config(args: argparse.Namespace) -> None:
+    from .hostconfig import HostConfigError, render
+
+    try:
+        print(render(args.host, args.module), end="")
+    except HostConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="softhsm-py", description="softhsm-py: a software HSM that speaks PKCS#11"
@@ -166,6 +175,11 @@ def parser() -> argparse.ArgumentParser:
     sp = add("list-objects", cmd_list_objects, "list a token's objects with their pkcs11: URIs")
     sp.add_argument("--slot", type=int, required=True)
     pin_options(sp, "user", "pin")
+    from .hostconfig import HOSTS
+
+    sp = add("host-config", cmd_host_config, "print ready-to-use configuration for a PKCS#11 host")
+    sp.add_argument("host", choices=sorted(HOSTS))
+    sp.add_argument("--module", help="library path to write (default: this installation's)")
     sp = add("delete-token", cmd_delete_token, "delete a token and all its objects")
     sp.add_argument("--slot", type=int, required=True)
     pin_options(sp, "SO", "so-pin")

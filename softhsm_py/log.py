@@ -27,6 +27,25 @@ _MARK = "_softhsm_py_handler"  # attribute set on the handler we own
 _lock = threading.Lock()
 
 
+class _FileHandler(logging.FileHandler):
+    """Logging must never fail a PKCS#11 call: Python 3.11's FileHandler opens its (delayed) file
+    outside its own error handling, so a vanished log directory would raise into the caller."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            super().emit(record)
+        except Exception:
+            self.handleError(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass  # nowhere better to report it: stdout is the host's, stderr may be too
+
+
+class _StreamHandler(logging.StreamHandler):
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
 def get_logger(name: str | None = None) -> logging.Logger:
     """The package logger, or a child of it (``get_logger("store")`` -> "softhsm_py.store")."""
     return logging.getLogger(LOGGER_NAME if not name else f"{LOGGER_NAME}.{name}")
@@ -47,11 +66,11 @@ def setup_logging(config: Config) -> logging.Logger:
         if config.log_file is not None:
             path = config.log_file
             path.parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(path, mode="a", encoding="utf-8", delay=True)
+            handler = _FileHandler(path, mode="a", encoding="utf-8", delay=True)
             target = ("file", str(path))
         else:
             stream = sys.stderr or sys.__stderr__
-            handler = logging.StreamHandler(stream) if stream else logging.NullHandler()
+            handler = _StreamHandler(stream) if stream else logging.NullHandler()
             target = ("stderr", "")
         old = [h for h in logger.handlers if getattr(h, _MARK, None) is not None]
         if len(old) == 1 and getattr(old[0], _MARK) == target:

@@ -153,6 +153,7 @@ PARSERS: dict[int, Parser] = {
     M.AES_KEY_WRAP: _optional_bytes,
     M.AES_KEY_WRAP_KWP: _optional_bytes,
     M.AES_CMAC_GENERAL: _ulong,
+    M.AES_MAC_GENERAL: _ulong,
     M.CHACHA20_POLY1305: _chacha,
     M.RSA_PKCS_OAEP: _oaep,
     M.ECDH1_DERIVE: _ecdh,

@@ -52,9 +52,11 @@ class Operation:
 
 
 def usable_key(
-    lib: Library, session: Session, key_handle: int, usage: int | None, mechanism: int
+    lib: Library, session: Session, key_handle: int, usage: int | None, mechanism: int | None
 ) -> ObjectRef:
-    """The key for an operation, after the checks every key use shares. Caller holds the lock."""
+    """The key for an operation, after the checks every key use shares: ``usage`` is the attribute
+    that must be TRUE, ``mechanism`` the one its CKA_ALLOWED_MECHANISMS must allow (None for a key
+    that is an operation's data, like the key C_WrapKey wraps). Caller holds the lock."""
     rt = lib.runtime
     try:
         ref = rt.handles.get(key_handle)
@@ -72,7 +74,8 @@ def usable_key(
     if usage is not None and attrs.get(usage) is not True:
         raise errors.KeyFunctionNotPermitted()
     allowed = attrs.get(Attribute.ALLOWED_MECHANISMS)
-    if allowed and mechanism not in allowed:  # an empty list restricts nothing (as SoftHSMv2)
+    # An empty list restricts nothing (as SoftHSMv2).
+    if allowed and mechanism is not None and mechanism not in allowed:
         raise errors.MechanismInvalid()  # 3.0, 4.6: the key may not be used with this mechanism
     return ref
 
@@ -187,7 +190,7 @@ def digest_key(lib: Library, handle: int, key_handle: int) -> None:
     with lib.lock:
         _, session = session_of(lib, handle)
         operation = session.active(OpKind.DIGEST)
-        ref = usable_key(lib, session, key_handle, None, operation.mechanism)
+        ref = usable_key(lib, session, key_handle, None, None)
         if ref.attrs.get(Attribute.CLASS) != ObjectClass.SECRET_KEY or Attribute.VALUE not in ref.attrs:
             session.end(OpKind.DIGEST)
             raise errors.KeyIndigestible()

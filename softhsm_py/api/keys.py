@@ -41,6 +41,9 @@ def generate_key(lib: Library, handle: int, mechanism: Any, template: RawTemplat
     impl = registry.lookup(mechanism.type)
     wanted = decode(template)
     material = impl.generate_key(mechanism.type, mechanism.param(), wanted)
+    # Hosts may leave CKA_CLASS out (Java sends CKA_CLASS-less templates, GnuTLS and NSS too):
+    # the function says what it makes; a template naming another class stays inconsistent.
+    material.setdefault(Attribute.CLASS, ObjectClass.SECRET_KEY)
     attrs = factory.build(
         wanted, factory.Origin.GENERATE, actor(session), material=material, mechanism=mechanism.type
     )
@@ -63,6 +66,8 @@ def generate_key_pair(
             other[Attribute.ID] = one[Attribute.ID]
     # Generation is the slow part (RSA): outside the library lock.
     pub_m, priv_m = impl.generate_key_pair(mechanism.type, mechanism.param(), pub_t, priv_t)
+    pub_m.setdefault(Attribute.CLASS, ObjectClass.PUBLIC_KEY)
+    priv_m.setdefault(Attribute.CLASS, ObjectClass.PRIVATE_KEY)
     who = actor(session)
     pub = factory.build(pub_t, factory.Origin.GENERATE, who, material=pub_m, mechanism=mechanism.type)
     priv = factory.build(priv_t, factory.Origin.GENERATE, who, material=priv_m, mechanism=mechanism.type)
@@ -104,7 +109,7 @@ def wrap_key(
             wrapping = usable_key(lib, session, wrapping_handle, Attribute.WRAP, mechanism.type)
         except errors.KeyHandleInvalid:
             raise errors.WrappingKeyHandleInvalid() from None
-        key = usable_key(lib, session, key_handle, None, mechanism.type)
+        key = usable_key(lib, session, key_handle, None, None)
         attrs = key.attrs
         if attrs.get(Attribute.EXTRACTABLE) is not True:
             raise errors.KeyUnextractable()
@@ -161,6 +166,8 @@ def derive_key(lib: Library, handle: int, mechanism: Any, base_handle: int, temp
                 raise errors.MechanismParamInvalid()
             param = dataclasses.replace(param, salt_key_value=bytes(salt_key.attrs[Attribute.VALUE]))
     material = impl.derive(mechanism.type, param, base, wanted)
+    if material.get(Attribute.CLASS) == ObjectClass.DATA:
+        wanted.pop(Attribute.VALUE_LEN, None)  # HKDF_DATA: the length was for the mechanism
     attrs = factory.build(
         wanted, factory.Origin.DERIVE, actor(session), material=material, base=dict(base.attrs)
     )

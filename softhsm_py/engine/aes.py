@@ -129,3 +129,30 @@ class Cmac:
 
     def finalize(self) -> bytes:
         return self._ctx.finalize()
+
+
+# --- CBC-MAC (CKM_AES_MAC) ----------------------------------------------------------------------
+
+
+class CbcMac:
+    """CBC-MAC with a zero IV, the message padded with zero bytes to a whole number of blocks
+    (an empty message is one zero block): the last cipher block is the MAC."""
+
+    size = BLOCK
+
+    def __init__(self, key: bytes) -> None:
+        self._enc = _ctx(key, modes.CBC(bytes(BLOCK)), encrypt=True)
+        self._tail = b""
+        self._last = b""
+
+    def update(self, data: bytes) -> None:
+        buf = self._tail + bytes(data)
+        whole = len(buf) - len(buf) % BLOCK
+        if whole:
+            self._last = self._enc.update(buf[:whole])[-BLOCK:]
+        self._tail = buf[whole:]
+
+    def finalize(self) -> bytes:
+        if self._tail or not self._last:
+            self._last = self._enc.update(self._tail.ljust(BLOCK, b"\0"))[-BLOCK:]
+        return self._last

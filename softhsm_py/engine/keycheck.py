@@ -293,6 +293,13 @@ def aes_check_value(value: bytes) -> bytes:
     return (enc.update(bytes(16)) + enc.finalize())[:3]
 
 
+def chacha20_check_value(value: bytes) -> bytes:
+    """A ChaCha20 key is 32 bytes; the spec defines no check value, so it is the generic one."""
+    if len(value) != 32:
+        raise AttributeValueInvalid()
+    return generic_check_value(value)
+
+
 def generic_check_value(value: bytes) -> bytes:
     """Check a generic secret (at least one byte); CKA_CHECK_VALUE is SHA-1(value)[:3]."""
     if len(value) < 1:

@@ -108,3 +108,28 @@ class AesCmac(MechanismImpl):
     def verify_init(self, mech: int, param: Any, key: KeyView) -> VerifyContext:
         ctx, n = self._start(mech, param, key)
         return StreamVerify(ctx, _check, n)
+
+
+@mechanism(Mechanism.AES_MAC, Mechanism.AES_MAC_GENERAL, info=MechInfo(16, 32, _SV))
+class AesMac(MechanismImpl):
+    """CBC-MAC (python-pkcs11 signs with it when an AES key names no mechanism): AES_MAC gives half
+    a block, AES_MAC_GENERAL the length its CK_MAC_GENERAL_PARAMS asks for (3.0, 2.14)."""
+
+    key_types = frozenset({KeyType.AES})
+
+    def _start(self, mech: int, param: Any, key: KeyView) -> tuple[engine_aes.CbcMac, int]:
+        require_type(key, self.key_types)
+        value = secret_value(key)
+        if len(value) not in engine_aes.KEY_SIZES:
+            raise errors.KeySizeRange()
+        if mech == Mechanism.AES_MAC:
+            return engine_aes.CbcMac(value), _mac_len(param, engine_aes.BLOCK, False) // 2
+        return engine_aes.CbcMac(value), _mac_len(param, engine_aes.BLOCK, True)
+
+    def sign_init(self, mech: int, param: Any, key: KeyView) -> SignContext:
+        ctx, n = self._start(mech, param, key)
+        return StreamSign(ctx, lambda mac: mac[:n], n)
+
+    def verify_init(self, mech: int, param: Any, key: KeyView) -> VerifyContext:
+        ctx, n = self._start(mech, param, key)
+        return StreamVerify(ctx, _check, n)

@@ -166,4 +166,6 @@ class Hkdf(MechanismImpl):
         else:
             key_type, n = output_len(template, hlen, maximum)
         okm = hashes.hkdf_expand(h, prk, bytes(param.info), n) if param.expand else prk[:n]
-        return {Attribute.VALUE: okm} if key_type is None else _material(key_type, okm)
+        if key_type is None:  # HKDF_DATA makes a data object
+            return {Attribute.CLASS: ObjectClass.DATA, Attribute.VALUE: okm}
+        return _material(key_type, okm)

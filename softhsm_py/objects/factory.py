@@ -26,6 +26,7 @@ from softhsm_py.errors import (
 from softhsm_py.objects import codec
 from softhsm_py.objects.codec import Kind
 from softhsm_py.objects.policy import ENUMERATED, AttrSpec, R, table_for
+from softhsm_py.objects.policy_keys import HMAC_KEY_TYPES
 
 Attrs = dict[int, Any]
 
@@ -58,7 +59,11 @@ _REQUIRED = {
     Origin.DERIVE: R.NONE,
 }
 _KEY_CLASSES = (ObjectClass.PUBLIC_KEY, ObjectClass.PRIVATE_KEY, ObjectClass.SECRET_KEY)
-_CHECK_VALUE = {KeyType.AES: keycheck.aes_check_value, KeyType.GENERIC_SECRET: keycheck.generic_check_value}
+_CHECK_VALUE = {
+    KeyType.AES: keycheck.aes_check_value,
+    KeyType.CHACHA20: keycheck.chacha20_check_value,
+    **dict.fromkeys((KeyType.GENERIC_SECRET, *HMAC_KEY_TYPES), keycheck.generic_check_value),
+}
 _CURVE_FAMILY = {KeyType.EC: "ec", KeyType.EC_EDWARDS: "edwards", KeyType.EC_MONTGOMERY: "montgomery"}
 
 
@@ -123,7 +128,9 @@ def build(
         codec.kind(attr)  # unknown types (vendor, 3.2) first
         spec = table.get(attr)
         if spec is None:
-            raise AttributeTypeInvalid()  # not an attribute of this class (as SoftHSMv2)
+            # A type the spec defines, but for other objects: 3.0 4.1.1 item 5's own example of
+            # CKR_TEMPLATE_INCONSISTENT (SoftHSMv2 says TYPE_INVALID). Unknown types were refused above.
+            raise TemplateInconsistent()
         if spec.has(forbidden):
             raise AttributeReadOnly()  # [2,4,6]: set by the token only
         if spec.has(R.SO_ONLY) and value is True and not actor.is_so:
@@ -259,7 +266,7 @@ def modify(current: Attrs, changes: Attrs, actor: Actor, *, copy: bool) -> Attrs
         codec.kind(attr)
         spec = table.get(attr)
         if spec is None:
-            raise AttributeTypeInvalid()
+            raise TemplateInconsistent()  # another class's attribute (4.1.2 applies 4.1.1)
         _check_value(spec, value)
         if not (spec.has(R.MODIFIABLE) or (copy and spec.has(R.CHANGE_ON_COPY))):
             raise AttributeReadOnly()  # [8]

@@ -59,8 +59,12 @@ class AttrSpec:
     rules: R = R.NONE
     default: Any = None  # None: no default, the attribute is absent unless given or computed
 
+    def __post_init__(self) -> None:
+        # Flag tests run for every attribute of every object built: plain ints, not IntFlag maths.
+        object.__setattr__(self, "_bits", int(self.rules))
+
     def has(self, flag: R) -> bool:
-        return bool(self.rules & flag)
+        return (self._bits & flag._value_) != 0  # type: ignore[attr-defined]
 
 
 Table = dict[int, AttrSpec]

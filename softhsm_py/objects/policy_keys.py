@@ -129,6 +129,14 @@ _SECRET_ROWS = (
 )
 AES = compose(SECRET_KEY, _SECRET_ROWS)
 GENERIC_SECRET = compose(SECRET_KEY, _SECRET_ROWS)
+# Secret keys bound to one algorithm family share the generic rows; their values' lengths are
+# checked by keycheck (ChaCha20: 32 bytes).
+CHACHA20 = GENERIC_SECRET
+HMAC_KEY_TYPES = (
+    KeyType.SHA_1_HMAC, KeyType.SHA224_HMAC, KeyType.SHA256_HMAC, KeyType.SHA384_HMAC,
+    KeyType.SHA512_HMAC, KeyType.SHA3_224_HMAC, KeyType.SHA3_256_HMAC, KeyType.SHA3_384_HMAC,
+    KeyType.SHA3_512_HMAC, KeyType.HKDF,
+)  # fmt: skip
 
 KEY_TABLES: dict[int, dict[int, Table]] = {
     ObjectClass.PUBLIC_KEY: {
@@ -145,6 +153,8 @@ KEY_TABLES: dict[int, dict[int, Table]] = {
     },
     ObjectClass.SECRET_KEY: {
         KeyType.AES: AES,
+        KeyType.CHACHA20: CHACHA20,
+        **dict.fromkeys(HMAC_KEY_TYPES, GENERIC_SECRET),
         KeyType.GENERIC_SECRET: GENERIC_SECRET,
     },
 }

@@ -248,6 +248,7 @@ class SqliteStore:
         self.kdf_cost = kdf_cost
         self.path = Path(token_dir) / DB_NAME
         self._lock = threading.Lock()
+        self._pin_lock = threading.Lock()
         self._pid = os.getpid()
         self._db: sqlite3.Connection | None = None
         try:
@@ -508,6 +509,12 @@ class SqliteStore:
     # ----------------------------------------------------------------------- PINs
 
     def verify_pin(self, slot_id: int, user: UserType, pin: bytes, lockout: int) -> bytes:
+        # One PIN try at a time per process: tries are counted before they are made, so right
+        # PINs in flight from many threads would otherwise add up to a lockout.
+        with self._pin_lock:
+            return self._verify_pin(slot_id, user, pin, lockout)
+
+    def _verify_pin(self, slot_id: int, user: UserType, pin: bytes, lockout: int) -> bytes:
         who = _who(user)
         failures = f"{who}_failures"
         cols = f"serial, key_check, {who}_wrap, {who}_salt, {who}_cost, {failures}"

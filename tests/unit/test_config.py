@@ -208,6 +208,11 @@ def clean_logger():
     logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
 
 
+def _ours(logger: logging.Logger) -> list[logging.Handler]:
+    """Our handlers only: pytest attaches its capture handlers to non-propagating loggers too."""
+    return [h for h in logger.handlers if getattr(h, "_softhsm_py_handler", None) is not None]
+
+
 def test_logging_to_file_is_idempotent_and_isolated(tmp_path, clean_logger, capsys):
     log_file = tmp_path / "logs" / "hsm.log"
     cfg = Config(token_dir=tmp_path, log_level="INFO", log_file=log_file)
@@ -222,7 +227,7 @@ def test_logging_to_file_is_idempotent_and_isolated(tmp_path, clean_logger, caps
     try:
         logger = setup_logging(cfg)
         assert setup_logging(cfg) is logger
-        assert len(logger.handlers) == 1
+        assert len(_ours(logger)) == 1
         assert logger.propagate is False
         assert logger.level == logging.INFO
         logging.getLogger(LOGGER_NAME + ".store").info("hello from the store")
@@ -254,7 +259,7 @@ def test_switching_destination_replaces_our_handler_only(tmp_path, clean_logger)
     setup_logging(Config(token_dir=tmp_path))
     setup_logging(Config(token_dir=tmp_path, log_file=tmp_path / "a.log"))
     setup_logging(Config(token_dir=tmp_path, log_file=tmp_path / "b.log"))
-    ours = [h for h in clean_logger.handlers if h is not foreign]
+    ours = _ours(clean_logger)
     assert foreign in clean_logger.handlers
     assert len(ours) == 1 and isinstance(ours[0], logging.FileHandler)
     assert ours[0].baseFilename.endswith("b.log")

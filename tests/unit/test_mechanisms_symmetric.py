@@ -258,6 +258,19 @@ def test_aes_cmac_matches_cryptography():
     verify(M.AES_CMAC, None, aes(KEY), b"message", expected)
 
 
+@pytest.mark.parametrize("size", [0, 5, 16, 33, 64])
+def test_aes_mac_is_cbc_mac_with_zero_padding(size):
+    message = os.urandom(size)
+    padded = message + bytes(-len(message) % 16) if message else bytes(16)
+    enc = Cipher(algorithms.AES(KEY), modes.CBC(bytes(16))).encryptor()
+    expected = (enc.update(padded) + enc.finalize())[-16:]
+    assert sign(M.AES_MAC, None, aes(KEY), message) == expected[:8]  # half a block (3.0, 2.14)
+    assert sign(M.AES_MAC_GENERAL, 12, aes(KEY), message) == expected[:12]
+    verify(M.AES_MAC, None, aes(KEY), message, expected[:8])
+    with pytest.raises(errors.SignatureInvalid):
+        verify(M.AES_MAC, None, aes(KEY), message + b"!", expected[:8])
+
+
 @pytest.mark.parametrize(
     ("mech", "name"),
     [
@@ -304,7 +317,7 @@ def test_hkdf_derive_matches_cryptography():
         hashes.SHA256(), 50, None, None
     ).derive(b"ikm" * 10)
     data = _hkdf(M.HKDF_DATA, param, base, {A.VALUE_LEN: 20})
-    assert data == {A.VALUE: out[A.VALUE][:20]}
+    assert data == {A.CLASS: ObjectClass.DATA, A.VALUE: out[A.VALUE][:20]}
 
 
 @pytest.mark.parametrize(
@@ -349,7 +362,7 @@ def test_secret_key_generation():
     assert _gen(M.AES_KEY_GEN, {A.VALUE_LEN: 32})[A.VALUE] != _gen(M.AES_KEY_GEN, {A.VALUE_LEN: 32})[A.VALUE]
     assert len(_gen(M.GENERIC_SECRET_KEY_GEN, {A.VALUE_LEN: 7})[A.VALUE]) == 7
     chacha = _gen(M.CHACHA20_KEY_GEN, {})
-    assert len(chacha[A.VALUE]) == 32 and A.VALUE_LEN not in chacha
+    assert len(chacha[A.VALUE]) == 32 and chacha[A.VALUE_LEN] == 32
     with pytest.raises(errors.TemplateIncomplete):
         _gen(M.AES_KEY_GEN, {})
     with pytest.raises(errors.KeySizeRange):

@@ -23,6 +23,7 @@ from softhsm_py.errors import (
 from softhsm_py.objects import Actor, Origin, build, codec, matches, modify, read
 from softhsm_py.objects.codec import Kind
 from softhsm_py.objects.policy import ENUMERATED, AttrSpec, R, Table, all_tables
+from softhsm_py.objects.policy_keys import HMAC_KEY_TYPES
 
 USER, SO = Actor(is_so=False), Actor(is_so=True)
 TABLES = all_tables()
@@ -77,6 +78,8 @@ def templates() -> dict[tuple[int, int | None], dict[int, Any]]:
         (priv, KeyType.EC_MONTGOMERY): {A.EC_PARAMS: bytes.fromhex("06032b656e"), A.VALUE: x_priv},
         (sec, KeyType.AES): {A.VALUE: bytes(range(32))},
         (sec, KeyType.GENERIC_SECRET): {A.VALUE: b"secret"},
+        (sec, KeyType.CHACHA20): {A.VALUE: bytes(range(32))},
+        **{(sec, kt): {A.VALUE: b"mac key"} for kt in HMAC_KEY_TYPES},
     }
     full = {}
     for (cls, kt), t in out.items():

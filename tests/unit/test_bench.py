@@ -1,0 +1,98 @@
+"""Smoke test of the benchmark (bench/): the whole machinery on both modules with a tiny time
+budget, and the report's structure. Never a timing assertion: numbers on a shared machine say
+nothing about correctness."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))  # appended: the installed softhsm_py stays first
+
+from bench import report  # noqa: E402
+from bench.loader import SOFTHSM2_PATH, default_module_path  # noqa: E402
+from bench.ops import OVERHEAD, catalogue  # noqa: E402
+from bench.run import Options, benchmark  # noqa: E402
+
+SMALL, LARGE = 3, 5
+
+
+@pytest.fixture(scope="module")
+def result() -> dict:
+    if not Path(SOFTHSM2_PATH).exists():
+        pytest.skip(f"SoftHSMv2 ({SOFTHSM2_PATH}) is not installed")
+    try:
+        module = default_module_path()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    opts = Options(
+        module=module,
+        softhsm2_module=SOFTHSM2_PATH,
+        rounds=2,
+        seconds_per_op=0.002,
+        small=SMALL,
+        large=LARGE,
+        tool_repeats=1,
+    )
+    return benchmark(opts)
+
+
+def test_every_operation_ran_on_both_modules(result: dict) -> None:
+    expected = [(op.name, t) for op in catalogue(SMALL, LARGE) for t in op.threads]
+    assert [(c["operation"], c["threads"]) for c in result["results"]] == expected
+    for cell in result["results"]:
+        for side in (report.PY, report.V2):
+            assert len(cell[side]["rounds"]) == 2
+            assert all(rate > 0 for rate in cell[side]["rounds"])
+            assert cell[side]["median_ops_per_s"] > 0
+        assert len(cell["ratios"]) == 2
+        assert cell["ratio_median"] > 0
+    assert {c["threads"] for c in result["results"] if c["operation"] == "C_Initialize + C_Finalize"} == {1}
+
+
+def test_report_sections(result: dict) -> None:
+    for key in (
+        "machine",
+        "libraries",
+        "config",
+        "setup_seconds",
+        "driver_overhead",
+        "results",
+        "thread_scaling",
+        "pkcs11_tool_L",
+        "peak_rss",
+        "total_seconds",
+    ):
+        assert key in result, key
+    assert result["machine"]["cores"] >= 1 and result["machine"]["cpu"]
+    assert set(result["libraries"]) == {report.PY, report.V2}
+    overhead = result["driver_overhead"]
+    assert overhead["python_loop_ns"] > 0 and set(overhead["getinfo_ns"]) == {report.PY, report.V2}
+    assert [row["operation"] for row in result["thread_scaling"]] == [
+        op.name for op in catalogue(SMALL, LARGE) if "rsa" in op.tags
+    ]
+    for row in result["thread_scaling"]:
+        assert isinstance(row["softhsm_py_meets_target"], bool)
+    for side in (report.PY, report.V2):
+        assert f"create {LARGE} objects" in result["setup_seconds"][side]
+        rss = result["peak_rss"][side]
+        assert "error" not in rss, rss
+        assert rss["objects"] == LARGE and rss["holding_mib"] > 0 and rss["baseline_mib"] > 0
+    tool = result["pkcs11_tool_L"]
+    if "error" not in tool:  # pkcs11-tool (opensc) may be missing
+        assert set(tool) == {"bench_tokens", "empty"}
+        assert all(set(runs) == {report.PY, report.V2} for runs in tool.values())
+
+
+def test_text_and_json(result: dict, tmp_path: Path) -> None:
+    text = report.text(result)
+    assert text.splitlines()[0].startswith("| operation | threads | softhsm-py ops/s | SoftHSMv2 ops/s |")
+    assert OVERHEAD in text and "Machine:" in text and "Driver overhead:" in text
+    path = tmp_path / "results" / "latest.json"
+    report.write_json(result, path)
+    assert json.loads(path.read_text())["results"] == result["results"]
