@@ -71,7 +71,8 @@ def test_list_objects_with_uris(env: dict[str, str]) -> None:
         del os.environ["SOFTHSM_PY_CONF"]
     public = cli(env, "list-objects", "--slot", "0").stdout
     assert "label='public data'" in public and "secret" not in public
-    assert "pkcs11:token=objs;manufacturer=softhsm-py;" in public and "object=public%20data;type=data" in public
+    assert "pkcs11:token=objs;manufacturer=softhsm-py;" in public
+    assert "object=public%20data;type=data" in public
     everything = cli({**env, "P": USER_PIN}, "list-objects", "--slot", "0", "--pin-env", "P").stdout
     assert "object=secret%3Bdata;type=data" in everything  # ';' is a URI separator: escaped
 
