@@ -29,7 +29,7 @@ def decode(der: bytes, tag: int, error: type[errors.PKCS11Error]) -> bytes:
         if count == 0 or count > 4 or len(der) < 2 + count:
             raise error()
         start, n = 2 + count, int.from_bytes(der[2 : 2 + count], "big")
-        if n < 0x80:  # DER demands the short form here
+        if n < 0x80 or der[2] == 0:  # DER demands the shortest length form
             raise error()
     if start + n != len(der):
         raise error()

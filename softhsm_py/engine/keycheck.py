@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import (
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from softhsm_py.engine import asn1
 from softhsm_py.errors import (
     AttributeValueInvalid,
     CurveNotSupported,
@@ -98,32 +99,19 @@ def curve_of(family: str, params: bytes) -> Curve:
 
 
 def der_octet_string(data: bytes) -> bytes:
-    n = len(data)
-    if n < 0x80:
-        head = bytes([n])
-    else:
-        size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-        head = bytes([0x80 | len(size)]) + size
-    return b"\x04" + head + data
+    return asn1.octet_string(data)
+
+
+class _NotOctetString(Exception):
+    pass
 
 
 def der_octet_string_content(der: bytes) -> bytes | None:
     """The content of a complete DER OCTET STRING, or None when ``der`` is not one."""
-    if len(der) < 2 or der[0] != 0x04:
+    try:
+        return asn1.decode(der, asn1.TAG_OCTET_STRING, _NotOctetString)  # type: ignore[arg-type]
+    except _NotOctetString:
         return None
-    first = der[1]
-    if first < 0x80:
-        start, n = 2, first
-    else:
-        width = first & 0x7F
-        if width == 0 or width > 4 or len(der) < 2 + width:
-            return None
-        start, n = 2 + width, int.from_bytes(der[2 : 2 + width], "big")
-        if n < 0x80 or der[2] == 0:  # DER demands the shortest length form
-            return None
-    if start + n != len(der):
-        return None
-    return der[start:]
 
 
 def _spki(key: Any) -> bytes:

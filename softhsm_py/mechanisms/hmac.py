@@ -64,8 +64,31 @@ def _check(full_mac: bytes, signature: bytes) -> None:
         raise errors.SignatureInvalid()
 
 
+def _aes_key(key: KeyView) -> bytes:
+    require_type(key, frozenset({KeyType.AES}))
+    value = secret_value(key)
+    if len(value) not in engine_aes.KEY_SIZES:
+        raise errors.KeySizeRange()
+    return value
+
+
+class _Mac(MechanismImpl):
+    """A MAC family: ``_start`` gives the running MAC and the length of its output."""
+
+    def _start(self, mech: int, param: Any, key: KeyView) -> tuple[Any, int]:
+        raise NotImplementedError
+
+    def sign_init(self, mech: int, param: Any, key: KeyView) -> SignContext:
+        ctx, n = self._start(mech, param, key)
+        return StreamSign(ctx, lambda mac: mac[:n], n)
+
+    def verify_init(self, mech: int, param: Any, key: KeyView) -> VerifyContext:
+        ctx, n = self._start(mech, param, key)
+        return StreamVerify(ctx, _check, n)
+
+
 @mechanism(*_HMAC, *_HMAC_GENERAL, info=MechInfo(*HMAC_KEY_BYTES, _SV))
-class Hmac(MechanismImpl):
+class Hmac(_Mac):
     key_types = frozenset({KeyType.GENERIC_SECRET, *(kt for _, kt in _HMAC.values())})
 
     def _start(self, mech: int, param: Any, key: KeyView) -> tuple[hashes.Hmac, int]:
@@ -80,56 +103,24 @@ class Hmac(MechanismImpl):
         ctx = hashes.Hmac(name, value)
         return ctx, _mac_len(param, ctx.size, mech in _HMAC_GENERAL)
 
-    def sign_init(self, mech: int, param: Any, key: KeyView) -> SignContext:
-        ctx, n = self._start(mech, param, key)
-        return StreamSign(ctx, lambda mac: mac[:n], n)
-
-    def verify_init(self, mech: int, param: Any, key: KeyView) -> VerifyContext:
-        ctx, n = self._start(mech, param, key)
-        return StreamVerify(ctx, _check, n)
-
 
 @mechanism(Mechanism.AES_CMAC, Mechanism.AES_CMAC_GENERAL, info=MechInfo(16, 32, _SV))
-class AesCmac(MechanismImpl):
+class AesCmac(_Mac):
     key_types = frozenset({KeyType.AES})
 
     def _start(self, mech: int, param: Any, key: KeyView) -> tuple[engine_aes.Cmac, int]:
-        require_type(key, self.key_types)
-        value = secret_value(key)
-        if len(value) not in engine_aes.KEY_SIZES:
-            raise errors.KeySizeRange()
         n = _mac_len(param, engine_aes.BLOCK, mech == Mechanism.AES_CMAC_GENERAL)
-        return engine_aes.Cmac(value), n
-
-    def sign_init(self, mech: int, param: Any, key: KeyView) -> SignContext:
-        ctx, n = self._start(mech, param, key)
-        return StreamSign(ctx, lambda mac: mac[:n], n)
-
-    def verify_init(self, mech: int, param: Any, key: KeyView) -> VerifyContext:
-        ctx, n = self._start(mech, param, key)
-        return StreamVerify(ctx, _check, n)
+        return engine_aes.Cmac(_aes_key(key)), n
 
 
 @mechanism(Mechanism.AES_MAC, Mechanism.AES_MAC_GENERAL, info=MechInfo(16, 32, _SV))
-class AesMac(MechanismImpl):
+class AesMac(_Mac):
     """CBC-MAC (python-pkcs11 signs with it when an AES key names no mechanism): AES_MAC gives half
     a block, AES_MAC_GENERAL the length its CK_MAC_GENERAL_PARAMS asks for (3.0, 2.14)."""
 
     key_types = frozenset({KeyType.AES})
 
     def _start(self, mech: int, param: Any, key: KeyView) -> tuple[engine_aes.CbcMac, int]:
-        require_type(key, self.key_types)
-        value = secret_value(key)
-        if len(value) not in engine_aes.KEY_SIZES:
-            raise errors.KeySizeRange()
         if mech == Mechanism.AES_MAC:
-            return engine_aes.CbcMac(value), _mac_len(param, engine_aes.BLOCK, False) // 2
-        return engine_aes.CbcMac(value), _mac_len(param, engine_aes.BLOCK, True)
-
-    def sign_init(self, mech: int, param: Any, key: KeyView) -> SignContext:
-        ctx, n = self._start(mech, param, key)
-        return StreamSign(ctx, lambda mac: mac[:n], n)
-
-    def verify_init(self, mech: int, param: Any, key: KeyView) -> VerifyContext:
-        ctx, n = self._start(mech, param, key)
-        return StreamVerify(ctx, _check, n)
+            return engine_aes.CbcMac(_aes_key(key)), _mac_len(param, engine_aes.BLOCK, False) // 2
+        return engine_aes.CbcMac(_aes_key(key)), _mac_len(param, engine_aes.BLOCK, True)
