@@ -15,5 +15,15 @@ if ! .venv/bin/softhsm-py list-slots | grep -q "token 'demo'"; then
 fi
 pkcs11-tool --module "$module" --show-info
 pkcs11-tool --module "$module" --list-slots
-pkcs11-tool --module "$module" --token-label demo --login --pin 123456 --generate-random 16 | od -An -tx1
+p11() { pkcs11-tool --module "$module" --token-label demo --login --pin 123456 "$@"; }
+p11 --generate-random 16 | od -An -tx1
+# An EC key made and kept in the token; it signs, and OpenSSL verifies outside the token.
+p11 --list-objects --type privkey | grep -q "demo-key" ||
+    p11 --keypairgen --key-type EC:prime256v1 --id 01 --label demo-key >/dev/null
+printf 'signed by softhsm-py\n' > demo-tokens/message.txt
+p11 --sign --id 01 -m ECDSA-SHA256 --signature-format openssl \
+    -i demo-tokens/message.txt -o demo-tokens/message.sig
+p11 --read-object --type pubkey --id 01 -o demo-tokens/demo-key.der
+openssl pkey -pubin -inform DER -in demo-tokens/demo-key.der -out demo-tokens/demo-key.pem
+openssl dgst -sha256 -verify demo-tokens/demo-key.pem -signature demo-tokens/message.sig demo-tokens/message.txt
 echo "token directory: $PWD/demo-tokens (SOFTHSM_PY_CONF=$SOFTHSM_PY_CONF)"
