@@ -34,10 +34,15 @@ class ObjectRef:
 
 
 class HandleTable:
+    """Handles -> refs, with two indexes kept in step: token objects by (slot, oid), and session
+    objects by owning session, so that closing a session or finding objects never scans every
+    handle. Handles grow, so each index, like ``_refs``, lists its handles in handle order."""
+
     def __init__(self) -> None:
         self._next = itertools.count(1)
         self._refs: dict[int, ObjectRef] = {}
         self._by_oid: dict[tuple[int, int], int] = {}
+        self._by_session: dict[int, dict[int, None]] = {}  # session -> its objects' handles
 
     def token_object(self, slot_id: int, oid: int, private: bool) -> int:
         """The handle of a stored object, allocating one the first time it is seen."""
@@ -53,6 +58,8 @@ class HandleTable:
         self._refs[handle] = ref
         if ref.oid is not None:
             self._by_oid[(ref.slot_id, ref.oid)] = handle
+        if ref.session is not None:
+            self._by_session.setdefault(ref.session, {})[handle] = None
         return handle
 
     def get(self, handle: int) -> ObjectRef:
@@ -63,11 +70,19 @@ class HandleTable:
 
     def drop(self, handle: int) -> None:
         ref = self._refs.pop(handle, None)
-        if ref is not None and ref.oid is not None:
+        if ref is None:
+            return
+        if ref.oid is not None:
             self._by_oid.pop((ref.slot_id, ref.oid), None)
+        if ref.session is not None:
+            owned = self._by_session.get(ref.session)
+            if owned is not None:
+                owned.pop(handle, None)
+                if not owned:
+                    del self._by_session[ref.session]
 
     def session_objects(self, session: int) -> list[int]:
-        return [h for h, ref in self._refs.items() if ref.session == session]
+        return list(self._by_session.get(session, ()))
 
     def drop_session_objects(self, session: int) -> None:
         for handle in self.session_objects(session):
@@ -84,4 +99,7 @@ class HandleTable:
             self.drop(handle)
 
     def session_handles_on(self, slot_id: int) -> list[int]:
-        return [h for h, r in self._refs.items() if r.slot_id == slot_id and r.session is not None]
+        """Handles of the session objects on ``slot_id``, in handle order."""
+        out = [h for owned in self._by_session.values() for h in owned if self._refs[h].slot_id == slot_id]
+        out.sort()
+        return out

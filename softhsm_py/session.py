@@ -24,6 +24,10 @@ class OpKind(enum.Enum):
     VERIFY_RECOVER = "verify_recover"
     FIND = "find"
 
+    # Members are singletons compared by identity: hash them the same way, in C (Enum's own
+    # __hash__ is Python code, and every call looks an OpKind up in a dict a few times).
+    __hash__ = object.__hash__
+
 
 @dataclass(eq=False)
 class Session:

@@ -83,6 +83,10 @@ def C_Finalize(lib: Library, m: Marshal, pReserved: Any) -> None:
 def C_GetInfo(lib: Library, m: Marshal, pInfo: Any) -> None:
     info = general.get_info(lib)
     m.require(pInfo)
+    m.struct_out(pInfo, "CK_INFO", info, _fill_info)
+
+
+def _fill_info(m: Marshal, pInfo: Any, info: general.Info) -> None:
     pInfo.cryptokiVersion.major, pInfo.cryptokiVersion.minor = info.cryptoki_version
     m.padded(pInfo.manufacturerID, info.manufacturer)
     pInfo.flags = info.flags

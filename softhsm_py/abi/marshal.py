@@ -7,7 +7,8 @@ output buffer follows one protocol (:meth:`Marshal.bytes_out`); templates are re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from .. import errors
@@ -28,6 +29,8 @@ class Marshal:
         self.ffi = ffi
         self.NULL = ffi.NULL
         self.attribute_size = ffi.sizeof("CK_ATTRIBUTE")
+        self._parse_param: Callable[..., Any] | None = None  # mechparams.parse_param, on first use
+        self._structs: dict[tuple[str, Hashable], bytes] = {}  # struct_out's answers
 
     # -- inputs ---------------------------------------------------------------------------------
     def require(self, ptr: Any) -> None:
@@ -71,8 +74,11 @@ class Marshal:
         return [int(attrs[i].type) for i in range(count)]
 
     def mechanism_in(self, ptr: Any) -> tuple[int, Any]:
-        from .mechparams import parse_param  # here: mechparams imports the mechanism layer
+        parse_param = self._parse_param
+        if parse_param is None:
+            from .mechparams import parse_param  # late: mechparams imports the mechanism layer
 
+            self._parse_param = parse_param
         self.require(ptr)
         mech = self.ffi.cast("CK_MECHANISM *", ptr)
         mech_type = int(mech.mechanism)
@@ -122,17 +128,22 @@ class Marshal:
             array[i] = value
         count_ptr[0] = len(values)
 
-    @staticmethod
-    def padded(field: Any, text: str) -> None:
+    def padded(self, field: Any, text: str) -> None:
         """Write a blank-padded, not NUL-terminated CK_UTF8CHAR field, cut on a character edge."""
         size = len(field)
-        data = text.encode("utf-8")
-        while len(data) > size:
-            text = text[:-1]
-            data = text.encode("utf-8")
-        data = data.ljust(size, b" ")
-        for i in range(size):
-            field[i] = data[i]
+        self.ffi.memmove(field, _padded_bytes(text, size), size)
+
+    def struct_out(
+        self, ptr: Any, ctype: str, key: Hashable, fill: Callable[[Marshal, Any, Any], None]
+    ) -> None:
+        """Write the ``ctype`` struct that ``fill(self, struct, key)`` fills; for answers that
+        depend only on ``key`` (C_GetInfo's), so each is built once and then copied whole."""
+        raw = self._structs.get((ctype, key))
+        if raw is None:
+            struct = self.ffi.new(f"{ctype} *")
+            fill(self, struct, key)
+            raw = self._structs[(ctype, key)] = bytes(self.ffi.buffer(struct))
+        self.ffi.memmove(ptr, raw, len(raw))
 
     def attributes_out(self, ptr: Any, count: int, answers: Sequence[Any]) -> None:
         """Answer a C_GetAttributeValue template entry by entry (3.0, 5.7 C_GetAttributeValue):
@@ -182,6 +193,16 @@ class Marshal:
             worst = worst or problem
         attr.ulValueLen = needed
         return worst
+
+
+@functools.lru_cache(maxsize=256)
+def _padded_bytes(text: str, size: int) -> bytes:
+    """``text`` as UTF-8, cut on a character edge to at most ``size`` bytes, blank padded."""
+    data = text.encode("utf-8")
+    while len(data) > size:
+        text = text[:-1]
+        data = text.encode("utf-8")
+    return data.ljust(size, b" ")
 
 
 _RANK: dict[Any, int] = {

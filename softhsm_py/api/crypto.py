@@ -34,6 +34,18 @@ USAGE = {
 }
 
 
+# OpKind by value, and each member as itself: the ABI passes names, tests may pass either
+# (a dict lookup; ``OpKind(name)`` runs Enum's Python-level lookup on every call).
+_KIND: dict[Any, OpKind] = {**{k.value: k for k in OpKind}, **{k: k for k in OpKind}}
+
+
+def _kind(name: Any) -> OpKind:
+    try:
+        return _KIND[name]
+    except (KeyError, TypeError):
+        return OpKind(name)  # the ValueError Enum gives for anything else
+
+
 class Output(Protocol):
     def deliver(self, data: bytes) -> bool: ...
 
@@ -81,7 +93,7 @@ def usable_key(
 
 
 def operation_init(lib: Library, handle: int, kind_name: str, mechanism: Any, key_handle: int) -> None:
-    kind = OpKind(kind_name)
+    kind = _kind(kind_name)
     with lib.lock:
         _, session = session_of(lib, handle)
         if kind in session.operations:
@@ -156,13 +168,13 @@ _SINGLE = {
 
 
 def single(lib: Library, handle: int, kind_name: str, data: bytes, out: Output) -> None:
-    kind = OpKind(kind_name)
+    kind = _kind(kind_name)
     session, operation = _active(lib, handle, kind)
     _run(session, operation, lambda: _SINGLE[kind](operation.context, data), out, last=True)
 
 
 def update(lib: Library, handle: int, kind_name: str, data: bytes, out: Output | None) -> None:
-    kind = OpKind(kind_name)
+    kind = _kind(kind_name)
     session, operation = _active(lib, handle, kind)
     if out is None:  # digest, sign, verify: nothing comes back until the final call
         _call(session, operation, lambda: operation.context.update(data), last=False)
@@ -171,7 +183,7 @@ def update(lib: Library, handle: int, kind_name: str, data: bytes, out: Output |
 
 
 def final(lib: Library, handle: int, kind_name: str, out: Output) -> None:
-    kind = OpKind(kind_name)
+    kind = _kind(kind_name)
     session, operation = _active(lib, handle, kind)
     _run(session, operation, operation.context.final, out, last=True)
 
@@ -202,7 +214,7 @@ def dual_update(lib: Library, handle: int, first: str, second: str, data: bytes,
     """C_DigestEncryptUpdate, C_DecryptDigestUpdate, C_SignEncryptUpdate, C_DecryptVerifyUpdate:
     the cipher side gives the output; the other side is fed the plaintext exactly once, even when
     the caller first asks for the length."""
-    first_kind, second_kind = OpKind(first), OpKind(second)
+    first_kind, second_kind = _kind(first), _kind(second)
     session, op_first = _active(lib, handle, first_kind)
     _, op_second = _active(lib, handle, second_kind)
     if first_kind is OpKind.DECRYPT:  # decrypt, then digest/verify the plaintext

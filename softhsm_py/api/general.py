@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -73,6 +74,11 @@ def finalize(lib: Library) -> None:
     log.info("finalised")
 
 
+@functools.cache
+def _info() -> Info:
+    return Info(CRYPTOKI_VERSION, MANUFACTURER, 0, DESCRIPTION, library_version())
+
+
 def get_info(lib: Library) -> Info:
     lib.runtime  # noqa: B018 (raises CryptokiNotInitialized)
-    return Info(CRYPTOKI_VERSION, MANUFACTURER, 0, DESCRIPTION, library_version())
+    return _info()  # constant: built once

@@ -22,10 +22,15 @@ class SessionInfo:
     device_error: int = 0
 
 
+# Plain ints: IntFlag's operators are Python code.
+_SERIAL_SESSION = int(SessionFlag.SERIAL_SESSION)
+_RW_SESSION = int(SessionFlag.RW_SESSION)
+
+
 def open_session(lib: Library, slot_id: int, flags: int) -> int:
-    if not flags & SessionFlag.SERIAL_SESSION:
+    if not flags & _SERIAL_SESSION:
         raise errors.SessionParallelNotSupported()
-    rw = bool(flags & SessionFlag.RW_SESSION)
+    rw = bool(flags & _RW_SESSION)
     rt = lib.runtime
     with lib.lock:
         token = token_of(rt, slot_id)

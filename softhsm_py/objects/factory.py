@@ -25,7 +25,7 @@ from softhsm_py.errors import (
 )
 from softhsm_py.objects import codec
 from softhsm_py.objects.codec import Kind
-from softhsm_py.objects.policy import ENUMERATED, AttrSpec, R, table_for
+from softhsm_py.objects.policy import ENUMERATED, AttrSpec, R, Table, table_for
 from softhsm_py.objects.policy_keys import HMAC_KEY_TYPES
 
 Attrs = dict[int, Any]
@@ -89,6 +89,34 @@ def _default(spec: AttrSpec) -> Any:
     return dict(spec.default) if isinstance(spec.default, dict) else spec.default
 
 
+class _Rows:
+    """What ``build`` asks of a table on every object, worked out once per table."""
+
+    __slots__ = ("_flags", "defaults", "table")
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.defaults = tuple(spec for spec in table.values() if spec.default is not None)
+        self._flags: dict[R, tuple[int, ...]] = {}
+
+    def with_flag(self, flag: R) -> tuple[int, ...]:
+        """The types of the rows that have ``flag``, in table order."""
+        types = self._flags.get(flag)
+        if types is None:
+            types = self._flags[flag] = tuple(spec.type for spec in self.table.values() if spec.has(flag))
+        return types
+
+
+_ROWS: dict[int, _Rows] = {}  # id(table) -> its rows; the tables are module constants
+
+
+def _rows(table: Table) -> _Rows:
+    rows = _ROWS.get(id(table))
+    if rows is None or rows.table is not table:
+        rows = _ROWS[id(table)] = _Rows(table)
+    return rows
+
+
 # --- build -------------------------------------------------------------------------------------
 
 
@@ -143,15 +171,16 @@ def build(
         if attr in template and not _same(attr, template[attr], value):
             raise TemplateInconsistent()  # the template asked for something else
 
-    required = _REQUIRED[origin]
+    rows = _rows(table)
     obj = dict(merged)
-    for spec in table.values():
-        if spec.has(required) and spec.type not in merged:
+    for attr in rows.with_flag(_REQUIRED[origin]):
+        if attr not in merged:
             raise TemplateIncomplete()  # [1,3,5]
-        if spec.type not in obj and spec.default is not None:
+    for spec in rows.defaults:
+        if spec.type not in obj:
             obj[spec.type] = _default(spec)
-    for spec in table.values():  # whatever the origin, the object must end up complete
-        if spec.has(R.REQUIRED_ON_CREATE) and spec.type not in obj:
+    for attr in rows.with_flag(R.REQUIRED_ON_CREATE):  # whatever the origin, the object must end up complete
+        if attr not in obj:
             raise TemplateIncomplete()
 
     _check_material(obj)

@@ -81,7 +81,7 @@ class Store(Protocol):
 
     # -- tokens ------------------------------------------------------------------------------
     def tokens(self) -> list[TokenRecord]:
-        """All tokens, ordered by slot_id."""
+        """All tokens, ordered by slot_id. Called on every C_OpenSession and slot lookup."""
         ...
 
     def token(self, slot_id: int) -> TokenRecord | None: ...
@@ -98,7 +98,8 @@ class Store(Protocol):
     def delete_token(self, slot_id: int) -> None: ...
 
     def generation(self, slot_id: int) -> int:
-        """The token's generation (0 if there is no token on that slot). One indexed SELECT."""
+        """The token's generation (0 if there is no token on that slot). Called on every use of
+        a token object, so it should be cheap when nothing changed (SQLite: one PRAGMA)."""
         ...
 
     # -- PINs --------------------------------------------------------------------------------

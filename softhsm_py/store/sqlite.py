@@ -8,6 +8,10 @@ Threads: one connection guarded by ``self._lock``. The lock is held only around 
 the fast AES-GCM / HMAC calls that must see the same row; scrypt (tens of milliseconds) always
 runs outside it, and nothing outside the store is ever called with it held.
 
+Caching: ``tokens()`` and ``generation()`` run on nearly every PKCS#11 call, so their answers are
+kept until ``PRAGMA data_version`` (another connection committed) or our own write count moves;
+checking costs one PRAGMA instead of a table read and keeps other processes' writes visible at once.
+
 Layout of secrets (see ``store/base.py`` for the model):
 
 * ``tokens.so_wrap`` / ``user_wrap``: the token key sealed under ``scrypt(PIN, salt, cost)``; AAD
@@ -251,6 +255,12 @@ class SqliteStore:
         self._pin_lock = threading.Lock()
         self._pid = os.getpid()
         self._db: sqlite3.Connection | None = None
+        # What ``_version()`` adds to SQLite's data_version: our own writes, which it ignores.
+        self._writes = 0
+        # Answers of ``tokens()`` and ``generation()``, valid while ``_version()`` stays the same.
+        self._cached_at: tuple[int, int] | None = None
+        self._tokens: list[TokenRecord] | None = None
+        self._generations: dict[int, int] = {}
         try:
             Path(token_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
             # Create the file ourselves so that it is 0600 from the start; SQLite gives its
@@ -328,6 +338,7 @@ class SqliteStore:
                 db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise _device_error(what, exc) from exc
+            self._writes += 1  # before anything can commit: _version() moves with every write
             try:
                 yield db
                 db.execute("COMMIT")
@@ -340,6 +351,23 @@ class SqliteStore:
                 if isinstance(exc, sqlite3.Error):
                     raise _device_error(what, exc) from exc
                 raise
+
+    def _version(self, db: sqlite3.Connection) -> tuple[int, int]:
+        """Differs from every earlier value once anything in the store may have changed: SQLite's
+        ``PRAGMA data_version`` (moves when another connection, of any process, commits; never
+        for this connection's own commits) paired with our own count of writes. One PRAGMA, no
+        table read. Caller holds ``self._lock``."""
+        return db.execute("PRAGMA data_version").fetchone()[0], self._writes
+
+    def _valid_cache(self, db: sqlite3.Connection) -> None:
+        """Drop the cached answers if anything may have changed since they were read. Caller
+        holds ``self._lock``, and reads the data only after this (so a commit that lands in
+        between moves the version again and the next call reads afresh)."""
+        version = self._version(db)
+        if version != self._cached_at:
+            self._cached_at = version
+            self._tokens = None
+            self._generations.clear()
 
     @staticmethod
     def _bump(db: sqlite3.Connection, slot_id: int | None) -> int:
@@ -400,8 +428,11 @@ class SqliteStore:
 
     def tokens(self) -> list[TokenRecord]:
         with self._read("listing tokens") as db:
-            rows = db.execute(f"SELECT {self._TOKEN_COLUMNS} FROM tokens ORDER BY slot_id").fetchall()
-        return [self._record(r) for r in rows]
+            self._valid_cache(db)
+            if self._tokens is None:
+                rows = db.execute(f"SELECT {self._TOKEN_COLUMNS} FROM tokens ORDER BY slot_id").fetchall()
+                self._tokens = [self._record(r) for r in rows]
+            return list(self._tokens)
 
     def token(self, slot_id: int) -> TokenRecord | None:
         with self._read("reading a token") as db:
@@ -413,8 +444,12 @@ class SqliteStore:
     def generation(self, slot_id: int) -> int:
         """The token's generation, or 0 when the slot has no token (real ones are >= 1)."""
         with self._read("reading a generation") as db:
-            row = db.execute("SELECT generation FROM tokens WHERE slot_id = ?", (slot_id,)).fetchone()
-        return 0 if row is None else row[0]
+            self._valid_cache(db)
+            generation = self._generations.get(slot_id)
+            if generation is None:
+                row = db.execute("SELECT generation FROM tokens WHERE slot_id = ?", (slot_id,)).fetchone()
+                generation = self._generations[slot_id] = 0 if row is None else row[0]
+            return generation
 
     def store_generation(self) -> int:
         """Store-wide counter, advanced by every write to any token (incl. create and delete)."""

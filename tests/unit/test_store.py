@@ -381,6 +381,30 @@ def test_every_write_bumps_the_generation(store):
     assert store.generation(0) > seen[-1]
 
 
+def test_cached_tokens_and_generations_follow_other_connections(store, tmp_path):
+    """tokens() and generation() answer from a cache while SQLite's data_version and our own
+    write count stay put; a write through another connection (here a second store on the same
+    file, as another process would be) must show at once."""
+    other = open_store(tmp_path / "tokens", kdf_cost=COST)
+    try:
+        assert store.tokens() == [] and store.generation(0) == 0
+        other.create_token(0, "t", SO_PIN)
+        assert [t.label for t in store.tokens()] == ["t"]
+        g = store.generation(0)
+        assert g == other.generation(0) > 0
+        assert store.generation(0) == g  # cached: unchanged
+        other.insert(0, ObjectIndex(False, CKO_DATA), {1: b"x"}, None)
+        assert store.generation(0) == other.generation(0) > g
+        store.insert(0, ObjectIndex(False, CKO_DATA), {1: b"y"}, None)  # our own write
+        assert store.generation(0) == other.generation(0)
+        other.reinit_token(0, "renamed", SO_PIN)
+        assert [t.label for t in store.tokens()] == ["renamed"]
+        other.delete_token(0)
+        assert store.tokens() == [] and store.generation(0) == 0
+    finally:
+        other.close()
+
+
 # --------------------------------------------------------------------------- objects
 
 
