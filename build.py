@@ -79,6 +79,7 @@ ffibuilder.cdef(
     void shim_set_ready(void);
     void shim_python_exiting(void);
     int shim_owns_python(void);
+    unsigned long *shim_fork_counter(void);
     """
 )
 ffibuilder.embedding_api(forwarded_prototypes())

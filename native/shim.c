@@ -49,12 +49,17 @@ static volatile int py_exiting;     /* set by a Python atexit hook: the interpre
 static int owns_python;             /* this copy initialised the interpreter (a C host) */
 static char library_path[PATH_MAX];
 static PyGILState_STATE fork_gil;
+/* Bumped in every child of fork(), whoever forked (a C host, os.fork, a C extension): Python reads
+ * it through a memoryview (shim_fork_counter) to tell a forked child from its parent, which is
+ * cheaper than a getpid() syscall on every call. */
+static unsigned long fork_counter;
 
 /* Called from Python (declared in build.py's cdef). */
 static const char *shim_library_path(void) { return library_path; }
 static void shim_set_ready(void) { py_ready = 1; }
 static void shim_python_exiting(void) { py_exiting = 1; }
 static int shim_owns_python(void) { return owns_python; }
+static unsigned long *shim_fork_counter(void) { return &fork_counter; }
 
 /* ---- fork: keep the interpreter usable in a child of a C host (Python hosts do this in os.fork) ---- */
 static void fork_prepare(void) {
@@ -70,6 +75,7 @@ static void fork_parent(void) {
     }
 }
 static void fork_child(void) {
+    fork_counter++;
     if (owns_python && Py_IsInitialized() && !_Py_IsFinalizing()) {
         PyOS_AfterFork_Child();
         PyGILState_Release(fork_gil);

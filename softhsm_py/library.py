@@ -5,13 +5,20 @@ A host may load two copies of the .so in one process; each copy's ``bind`` makes
 library has a :class:`Runtime`: configuration, store, tokens and sessions. A forked child inherits
 the parent's runtime but must call C_Initialize again (PKCS#11 3.0, 5.4 and 6.7.5): until it does,
 every call sees CKR_CRYPTOKI_NOT_INITIALIZED, and its C_Initialize starts afresh.
+
+A child is told from its parent by a fork counter, not by ``os.getpid()`` (a syscall on every
+call): the native shim bumps its counter in a ``pthread_atfork`` child handler, which runs after
+every ``fork()`` of the process, whoever calls it; a library made without the shim (unit tests)
+uses a counter bumped by ``os.register_at_fork``. Either is read as ``counter[0]``.
 """
 
 from __future__ import annotations
 
+import array
 import itertools
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from . import errors
@@ -27,6 +34,7 @@ class Runtime:
     config: Config
     store: Store
     pid: int = field(default_factory=os.getpid)
+    forks: int = -1  # the fork counter when the runtime started (set by Library.start)
     tokens: dict[int, Token] = field(default_factory=dict)  # slot id -> token of this instance
     sessions: dict[int, Session] = field(default_factory=dict)
     handles: HandleTable = field(default_factory=HandleTable)
@@ -34,17 +42,31 @@ class Runtime:
     session_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
 
+# Forks of this process seen by Python (os.fork, or a C host's fork() when the shim runs
+# PyOS_AfterFork_Child): the counter of a library that has no shim's counter.
+_PY_FORKS = array.array("L", [0])
+
+
+def _forked() -> None:
+    _PY_FORKS[0] += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 class Library:
-    def __init__(self) -> None:
+    def __init__(self, fork_counter: Sequence[int] | None = None) -> None:
         # Guards the runtime and its tables. Never held across a call into the host, and released
         # before long crypto (operations lock their session instead).
         self.lock = threading.RLock()
         self._runtime: Runtime | None = None
+        # counter[0] changes in a forked child (see the module docstring).
+        self._forks: Sequence[int] = _PY_FORKS if fork_counter is None else fork_counter
 
     @property
     def runtime(self) -> Runtime:
         rt = self._runtime
-        if rt is None or rt.pid != os.getpid():
+        if rt is None or rt.forks != self._forks[0]:
             raise errors.CryptokiNotInitialized()
         return rt
 
@@ -53,15 +75,17 @@ class Library:
         child throwing away its parent's state."""
         with self.lock:
             old = self._runtime
-            if old is not None and old.pid == os.getpid():
+            forks = self._forks[0]
+            if old is not None and old.forks == forks:
                 raise errors.CryptokiAlreadyInitialized()
+            runtime.forks = forks
             self._runtime = runtime
         if old is not None:
             old.store.close()  # the parent's connection: forgotten, never used across fork
 
     def is_running(self) -> bool:
         rt = self._runtime
-        return rt is not None and rt.pid == os.getpid()
+        return rt is not None and rt.forks == self._forks[0]
 
     def stop(self) -> Runtime:
         with self.lock:

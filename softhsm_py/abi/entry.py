@@ -31,16 +31,17 @@ class MechanismArg:
     """A caller's CK_MECHANISM: its type now, its parameter parsed when the API asks (after the
     session and key checks, so those errors come first)."""
 
-    __slots__ = ("_m", "_ptr", "type")
+    __slots__ = ("_m", "_mech", "type")
 
     def __init__(self, m: Marshal, ptr: Any) -> None:
-        m.require(ptr)
+        if ptr == m.NULL:
+            raise errors.ArgumentsBad()
         self._m = m
-        self._ptr = ptr
-        self.type = int(m.ffi.cast("CK_MECHANISM *", ptr).mechanism)
+        self._mech = mech = m.ffi.cast("CK_MECHANISM *", ptr)
+        self.type = int(mech.mechanism)
 
     def param(self) -> Any:
-        return self._m.mechanism_in(self._ptr)[1]
+        return self._m.mechanism_param(self._mech, self.type)
 
 
 class Out:
@@ -49,7 +50,8 @@ class Out:
     __slots__ = ("_buf", "_len", "_m")
 
     def __init__(self, m: Marshal, buf: Any, len_ptr: Any) -> None:
-        m.require(len_ptr)
+        if len_ptr == m.NULL:  # m.require, inlined
+            raise errors.ArgumentsBad()
         self._m, self._buf, self._len = m, buf, len_ptr
 
     def deliver(self, data: bytes) -> bool:
@@ -483,9 +485,18 @@ for _name in NOT_SUPPORTED:
     ENTRIES[_name] = _not_supported
 
 
+def _fork_counter(ffi: Any, lib_c: Any) -> Any:
+    """The shim's fork counter as a one-item memoryview (reading ``[0]`` is a C-level load), or
+    None for a native library built before the shim had one."""
+    get = getattr(lib_c, "shim_fork_counter", None)
+    if get is None:
+        return None
+    return memoryview(ffi.buffer(get(), ffi.sizeof("unsigned long"))).cast("L")  # "L": unsigned long
+
+
 def bind(ffi: Any, lib_c: Any) -> Library:
     """Register this copy's ``py_C_*`` functions; return its fresh library state."""
-    library = Library()
+    library = Library(_fork_counter(ffi, lib_c))
     m = Marshal(ffi)
     for name, fn in ENTRIES.items():
         call = functools.partial(fn, library, m)

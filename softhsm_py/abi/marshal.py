@@ -84,6 +84,16 @@ class Marshal:
         mech_type = int(mech.mechanism)
         return mech_type, parse_param(self.ffi, mech_type, mech.pParameter, int(mech.ulParameterLen))
 
+    def mechanism_param(self, mech: Any, mech_type: int) -> Any:
+        """The parameter of a CK_MECHANISM already cast (``mechanism_in`` without the pointer
+        checks): the hot path of every C_*Init."""
+        parse_param = self._parse_param
+        if parse_param is None:
+            from .mechparams import parse_param
+
+            self._parse_param = parse_param
+        return parse_param(self.ffi, mech_type, mech.pParameter, mech.ulParameterLen)
+
     # -- outputs --------------------------------------------------------------------------------
     def ulong_out(self, ptr: Any, value: int) -> None:
         self.require(ptr)
@@ -93,7 +103,8 @@ class Marshal:
         """The output-buffer protocol (3.0, 5.2). NULL buffer: report the length, return False.
         Short buffer: report the length, raise BufferTooSmall. Else write, return True (the caller
         may then end its operation)."""
-        self.require(len_ptr)
+        if len_ptr == self.NULL:  # require, inlined: every output goes through here
+            raise errors.ArgumentsBad()
         needed = len(data)
         if buf == self.NULL:
             len_ptr[0] = needed

@@ -196,4 +196,9 @@ PARSERS: dict[int, Parser] = {
 
 def parse_param(ffi: Any, mech: int, pParameter: Any, ulParameterLen: int) -> Any:
     """The parameter of ``mech`` as a Python value (``None`` when it takes none)."""
-    return PARSERS.get(int(mech), _none)(ffi, pParameter, int(ulParameterLen))
+    parser = PARSERS.get(int(mech))
+    if parser is None:  # _none, inlined: most mechanisms take no parameter
+        if int(ulParameterLen) != 0 and pParameter != ffi.NULL:
+            raise errors.MechanismParamInvalid()
+        return None
+    return parser(ffi, pParameter, int(ulParameterLen))

@@ -19,7 +19,16 @@ def session_of(lib: Library, handle: int) -> tuple[Runtime, Session]:
 def sync_tokens(rt: Runtime) -> None:
     """Bring this instance's view of the tokens up to date with the store (other processes may
     have created, re-initialised or deleted tokens). Keeps login state of unchanged tokens."""
-    records = {rec.slot_id: rec for rec in rt.store.tokens()}
+    listed = rt.store.tokens()
+    tokens = rt.tokens
+    if len(listed) == len(tokens):  # the usual case, nothing changed: one pass, no rebuilding
+        for rec in listed:
+            token = tokens.get(rec.slot_id)
+            if token is None or token.serial != rec.serial:
+                break
+        else:
+            return
+    records = {rec.slot_id: rec for rec in listed}
     for slot_id in list(rt.tokens):
         rec = records.get(slot_id)
         if rec is None or rec.serial != rt.tokens[slot_id].serial:

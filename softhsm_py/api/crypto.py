@@ -32,11 +32,23 @@ USAGE = {
     OpKind.SIGN_RECOVER: Attribute.SIGN_RECOVER,
     OpKind.VERIFY_RECOVER: Attribute.VERIFY_RECOVER,
 }
+# The same as plain ints, and the constants usable_key reads: an IntEnum member costs a class
+# attribute lookup, and comparing with one a Python-level __eq__, on every key use.
+_USAGE: dict[OpKind, int] = {kind: int(attribute) for kind, attribute in USAGE.items()}
+_CLASS = int(Attribute.CLASS)
+_ALLOWED_MECHANISMS = int(Attribute.ALLOWED_MECHANISMS)
+_ALWAYS_AUTHENTICATE = int(Attribute.ALWAYS_AUTHENTICATE)
+_KEY_CLASSES = frozenset(
+    int(c) for c in (ObjectClass.SECRET_KEY, ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY)
+)
 
 
 # OpKind by value, and each member as itself: the ABI passes names, tests may pass either
 # (a dict lookup; ``OpKind(name)`` runs Enum's Python-level lookup on every call).
 _KIND: dict[Any, OpKind] = {**{k.value: k for k in OpKind}, **{k: k for k in OpKind}}
+_DIGEST = OpKind.DIGEST
+_VERIFY = OpKind.VERIFY
+_INIT = {k: f"{k.value}_init" for k in OpKind}  # the MechanismImpl method that starts each kind
 
 
 def _kind(name: Any) -> OpKind:
@@ -50,7 +62,7 @@ class Output(Protocol):
     def deliver(self, data: bytes) -> bool: ...
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Operation:
     kind: OpKind
     mechanism: int
@@ -77,15 +89,11 @@ def usable_key(
         attrs = attrs_of(rt, session, ref)
     except errors.ObjectHandleInvalid:
         raise errors.KeyHandleInvalid() from None
-    if attrs.get(Attribute.CLASS) not in (
-        ObjectClass.SECRET_KEY,
-        ObjectClass.PRIVATE_KEY,
-        ObjectClass.PUBLIC_KEY,
-    ):
+    if attrs.get(_CLASS) not in _KEY_CLASSES:
         raise errors.KeyHandleInvalid()
     if usage is not None and attrs.get(usage) is not True:
         raise errors.KeyFunctionNotPermitted()
-    allowed = attrs.get(Attribute.ALLOWED_MECHANISMS)
+    allowed = attrs.get(_ALLOWED_MECHANISMS)
     # An empty list restricts nothing (as SoftHSMv2).
     if allowed and mechanism is not None and mechanism not in allowed:
         raise errors.MechanismInvalid()  # 3.0, 4.6: the key may not be used with this mechanism
@@ -99,28 +107,36 @@ def operation_init(lib: Library, handle: int, kind_name: str, mechanism: Any, ke
         if kind in session.operations:
             raise errors.OperationActive()
         impl = registry.lookup(mechanism.type)
-        ref = usable_key(lib, session, key_handle, USAGE[kind], mechanism.type)
-        start: Callable[..., Any] | None = getattr(impl, f"{kind.value}_init", None)
+        ref = usable_key(lib, session, key_handle, _USAGE[kind], mechanism.type)
+        start: Callable[..., Any] | None = getattr(impl, _INIT[kind], None)
         if start is None:
             raise errors.MechanismInvalid()
         context = start(mechanism.type, mechanism.param(), ref)
-        always_auth = ref.attrs.get(Attribute.ALWAYS_AUTHENTICATE) is True
-        session.start(kind, Operation(kind, mechanism.type, context, needs_context_login=always_auth))
+        always_auth = ref.attrs.get(_ALWAYS_AUTHENTICATE) is True
+        session.start(kind, Operation(kind, mechanism.type, context, always_auth))
 
 
 def digest_init(lib: Library, handle: int, mechanism: Any) -> None:
     with lib.lock:
-        _, session = session_of(lib, handle)
-        if OpKind.DIGEST in session.operations:
+        session = lib.runtime.sessions.get(handle)
+        if session is None:
+            raise errors.SessionHandleInvalid()
+        operations = session.operations
+        if _DIGEST in operations:
             raise errors.OperationActive()
-        context = registry.lookup(mechanism.type).digest_init(mechanism.type, mechanism.param())
-        session.start(OpKind.DIGEST, Operation(OpKind.DIGEST, mechanism.type, context))
+        mech = mechanism.type
+        context = registry.lookup(mech).digest_init(mech, mechanism.param())
+        operations[_DIGEST] = Operation(_DIGEST, mech, context)  # session.start, checked above
 
 
 def _active(lib: Library, handle: int, kind: OpKind) -> tuple[Session, Operation]:
     with lib.lock:
-        _, session = session_of(lib, handle)
-        operation = session.active(kind)
+        session = lib.runtime.sessions.get(handle)
+        if session is None:
+            raise errors.SessionHandleInvalid()
+        operation = session.operations.get(kind)
+        if operation is None:
+            raise errors.OperationNotInitialized()
     if operation.needs_context_login and not operation.context_authenticated:
         session.end(kind)
         raise errors.UserNotLoggedIn()  # no C_Login(CKU_CONTEXT_SPECIFIC) since the Init
@@ -157,20 +173,37 @@ def _call(session: Session, operation: Operation, step: Callable[[], Any], last:
         return result
 
 
+# The context method of each single-part function (C_Encrypt, C_Digest, C_Sign, ...).
 _SINGLE = {
-    OpKind.ENCRYPT: lambda ctx, data: ctx.oneshot(data),
-    OpKind.DECRYPT: lambda ctx, data: ctx.oneshot(data),
-    OpKind.DIGEST: lambda ctx, data: ctx.digest(data),
-    OpKind.SIGN: lambda ctx, data: ctx.sign(data),
-    OpKind.SIGN_RECOVER: lambda ctx, data: ctx.sign(data),
-    OpKind.VERIFY_RECOVER: lambda ctx, data: ctx.recover(data),
+    OpKind.ENCRYPT: "oneshot",
+    OpKind.DECRYPT: "oneshot",
+    OpKind.DIGEST: "digest",
+    OpKind.SIGN: "sign",
+    OpKind.SIGN_RECOVER: "sign",
+    OpKind.VERIFY_RECOVER: "recover",
 }
 
 
 def single(lib: Library, handle: int, kind_name: str, data: bytes, out: Output) -> None:
-    kind = _kind(kind_name)
+    # _run, inlined for the single-part functions (the hot path of every small operation).
+    try:
+        kind = _KIND[kind_name]
+    except (KeyError, TypeError):
+        kind = OpKind(kind_name)
     session, operation = _active(lib, handle, kind)
-    _run(session, operation, lambda: _SINGLE[kind](operation.context, data), out, last=True)
+    with session.lock:
+        try:
+            pending = operation.pending
+            if pending is None:
+                pending = operation.pending = getattr(operation.context, _SINGLE[kind])(data)
+            if out.deliver(pending):
+                operation.pending = None
+                session.end(kind)
+        except errors.BufferTooSmall:
+            raise
+        except BaseException:
+            session.end(kind)
+            raise
 
 
 def update(lib: Library, handle: int, kind_name: str, data: bytes, out: Output | None) -> None:
@@ -189,8 +222,12 @@ def final(lib: Library, handle: int, kind_name: str, out: Output) -> None:
 
 
 def verify(lib: Library, handle: int, data: bytes, signature: bytes) -> None:
-    session, operation = _active(lib, handle, OpKind.VERIFY)
-    _call(session, operation, lambda: operation.context.verify(data, signature), last=True)
+    session, operation = _active(lib, handle, _VERIFY)
+    with session.lock:  # _call(..., last=True), inlined
+        try:
+            operation.context.verify(data, signature)
+        finally:
+            session.end(_VERIFY)
 
 
 def verify_final(lib: Library, handle: int, signature: bytes) -> None:

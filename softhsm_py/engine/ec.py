@@ -115,28 +115,51 @@ class _RawHash(_hashes.HashAlgorithm):
         return self._size
 
 
+# ECDSA over a caller's digest, one per digest length (they hold no state); bounded, since the
+# length is the caller's choice.
+_ECDSA: dict[int, ec.ECDSA] = {}
+
+
+def _ecdsa(length: int) -> ec.ECDSA:
+    alg = _ECDSA.get(length)
+    if alg is None:
+        alg = ec.ECDSA(utils.Prehashed(_RawHash(length)))
+        if length <= 128:
+            _ECDSA[length] = alg
+    return alg
+
+
+_FIELD_LEN = {c.name: field_len(c) for c in CURVES}
+
+
 def sign_digest(key: PrivateKey, digest: bytes) -> bytes:
     if not digest:
         raise errors.DataLenRange()
-    curve = _BY_NAME[key.curve.name]
-    with mapped(errors.DataLenRange):
-        der = key.sign(digest, ec.ECDSA(utils.Prehashed(_RawHash(len(digest)))))
+    n = _FIELD_LEN[key.curve.name]
+    # mapped(errors.DataLenRange) only when something went wrong: a context manager costs more
+    # than the rest of this function.
+    try:
+        der = key.sign(digest, _ecdsa(len(digest)))
+    except Exception:
+        with mapped(errors.DataLenRange):
+            raise
     r, s = utils.decode_dss_signature(der)
-    n = field_len(curve)
     return r.to_bytes(n, "big") + s.to_bytes(n, "big")
 
 
 def verify_digest(key: PublicKey, digest: bytes, signature: bytes) -> None:
-    curve = _BY_NAME[key.curve.name]
-    n = field_len(curve)
+    n = _FIELD_LEN[key.curve.name]
     if len(signature) != 2 * n:
         raise errors.SignatureLenRange()
     if not digest:
         raise errors.DataLenRange()
     r, s = int.from_bytes(signature[:n], "big"), int.from_bytes(signature[n:], "big")
     der = utils.encode_dss_signature(r, s)
-    with mapped(errors.SignatureInvalid):
-        key.verify(der, digest, ec.ECDSA(utils.Prehashed(_RawHash(len(digest)))))
+    try:  # mapped(errors.SignatureInvalid), entered only on failure (see sign_digest)
+        key.verify(der, digest, _ecdsa(len(digest)))
+    except Exception:
+        with mapped(errors.SignatureInvalid):
+            raise
 
 
 def ecdh(key: PrivateKey, peer_point: bytes) -> bytes:

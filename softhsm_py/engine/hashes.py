@@ -29,6 +29,9 @@ _ALGORITHMS: dict[str, type[hashes.HashAlgorithm]] = {
     "sha3-512": hashes.SHA3_512,
 }
 NAMES = frozenset(_ALGORITHMS)
+# One instance of each: a HashAlgorithm holds no state, and Hash() only reads it.
+_INSTANCES: dict[str, hashes.HashAlgorithm] = {name: cls() for name, cls in _ALGORITHMS.items()}
+_Hash = hashes.Hash
 
 
 def algorithm(name: str) -> hashes.HashAlgorithm:
@@ -45,9 +48,14 @@ def digest_size(name: str) -> int:
 class Digest:
     """Incremental hash; ``copy`` lets a size query peek without ending the operation."""
 
+    __slots__ = ("_ctx", "name")
+
     def __init__(self, name: str, _ctx: hashes.Hash | None = None) -> None:
         self.name = name
-        self._ctx = _ctx if _ctx is not None else hashes.Hash(algorithm(name))
+        if _ctx is None:
+            alg = _INSTANCES.get(name)
+            _ctx = _Hash(alg if alg is not None else algorithm(name))
+        self._ctx = _ctx
 
     @property
     def size(self) -> int:
@@ -59,14 +67,18 @@ class Digest:
     def finalize(self) -> bytes:
         return self._ctx.finalize()
 
+    def digest(self, data: bytes) -> bytes:
+        """update + finalize."""
+        ctx = self._ctx
+        ctx.update(data)
+        return ctx.finalize()
+
     def copy(self) -> Digest:
         return Digest(self.name, self._ctx.copy())
 
 
 def digest(name: str, data: bytes) -> bytes:
-    ctx = Digest(name)
-    ctx.update(data)
-    return ctx.finalize()
+    return Digest(name).digest(data)
 
 
 class Hmac:

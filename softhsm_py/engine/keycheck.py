@@ -13,18 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from hashlib import sha1
 from math import gcd
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric import (
-    ec,
-    ed448,
-    ed25519,
-    rsa,
-    x448,
-    x25519,
-)
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from typing import TYPE_CHECKING, Any
 
 from softhsm_py.engine import asn1
 from softhsm_py.errors import (
@@ -32,6 +21,12 @@ from softhsm_py.errors import (
     CurveNotSupported,
     TemplateIncomplete,
 )
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+# cryptography is imported inside the functions that use it, not here: loading it costs 30-300 ms
+# and the object factory (hence C_Initialize, pkcs11-tool -L) imports this module.
 
 RSA_MIN_BITS = 512  # smaller moduli are not keys anyone should import
 RSA_MAX_BITS = 16384
@@ -45,13 +40,21 @@ class Curve:
     name: str  # "P-256", "Ed25519", "X25519", ...
     family: str  # "ec", "edwards" or "montgomery": the key type it belongs to
     key_len: int  # Edwards/Montgomery: raw public/private length; 0 for Weierstrass curves
-    ec_curve: ec.EllipticCurve | None = None
+    ec_class: str | None = None  # Weierstrass curves: the class name in cryptography's ``ec``
+
+    @property
+    def ec_curve(self) -> ec.EllipticCurve | None:
+        if self.ec_class is None:
+            return None
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        return getattr(ec, self.ec_class)()
 
 
-_P256 = Curve("P-256", "ec", 0, ec.SECP256R1())
-_P384 = Curve("P-384", "ec", 0, ec.SECP384R1())
-_P521 = Curve("P-521", "ec", 0, ec.SECP521R1())
-_K256 = Curve("secp256k1", "ec", 0, ec.SECP256K1())
+_P256 = Curve("P-256", "ec", 0, "SECP256R1")
+_P384 = Curve("P-384", "ec", 0, "SECP384R1")
+_P521 = Curve("P-521", "ec", 0, "SECP521R1")
+_K256 = Curve("secp256k1", "ec", 0, "SECP256K1")
 _ED25519 = Curve("Ed25519", "edwards", 32)
 _ED448 = Curve("Ed448", "edwards", 57)
 _X25519 = Curve("X25519", "montgomery", 32)
@@ -115,6 +118,8 @@ def der_octet_string_content(der: bytes) -> bytes | None:
 
 
 def _spki(key: Any) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     return bytes(key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
 
 
@@ -130,6 +135,8 @@ def _check_public(n: int, e: int) -> None:
 
 def rsa_public(n: int, e: int) -> bytes:
     """Check an RSA public key; return its SubjectPublicKeyInfo."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     _check_public(n, e)
     try:
         key = rsa.RSAPublicNumbers(e, n).public_key()
@@ -163,6 +170,8 @@ def rsa_private(
 ) -> RsaParts:
     """Check an RSA private key and complete it (the spec lets an importer omit the CRT parts
     [4,6,7 are optional]; a working key needs them, so we compute them)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     if (p is None) != (q is None):  # one prime given: the other follows from n
         known = p if p is not None else q
         assert known is not None
@@ -207,27 +216,29 @@ def rsa_private(
 
 # --- EC, Edwards, Montgomery -------------------------------------------------------------------
 
-_RAW_PUBLIC = {
-    "Ed25519": ed25519.Ed25519PublicKey.from_public_bytes,
-    "Ed448": ed448.Ed448PublicKey.from_public_bytes,
-    "X25519": x25519.X25519PublicKey.from_public_bytes,
-    "X448": x448.X448PublicKey.from_public_bytes,
-}
-_RAW_PRIVATE = {
-    "Ed25519": ed25519.Ed25519PrivateKey.from_private_bytes,
-    "Ed448": ed448.Ed448PrivateKey.from_private_bytes,
-    "X25519": x25519.X25519PrivateKey.from_private_bytes,
-    "X448": x448.X448PrivateKey.from_private_bytes,
-}
+
+def raw_key_classes(name: str) -> tuple[Any, Any]:
+    """(public key class, private key class) of an Edwards or Montgomery curve."""
+    from cryptography.hazmat.primitives.asymmetric import ed448, ed25519, x448, x25519
+
+    return {
+        "Ed25519": (ed25519.Ed25519PublicKey, ed25519.Ed25519PrivateKey),
+        "Ed448": (ed448.Ed448PublicKey, ed448.Ed448PrivateKey),
+        "X25519": (x25519.X25519PublicKey, x25519.X25519PrivateKey),
+        "X448": (x448.X448PublicKey, x448.X448PrivateKey),
+    }[name]
 
 
 def _load_point(curve: Curve, point: bytes) -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
-        if curve.ec_curve is not None:
-            return ec.EllipticCurvePublicKey.from_encoded_point(curve.ec_curve, point)
+        ec_curve = curve.ec_curve
+        if ec_curve is not None:
+            return ec.EllipticCurvePublicKey.from_encoded_point(ec_curve, point)
         if len(point) != curve.key_len:
             return None
-        return _RAW_PUBLIC[curve.name](point)
+        return raw_key_classes(curve.name)[0].from_public_bytes(point)
     except (ValueError, TypeError):
         return None
 
@@ -236,6 +247,8 @@ def ec_public(curve: Curve, point: bytes) -> tuple[bytes, bytes]:
     """Check CKA_EC_POINT (DER OCTET STRING, or the raw point some hosts send) lies on the
     curve; return (the DER-wrapped point as stored, SubjectPublicKeyInfo). Weierstrass points
     are stored uncompressed whatever form was given: that is what hosts read back."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     point = bytes(point)
     inner = der_octet_string_content(point)
     key = _load_point(curve, inner) if inner is not None else None
@@ -243,7 +256,7 @@ def ec_public(curve: Curve, point: bytes) -> tuple[bytes, bytes]:
         key = _load_point(curve, point)
     if key is None:
         raise AttributeValueInvalid()
-    if curve.ec_curve is not None:
+    if curve.ec_class is not None:
         raw = key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
     else:
         raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
@@ -253,16 +266,19 @@ def ec_public(curve: Curve, point: bytes) -> tuple[bytes, bytes]:
 def ec_private(curve: Curve, value: bytes) -> bytes:
     """Check CKA_VALUE of an EC (scalar, 0 < d < order), Edwards or Montgomery private key;
     return the SubjectPublicKeyInfo of its public half."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     value = bytes(value)
     try:
-        if curve.ec_curve is not None:
+        ec_curve = curve.ec_curve
+        if ec_curve is not None:
             if not value:
                 raise ValueError
-            key = ec.derive_private_key(int.from_bytes(value, "big"), curve.ec_curve)
+            key = ec.derive_private_key(int.from_bytes(value, "big"), ec_curve)
         else:
             if len(value) != curve.key_len:
                 raise ValueError
-            key = _RAW_PRIVATE[curve.name](value)
+            key = raw_key_classes(curve.name)[1].from_private_bytes(value)
     except (ValueError, TypeError):
         raise AttributeValueInvalid() from None
     return _spki(key.public_key())
@@ -277,6 +293,8 @@ def aes_check_value(value: bytes) -> bytes:
     """Check an AES key length; return its CKA_CHECK_VALUE (first 3 bytes of E_k(0^128))."""
     if len(value) not in AES_LENGTHS:
         raise AttributeValueInvalid()
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     enc = Cipher(algorithms.AES(bytes(value)), modes.ECB()).encryptor()
     return (enc.update(bytes(16)) + enc.finalize())[:3]
 

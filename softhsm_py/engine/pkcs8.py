@@ -9,20 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
-
 from ..constants import Attribute as A
 from ..constants import KeyType
 from ..errors import KeyNotWrappable, KeyTypeInconsistent, WrappedKeyInvalid
-from .keycheck import EC_PARAMS_OF, curve_of
+from .keycheck import EC_PARAMS_OF, curve_of, raw_key_classes
 
-_RAW = {
-    "Ed25519": ed25519.Ed25519PrivateKey,
-    "Ed448": ed448.Ed448PrivateKey,
-    "X25519": x25519.X25519PrivateKey,
-    "X448": x448.X448PrivateKey,
-}
+# cryptography is imported inside the functions that use it, not here: loading it costs 30-300 ms
+# and api/keys.py (hence C_Initialize, pkcs11-tool -L) imports this module.
+_RAW_NAMES = ("Ed25519", "Ed448", "X25519", "X448")
 _FAMILY = {KeyType.EC: "ec", KeyType.EC_EDWARDS: "edwards", KeyType.EC_MONTGOMERY: "montgomery"}
 _EC_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521", "secp256k1": "secp256k1"}
 
@@ -36,6 +30,8 @@ def _big(value: int) -> bytes:
 
 
 def _private_key(attrs: Mapping[int, Any]) -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     key_type = attrs.get(A.KEY_TYPE)
     try:
         if key_type == KeyType.RSA:
@@ -48,20 +44,26 @@ def _private_key(attrs: Mapping[int, Any]) -> Any:
         if family is None:
             raise KeyNotWrappable()
         curve = curve_of(family, attrs[A.EC_PARAMS])
-        if curve.ec_curve is not None:
-            return ec.derive_private_key(_int(attrs, A.VALUE), curve.ec_curve)
-        return _RAW[curve.name].from_private_bytes(bytes(attrs[A.VALUE]))
+        ec_curve = curve.ec_curve
+        if ec_curve is not None:
+            return ec.derive_private_key(_int(attrs, A.VALUE), ec_curve)
+        return raw_key_classes(curve.name)[1].from_private_bytes(bytes(attrs[A.VALUE]))
     except KeyError:
         raise KeyNotWrappable() from None
 
 
 def encode(attrs: Mapping[int, Any]) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return _private_key(attrs).private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
 def decode(der: bytes, key_type: int) -> dict[int, Any]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     try:
         key = serialization.load_der_private_key(der, password=None)
     except (ValueError, TypeError):
@@ -82,8 +84,8 @@ def decode(der: bytes, key_type: int) -> dict[int, Any]:
             A.EC_PARAMS: EC_PARAMS_OF[name],
             A.VALUE: key.private_numbers().private_value.to_bytes(size, "big"),
         }
-    for name, cls in _RAW.items():
-        if isinstance(key, cls) and _FAMILY.get(key_type) == curve_of_name(name):
+    for name in _RAW_NAMES:
+        if isinstance(key, raw_key_classes(name)[1]) and _FAMILY.get(key_type) == curve_of_name(name):
             raw = key.private_bytes(
                 serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
             )

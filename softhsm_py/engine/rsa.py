@@ -174,16 +174,38 @@ def verify_pkcs1(key: PublicKey, data: bytes, signature: bytes) -> None:
         raise errors.SignatureInvalid()
 
 
+_PKCS1V15 = padding.PKCS1v15()  # holds no state
+_PREHASHED: dict[str, utils.Prehashed] = {}
+
+
+def _prehashed(hash_name: str) -> utils.Prehashed:
+    pre = _PREHASHED.get(hash_name)
+    if pre is None:
+        pre = utils.Prehashed(hashes.algorithm(hash_name))  # MechanismInvalid for an unknown name
+        _PREHASHED[hash_name] = pre
+    return pre
+
+
 def sign_pkcs1_digest(key: PrivateKey, hash_name: str, digest: bytes) -> bytes:
-    with mapped(errors.DataLenRange):
-        return key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.algorithm(hash_name)))
+    pre = _prehashed(hash_name)
+    # mapped(errors.DataLenRange), entered only on failure: a context manager on every call costs
+    # more than the rest of this function.
+    try:
+        return key.sign(digest, _PKCS1V15, pre)
+    except Exception:
+        with mapped(errors.DataLenRange):
+            raise
 
 
 def verify_pkcs1_digest(key: PublicKey, hash_name: str, digest: bytes, signature: bytes) -> None:
     if len(signature) != modulus_len(key):
         raise errors.SignatureLenRange()
-    with mapped(errors.SignatureInvalid):
-        key.verify(signature, digest, padding.PKCS1v15(), utils.Prehashed(hashes.algorithm(hash_name)))
+    pre = _prehashed(hash_name)
+    try:  # mapped(errors.SignatureInvalid), entered only on failure
+        key.verify(signature, digest, _PKCS1V15, pre)
+    except Exception:
+        with mapped(errors.SignatureInvalid):
+            raise
 
 
 # --- PSS ---------------------------------------------------------------------------------------

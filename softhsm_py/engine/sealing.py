@@ -11,12 +11,16 @@ here carry fixed texts; ``SealBroken`` says only that a blob failed authenticati
 from __future__ import annotations
 
 import os
+from functools import cache
+from typing import TYPE_CHECKING, NamedTuple
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, hmac
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+if TYPE_CHECKING:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.hashes import SHA256
+    from cryptography.hazmat.primitives.hmac import HMAC
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 KEY_LEN = 32
 NONCE_LEN = 12
@@ -37,6 +41,29 @@ __all__ = [
     "subkey",
     "unseal",
 ]
+
+
+class _Primitives(NamedTuple):
+    aesgcm: type[AESGCM]
+    invalid_tag: type[InvalidTag]
+    hmac: type[HMAC]
+    sha256: type[SHA256]
+    hkdf: type[HKDF]
+    scrypt: type[Scrypt]
+
+
+@cache
+def _crypto() -> _Primitives:
+    # Late import: loading cryptography costs 30-300 ms and opening the store (C_Initialize,
+    # pkcs11-tool -L) seals nothing; cached, so a hot seal pays a call, not an import statement.
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.hashes import SHA256
+    from cryptography.hazmat.primitives.hmac import HMAC
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    return _Primitives(AESGCM, InvalidTag, HMAC, SHA256, HKDF, Scrypt)
 
 
 class SealBroken(Exception):
@@ -64,7 +91,7 @@ def derive_kek(pin: bytes, salt: bytes, cost: int) -> bytes:
         raise ValueError(f"scrypt cost must be an int in [{MIN_COST}, {MAX_COST}]")
     if len(salt) < 16:
         raise ValueError("scrypt salt must be at least 16 bytes")
-    kdf = Scrypt(salt=bytes(salt), length=KEY_LEN, n=2**cost, r=8, p=1)
+    kdf = _crypto().scrypt(salt=bytes(salt), length=KEY_LEN, n=2**cost, r=8, p=1)
     return kdf.derive(bytes(pin))
 
 
@@ -72,7 +99,7 @@ def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     """AES-256-GCM encrypt; returns nonce (12 bytes) || ciphertext || tag (16 bytes)."""
     _check_key(key)
     nonce = os.urandom(NONCE_LEN)
-    return nonce + AESGCM(bytes(key)).encrypt(nonce, bytes(plaintext), bytes(aad))
+    return nonce + _crypto().aesgcm(bytes(key)).encrypt(nonce, bytes(plaintext), bytes(aad))
 
 
 def unseal(key: bytes, blob: bytes, aad: bytes) -> bytes:
@@ -81,16 +108,18 @@ def unseal(key: bytes, blob: bytes, aad: bytes) -> bytes:
     if len(blob) < NONCE_LEN + TAG_LEN:
         raise SealBroken("sealed blob is truncated")
     nonce, body = bytes(blob[:NONCE_LEN]), bytes(blob[NONCE_LEN:])
+    crypto = _crypto()
     try:
-        return AESGCM(bytes(key)).decrypt(nonce, body, bytes(aad))
-    except InvalidTag:
+        return crypto.aesgcm(bytes(key)).decrypt(nonce, body, bytes(aad))
+    except crypto.invalid_tag:
         raise SealBroken() from None
 
 
 def index_mac(key: bytes, value: bytes) -> bytes:
     """HMAC-SHA256 of ``value`` under ``key``, truncated to 16 bytes (searchable, not readable)."""
     _check_key(key)
-    mac = hmac.HMAC(bytes(key), hashes.SHA256())
+    crypto = _crypto()
+    mac = crypto.hmac(bytes(key), crypto.sha256())
     mac.update(bytes(value))
     return mac.finalize()[:INDEX_MAC_LEN]
 
@@ -98,5 +127,6 @@ def index_mac(key: bytes, value: bytes) -> bytes:
 def subkey(key: bytes, purpose: bytes) -> bytes:
     """A 32-byte key for one ``purpose`` derived from ``key`` with HKDF-SHA256 (no salt)."""
     _check_key(key)
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_LEN, salt=None, info=bytes(purpose))
+    crypto = _crypto()
+    hkdf = crypto.hkdf(algorithm=crypto.sha256(), length=KEY_LEN, salt=None, info=bytes(purpose))
     return hkdf.derive(bytes(key))

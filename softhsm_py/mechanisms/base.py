@@ -44,13 +44,18 @@ def attr(key: KeyView, attribute: int, error: type[errors.PKCS11Error] = errors.
         raise error() from None
 
 
+# Plain ints for the checks every key use runs (an IntEnum member is a class attribute lookup).
+_CLASS = int(Attribute.CLASS)
+_KEY_TYPE = int(Attribute.KEY_TYPE)
+
+
 def require_class(key: KeyView, *classes: int) -> None:
-    if key.attrs.get(Attribute.CLASS) not in classes:
+    if key.attrs.get(_CLASS) not in classes:
         raise errors.KeyFunctionNotPermitted()
 
 
 def require_type(key: KeyView, key_types: frozenset[int]) -> int:
-    key_type = key.attrs.get(Attribute.KEY_TYPE)
+    key_type = key.attrs.get(_KEY_TYPE)
     if key_type not in key_types:
         raise errors.KeyTypeInconsistent()
     return key_type

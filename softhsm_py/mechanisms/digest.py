@@ -55,6 +55,8 @@ def mgf_hash(mgf: int) -> str:
 
 
 class _Digest(DigestContext):
+    __slots__ = ("_ctx",)
+
     def __init__(self, name: str) -> None:
         self._ctx = hashes.Digest(name)
 
@@ -63,6 +65,9 @@ class _Digest(DigestContext):
 
     def final(self) -> bytes:
         return self._ctx.finalize()
+
+    def digest(self, data: bytes) -> bytes:  # update + final in one call: C_Digest's path
+        return self._ctx.digest(bytes(data))
 
     def length(self) -> int:
         return self._ctx.size

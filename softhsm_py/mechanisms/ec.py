@@ -43,8 +43,13 @@ _HASHED: dict[int, str] = {
 }
 
 
+_PRIVATE_KEY, _PUBLIC_KEY = int(ObjectClass.PRIVATE_KEY), int(ObjectClass.PUBLIC_KEY)
+_ECDSA = int(Mechanism.ECDSA)
+_SIG_LEN = {c.name: engine.signature_len(c) for c in engine.CURVES}  # by cryptography curve name
+
+
 def load_private(key: KeyView) -> engine.PrivateKey:
-    require_class(key, ObjectClass.PRIVATE_KEY)
+    require_class(key, _PRIVATE_KEY)
     require_type(key, EC)
     return cached(
         key,
@@ -54,7 +59,7 @@ def load_private(key: KeyView) -> engine.PrivateKey:
 
 
 def load_public(key: KeyView) -> engine.PublicKey:
-    require_class(key, ObjectClass.PUBLIC_KEY)
+    require_class(key, _PUBLIC_KEY)
     require_type(key, EC)
     return cached(
         key,
@@ -64,7 +69,7 @@ def load_public(key: KeyView) -> engine.PublicKey:
 
 
 def _sig_len(key: engine.PrivateKey | engine.PublicKey) -> int:
-    return engine.signature_len(engine.curve_named(key.curve.name))
+    return _SIG_LEN[key.curve.name]  # engine.signature_len(engine.curve_named(...)), precomputed
 
 
 def _no_param(param: Any) -> None:
@@ -82,14 +87,14 @@ class Ecdsa(MechanismImpl):
     def sign_init(self, mech: int, param: Any, key: KeyView) -> SignContext:
         _no_param(param)
         k = load_private(key)
-        if mech == Mechanism.ECDSA:
+        if mech == _ECDSA:
             return OneShotSign(lambda d: engine.sign_digest(k, d), _sig_len(k))
         return StreamSign(hashes.Digest(_HASHED[mech]), lambda d: engine.sign_digest(k, d), _sig_len(k))
 
     def verify_init(self, mech: int, param: Any, key: KeyView) -> VerifyContext:
         _no_param(param)
         k = load_public(key)
-        if mech == Mechanism.ECDSA:
+        if mech == _ECDSA:
             return OneShotVerify(lambda d, s: engine.verify_digest(k, d, s), _sig_len(k))
         return StreamVerify(
             hashes.Digest(_HASHED[mech]), lambda d, s: engine.verify_digest(k, d, s), _sig_len(k)

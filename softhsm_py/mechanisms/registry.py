@@ -64,6 +64,10 @@ def _load() -> None:
 
 
 def lookup(mech: int) -> MechanismImpl:
+    if _loaded and type(mech) is int:  # the ABI's case: one dict lookup
+        impl = _IMPLS.get(mech)
+        if impl is not None:
+            return impl
     _load()
     try:
         return _IMPLS[int(mech)]

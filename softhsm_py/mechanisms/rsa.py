@@ -62,11 +62,18 @@ _HASHED_PSS: dict[int, str] = {
 
 
 def _check_bits(key: KeyView) -> None:
-    check_size(int.from_bytes(attr(key, Attribute.MODULUS), "big").bit_length(), MIN_BITS, MAX_BITS)
+    # The modulus size lives in the key's cache (cleared with the loaded keys when the key changes).
+    bits = key.cache.get("rsa.bits")
+    if bits is None:
+        bits = key.cache["rsa.bits"] = int.from_bytes(attr(key, Attribute.MODULUS), "big").bit_length()
+    check_size(bits, MIN_BITS, MAX_BITS)
+
+
+_PRIVATE_KEY, _PUBLIC_KEY = int(ObjectClass.PRIVATE_KEY), int(ObjectClass.PUBLIC_KEY)
 
 
 def load_private(key: KeyView) -> engine.PrivateKey:
-    require_class(key, ObjectClass.PRIVATE_KEY)
+    require_class(key, _PRIVATE_KEY)
     require_type(key, RSA)
     _check_bits(key)
     a = key.attrs
@@ -87,7 +94,7 @@ def load_private(key: KeyView) -> engine.PrivateKey:
 
 
 def load_public(key: KeyView) -> engine.PublicKey:
-    require_class(key, ObjectClass.PUBLIC_KEY)
+    require_class(key, _PUBLIC_KEY)
     require_type(key, RSA)
     _check_bits(key)
     return cached(
