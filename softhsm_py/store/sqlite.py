@@ -36,7 +36,6 @@ import logging
 import os
 import secrets
 import sqlite3
-import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +51,16 @@ from softhsm_py.store.base import (
     StoredObject,
     TokenKeyStale,
     TokenRecord,
+)
+from softhsm_py.store.format import (
+    Keys,
+    decode_attrs,
+    encode_attrs,
+    key_check_of,
+    object_aad,
+    u64,
+    who_of,
+    wrap_aad,
 )
 
 __all__ = ["DB_NAME", "SCHEMA_VERSION", "SqliteStore", "decode_attrs", "encode_attrs", "open_store"]
@@ -106,128 +115,6 @@ CREATE INDEX objects_id ON objects (slot_id, id_mac);
 # Connections abandoned in a forked child: never closed there (closing could checkpoint or
 # delete the parent's WAL), and kept referenced so garbage collection does not close them either.
 _ABANDONED: list[sqlite3.Connection] = []
-
-# --------------------------------------------------------------------------- attribute TLV
-
-_TLV_VERSION = b"\x01"
-_TLV_HEAD = struct.Struct(">QI")  # attribute type (CK_ULONG, up to 64 bits), value length
-
-
-def encode_attrs(attrs: dict[int, bytes]) -> bytes:
-    """Serialise ``{type: value}``: version byte, then (u64 type, u32 length, value), by type."""
-    parts = [_TLV_VERSION]
-    for atype in sorted(attrs):
-        value = attrs[atype]
-        if not isinstance(value, (bytes, bytearray)):
-            raise TypeError(f"attribute 0x{atype:x}: value must be bytes")
-        if not 0 <= atype < 2**64:
-            raise ValueError(f"attribute type 0x{atype:x} out of range")
-        parts.append(_TLV_HEAD.pack(atype, len(value)))
-        parts.append(bytes(value))
-    return b"".join(parts)
-
-
-def decode_attrs(data: bytes) -> dict[int, bytes]:
-    """Inverse of ``encode_attrs``; ``ValueError`` on any malformed input."""
-    if data[:1] != _TLV_VERSION:
-        raise ValueError("unknown attribute encoding version")
-    attrs: dict[int, bytes] = {}
-    pos, end = 1, len(data)
-    while pos < end:
-        if end - pos < _TLV_HEAD.size:
-            raise ValueError("truncated attribute header")
-        atype, length = _TLV_HEAD.unpack_from(data, pos)
-        pos += _TLV_HEAD.size
-        if end - pos < length:
-            raise ValueError("truncated attribute value")
-        if atype in attrs:
-            raise ValueError("duplicate attribute type")
-        attrs[atype] = bytes(data[pos : pos + length])
-        pos += length
-    return attrs
-
-
-# --------------------------------------------------------------------------- small helpers
-
-
-def _u64(value: int) -> int:
-    """CK_ULONG -> SQLite's signed 64-bit INTEGER (same bits)."""
-    if not 0 <= value < 2**64:
-        raise ValueError("CK_ULONG out of range")
-    return value - 2**64 if value >= 2**63 else value
-
-
-def _frame(*parts: bytes | str | int | None) -> bytes:
-    """Unambiguous concatenation for AADs: each part length-prefixed, None distinct from b''."""
-    out = []
-    for part in parts:
-        if part is None:
-            out.append(b"\xff\xff\xff\xff")
-            continue
-        if isinstance(part, int):
-            part = str(part).encode()
-        elif isinstance(part, str):
-            part = part.encode()
-        out.append(struct.pack(">I", len(part)))
-        out.append(part)
-    return b"".join(out)
-
-
-def _who(user: UserType) -> str:
-    if user == UserType.SO:
-        return "so"
-    if user == UserType.USER:
-        return "user"
-    raise errors.UserTypeInvalid()
-
-
-def _wrap_aad(serial: str, who: str) -> bytes:
-    return _frame(b"softhsm-py/token-key/v1", serial, who)
-
-
-def _key_check(token_key: bytes) -> bytes:
-    return sealing.index_mac(token_key, b"softhsm-py/key-check/v1")
-
-
-class _Keys:
-    """The subkeys of one token key (or public object key)."""
-
-    __slots__ = ("id", "label", "seal")
-
-    def __init__(self, key: bytes) -> None:
-        self.seal = sealing.subkey(key, b"softhsm-py/object-seal/v1")
-        self.label = sealing.subkey(key, b"softhsm-py/index-label/v1")
-        self.id = sealing.subkey(key, b"softhsm-py/index-id/v1")
-
-    def label_mac(self, label: bytes | None) -> bytes | None:
-        return None if label is None else sealing.index_mac(self.label, label)
-
-    def id_mac(self, id_: bytes | None) -> bytes | None:
-        return None if id_ is None else sealing.index_mac(self.id, id_)
-
-
-def _object_aad(
-    slot_id: int,
-    serial: str,
-    oid: int,
-    private: bool,
-    object_class: int,
-    key_type: int | None,
-    label_mac: bytes | None,
-    id_mac: bytes | None,
-) -> bytes:
-    return _frame(
-        b"softhsm-py/object/v1",
-        slot_id,
-        serial,
-        oid,
-        int(private),
-        object_class,
-        key_type,
-        label_mac,
-        id_mac,
-    )
-
 
 def _check_label(label: str) -> None:
     if len(label.encode("utf-8")) > LABEL_MAX:
@@ -390,7 +277,7 @@ class SqliteStore:
 
     @staticmethod
     def _check_key(key_check: bytes, token_key: bytes) -> None:
-        if not secrets.compare_digest(key_check, _key_check(token_key)):
+        if not secrets.compare_digest(key_check, key_check_of(token_key)):
             raise TokenKeyStale()
 
     # ----------------------------------------------------------------------- lifecycle
@@ -461,9 +348,9 @@ class SqliteStore:
         salt = os.urandom(SALT_LEN)
         kek = sealing.derive_kek(so_pin, salt, self.kdf_cost)  # slow: outside the lock
         return {
-            "key_check": _key_check(token_key),
+            "key_check": key_check_of(token_key),
             "public_key": sealing.random_key(),
-            "so_wrap": sealing.seal(kek, token_key, _wrap_aad(serial, "so")),
+            "so_wrap": sealing.seal(kek, token_key, wrap_aad(serial, "so")),
             "so_salt": salt,
             "so_cost": self.kdf_cost,
         }
@@ -550,7 +437,7 @@ class SqliteStore:
             return self._verify_pin(slot_id, user, pin, lockout)
 
     def _verify_pin(self, slot_id: int, user: UserType, pin: bytes, lockout: int) -> bytes:
-        who = _who(user)
+        who = who_of(user)
         failures = f"{who}_failures"
         cols = f"serial, key_check, {who}_wrap, {who}_salt, {who}_cost, {failures}"
         if lockout < 1:
@@ -571,7 +458,7 @@ class SqliteStore:
             # 2. Make it, without any lock.
             try:
                 kek = sealing.derive_kek(pin, salt, cost)
-                token_key = sealing.unseal(kek, wrap, _wrap_aad(serial, who))
+                token_key = sealing.unseal(kek, wrap, wrap_aad(serial, who))
             except sealing.SealBroken:
                 log.info("wrong %s PIN on slot %d (%d of %d)", who, slot_id, count, lockout)
                 if count >= lockout:
@@ -608,7 +495,7 @@ class SqliteStore:
         self._check_key(key_check, token_key)
         salt = os.urandom(SALT_LEN)
         kek = sealing.derive_kek(new_pin, salt, self.kdf_cost)  # slow: outside the lock
-        wrap = sealing.seal(kek, token_key, _wrap_aad(serial, who))
+        wrap = sealing.seal(kek, token_key, wrap_aad(serial, who))
         with self._write("storing a PIN") as db:
             current, current_check, user_wrap = self._token_row(
                 db, slot_id, "serial, key_check, user_wrap"
@@ -632,7 +519,7 @@ class SqliteStore:
 
     def change_pin(self, slot_id: int, user: UserType, token_key: bytes, new_pin: bytes) -> None:
         """Rewrap the token key under ``new_pin`` for ``user``; the old PIN stops working."""
-        who = _who(user)
+        who = who_of(user)
         self._rewrap(slot_id, who, token_key, new_pin, init=False)
         log.info("%s PIN changed on slot %d", who, slot_id)
 
@@ -640,15 +527,15 @@ class SqliteStore:
 
     def _keysets(
         self, db: sqlite3.Connection, slot_id: int, token_key: bytes | None
-    ) -> tuple[str, _Keys, _Keys | None]:
+    ) -> tuple[str, Keys, Keys | None]:
         serial, key_check, public_key = self._token_row(
             db, slot_id, "serial, key_check, public_key"
         )
         private = None
         if token_key is not None:
             self._check_key(key_check, token_key)
-            private = _Keys(token_key)
-        return serial, _Keys(public_key), private
+            private = Keys(token_key)
+        return serial, Keys(public_key), private
 
     def find(
         self,
@@ -672,10 +559,10 @@ class SqliteStore:
                 sql.append("AND private = 0")
             if object_class is not None:
                 sql.append(f"AND {weak_class}object_class = ?")
-                args.append(_u64(object_class))
+                args.append(u64(object_class))
             if key_type is not None:
                 sql.append("AND +key_type = ?")
-                args.append(_u64(key_type))
+                args.append(u64(key_type))
             for column, value, pub_mac, priv_mac in (
                 (weak_label + "label_mac", label, pub.label_mac, priv.label_mac if priv else None),
                 ("id_mac", id, pub.id_mac, priv.id_mac if priv else None),
@@ -698,12 +585,12 @@ class SqliteStore:
         return [r[0] for r in rows]
 
     def _index_row(
-        self, keys: _Keys, index: ObjectIndex
+        self, keys: Keys, index: ObjectIndex
     ) -> tuple[int, int, int | None, bytes | None, bytes | None]:
         return (
             int(bool(index.private)),
-            _u64(index.object_class),
-            None if index.key_type is None else _u64(index.key_type),
+            u64(index.object_class),
+            None if index.key_type is None else u64(index.key_type),
             keys.label_mac(index.label),
             keys.id_mac(index.id),
         )
@@ -724,10 +611,10 @@ class SqliteStore:
             if token_key is None:
                 raise errors.ObjectHandleInvalid()
             self._check_key(key_check, token_key)
-            keys = _Keys(token_key)
+            keys = Keys(token_key)
         else:
-            keys = _Keys(public_key)
-        aad = _object_aad(slot_id, serial, oid, bool(private), oclass, ktype, label_mac, id_mac)
+            keys = Keys(public_key)
+        aad = object_aad(slot_id, serial, oid, bool(private), oclass, ktype, label_mac, id_mac)
         try:
             attrs = decode_attrs(sealing.unseal(keys.seal, blob, aad))
         except (sealing.SealBroken, ValueError) as exc:
@@ -759,7 +646,7 @@ class SqliteStore:
             )
             oid = cur.lastrowid
             assert oid is not None
-            blob = sealing.seal(keys.seal, plaintext, _object_aad(slot_id, serial, oid, *cols))
+            blob = sealing.seal(keys.seal, plaintext, object_aad(slot_id, serial, oid, *cols))
             db.execute("UPDATE objects SET blob = ? WHERE oid = ?", (blob, oid))
             self._bump(db, slot_id)
         return oid
@@ -787,7 +674,7 @@ class SqliteStore:
             keys = priv if index.private else pub
             assert keys is not None
             cols = self._index_row(keys, index)
-            blob = sealing.seal(keys.seal, plaintext, _object_aad(slot_id, serial, oid, *cols))
+            blob = sealing.seal(keys.seal, plaintext, object_aad(slot_id, serial, oid, *cols))
             db.execute(
                 "UPDATE objects SET private = ?, object_class = ?, key_type = ?, label_mac = ?,"
                 " id_mac = ?, blob = ? WHERE oid = ?",
