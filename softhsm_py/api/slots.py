@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from .. import errors
 from ..constants import SlotFlag, TokenFlag, UserType
 from ..library import Library
+from ..mechanisms import registry
 from ..store import SlotTaken, TokenRecord
 from .common import check_slot, empty_slot, session_of, sessions_on, sync_tokens
 
@@ -187,24 +188,17 @@ def set_pin(lib: Library, session_handle: int, old_pin: bytes, new_pin: bytes) -
 
 
 def get_mechanism_list(lib: Library, slot_id: int) -> list[int]:
-    from ..mechanisms import registry
-
     rt = lib.runtime
     with lib.lock:
         check_slot(rt, slot_id)
     return sorted(registry.infos())
 
 
-def get_mechanism_info(lib: Library, slot_id: int, mechanism: int):
-    from ..mechanisms import registry
-
+def get_mechanism_info(lib: Library, slot_id: int, mechanism: int) -> registry.MechInfo:
     rt = lib.runtime
     with lib.lock:
         check_slot(rt, slot_id)
-    info = registry.infos().get(mechanism)
-    if info is None:
-        raise errors.MechanismInvalid()
-    return info
+    return registry.info(mechanism)  # MechanismInvalid for one we do not implement
 
 
 def delete_token(lib: Library, slot_id: int, so_pin: bytes) -> None:
