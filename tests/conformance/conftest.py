@@ -1,5 +1,8 @@
 """Fixtures for the conformance tests: load a PKCS#11 module (softhsm-py by default, SoftHSMv2
-with --softhsm2, any other with --module PATH) and give each test a fresh token directory."""
+with --softhsm2, any other with --module PATH or $SOFTHSM_PY_TEST_MODULE) and give each test a
+fresh token directory (configured for softhsm-py and SoftHSMv2; another module is used with the
+tokens it has, the tests initialising one on its empty slot). The PINs come from
+$PKCS11_TEST_SO_PIN and $PKCS11_TEST_USER_PIN (defaults 12345678 and 87654321)."""
 
 from __future__ import annotations
 

@@ -113,8 +113,9 @@ CKF_SO_PIN_LOCKED = 0x400000
 CK_UNAVAILABLE_INFORMATION = 0xFFFFFFFFFFFFFFFF
 INTERFACE_NAME = b"PKCS 11"
 
-SO_PIN = b"12345678"
-USER_PIN = b"87654321"
+# The PINs every test token gets; a module with other PIN rules can be given its own.
+SO_PIN = os.environ.get("PKCS11_TEST_SO_PIN", "12345678").encode()
+USER_PIN = os.environ.get("PKCS11_TEST_USER_PIN", "87654321").encode()
 
 
 class CKRError(Exception):
