@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +89,8 @@ def load_config(environ: Mapping[str, str] = os.environ) -> Config:
 
 
 def _load_file(path: Path, environ: Mapping[str, str]) -> Config:
+    import tomllib  # here: with no config file, module start never pays for the TOML parser
+
     try:
         raw = path.read_bytes()
     except OSError as exc:

@@ -9,15 +9,39 @@ from __future__ import annotations
 
 import atexit
 import functools
+import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import errors
-from ..api import crypto, general, keys, objects, random, sessions, slots
+from ..api import general, random, sessions, slots
 from ..constants import InitializeFlag
 from ..library import Library
 from . import boundary
 from .marshal import Marshal
+
+
+class _Chapter:
+    """A chapter module imported on first use: module start (``pkcs11-tool -L``) needs none of
+    objects, crypto or keys, which pull in the object factory, policy tables and mechanism
+    parameters. The first attribute read imports the module and rebinds this module's global to
+    it, so later calls pay nothing."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        module = importlib.import_module(f"softhsm_py.api.{self._name}")
+        globals()[self._name] = module
+        return getattr(module, attr)
+
+
+if TYPE_CHECKING:
+    from ..api import crypto, keys, objects
+else:
+    crypto, keys, objects = _Chapter("crypto"), _Chapter("keys"), _Chapter("objects")
 
 ENTRIES: dict[str, Callable[..., None]] = {}
 

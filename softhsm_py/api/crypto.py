@@ -185,12 +185,21 @@ _SINGLE = {
 
 
 def single(lib: Library, handle: int, kind_name: str, data: bytes, out: Output) -> None:
-    # _run, inlined for the single-part functions (the hot path of every small operation).
+    # _active and _run, inlined for the single-part functions (the hot path of every small operation).
     try:
         kind = _KIND[kind_name]
     except (KeyError, TypeError):
         kind = OpKind(kind_name)
-    session, operation = _active(lib, handle, kind)
+    with lib.lock:  # _active, inlined
+        session = lib.runtime.sessions.get(handle)
+        if session is None:
+            raise errors.SessionHandleInvalid()
+        operation = session.operations.get(kind)
+        if operation is None:
+            raise errors.OperationNotInitialized()
+    if operation.needs_context_login and not operation.context_authenticated:
+        session.end(kind)
+        raise errors.UserNotLoggedIn()  # no C_Login(CKU_CONTEXT_SPECIFIC) since the Init
     with session.lock:
         try:
             pending = operation.pending

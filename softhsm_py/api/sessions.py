@@ -9,7 +9,7 @@ from .. import errors
 from ..constants import MechanismFlag, SessionFlag, UserType
 from ..library import Library, Runtime
 from ..session import OpKind, Session
-from .common import check_slot, session_of, sessions_on, token_of
+from .common import check_slot, session_of, sessions_on, sync_tokens, token_of
 
 log = logging.getLogger("softhsm_py")
 
@@ -33,7 +33,12 @@ def open_session(lib: Library, slot_id: int, flags: int) -> int:
     rw = bool(flags & _RW_SESSION)
     rt = lib.runtime
     with lib.lock:
-        token = token_of(rt, slot_id)
+        # token_of, inlined: the token list is re-read from the store (cheap while nothing was
+        # committed), so a token another process deleted fails here as before.
+        sync_tokens(rt)
+        token = rt.tokens.get(slot_id)
+        if token is None:
+            token = token_of(rt, slot_id)  # raises TokenNotRecognized or SlotIdInvalid
         if not rw and token.so_logged_in:
             raise errors.SessionReadWriteSoExists()
         handle = next(rt.session_ids)
@@ -54,7 +59,10 @@ def discard(rt: Runtime, session: Session) -> None:
 
 def close_session(lib: Library, handle: int) -> None:
     with lib.lock:
-        rt, session = session_of(lib, handle)
+        rt = lib.runtime  # session_of, inlined
+        session = rt.sessions.get(handle)
+        if session is None:
+            raise errors.SessionHandleInvalid()
         discard(rt, session)
 
 

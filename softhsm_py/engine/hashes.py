@@ -32,6 +32,17 @@ NAMES = frozenset(_ALGORITHMS)
 # One instance of each: a HashAlgorithm holds no state, and Hash() only reads it.
 _INSTANCES: dict[str, hashes.HashAlgorithm] = {name: cls() for name, cls in _ALGORITHMS.items()}
 _Hash = hashes.Hash
+# cryptography's hash context, for callers that keep one per operation without a wrapper (its
+# constructor and methods are native: no Python frame per call).
+Hash = hashes.Hash
+
+
+def instance(name: str) -> hashes.HashAlgorithm:
+    """The shared (stateless) algorithm object of ``name``, for ``Hash(instance(name))``."""
+    try:
+        return _INSTANCES[name]
+    except KeyError:
+        raise errors.MechanismInvalid() from None
 
 
 def algorithm(name: str) -> hashes.HashAlgorithm:

@@ -54,11 +54,19 @@ def mgf_hash(mgf: int) -> str:
         raise errors.MechanismParamInvalid() from None
 
 
+# CKM digest mechanism -> the engine's shared algorithm object: C_DigestInit's one lookup.
+_ALGORITHM_OF = {mech: hashes.instance(name) for mech, name in HASH_OF.items()}
+_Hash = hashes.Hash
+
+
 class _Digest(DigestContext):
+    """Holds the engine's native hash context itself: C_DigestInit + C_Digest run two Python
+    frames of this module (``digest_init`` with ``__init__``, then ``digest``) and no others."""
+
     __slots__ = ("_ctx",)
 
-    def __init__(self, name: str) -> None:
-        self._ctx = hashes.Digest(name)
+    def __init__(self, algorithm: Any) -> None:
+        self._ctx = _Hash(algorithm)
 
     def update(self, data: bytes) -> None:
         self._ctx.update(bytes(data))
@@ -67,10 +75,12 @@ class _Digest(DigestContext):
         return self._ctx.finalize()
 
     def digest(self, data: bytes) -> bytes:  # update + final in one call: C_Digest's path
-        return self._ctx.digest(bytes(data))
+        ctx = self._ctx
+        ctx.update(bytes(data))
+        return ctx.finalize()
 
     def length(self) -> int:
-        return self._ctx.size
+        return self._ctx.algorithm.digest_size
 
 
 @mechanism(*HASH_OF, info=MechInfo(0, 0, MechanismFlag.DIGEST))
@@ -78,4 +88,4 @@ class Digest(MechanismImpl):
     def digest_init(self, mech: int, param: Any) -> DigestContext:
         if param is not None:
             raise errors.MechanismParamInvalid()
-        return _Digest(HASH_OF[mech])
+        return _Digest(_ALGORITHM_OF[mech])

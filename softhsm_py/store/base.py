@@ -99,7 +99,8 @@ class Store(Protocol):
 
     def generation(self, slot_id: int) -> int:
         """The token's generation (0 if there is no token on that slot). Called on every use of
-        a token object, so it should be cheap when nothing changed (SQLite: one PRAGMA)."""
+        a token object, so it should be cheap when nothing changed (SQLite: a compare of the
+        mapped WAL-index header, the PRAGMA data_version only once it changed)."""
         ...
 
     # -- PINs --------------------------------------------------------------------------------

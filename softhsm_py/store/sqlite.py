@@ -11,6 +11,11 @@ runs outside it, and nothing outside the store is ever called with it held.
 Caching: ``tokens()`` and ``generation()`` run on nearly every PKCS#11 call, so their answers are
 kept until ``PRAGMA data_version`` (another connection committed) or our own write count moves;
 checking costs one PRAGMA instead of a table read and keeps other processes' writes visible at once.
+The PRAGMA itself is skipped while the WAL-index header (the first 96 bytes of the ``-shm`` file,
+mapped read-only) keeps the bytes it had when the PRAGMA last ran: every commit of every
+connection rewrites that header (``iChange``, ``mxFrame``, salts; sqlite.org/walformat.html), so
+equal bytes mean nothing was committed. A changed header only sends us to the PRAGMA, which stays
+the authority; without a mappable ``-shm`` file the PRAGMA runs on every call, as before.
 
 Layout of secrets (see ``store/base.py`` for the model):
 
@@ -33,6 +38,7 @@ exceed the lockout, and killing the process mid-try does not erase the try.
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import secrets
 import sqlite3
@@ -70,6 +76,10 @@ log = logging.getLogger("softhsm_py.store")
 DB_NAME = "softhsm-py.sqlite3"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 10.0
+# The WAL-index header: two copies of a 48-byte struct at the start of the -shm file, rewritten by
+# every commit (https://www.sqlite.org/walformat.html, "The WAL-Index Header").
+_SHM_HEADER = 96
+_SHM_MAP = _SHM_HEADER
 LABEL_MAX = 32
 SALT_LEN = 16
 
@@ -148,6 +158,9 @@ class SqliteStore:
         self._cached_at: tuple[int, int] | None = None
         self._tokens: list[TokenRecord] | None = None
         self._generations: dict[int, int] = {}
+        # Read-only view of the -shm file and its WAL-index header bytes when ``_version()`` last ran.
+        self._shm: mmap.mmap | None = None
+        self._shm_seen: bytes | None = None
         try:
             Path(token_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
             # Create the file ourselves so that it is 0600 from the start; SQLite gives its
@@ -174,6 +187,25 @@ class SqliteStore:
                 raise _device_error(f"opening {self.path}", exc) from exc
             raise
         self._db = db
+        self._shm = self._map_shm()
+
+    def _map_shm(self) -> mmap.mmap | None:
+        """The -shm file's first page, read-only; None (PRAGMA on every check) if unavailable.
+
+        Safe to read for as long as our connection is open: SQLite truncates the -shm file only
+        when the first connection opens it, and ours holds it open until ``close()``."""
+        try:
+            fd = os.open(f"{self.path}-shm", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return None
+        try:
+            if os.fstat(fd).st_size < _SHM_MAP:
+                return None
+            return mmap.mmap(fd, _SHM_MAP, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            return None
+        finally:
+            os.close(fd)
 
     # ----------------------------------------------------------------------- plumbing
 
@@ -250,6 +282,14 @@ class SqliteStore:
         """Drop the cached answers if anything may have changed since they were read. Caller
         holds ``self._lock``, and reads the data only after this (so a commit that lands in
         between moves the version again and the next call reads afresh)."""
+        shm = self._shm
+        if shm is not None:
+            # Taken before the PRAGMA: a commit landing after it changes the bytes again.
+            header = shm[:_SHM_HEADER]
+            cached_at = self._cached_at
+            if header == self._shm_seen and cached_at is not None and cached_at[1] == self._writes:
+                return  # no connection committed since the PRAGMA below last ran
+            self._shm_seen = header
         version = self._version(db)
         if version != self._cached_at:
             self._cached_at = version
@@ -285,6 +325,9 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             db, self._db = self._db, None
+            shm, self._shm, self._shm_seen = self._shm, None, None
+            if shm is not None:
+                shm.close()  # before the connection: SQLite may remove the file once it closes
             if db is None:
                 return
             if self._pid != os.getpid():
@@ -314,11 +357,16 @@ class SqliteStore:
         return TokenRecord(slot_id, serial, label, bool(user_init), so_f, user_f, gen)
 
     def tokens(self) -> list[TokenRecord]:
-        with self._read("listing tokens") as db:
-            self._valid_cache(db)
-            if self._tokens is None:
-                rows = db.execute(f"SELECT {self._TOKEN_COLUMNS} FROM tokens ORDER BY slot_id").fetchall()
-                self._tokens = [self._record(r) for r in rows]
+        # _read() inlined: this runs on every C_OpenSession and slot lookup.
+        with self._lock:
+            db = self._conn()
+            try:
+                self._valid_cache(db)
+                if self._tokens is None:
+                    rows = db.execute(f"SELECT {self._TOKEN_COLUMNS} FROM tokens ORDER BY slot_id").fetchall()
+                    self._tokens = [self._record(r) for r in rows]
+            except sqlite3.Error as exc:
+                raise _device_error("listing tokens", exc) from exc
             return list(self._tokens)
 
     def token(self, slot_id: int) -> TokenRecord | None:

@@ -405,6 +405,62 @@ def test_cached_tokens_and_generations_follow_other_connections(store, tmp_path)
         other.close()
 
 
+def test_wal_header_check_skips_the_pragma_and_sees_every_commit(store, tmp_path):
+    """While the WAL-index header in the -shm file keeps its bytes, tokens() and generation()
+    answer without even the PRAGMA; a commit by any other connection (here plain sqlite3, so
+    nothing of ours runs on the writer's side) changes those bytes and shows at once."""
+    assert store._shm is not None  # the fast check is in use on this platform
+    store.create_token(0, "t", SO_PIN)
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    try:
+        assert [t.label for t in store.tokens()] == ["t"]
+        gen = store.generation(0)
+        statements.clear()
+        for _ in range(3):
+            assert [t.label for t in store.tokens()] == ["t"] and store.generation(0) == gen
+        assert statements == []  # nothing committed: no SQL at all
+        raw = sqlite3.connect(store.path, isolation_level=None)
+        try:
+            for label in ("u", "v", "w"):
+                raw.execute("UPDATE tokens SET label = ? WHERE slot_id = 0", (label,))
+                assert [t.label for t in store.tokens()] == [label]
+            raw.execute("UPDATE tokens SET generation = generation + 1 WHERE slot_id = 0")
+            assert store.generation(0) == gen + 1
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL restarts: new salts
+            raw.execute("UPDATE tokens SET label = 'x' WHERE slot_id = 0")
+            assert [t.label for t in store.tokens()] == ["x"]
+            raw.execute("DELETE FROM tokens WHERE slot_id = 0")
+            assert store.tokens() == [] and store.generation(0) == 0
+        finally:
+            raw.close()
+    finally:
+        store._db.set_trace_callback(None)
+
+
+def test_without_the_shm_mapping_the_pragma_still_sees_other_connections(store, tmp_path):
+    store._shm.close()
+    store._shm = None  # as on a platform where the -shm file cannot be mapped
+    other = open_store(tmp_path / "tokens", kdf_cost=COST)
+    try:
+        assert store.tokens() == []
+        other.create_token(0, "t", SO_PIN)
+        assert [t.label for t in store.tokens()] == ["t"]
+        other.delete_token(0)
+        assert store.tokens() == [] and store.generation(0) == 0
+    finally:
+        other.close()
+
+
+def test_close_unmaps_the_shm_file(tmp_path):
+    s = open_store(tmp_path / "tokens", kdf_cost=COST)
+    shm = s._shm
+    s.close()
+    assert s._shm is None and (shm is None or shm.closed)
+    with pytest.raises(RuntimeError):
+        s.tokens()
+
+
 # --------------------------------------------------------------------------- objects
 
 
