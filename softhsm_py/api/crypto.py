@@ -185,22 +185,9 @@ _SINGLE = {
 
 
 def single(lib: Library, handle: int, kind_name: str, data: bytes, out: Output) -> None:
-    # _active and _run, inlined for the single-part functions (the hot path of every small operation).
-    try:
-        kind = _KIND[kind_name]
-    except (KeyError, TypeError):
-        kind = OpKind(kind_name)
-    with lib.lock:  # _active, inlined
-        session = lib.runtime.sessions.get(handle)
-        if session is None:
-            raise errors.SessionHandleInvalid()
-        operation = session.operations.get(kind)
-        if operation is None:
-            raise errors.OperationNotInitialized()
-    if operation.needs_context_login and not operation.context_authenticated:
-        session.end(kind)
-        raise errors.UserNotLoggedIn()  # no C_Login(CKU_CONTEXT_SPECIFIC) since the Init
-    with session.lock:
+    kind = _kind(kind_name)
+    session, operation = _active(lib, handle, kind)
+    with session.lock:  # _run(..., last=True), inlined: the hot path of every small operation
         try:
             pending = operation.pending
             if pending is None:
