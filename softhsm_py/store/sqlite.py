@@ -11,11 +11,10 @@ runs outside it, and nothing outside the store is ever called with it held.
 Caching: ``tokens()`` and ``generation()`` run on nearly every PKCS#11 call, so their answers are
 kept until ``PRAGMA data_version`` (another connection committed) or our own write count moves;
 checking costs one PRAGMA instead of a table read and keeps other processes' writes visible at once.
-The PRAGMA itself is skipped while the WAL-index header (the first 96 bytes of the ``-shm`` file,
-mapped read-only) keeps the bytes it had when the PRAGMA last ran: every commit of every
-connection rewrites that header (``iChange``, ``mxFrame``, salts; sqlite.org/walformat.html), so
-equal bytes mean nothing was committed. A changed header only sends us to the PRAGMA, which stays
-the authority; without a mappable ``-shm`` file the PRAGMA runs on every call, as before.
+Never open SQLite's files (the database, ``-wal``, ``-shm``) with a descriptor of our own while a
+connection may have them open: closing any descriptor of a file drops every POSIX lock the process
+holds on it, SQLite's included. Losing the shared lock on ``-shm`` lets another process believe it
+is the first connection and reinitialise the WAL index under us (SIGBUS, lost commits).
 
 Layout of secrets (see ``store/base.py`` for the model):
 
@@ -37,8 +36,6 @@ exceed the lockout, and killing the process mid-try does not erase the try.
 
 from __future__ import annotations
 
-import logging
-import mmap
 import os
 import secrets
 import sqlite3
@@ -51,6 +48,7 @@ from typing import Self
 from softhsm_py import errors
 from softhsm_py.constants import UserType
 from softhsm_py.engine import sealing
+from softhsm_py.log import get_logger
 from softhsm_py.store.base import (
     ObjectIndex,
     SlotTaken,
@@ -71,15 +69,11 @@ from softhsm_py.store.format import (
 
 __all__ = ["DB_NAME", "SCHEMA_VERSION", "SqliteStore", "decode_attrs", "encode_attrs", "open_store"]
 
-log = logging.getLogger("softhsm_py.store")
+log = get_logger("store")
 
 DB_NAME = "softhsm-py.sqlite3"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 10.0
-# The WAL-index header: two copies of a 48-byte struct at the start of the -shm file, rewritten by
-# every commit (https://www.sqlite.org/walformat.html, "The WAL-Index Header").
-_SHM_HEADER = 96
-_SHM_MAP = _SHM_HEADER
 LABEL_MAX = 32
 SALT_LEN = 16
 
@@ -126,6 +120,7 @@ CREATE INDEX objects_id ON objects (slot_id, id_mac);
 # delete the parent's WAL), and kept referenced so garbage collection does not close them either.
 _ABANDONED: list[sqlite3.Connection] = []
 
+
 def _check_label(label: str) -> None:
     if len(label.encode("utf-8")) > LABEL_MAX:
         raise ValueError(f"token label longer than {LABEL_MAX} bytes of UTF-8")
@@ -158,15 +153,20 @@ class SqliteStore:
         self._cached_at: tuple[int, int] | None = None
         self._tokens: list[TokenRecord] | None = None
         self._generations: dict[int, int] = {}
-        # Read-only view of the -shm file and its WAL-index header bytes when ``_version()`` last ran.
-        self._shm: mmap.mmap | None = None
-        self._shm_seen: bytes | None = None
         try:
             Path(token_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
             # Create the file ourselves so that it is 0600 from the start; SQLite gives its
-            # -wal and -shm files the mode of the database file.
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
-            os.close(fd)
+            # -wal and -shm files the mode of the database file. O_EXCL: an existing file may be
+            # open in another connection of this process, and closing our descriptor of it
+            # would drop that connection's locks (see the module docstring).
+            try:
+                fd = os.open(
+                    self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600
+                )
+            except FileExistsError:
+                pass
+            else:
+                os.close(fd)
             db = sqlite3.connect(
                 self.path,
                 timeout=BUSY_TIMEOUT_S,
@@ -187,27 +187,6 @@ class SqliteStore:
                 raise _device_error(f"opening {self.path}", exc) from exc
             raise
         self._db = db
-        self._shm = self._map_shm()
-
-    def _map_shm(self) -> mmap.mmap | None:
-        """The -shm file's first page, read-only; None (PRAGMA on every check) if unavailable.
-
-        Safe to read for as long as our connection is open: SQLite truncates the -shm file only
-        when the first connection opens it, and ours holds it open until ``close()``."""
-        try:
-            fd = os.open(f"{self.path}-shm", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except OSError:
-            return None
-        try:
-            if os.fstat(fd).st_size < _SHM_MAP:
-                return None
-            return mmap.mmap(fd, _SHM_MAP, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):
-            return None
-        finally:
-            os.close(fd)
-
-    # ----------------------------------------------------------------------- plumbing
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute("BEGIN IMMEDIATE")
@@ -282,14 +261,6 @@ class SqliteStore:
         """Drop the cached answers if anything may have changed since they were read. Caller
         holds ``self._lock``, and reads the data only after this (so a commit that lands in
         between moves the version again and the next call reads afresh)."""
-        shm = self._shm
-        if shm is not None:
-            # Taken before the PRAGMA: a commit landing after it changes the bytes again.
-            header = shm[:_SHM_HEADER]
-            cached_at = self._cached_at
-            if header == self._shm_seen and cached_at is not None and cached_at[1] == self._writes:
-                return  # no connection committed since the PRAGMA below last ran
-            self._shm_seen = header
         version = self._version(db)
         if version != self._cached_at:
             self._cached_at = version
@@ -325,9 +296,6 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             db, self._db = self._db, None
-            shm, self._shm, self._shm_seen = self._shm, None, None
-            if shm is not None:
-                shm.close()  # before the connection: SQLite may remove the file once it closes
             if db is None:
                 return
             if self._pid != os.getpid():
@@ -347,9 +315,7 @@ class SqliteStore:
 
     # ----------------------------------------------------------------------- tokens
 
-    _TOKEN_COLUMNS = (
-        "slot_id, serial, label, user_wrap IS NOT NULL, so_failures, user_failures, generation"
-    )
+    _TOKEN_COLUMNS = "slot_id, serial, label, user_wrap IS NOT NULL, so_failures, user_failures, generation"
 
     @staticmethod
     def _record(row: tuple) -> TokenRecord:
@@ -432,9 +398,7 @@ class SqliteStore:
                     ),
                 )
                 self._bump(db, slot_id)
-                record = self._record(
-                    self._token_row(db, slot_id, self._TOKEN_COLUMNS)
-                )
+                record = self._record(self._token_row(db, slot_id, self._TOKEN_COLUMNS))
             log.info("token created on slot %d (serial %s)", slot_id, serial)
             return record
 
@@ -498,9 +462,7 @@ class SqliteStore:
                     raise errors.UserPinNotInitialized()
                 if count >= lockout:
                     raise errors.PinLocked()
-                db.execute(
-                    f"UPDATE tokens SET {failures} = {failures} + 1 WHERE slot_id = ?", (slot_id,)
-                )
+                db.execute(f"UPDATE tokens SET {failures} = {failures} + 1 WHERE slot_id = ?", (slot_id,))
                 self._bump(db, slot_id)
                 (count,) = self._token_row(db, slot_id, failures)
             # 2. Make it, without any lock.
@@ -535,9 +497,7 @@ class SqliteStore:
             log.info("token on slot %d changed during a login; trying again", slot_id)
         raise errors.PinIncorrect()
 
-    def _rewrap(
-        self, slot_id: int, who: str, token_key: bytes, new_pin: bytes, *, init: bool
-    ) -> None:
+    def _rewrap(self, slot_id: int, who: str, token_key: bytes, new_pin: bytes, *, init: bool) -> None:
         with self._read("reading a token") as db:
             serial, key_check = self._token_row(db, slot_id, "serial, key_check")
         self._check_key(key_check, token_key)
@@ -545,9 +505,7 @@ class SqliteStore:
         kek = sealing.derive_kek(new_pin, salt, self.kdf_cost)  # slow: outside the lock
         wrap = sealing.seal(kek, token_key, wrap_aad(serial, who))
         with self._write("storing a PIN") as db:
-            current, current_check, user_wrap = self._token_row(
-                db, slot_id, "serial, key_check, user_wrap"
-            )
+            current, current_check, user_wrap = self._token_row(db, slot_id, "serial, key_check, user_wrap")
             if current != serial or current_check != key_check:
                 raise TokenKeyStale()
             if who == "user" and user_wrap is None and not init:
@@ -576,9 +534,7 @@ class SqliteStore:
     def _keysets(
         self, db: sqlite3.Connection, slot_id: int, token_key: bytes | None
     ) -> tuple[str, Keys, Keys | None]:
-        serial, key_check, public_key = self._token_row(
-            db, slot_id, "serial, key_check, public_key"
-        )
+        serial, key_check, public_key = self._token_row(db, slot_id, "serial, key_check, public_key")
         private = None
         if token_key is not None:
             self._check_key(key_check, token_key)
@@ -733,9 +689,7 @@ class SqliteStore:
     def delete(self, slot_id: int, oid: int) -> None:
         with self._write("deleting an object") as db:
             self._token_row(db, slot_id, "1")
-            if not db.execute(
-                "DELETE FROM objects WHERE oid = ? AND slot_id = ?", (oid, slot_id)
-            ).rowcount:
+            if not db.execute("DELETE FROM objects WHERE oid = ? AND slot_id = ?", (oid, slot_id)).rowcount:
                 raise errors.ObjectHandleInvalid()
             self._bump(db, slot_id)
 

@@ -152,8 +152,7 @@ def test_private_values_labels_ids_and_keys_never_reach_the_files(store, token):
     assert store.load(0, oid, token).attrs == attrs
 
     def check(blob: bytes) -> None:
-        for needle in (SECRET, SECRET_LABEL, SECRET_ID, b"PUBLIC-PAYLOAD-xyz", token, SO_PIN,
-                       USER_PIN):
+        for needle in (SECRET, SECRET_LABEL, SECRET_ID, b"PUBLIC-PAYLOAD-xyz", token, SO_PIN, USER_PIN):
             assert needle not in blob, needle
         assert SECRET.hex().encode() not in blob
 
@@ -405,60 +404,62 @@ def test_cached_tokens_and_generations_follow_other_connections(store, tmp_path)
         other.close()
 
 
-def test_wal_header_check_skips_the_pragma_and_sees_every_commit(store, tmp_path):
-    """While the WAL-index header in the -shm file keeps its bytes, tokens() and generation()
-    answer without even the PRAGMA; a commit by any other connection (here plain sqlite3, so
-    nothing of ours runs on the writer's side) changes those bytes and shows at once."""
-    assert store._shm is not None  # the fast check is in use on this platform
+def test_commits_of_any_other_connection_show_at_once(store, tmp_path):
+    """The cached answers follow ``PRAGMA data_version``: a commit by another connection (plain
+    sqlite3 here, so nothing of ours runs on the writer's side) shows on the next call."""
     store.create_token(0, "t", SO_PIN)
-    statements: list[str] = []
-    store._db.set_trace_callback(statements.append)
+    gen = store.generation(0)
+    raw = sqlite3.connect(store.path, isolation_level=None)
     try:
-        assert [t.label for t in store.tokens()] == ["t"]
-        gen = store.generation(0)
-        statements.clear()
-        for _ in range(3):
-            assert [t.label for t in store.tokens()] == ["t"] and store.generation(0) == gen
-        assert statements == []  # nothing committed: no SQL at all
-        raw = sqlite3.connect(store.path, isolation_level=None)
-        try:
-            for label in ("u", "v", "w"):
-                raw.execute("UPDATE tokens SET label = ? WHERE slot_id = 0", (label,))
-                assert [t.label for t in store.tokens()] == [label]
-            raw.execute("UPDATE tokens SET generation = generation + 1 WHERE slot_id = 0")
-            assert store.generation(0) == gen + 1
-            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL restarts: new salts
-            raw.execute("UPDATE tokens SET label = 'x' WHERE slot_id = 0")
-            assert [t.label for t in store.tokens()] == ["x"]
-            raw.execute("DELETE FROM tokens WHERE slot_id = 0")
-            assert store.tokens() == [] and store.generation(0) == 0
-        finally:
-            raw.close()
-    finally:
-        store._db.set_trace_callback(None)
-
-
-def test_without_the_shm_mapping_the_pragma_still_sees_other_connections(store, tmp_path):
-    store._shm.close()
-    store._shm = None  # as on a platform where the -shm file cannot be mapped
-    other = open_store(tmp_path / "tokens", kdf_cost=COST)
-    try:
-        assert store.tokens() == []
-        other.create_token(0, "t", SO_PIN)
-        assert [t.label for t in store.tokens()] == ["t"]
-        other.delete_token(0)
+        for label in ("u", "v", "w"):
+            raw.execute("UPDATE tokens SET label = ? WHERE slot_id = 0", (label,))
+            assert [t.label for t in store.tokens()] == [label]
+        raw.execute("UPDATE tokens SET generation = generation + 1 WHERE slot_id = 0")
+        assert store.generation(0) == gen + 1
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        raw.execute("UPDATE tokens SET label = 'x' WHERE slot_id = 0")
+        assert [t.label for t in store.tokens()] == ["x"]
+        raw.execute("DELETE FROM tokens WHERE slot_id = 0")
         assert store.tokens() == [] and store.generation(0) == 0
     finally:
-        other.close()
+        raw.close()
 
 
-def test_close_unmaps_the_shm_file(tmp_path):
-    s = open_store(tmp_path / "tokens", kdf_cost=COST)
-    shm = s._shm
-    s.close()
-    assert s._shm is None and (shm is None or shm.closed)
-    with pytest.raises(RuntimeError):
-        s.tokens()
+_FIRST_CONNECTION_PROBE = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+try:
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)  # SQLite's "am I alone?" (DMS) byte
+except OSError:
+    print("held")
+else:
+    print("free")
+"""
+
+
+def test_open_stores_keep_sqlite_locks_so_no_other_process_resets_the_wal_index(tmp_path):
+    """SQLite holds a shared lock on byte 128 of the -shm file while it uses the WAL index; a
+    process that can lock it exclusively believes it is alone and reinitialises the index (a
+    reader elsewhere then dies of SIGBUS or misses commits). Closing any descriptor of a file
+    drops every POSIX lock the process holds on it, so the store must never open and close
+    SQLite's files itself, not even when a second store on the same directory opens and closes."""
+    first = open_store(tmp_path / "tokens", kdf_cost=COST)
+    try:
+        first.create_token(0, "t", SO_PIN)
+        assert [t.label for t in first.tokens()] == ["t"]
+        second = open_store(tmp_path / "tokens", kdf_cost=COST)
+        assert [t.label for t in second.tokens()] == ["t"]
+        second.close()
+        assert [t.label for t in first.tokens()] == ["t"]
+        probe = subprocess.run(
+            [sys.executable, "-c", _FIRST_CONNECTION_PROBE, f"{first.path}-shm"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert probe.stdout.strip() == "held", probe.stderr
+    finally:
+        first.close()
 
 
 # --------------------------------------------------------------------------- objects
@@ -566,8 +567,7 @@ def test_find_with_two_thousand_objects(store, token):
 def test_find_queries_use_the_indexes(store, token):
     """The SQL that find() really runs is answered from the (slot_id, ...) indexes."""
     for i in range(50):
-        store.insert(0, ObjectIndex(i % 2 == 0, i % 5, None, b"l%d" % i, b"i%d" % i), {},
-                     token)
+        store.insert(0, ObjectIndex(i % 2 == 0, i % 5, None, b"l%d" % i, b"i%d" % i), {}, token)
     statements: list[str] = []
     store._db.set_trace_callback(statements.append)
     try:
@@ -613,8 +613,7 @@ def test_four_threads_writing_lose_nothing(store, token):
         except BaseException as exc:
             failures.append(exc)
 
-    threads = [threading.Thread(target=writer, args=(n, store if n < 2 else second))
-               for n in range(4)]
+    threads = [threading.Thread(target=writer, args=(n, store if n < 2 else second)) for n in range(4)]
     gen0 = store.generation(0)
     for t in threads:
         t.start()
@@ -732,8 +731,7 @@ def test_two_processes_see_each_other(store, token):
     child = Child(store.path.parent)
     try:
         # Parent inserts, child sees (public without login, private after login).
-        pub = store.insert(0, ObjectIndex(False, CKO_DATA, None, b"shared"), {1: b"from-parent"},
-                           None)
+        pub = store.insert(0, ObjectIndex(False, CKO_DATA, None, b"shared"), {1: b"from-parent"}, None)
         priv = store.insert(0, ObjectIndex(True, CKO_DATA, None, b"shared"), {1: b"hidden"}, token)
         assert child(op="find", label="shared") == [pub]
         assert child(op="load", oid=priv) == "ObjectHandleInvalid"
