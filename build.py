@@ -12,6 +12,7 @@ the one set of types, read by cffi and by the C compiler alike.
 from __future__ import annotations
 
 import re
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -24,7 +25,6 @@ FORWARDED = re.compile(r"^FWD3?\((\w+), (\(.*?\)), \(")
 # library's own location (no PYTHONPATH needed), then hands this copy's ffi/lib to the entry layer.
 BOOTSTRAP = r"""
 import os
-import site
 import sys
 
 import _cffi_backend  # noqa: F401
@@ -37,14 +37,43 @@ def _find_site(library_path):
         d = os.path.dirname(d)
     return None
 
+def _add_venv(venv):
+    # What `site` would do for this environment, minus executing .pth import lines.
+    sys.prefix = sys.exec_prefix = venv
+    dirs = [os.path.join(venv, "lib", "python%d.%d" % sys.version_info[:2], "site-packages")]
+    with open(os.path.join(venv, "pyvenv.cfg"), encoding="utf-8") as cfg:
+        if any(line.replace(" ", "").lower() == "include-system-site-packages=true\n" for line in cfg):
+            import site
+            dirs += site.getsitepackages([sys.base_prefix])
+    for d in dirs:
+        if not os.path.isdir(d):
+            continue
+        if d not in sys.path:
+            sys.path.append(d)
+        for name in sorted(os.listdir(d)):
+            if not name.endswith(".pth"):
+                continue
+            with open(os.path.join(d, name), encoding="utf-8", errors="replace") as pth:
+                for line in pth:
+                    line = line.strip()
+                    if line and not line.startswith(("#", "import ", "import\t")):
+                        path = os.path.normpath(os.path.join(d, line))
+                        if os.path.isdir(path) and path not in sys.path:
+                            sys.path.append(path)
+
 _native = sys.modules["softhsm_py._native"]
+_owns = _native.lib.shim_owns_python()
+_venv = _native.ffi.string(_native.lib.shim_venv_dir()).decode("utf-8", "surrogateescape")
+if _owns and _venv and "site" not in sys.modules:
+    _add_venv(_venv)
 _site = _find_site(_native.ffi.string(_native.lib.shim_library_path()).decode("utf-8", "surrogateescape"))
 if _site and _site not in sys.path:
-    if _native.lib.shim_owns_python():
+    if _owns:
         sys.path.insert(0, _site)  # a C host: our environment comes first
     else:
         sys.path.append(_site)  # a Python host: never shadow what the host imports
-    site.addsitedir(_site)
+    if "site" in sys.modules:
+        sys.modules["site"].addsitedir(_site)
 import softhsm_py.abi.entry
 softhsm_py.abi.entry.bind(_native.ffi, _native.lib)
 """
@@ -59,6 +88,11 @@ def forwarded_prototypes() -> str:
             name, params = match.groups()
             lines.append(f"CK_RV py_{name}{params};")
     return "\n".join(lines)
+
+
+def build_prefix() -> str:
+    """The building environment as a C string: an in-place build (``python build.py``) runs in it."""
+    return '"' + sys.prefix.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def libpython_soname() -> str:
@@ -79,6 +113,7 @@ ffibuilder.cdef(
     void shim_set_ready(void);
     void shim_python_exiting(void);
     int shim_owns_python(void);
+    const char *shim_venv_dir(void);
     unsigned long *shim_fork_counter(void);
     """
 )
@@ -88,7 +123,10 @@ ffibuilder.set_source(
     "softhsm_py._native",
     '#include "shim.c"',
     include_dirs=[str(NATIVE)],
-    define_macros=[("SOFTHSM_LIBPYTHON", f'"{libpython_soname()}"')],
+    define_macros=[
+        ("SOFTHSM_LIBPYTHON", f'"{libpython_soname()}"'),
+        ("SOFTHSM_BUILD_PREFIX", build_prefix()),
+    ],
     libraries=[libpython_name()],
     library_dirs=[sysconfig.get_config_var("LIBDIR")],
     extra_compile_args=["-fvisibility=hidden", "-Wall", "-Wno-unused-function"],

@@ -59,6 +59,7 @@ static const char *shim_library_path(void) { return library_path; }
 static void shim_set_ready(void) { py_ready = 1; }
 static void shim_python_exiting(void) { py_exiting = 1; }
 static int shim_owns_python(void) { return owns_python; }
+static const char *shim_venv_dir(void);
 static unsigned long *shim_fork_counter(void) { return &fork_counter; }
 
 /* ---- fork: keep the interpreter usable in a child of a C host (Python hosts do this in os.fork) ---- */
@@ -96,23 +97,53 @@ __attribute__((constructor)) static void shim_load(void) {
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-/* If the library sits in a virtual environment, start Python as that environment's interpreter so
- * that sys.prefix and site-packages are the environment's: walk up from the library to pyvenv.cfg. */
-static int find_venv_python(char *out, size_t size) {
-    char dir[PATH_MAX], probe[PATH_MAX + 32];
+/* The virtual environment the library belongs to: the first pyvenv.cfg above the library (an
+ * installed module), else the environment that built it in place (build.py's SOFTHSM_BUILD_PREFIX).
+ * Python then starts as that environment's interpreter and the bootstrap adds its site-packages. */
+static char venv_dir[PATH_MAX];
+
+static const char *shim_venv_dir(void) { return venv_dir; }
+
+static int is_venv(const char *dir) {
+    char probe[PATH_MAX + 32];
+    snprintf(probe, sizeof(probe), "%s/pyvenv.cfg", dir);
+    return access(probe, R_OK) == 0;
+}
+
+static int find_venv(void) {
+    char dir[PATH_MAX];
     strncpy(dir, library_path, sizeof(dir) - 1);
     dir[sizeof(dir) - 1] = 0;
     for (int depth = 0; depth < 8; depth++) {
         char *slash = strrchr(dir, '/');
-        if (!slash || slash == dir) return 0;
+        if (!slash || slash == dir) break;
         *slash = 0;
-        snprintf(probe, sizeof(probe), "%s/pyvenv.cfg", dir);
-        if (access(probe, R_OK) == 0) {
-            snprintf(out, size, "%s/bin/python3", dir);
+        if (is_venv(dir)) {
+            strncpy(venv_dir, dir, sizeof(venv_dir) - 1);
             return 1;
         }
     }
+#ifdef SOFTHSM_BUILD_PREFIX
+    /* Only for an in-place build: an installed copy outside any venv uses the system's Python. */
+    if (!strstr(library_path, "/site-packages/") && !strstr(library_path, "/dist-packages/") &&
+        is_venv(SOFTHSM_BUILD_PREFIX)) {
+        strncpy(venv_dir, SOFTHSM_BUILD_PREFIX, sizeof(venv_dir) - 1);
+        return 1;
+    }
+#endif
     return 0;
+}
+
+/* sys.path += the environment's site-packages (the bootstrap then reads its .pth files). */
+static void add_site_packages(void) {
+    char dir[PATH_MAX + 64];
+    snprintf(dir, sizeof(dir), "%s/lib/python%d.%d/site-packages", venv_dir, PY_MAJOR_VERSION,
+             PY_MINOR_VERSION);
+    PyObject *path = PySys_GetObject("path"); /* borrowed */
+    PyObject *entry = PyUnicode_DecodeFSDefault(dir);
+    if (path && entry) PyList_Append(path, entry);
+    Py_XDECREF(entry);
+    PyErr_Clear();
 }
 
 static void start_python(void) {
@@ -123,7 +154,11 @@ static void start_python(void) {
         PyConfig_InitPythonConfig(&config);
         config.install_signal_handlers = 0; /* the host owns SIGINT and friends */
         config.parse_argv = 0;
-        if (find_venv_python(venv_python, sizeof(venv_python))) {
+        if (find_venv()) {
+            /* No `site`: the bootstrap adds the environment's site-packages itself, which keeps
+             * interpreter-wide .pth imports (and their start-up cost) out of the host. */
+            config.site_import = 0;
+            snprintf(venv_python, sizeof(venv_python), "%s/bin/python3", venv_dir);
             status = PyConfig_SetBytesString(&config, &config.program_name, venv_python);
             if (PyStatus_Exception(status)) {
                 PyConfig_Clear(&config);
@@ -139,6 +174,7 @@ static void start_python(void) {
             return;
         }
         owns_python = 1;
+        if (venv_dir[0]) add_site_packages(); /* cffi imports _cffi_backend before our bootstrap */
         PyEval_SaveThread(); /* release the GIL; each call takes it with PyGILState_Ensure */
     }
     started = 1;

@@ -8,21 +8,33 @@ attributes are a cache of the store's row; session objects live only here.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors
 
 
-@dataclass(eq=False)
 class ObjectRef:
-    slot_id: int
-    private: bool
-    oid: int | None = None  # a token object's id in the store
-    session: int | None = None  # a session object's owning session
-    attrs: dict[int, Any] = field(default_factory=dict)  # decoded values; for token objects a cache
-    generation: int = -1  # the token generation ``attrs`` was loaded at (token objects)
-    cache: dict[str, Any] = field(default_factory=dict)  # engine objects made from ``attrs``
+    """One object as a handle names it; compared by identity."""
+
+    __slots__ = ("attrs", "cache", "generation", "oid", "private", "session", "slot_id")
+
+    def __init__(
+        self,
+        slot_id: int,
+        private: bool,
+        oid: int | None = None,  # a token object's id in the store
+        session: int | None = None,  # a session object's owning session
+        attrs: dict[int, Any] | None = None,  # decoded values; for token objects a cache
+        generation: int = -1,  # the token generation ``attrs`` was loaded at (token objects)
+        cache: dict[str, Any] | None = None,  # engine objects made from ``attrs``
+    ) -> None:
+        self.slot_id = slot_id
+        self.private = private
+        self.oid = oid
+        self.session = session
+        self.attrs = {} if attrs is None else attrs
+        self.generation = generation
+        self.cache = {} if cache is None else cache
 
     def __repr__(self) -> str:  # attributes may hold key material
         kind = f"oid={self.oid}" if self.oid is not None else f"session={self.session}"

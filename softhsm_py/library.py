@@ -19,7 +19,6 @@ import itertools
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from . import errors
 from .config import Config
@@ -29,17 +28,31 @@ from .store import Store
 from .token import Token
 
 
-@dataclass
 class Runtime:
-    config: Config
-    store: Store
-    pid: int = field(default_factory=os.getpid)
-    forks: int = -1  # the fork counter when the runtime started (set by Library.start)
-    tokens: dict[int, Token] = field(default_factory=dict)  # slot id -> token of this instance
-    sessions: dict[int, Session] = field(default_factory=dict)
-    handles: HandleTable = field(default_factory=HandleTable)
-    # Session handles are never reused within a library instance, so a stale handle stays invalid.
-    session_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    """What C_Initialize set up. The defaults of ``pid`` and the tables are made per runtime."""
+
+    __slots__ = ("config", "forks", "handles", "pid", "session_ids", "sessions", "store", "tokens")
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        pid: int | None = None,  # None: os.getpid()
+        forks: int = -1,  # the fork counter when the runtime started (set by Library.start)
+        tokens: dict[int, Token] | None = None,  # slot id -> token of this instance
+        sessions: dict[int, Session] | None = None,
+        handles: HandleTable | None = None,
+        session_ids: itertools.count | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.pid = os.getpid() if pid is None else pid
+        self.forks = forks
+        self.tokens = {} if tokens is None else tokens
+        self.sessions = {} if sessions is None else sessions
+        self.handles = HandleTable() if handles is None else handles
+        # Session handles are never reused within a library instance, so a stale handle stays invalid.
+        self.session_ids = itertools.count(1) if session_ids is None else session_ids
 
 
 # Forks of this process seen by Python (os.fork, or a C host's fork() when the shim runs

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import threading
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import errors
@@ -29,16 +28,28 @@ class OpKind(enum.Enum):
     __hash__ = object.__hash__
 
 
-@dataclass(eq=False)
 class Session:
-    handle: int
-    slot_id: int
-    rw: bool
-    token: Token
-    # Serialises calls on one session (hosts may share a session between threads); never held
-    # while calling into the host.
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    operations: dict[OpKind, Any] = field(default_factory=dict)
+    """Compared by identity; no repr of its own (its operations may hold keys)."""
+
+    __slots__ = ("handle", "lock", "operations", "rw", "slot_id", "token")
+
+    def __init__(
+        self,
+        handle: int,
+        slot_id: int,
+        rw: bool,
+        token: Token,
+        lock: threading.RLock | None = None,
+        operations: dict[OpKind, Any] | None = None,
+    ) -> None:
+        self.handle = handle
+        self.slot_id = slot_id
+        self.rw = rw
+        self.token = token
+        # Serialises calls on one session (hosts may share a session between threads); never held
+        # while calling into the host.
+        self.lock = threading.RLock() if lock is None else lock
+        self.operations = {} if operations is None else operations
 
     @property
     def flags(self) -> SessionFlag:

@@ -7,17 +7,25 @@ with one token (3.0, 5.6): the user type logged in and the token key that login 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .constants import UserType
 
 
-@dataclass(eq=False)
 class Token:
-    slot_id: int
-    serial: str
-    user: UserType | None = None
-    token_key: bytes | None = None  # unwrapped by the login; dropped at logout
+    """Compared by identity: every session on a slot shares its one Token."""
+
+    __slots__ = ("serial", "slot_id", "token_key", "user")
+
+    def __init__(
+        self,
+        slot_id: int,
+        serial: str,
+        user: UserType | None = None,
+        token_key: bytes | None = None,  # unwrapped by the login; dropped at logout
+    ) -> None:
+        self.slot_id = slot_id
+        self.serial = serial
+        self.user = user
+        self.token_key = token_key
 
     def __repr__(self) -> str:  # never show the key
         who = self.user.name if self.user is not None else "nobody"

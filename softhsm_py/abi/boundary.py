@@ -9,14 +9,15 @@ host gets CKR_GENERAL_ERROR. Nothing is ever printed to stdout.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Callable
 from functools import wraps
+
+from softhsm_py.log import get_logger
 
 from ..constants import ReturnValue
 from ..errors import PKCS11Error
 
-log = logging.getLogger("softhsm_py")
+log = get_logger()
 
 OK = int(ReturnValue.OK)
 GENERAL_ERROR = int(ReturnValue.GENERAL_ERROR)

@@ -3,39 +3,56 @@
 from __future__ import annotations
 
 import functools
-import logging
-from dataclasses import dataclass
+
+from softhsm_py.log import configure as configure_logging
+from softhsm_py.log import get_logger
 
 from .. import __version__, errors
 from ..config import ConfigError, load_config
 from ..constants import InitializeFlag
 from ..library import Library, Runtime
-from ..log import setup_logging
 from ..store import open_store
 from . import sessions
 
-log = logging.getLogger("softhsm_py")
+log = get_logger()
 
 MANUFACTURER = "softhsm-py"
 DESCRIPTION = "softhsm-py PKCS#11 module"
 CRYPTOKI_VERSION = (3, 0)
 
 
-@dataclass(frozen=True)
+# Answers are plain slotted classes, read-only by convention: ``dataclasses`` would cost ~5 ms
+# of every module start (tests/conformance/test_startup.py).
+
+
 class InitArgs:
     """What a caller's CK_C_INITIALIZE_ARGS said (the ABI layer already refused pReserved)."""
 
-    mutex_functions: int  # how many of the four mutex callbacks are non-NULL
-    flags: int
+    __slots__ = ("flags", "mutex_functions")
+
+    def __init__(self, mutex_functions: int, flags: int) -> None:
+        self.mutex_functions = mutex_functions  # how many of the four mutex callbacks are non-NULL
+        self.flags = flags
 
 
-@dataclass(frozen=True)
 class Info:
-    cryptoki_version: tuple[int, int]
-    manufacturer: str
-    flags: int
-    description: str
-    library_version: tuple[int, int]
+    """CK_INFO. Built once (``_info``), so hashing by identity keys the ABI's struct cache."""
+
+    __slots__ = ("cryptoki_version", "description", "flags", "library_version", "manufacturer")
+
+    def __init__(
+        self,
+        cryptoki_version: tuple[int, int],
+        manufacturer: str,
+        flags: int,
+        description: str,
+        library_version: tuple[int, int],
+    ) -> None:
+        self.cryptoki_version = cryptoki_version
+        self.manufacturer = manufacturer
+        self.flags = flags
+        self.description = description
+        self.library_version = library_version
 
 
 def library_version() -> tuple[int, int]:
@@ -56,9 +73,9 @@ def initialize(lib: Library, args: InitArgs | None) -> None:
         try:
             config = load_config()
         except ConfigError as exc:
-            logging.getLogger("softhsm_py").error("configuration: %s", exc)
+            log.error("configuration: %s", exc)
             raise errors.GeneralError() from None
-        setup_logging(config)
+        configure_logging(config)
         store = open_store(config.token_dir, kdf_cost=config.kdf_cost)
         lib.start(Runtime(config=config, store=store))
     log.info("initialised (token_dir=%s)", config.token_dir)

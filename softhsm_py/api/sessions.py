@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+from softhsm_py.log import get_logger
 
 from .. import errors
 from ..constants import MechanismFlag, SessionFlag, UserType
@@ -11,15 +10,19 @@ from ..library import Library, Runtime
 from ..session import OpKind, Session
 from .common import check_slot, session_of, sessions_on, sync_tokens, token_of
 
-log = logging.getLogger("softhsm_py")
+log = get_logger()
 
 
-@dataclass(frozen=True)
 class SessionInfo:
-    slot_id: int
-    state: int
-    flags: int
-    device_error: int = 0
+    """CK_SESSION_INFO; a plain slotted class (``dataclasses`` is too slow to import at start)."""
+
+    __slots__ = ("device_error", "flags", "slot_id", "state")
+
+    def __init__(self, slot_id: int, state: int, flags: int, device_error: int = 0) -> None:
+        self.slot_id = slot_id
+        self.state = state
+        self.flags = flags
+        self.device_error = device_error
 
 
 # Plain ints: IntFlag's operators are Python code.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import time
-from dataclasses import dataclass
+
+from softhsm_py.log import get_logger
 
 from .. import errors
 from ..constants import SlotFlag, TokenFlag, UserType
@@ -13,34 +13,72 @@ from ..mechanisms import registry
 from ..store import SlotTaken, TokenRecord
 from .common import check_slot, empty_slot, session_of, sessions_on, sync_tokens
 
-log = logging.getLogger("softhsm_py")
+log = get_logger()
 
 MODEL = "softhsm-py"
 HARDWARE_VERSION = (0, 0)
 FIRMWARE_VERSION = (0, 1)
 
 
-@dataclass(frozen=True)
+# Answers are plain slotted classes, read-only by convention: ``dataclasses`` would cost ~5 ms
+# of every module start (tests/conformance/test_startup.py).
+
+
 class SlotInfo:
-    description: str
-    manufacturer: str
-    flags: int
-    hardware_version: tuple[int, int]
-    firmware_version: tuple[int, int]
+    __slots__ = ("description", "firmware_version", "flags", "hardware_version", "manufacturer")
+
+    def __init__(
+        self,
+        description: str,
+        manufacturer: str,
+        flags: int,
+        hardware_version: tuple[int, int],
+        firmware_version: tuple[int, int],
+    ) -> None:
+        self.description = description
+        self.manufacturer = manufacturer
+        self.flags = flags
+        self.hardware_version = hardware_version
+        self.firmware_version = firmware_version
 
 
-@dataclass(frozen=True)
 class TokenInfo:
-    label: str
-    manufacturer: str
-    model: str
-    serial: str
-    flags: int
-    session_count: int
-    rw_session_count: int
-    max_pin_len: int
-    min_pin_len: int
-    utc_time: str
+    __slots__ = (
+        "flags",
+        "label",
+        "manufacturer",
+        "max_pin_len",
+        "min_pin_len",
+        "model",
+        "rw_session_count",
+        "serial",
+        "session_count",
+        "utc_time",
+    )
+
+    def __init__(
+        self,
+        label: str,
+        manufacturer: str,
+        model: str,
+        serial: str,
+        flags: int,
+        session_count: int,
+        rw_session_count: int,
+        max_pin_len: int,
+        min_pin_len: int,
+        utc_time: str,
+    ) -> None:
+        self.label = label
+        self.manufacturer = manufacturer
+        self.model = model
+        self.serial = serial
+        self.flags = flags
+        self.session_count = session_count
+        self.rw_session_count = rw_session_count
+        self.max_pin_len = max_pin_len
+        self.min_pin_len = min_pin_len
+        self.utc_time = utc_time
 
 
 def get_slot_list(lib: Library, token_present: bool) -> list[int]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from softhsm_py import errors
 from softhsm_py.constants import MechanismFlag
@@ -23,11 +22,16 @@ from softhsm_py.mechanisms.base import (  # noqa: F401  re-exported for the sess
 )
 
 
-@dataclass(frozen=True)
 class MechInfo:
-    min_key: int
-    max_key: int
-    flags: MechanismFlag
+    """CK_MECHANISM_INFO, read-only by convention (not a dataclass: this module is imported at
+    module start, and ``dataclasses`` costs ~5 ms to import)."""
+
+    __slots__ = ("flags", "max_key", "min_key")
+
+    def __init__(self, min_key: int, max_key: int, flags: MechanismFlag) -> None:
+        self.min_key = min_key
+        self.max_key = max_key
+        self.flags = flags
 
 
 _IMPLS: dict[int, MechanismImpl] = {}

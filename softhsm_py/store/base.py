@@ -21,7 +21,6 @@ own store (``close()`` on the inherited one only forgets it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from softhsm_py import errors
@@ -46,33 +45,93 @@ class TokenKeyStale(errors.UserNotLoggedIn):
     the token since this login). The login is void: CKR_USER_NOT_LOGGED_IN."""
 
 
-@dataclass(frozen=True)
+# The records below are plain slotted classes, not dataclasses: this module is imported at every
+# module start, and importing ``dataclasses`` alone costs ~5 ms. Treat them as read-only values.
+
+
 class TokenRecord:
-    slot_id: int  # small, stable; the slot that shows this token
-    serial: str  # 16 printable chars, random hex, unique
-    label: str  # <= 32 bytes UTF-8
-    user_pin_initialized: bool
-    so_failures: int  # consecutive wrong SO PINs since the last right one
-    user_failures: int
-    generation: int  # bumped by EVERY write touching the token (objects, PINs, counters)
+    __slots__ = (
+        "generation",
+        "label",
+        "serial",
+        "slot_id",
+        "so_failures",
+        "user_failures",
+        "user_pin_initialized",
+    )
+
+    def __init__(
+        self,
+        slot_id: int,  # small, stable; the slot that shows this token
+        serial: str,  # 16 printable chars, random hex, unique
+        label: str,  # <= 32 bytes UTF-8
+        user_pin_initialized: bool,
+        so_failures: int,  # consecutive wrong SO PINs since the last right one
+        user_failures: int,
+        generation: int,  # bumped by EVERY write touching the token (objects, PINs, counters)
+    ) -> None:
+        self.slot_id = slot_id
+        self.serial = serial
+        self.label = label
+        self.user_pin_initialized = user_pin_initialized
+        self.so_failures = so_failures
+        self.user_failures = user_failures
+        self.generation = generation
+
+    def _key(self) -> tuple[object, ...]:
+        return (
+            self.slot_id,
+            self.serial,
+            self.label,
+            self.user_pin_initialized,
+            self.so_failures,
+            self.user_failures,
+            self.generation,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not TokenRecord:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
-@dataclass(frozen=True)
 class ObjectIndex:
     """What finds can filter on in SQL without decrypting."""
 
-    private: bool
-    object_class: int
-    key_type: int | None = None
-    label: bytes | None = None
-    id: bytes | None = None
+    __slots__ = ("id", "key_type", "label", "object_class", "private")
+
+    def __init__(
+        self,
+        private: bool,
+        object_class: int,
+        key_type: int | None = None,
+        label: bytes | None = None,
+        id: bytes | None = None,
+    ) -> None:
+        self.private = private
+        self.object_class = object_class
+        self.key_type = key_type
+        self.label = label
+        self.id = id
 
 
-@dataclass
 class StoredObject:
-    oid: int  # store-wide unique, never reused
-    private: bool
-    attrs: dict[int, bytes] = field(default_factory=dict)  # type -> encoded value, opaque here
+    """Equal when oid, privacy and encoded attributes are; unhashable (``attrs`` is mutable)."""
+
+    __slots__ = ("attrs", "oid", "private")
+
+    def __init__(self, oid: int, private: bool, attrs: dict[int, bytes] | None = None) -> None:
+        self.oid = oid  # store-wide unique, never reused
+        self.private = private
+        self.attrs = {} if attrs is None else attrs  # type -> encoded value, opaque here
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not StoredObject:
+            return NotImplemented
+        return (self.oid, self.private, self.attrs) == (other.oid, other.private, other.attrs)
 
 
 @runtime_checkable

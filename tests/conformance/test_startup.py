@@ -1,8 +1,11 @@
 """Module start stays light: what `pkcs11-tool -L` does (C_Initialize, C_GetSlotList,
-C_GetTokenInfo, C_Finalize) must not load pyca/cryptography, whose import alone costs 30-300 ms.
+C_GetTokenInfo, C_Finalize) must not load pyca/cryptography, whose import alone costs 30-300 ms,
+nor the stdlib's ``dataclasses`` (which imports ``inspect``, ``ast``, ``dis``...: ~5 ms) or
+``logging`` (~4 ms; the package's loggers import it on their first message that passes the level).
 
-Run in a fresh process: the test process itself has long since imported cryptography. No timing
-is asserted here; bench/ measures the wall time.
+Run in a fresh process: the test process itself has long since imported cryptography. The child
+drives the module through ctypes, not ``.pkcs11.Module``: cffi's C parser (pycparser) imports
+``dataclasses`` itself. No timing is asserted here; bench/ measures the wall time.
 """
 
 from __future__ import annotations
@@ -11,32 +14,55 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
-from pathlib import Path
 
 from .pkcs11 import Module
 
-LIST = textwrap.dedent(
-    """
-    import json, sys
-    sys.path.insert(0, {tests!r})
-    from conformance.pkcs11 import Module, text
+LIST = """
+import ctypes, json, sys
 
-    def crypto_modules():
-        return sorted(name for name in sys.modules if name.startswith("cryptography"))
+def loaded(*roots):
+    return sorted(name for name in sys.modules if name.split(".")[0] in roots)
 
-    before = crypto_modules()
-    m = Module(sys.argv[1])
-    m.initialize()
-    m.info()
-    labels = []
-    for slot in m.slot_list():
-        m.slot_info(slot)
-        labels.append(text(m.token_info(slot).label))
-    m.finalize()
-    print(json.dumps({{"before": before, "after": crypto_modules(), "labels": labels}}))
-    """
-).format(tests=str(Path(__file__).resolve().parents[1]))
+SLOW_STDLIB = ("dataclasses", "inspect", "logging")
+before, stdlib_before = loaded("cryptography"), loaded(*SLOW_STDLIB)
+lib = ctypes.CDLL(sys.argv[1])
+ULONG, PTR = ctypes.c_ulong, ctypes.c_void_p
+for name, args in (
+    ("C_Initialize", [PTR]),
+    ("C_GetInfo", [PTR]),
+    ("C_GetSlotList", [ctypes.c_ubyte, PTR, PTR]),
+    ("C_GetSlotInfo", [ULONG, PTR]),
+    ("C_GetTokenInfo", [ULONG, PTR]),
+    ("C_Finalize", [PTR]),
+):
+    fn = getattr(lib, name)
+    fn.argtypes, fn.restype = args, ULONG
+
+def call(name, *args):
+    rv = getattr(lib, name)(*args)
+    if rv:
+        sys.exit(f"{name} returned 0x{rv:x}")
+
+def out():  # larger than any CK_*_INFO; only CK_TOKEN_INFO's label (its first 32 bytes) is read
+    return ctypes.create_string_buffer(512)
+
+call("C_Initialize", None)
+call("C_GetInfo", out())
+count = ULONG()
+call("C_GetSlotList", 0, None, ctypes.byref(count))
+slots = (ULONG * max(count.value, 1))()
+call("C_GetSlotList", 0, slots, ctypes.byref(count))
+labels = []
+for slot in slots[: count.value]:
+    call("C_GetSlotInfo", slot, out())
+    info = out()
+    call("C_GetTokenInfo", slot, info)
+    labels.append(info.raw[:32].decode("utf-8", "replace").rstrip(" "))
+call("C_Finalize", None)
+seen = {"before": before, "stdlib_before": stdlib_before, "labels": labels}
+seen.update(after=loaded("cryptography"), stdlib_after=loaded(*SLOW_STDLIB))
+print(json.dumps(seen))
+"""
 
 
 def list_in_fresh_process(module: Module) -> dict:
@@ -55,7 +81,9 @@ def list_in_fresh_process(module: Module) -> dict:
 def test_listing_an_empty_directory_imports_no_cryptography(module: Module) -> None:
     seen = list_in_fresh_process(module)
     assert seen["before"] == [], "the test's own imports loaded cryptography"
+    assert seen["stdlib_before"] == [], "the test's own imports loaded a watched stdlib module"
     assert seen["after"] == []
+    assert seen["stdlib_after"] == []
 
 
 def test_listing_a_token_imports_no_cryptography(module: Module) -> None:
@@ -63,3 +91,4 @@ def test_listing_a_token_imports_no_cryptography(module: Module) -> None:
     seen = list_in_fresh_process(module)
     assert "listed" in seen["labels"]
     assert seen["after"] == []
+    assert seen["stdlib_after"] == []

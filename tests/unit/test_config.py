@@ -108,7 +108,7 @@ def test_relative_paths_resolve_against_the_file_directory(tmp_path):
     ("text", "key"),
     [
         ("colour = 1\n", "colour"),
-        ("pin_lockout = \"10\"\n", "pin_lockout"),
+        ('pin_lockout = "10"\n', "pin_lockout"),
         ("pin_lockout = true\n", "pin_lockout"),
         ("pin_lockout = 1.5\n", "pin_lockout"),
         ("pin_lockout = 0\n", "pin_lockout"),
@@ -117,10 +117,10 @@ def test_relative_paths_resolve_against_the_file_directory(tmp_path):
         ("pin_min_len = 8\npin_max_len = 6\n", "pin_max_len"),
         ("kdf_cost = 9\n", "kdf_cost"),
         ("kdf_cost = 23\n", "kdf_cost"),
-        ("log_level = \"LOUD\"\n", "log_level"),
+        ('log_level = "LOUD"\n', "log_level"),
         ("log_level = 3\n", "log_level"),
         ("token_dir = 7\n", "token_dir"),
-        ("token_dir = \"\"\n", "token_dir"),
+        ('token_dir = ""\n', "token_dir"),
         ("log_file = []\n", "log_file"),
     ],
 )
@@ -149,7 +149,7 @@ def test_bad_toml(tmp_path):
 
 def test_not_utf8(tmp_path):
     conf = tmp_path / "conf.toml"
-    conf.write_bytes(b"label = \"\xff\"\n")
+    conf.write_bytes(b'label = "\xff"\n')
     with pytest.raises(ConfigError, match="UTF-8"):
         load_config(env_for(tmp_path, SOFTHSM_PY_CONF=str(conf)))
 
