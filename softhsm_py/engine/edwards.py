@@ -118,13 +118,15 @@ def _raw_public(key: Any) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def generate(curve: Curve) -> tuple[bytes, bytes]:
-    """(CKA_EC_POINT as DER OCTET STRING, CKA_VALUE raw) of a fresh key."""
+def generate(curve: Curve) -> tuple[bytes, bytes, bytes]:
+    """(CKA_EC_POINT as DER OCTET STRING, CKA_VALUE raw, CKA_PUBLIC_KEY_INFO) of a fresh key."""
     key = curve.private_cls.generate()
     value = key.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
-    return asn1.octet_string(_raw_public(key.public_key())), value
+    public = key.public_key()
+    spki = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return asn1.octet_string(_raw_public(public)), value, spki
 
 
 def sign(key: Any, data: bytes) -> bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 from softhsm_py import errors
@@ -79,6 +80,7 @@ class Material:
     dp: bytes
     dq: bytes
     qinv: bytes
+    spki: bytes  # CKA_PUBLIC_KEY_INFO
 
 
 def generate(bits: int, e: int = 65537) -> Material:
@@ -96,6 +98,9 @@ def generate(bits: int, e: int = 65537) -> Material:
         dp=_bytes(nums.dmp1),
         dq=_bytes(nums.dmq1),
         qinv=_bytes(nums.iqmp),
+        spki=key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
     )
 
 

@@ -110,7 +110,12 @@ class EcKeyPairGen(MechanismImpl):
         params = pub_t.get(Attribute.EC_PARAMS)
         if params is None:
             raise errors.TemplateIncomplete()
-        point, value = engine.generate(bytes(params))
-        pub = {Attribute.KEY_TYPE: KeyType.EC, Attribute.EC_POINT: point}
-        priv = {Attribute.KEY_TYPE: KeyType.EC, Attribute.EC_PARAMS: bytes(params), Attribute.VALUE: value}
+        point, value, spki = engine.generate(bytes(params))
+        pub = {Attribute.KEY_TYPE: KeyType.EC, Attribute.EC_POINT: point, Attribute.PUBLIC_KEY_INFO: spki}
+        priv = {
+            Attribute.KEY_TYPE: KeyType.EC,
+            Attribute.EC_PARAMS: bytes(params),
+            Attribute.VALUE: value,
+            Attribute.PUBLIC_KEY_INFO: spki,
+        }
         return pub, priv

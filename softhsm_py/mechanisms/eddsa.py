@@ -88,9 +88,14 @@ def _generate(
     if params is None:
         raise errors.TemplateIncomplete()
     curve = engine.curve_for(bytes(params), montgomery)
-    point, value = engine.generate(curve)
-    pub = {Attribute.KEY_TYPE: key_type, Attribute.EC_POINT: point}
-    priv = {Attribute.KEY_TYPE: key_type, Attribute.EC_PARAMS: bytes(params), Attribute.VALUE: value}
+    point, value, spki = engine.generate(curve)
+    pub = {Attribute.KEY_TYPE: key_type, Attribute.EC_POINT: point, Attribute.PUBLIC_KEY_INFO: spki}
+    priv = {
+        Attribute.KEY_TYPE: key_type,
+        Attribute.EC_PARAMS: bytes(params),
+        Attribute.VALUE: value,
+        Attribute.PUBLIC_KEY_INFO: spki,
+    }
     return pub, priv
 
 

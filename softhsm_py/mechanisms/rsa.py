@@ -349,7 +349,12 @@ class RsaKeyPairGen(MechanismImpl):
         e_bytes = pub_t.get(Attribute.PUBLIC_EXPONENT)
         e = int.from_bytes(e_bytes, "big") if e_bytes else 65537
         m = engine.generate(bits, e)
-        pub = {Attribute.KEY_TYPE: KeyType.RSA, Attribute.MODULUS: m.n, Attribute.PUBLIC_EXPONENT: m.e}
+        pub = {
+            Attribute.KEY_TYPE: KeyType.RSA,
+            Attribute.MODULUS: m.n,
+            Attribute.PUBLIC_EXPONENT: m.e,
+            Attribute.PUBLIC_KEY_INFO: m.spki,
+        }
         priv = {
             Attribute.KEY_TYPE: KeyType.RSA,
             Attribute.MODULUS: m.n,
@@ -360,5 +365,6 @@ class RsaKeyPairGen(MechanismImpl):
             Attribute.EXPONENT_1: m.dp,
             Attribute.EXPONENT_2: m.dq,
             Attribute.COEFFICIENT: m.qinv,
+            Attribute.PUBLIC_KEY_INFO: m.spki,
         }
         return pub, priv

@@ -12,6 +12,7 @@ attributes).
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from datetime import date
 from enum import Enum
 from typing import Any
@@ -32,6 +33,10 @@ class Kind(Enum):
     DATE = "date"  # CK_DATE: "YYYYMMDD" or empty
     MECHANISMS = "mechanisms"  # CK_MECHANISM_TYPE array
     TEMPLATE = "template"  # CK_ATTRIBUTE array
+
+    # Members are singletons: hash by identity in C, not Enum's Python-level hash of the name
+    # (kinds key the per-kind tables on every attribute of every call).
+    __hash__ = object.__hash__
 
 
 _B, _U, _Y, _I, _S, _D = Kind.BOOL, Kind.ULONG, Kind.BYTES, Kind.BIGINT, Kind.UTF8, Kind.DATE
@@ -141,29 +146,40 @@ def decode_template(raw: dict[int, Any], *, strict: bool = True) -> dict[int, An
 # --- value -> raw ------------------------------------------------------------------------------
 
 
+def _is_ulong(value: Any) -> bool:
+    return isinstance(value, int) and value.__class__ is not bool and 0 <= value <= ULONG_MAX
+
+
+def _is_template(value: Any) -> bool:
+    if not isinstance(value, dict):
+        return False
+    for a, v in value.items():
+        if kind(a) is Kind.TEMPLATE:  # no templates inside templates
+            raise AttributeValueInvalid()
+        validate(a, v)
+    return True
+
+
+def _is_bytes(value: Any) -> bool:
+    return isinstance(value, bytes)
+
+
+# Well-formed in-memory values, per kind (see ``decode``).
+WELL_FORMED: dict[Kind, Callable[[Any], bool]] = {
+    Kind.BOOL: lambda v: v.__class__ is bool,
+    Kind.ULONG: _is_ulong,
+    Kind.BYTES: _is_bytes,
+    Kind.BIGINT: _is_bytes,
+    Kind.UTF8: _is_bytes,
+    Kind.DATE: lambda v: isinstance(v, bytes) and _check_date(v) is v,
+    Kind.MECHANISMS: lambda v: isinstance(v, tuple) and all(map(_is_ulong, v)),
+    Kind.TEMPLATE: _is_template,
+}
+
+
 def validate(attr: int, value: Any) -> Any:
     """Check that ``value`` is a well-formed in-memory value for ``attr``; return it."""
-    k = kind(attr)
-    if k is Kind.BOOL:
-        ok = isinstance(value, bool)
-    elif k is Kind.ULONG:
-        ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= ULONG_MAX
-    elif k is Kind.DATE:
-        ok = isinstance(value, bytes) and _check_date(value) is value
-    elif k is Kind.MECHANISMS:
-        ok = isinstance(value, tuple) and all(
-            isinstance(m, int) and not isinstance(m, bool) and 0 <= m <= ULONG_MAX for m in value
-        )
-    elif k is Kind.TEMPLATE:
-        ok = isinstance(value, dict)
-        if ok:
-            for a, v in value.items():
-                if kind(a) is Kind.TEMPLATE:  # no templates inside templates
-                    raise AttributeValueInvalid()
-                validate(a, v)
-    else:
-        ok = isinstance(value, bytes)
-    if not ok:
+    if not WELL_FORMED[kind(attr)](value):
         raise AttributeValueInvalid()
     return value
 

@@ -38,6 +38,8 @@ class Origin(Enum):
     DERIVE = "derive"  # C_DeriveKey
     COPY = "copy"  # C_CopyObject
 
+    __hash__ = object.__hash__  # identity, in C (see codec.Kind)
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -79,31 +81,31 @@ def _same(attr: int, a: Any, b: Any) -> bool:
 
 
 def _check_value(spec: AttrSpec, value: Any) -> None:
-    codec.validate(spec.type, value)
+    if not codec.WELL_FORMED[spec.kind](value):
+        raise AttributeValueInvalid()
     allowed = ENUMERATED.get(spec.type)
     if allowed is not None and value not in allowed:
         raise AttributeValueInvalid()
 
 
-def _default(spec: AttrSpec) -> Any:
-    return dict(spec.default) if isinstance(spec.default, dict) else spec.default
-
-
 class _Rows:
     """What ``build`` asks of a table on every object, worked out once per table."""
 
-    __slots__ = ("_flags", "defaults", "table")
+    __slots__ = ("_flags", "dict_defaults", "plain_defaults", "table")
 
     def __init__(self, table: Table) -> None:
         self.table = table
-        self.defaults = tuple(spec for spec in table.values() if spec.default is not None)
-        self._flags: dict[R, tuple[int, ...]] = {}
+        defaults = [spec for spec in table.values() if spec.default is not None]
+        # Plain defaults are immutable and shared; a dict default is copied for each object.
+        self.plain_defaults = {s.type: s.default for s in defaults if not isinstance(s.default, dict)}
+        self.dict_defaults = tuple(s for s in defaults if isinstance(s.default, dict))
+        self._flags: dict[R, frozenset[int]] = {}
 
-    def with_flag(self, flag: R) -> tuple[int, ...]:
-        """The types of the rows that have ``flag``, in table order."""
+    def with_flag(self, flag: R) -> frozenset[int]:
+        """The types of the rows that have ``flag``."""
         types = self._flags.get(flag)
         if types is None:
-            types = self._flags[flag] = tuple(spec.type for spec in self.table.values() if spec.has(flag))
+            types = self._flags[flag] = frozenset(spec.type for spec in self.table.values() if spec.has(flag))
         return types
 
 
@@ -151,17 +153,18 @@ def build(
             codec.validate(attr, merged[attr])
     table = table_for(merged)
 
-    forbidden = _FORBIDDEN[origin]
+    rows = _rows(table)
+    forbidden, so_only = rows.with_flag(_FORBIDDEN[origin]), rows.with_flag(R.SO_ONLY)
     for attr, value in template.items():
-        codec.kind(attr)  # unknown types (vendor, 3.2) first
         spec = table.get(attr)
         if spec is None:
+            codec.kind(attr)  # unknown types (vendor, 3.2): AttributeTypeInvalid
             # A type the spec defines, but for other objects: 3.0 4.1.1 item 5's own example of
-            # CKR_TEMPLATE_INCONSISTENT (SoftHSMv2 says TYPE_INVALID). Unknown types were refused above.
+            # CKR_TEMPLATE_INCONSISTENT (SoftHSMv2 says TYPE_INVALID).
             raise TemplateInconsistent()
-        if spec.has(forbidden):
+        if attr in forbidden:
             raise AttributeReadOnly()  # [2,4,6]: set by the token only
-        if spec.has(R.SO_ONLY) and value is True and not actor.is_so:
+        if attr in so_only and value is True and not actor.is_so:
             raise AttributeReadOnly()  # [10]
         _check_value(spec, value)
     for attr, value in material.items():
@@ -171,19 +174,18 @@ def build(
         if attr in template and not _same(attr, template[attr], value):
             raise TemplateInconsistent()  # the template asked for something else
 
-    rows = _rows(table)
-    obj = dict(merged)
-    for attr in rows.with_flag(_REQUIRED[origin]):
-        if attr not in merged:
-            raise TemplateIncomplete()  # [1,3,5]
-    for spec in rows.defaults:
+    if not rows.with_flag(_REQUIRED[origin]) <= merged.keys():
+        raise TemplateIncomplete()  # [1,3,5]
+    obj = {**rows.plain_defaults, **merged}
+    for spec in rows.dict_defaults:
         if spec.type not in obj:
-            obj[spec.type] = _default(spec)
-    for attr in rows.with_flag(R.REQUIRED_ON_CREATE):  # whatever the origin, the object must end up complete
-        if attr not in obj:
-            raise TemplateIncomplete()
+            obj[spec.type] = dict(spec.default)
+    if not rows.with_flag(R.REQUIRED_ON_CREATE) <= obj.keys():
+        raise TemplateIncomplete()  # whatever the origin, the object must end up complete
 
-    _check_material(obj)
+    # A pair the token generated comes with its SPKI: it works by construction, so only what
+    # follows from it is filled in (re-deriving the key would double the cost of generation).
+    _check_material(obj, generated=origin is Origin.GENERATE and A.PUBLIC_KEY_INFO in material)
     _set_token_attributes(obj, origin, mechanism, base)
     return obj
 
@@ -198,11 +200,18 @@ def _fill(obj: Attrs, attr: int, value: int) -> None:
         obj[attr] = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
 
 
-def _check_material(obj: Attrs) -> None:
+def _check_material(obj: Attrs, *, generated: bool = False) -> None:
     """Key material must make a working key [spec 4.1.1: AttributeValueInvalid otherwise];
-    fill in what follows from it (CRT parts, MODULUS_BITS, VALUE_LEN, check value, SPKI)."""
+    fill in what follows from it (CRT parts, MODULUS_BITS, VALUE_LEN, check value, SPKI).
+    ``generated``: a key pair the token made, with its SPKI; nothing to check."""
     cls, kt = obj[A.CLASS], obj.get(A.KEY_TYPE)
     spki: bytes | None = None
+    if generated:
+        if kt == KeyType.RSA and cls == ObjectClass.PUBLIC_KEY:
+            bits = (_int(obj, A.MODULUS) or 0).bit_length()
+            if obj.setdefault(A.MODULUS_BITS, bits) != bits:
+                raise TemplateInconsistent()
+        return
     if kt == KeyType.RSA and cls == ObjectClass.PUBLIC_KEY:
         n, e = _int(obj, A.MODULUS) or 0, _int(obj, A.PUBLIC_EXPONENT) or 0
         spki = keycheck.rsa_public(n, e)

@@ -150,13 +150,23 @@ ENUMERATED: dict[int, frozenset[int]] = {
 CERTIFICATE_TABLES: dict[int, Table] = {CertificateType.X_509: X_509}
 
 
+def _key_tables() -> dict[int, dict[int, Table]]:
+    global _KEY_TABLES
+    if _KEY_TABLES is None:
+        from softhsm_py.objects import policy_keys  # key tables build on this module
+
+        _KEY_TABLES = policy_keys.KEY_TABLES
+    return _KEY_TABLES
+
+
+_KEY_TABLES: dict[int, dict[int, Table]] | None = None
+
+
 def table_for(attrs: dict[int, Any]) -> Table:
     """The table of the object described by ``attrs`` (a template, or a stored object).
 
     TemplateIncomplete when CLASS (or KEY_TYPE / CERTIFICATE_TYPE) is missing;
     AttributeValueInvalid for a class or type we do not implement (NSS's CKO_NSS_TRUST)."""
-    from softhsm_py.objects import policy_keys  # key tables build on this module
-
     if A.CLASS not in attrs:
         raise TemplateIncomplete()
     cls = attrs[A.CLASS]
@@ -164,7 +174,7 @@ def table_for(attrs: dict[int, Any]) -> Table:
         return DATA
     if cls == ObjectClass.CERTIFICATE:
         return _pick(CERTIFICATE_TABLES, attrs, A.CERTIFICATE_TYPE)
-    families = policy_keys.KEY_TABLES.get(cls)
+    families = _key_tables().get(cls)
     if families is None:
         raise AttributeValueInvalid()
     return _pick(families, attrs, A.KEY_TYPE)
