@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import cProfile
 import io
+import os
 import pstats
 import threading
 from collections.abc import Callable
@@ -44,7 +45,12 @@ def profile_op(side: Side, op: Op, threads: int, seconds: float, top: int = 15) 
     stats = pstats.Stats(profiles[0], stream=out)
     for extra in profiles[1:]:
         stats.add(extra)
-    stats.strip_dirs().sort_stats("tottime").print_stats(top)
+    # BENCH_SORT (a pstats key), BENCH_TOP (rows) and BENCH_CALLERS (a function name pattern)
+    # shape the report when hunting a cost.
+    stats.strip_dirs().sort_stats(os.environ.get("BENCH_SORT", "tottime"))
+    stats.print_stats(int(os.environ.get("BENCH_TOP", top)))
+    if os.environ.get("BENCH_CALLERS"):
+        stats.print_callers(os.environ["BENCH_CALLERS"])
     head = f"== {side.name}: {op.name}, {threads} thread(s), {sum(counts)} calls in {seconds} s (profiled)\n"
     return head + out.getvalue()
 

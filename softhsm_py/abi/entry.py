@@ -186,13 +186,17 @@ def C_InitPIN(lib: Library, m: Marshal, hSession: int, pPin: Any, ulPinLen: int)
 
 
 @entry
-def C_SetPIN(lib: Library, m: Marshal, hSession: int, pOldPin: Any, ulOldLen: int, pNewPin: Any, ulNewLen: int) -> None:
+def C_SetPIN(
+    lib: Library, m: Marshal, hSession: int, pOldPin: Any, ulOldLen: int, pNewPin: Any, ulNewLen: int
+) -> None:
     slots.set_pin(lib, hSession, m.pin_in(pOldPin, ulOldLen), m.pin_in(pNewPin, ulNewLen))
 
 
 # -- sessions (5.6) ---------------------------------------------------------------------------------
 @entry
-def C_OpenSession(lib: Library, m: Marshal, slotID: int, flags: int, pApplication: Any, Notify: Any, phSession: Any) -> None:
+def C_OpenSession(
+    lib: Library, m: Marshal, slotID: int, flags: int, pApplication: Any, Notify: Any, phSession: Any
+) -> None:
     m.require(phSession)
     # Notify callbacks are never called: we have no surrender points (3.0, 5.21).
     phSession[0] = sessions.open_session(lib, slotID, flags)
@@ -213,18 +217,31 @@ def C_GetSessionInfo(lib: Library, m: Marshal, hSession: int, pInfo: Any) -> Non
     info = sessions.get_session_info(lib, hSession)
     m.require(pInfo)
     pInfo.slotID, pInfo.state, pInfo.flags, pInfo.ulDeviceError = (
-        info.slot_id, info.state, info.flags, info.device_error
+        info.slot_id,
+        info.state,
+        info.flags,
+        info.device_error,
     )
 
 
 @entry
-def C_GetOperationState(lib: Library, m: Marshal, hSession: int, pOperationState: Any, pulOperationStateLen: Any) -> None:
+def C_GetOperationState(
+    lib: Library, m: Marshal, hSession: int, pOperationState: Any, pulOperationStateLen: Any
+) -> None:
     sessions.get_session_info(lib, hSession)
     raise errors.FunctionNotSupported()
 
 
 @entry
-def C_SetOperationState(lib: Library, m: Marshal, hSession: int, pOperationState: Any, ulOperationStateLen: int, hEncryptionKey: int, hAuthenticationKey: int) -> None:
+def C_SetOperationState(
+    lib: Library,
+    m: Marshal,
+    hSession: int,
+    pOperationState: Any,
+    ulOperationStateLen: int,
+    hEncryptionKey: int,
+    hAuthenticationKey: int,
+) -> None:
     sessions.get_session_info(lib, hSession)
     raise errors.FunctionNotSupported()
 
@@ -235,7 +252,16 @@ def C_Login(lib: Library, m: Marshal, hSession: int, userType: int, pPin: Any, u
 
 
 @entry
-def C_LoginUser(lib: Library, m: Marshal, hSession: int, userType: int, pPin: Any, ulPinLen: int, pUsername: Any, ulUsernameLen: int) -> None:
+def C_LoginUser(
+    lib: Library,
+    m: Marshal,
+    hSession: int,
+    userType: int,
+    pPin: Any,
+    ulPinLen: int,
+    pUsername: Any,
+    ulUsernameLen: int,
+) -> None:
     if m.bytes_in(pUsername, ulUsernameLen):
         raise errors.ArgumentsBad()  # tokens here have no user names, only the SO and the user
     sessions.login(lib, hSession, userType, m.pin_in(pPin, ulPinLen))
@@ -253,13 +279,17 @@ def C_SessionCancel(lib: Library, m: Marshal, hSession: int, flags: int) -> None
 
 # -- objects (5.7) ------------------------------------------------------------------------------------
 @entry
-def C_CreateObject(lib: Library, m: Marshal, hSession: int, pTemplate: Any, ulCount: int, phObject: Any) -> None:
+def C_CreateObject(
+    lib: Library, m: Marshal, hSession: int, pTemplate: Any, ulCount: int, phObject: Any
+) -> None:
     m.require(phObject)
     phObject[0] = objects.create_object(lib, hSession, m.template_in(pTemplate, ulCount))
 
 
 @entry
-def C_CopyObject(lib: Library, m: Marshal, hSession: int, hObject: int, pTemplate: Any, ulCount: int, phNewObject: Any) -> None:
+def C_CopyObject(
+    lib: Library, m: Marshal, hSession: int, hObject: int, pTemplate: Any, ulCount: int, phNewObject: Any
+) -> None:
     m.require(phNewObject)
     phNewObject[0] = objects.copy_object(lib, hSession, hObject, m.template_in(pTemplate, ulCount))
 
@@ -276,13 +306,17 @@ def C_GetObjectSize(lib: Library, m: Marshal, hSession: int, hObject: int, pulSi
 
 
 @entry
-def C_GetAttributeValue(lib: Library, m: Marshal, hSession: int, hObject: int, pTemplate: Any, ulCount: int) -> None:
+def C_GetAttributeValue(
+    lib: Library, m: Marshal, hSession: int, hObject: int, pTemplate: Any, ulCount: int
+) -> None:
     answers = objects.get_attribute_value(lib, hSession, hObject, m.types_in(pTemplate, ulCount))
     m.attributes_out(pTemplate, ulCount, answers)
 
 
 @entry
-def C_SetAttributeValue(lib: Library, m: Marshal, hSession: int, hObject: int, pTemplate: Any, ulCount: int) -> None:
+def C_SetAttributeValue(
+    lib: Library, m: Marshal, hSession: int, hObject: int, pTemplate: Any, ulCount: int
+) -> None:
     objects.set_attribute_value(lib, hSession, hObject, m.template_in(pTemplate, ulCount))
 
 
@@ -292,7 +326,9 @@ def C_FindObjectsInit(lib: Library, m: Marshal, hSession: int, pTemplate: Any, u
 
 
 @entry
-def C_FindObjects(lib: Library, m: Marshal, hSession: int, phObject: Any, ulMaxObjectCount: int, pulObjectCount: Any) -> None:
+def C_FindObjects(
+    lib: Library, m: Marshal, hSession: int, phObject: Any, ulMaxObjectCount: int, pulObjectCount: Any
+) -> None:
     m.require(pulObjectCount)
     if ulMaxObjectCount:
         m.require(phObject)
@@ -392,7 +428,9 @@ def C_DigestKey(lib: Library, m: Marshal, hSession: int, hKey: int) -> None:
 
 
 @entry
-def C_Verify(lib: Library, m: Marshal, hSession: int, pData: Any, ulDataLen: int, pSignature: Any, ulSignatureLen: int) -> None:
+def C_Verify(
+    lib: Library, m: Marshal, hSession: int, pData: Any, ulDataLen: int, pSignature: Any, ulSignatureLen: int
+) -> None:
     crypto.verify(lib, hSession, m.bytes_in(pData, ulDataLen), m.bytes_in(pSignature, ulSignatureLen))
 
 
@@ -418,14 +456,27 @@ ENTRIES["C_DecryptVerifyUpdate"] = _dual("decrypt", "verify")
 
 # -- keys (5.14) -------------------------------------------------------------------------------------
 @entry
-def C_GenerateKey(lib: Library, m: Marshal, hSession: int, pMechanism: Any, pTemplate: Any, ulCount: int, phKey: Any) -> None:
+def C_GenerateKey(
+    lib: Library, m: Marshal, hSession: int, pMechanism: Any, pTemplate: Any, ulCount: int, phKey: Any
+) -> None:
     m.require(phKey)
     mech = MechanismArg(m, pMechanism)
     phKey[0] = keys.generate_key(lib, hSession, mech, m.template_in(pTemplate, ulCount))
 
 
 @entry
-def C_GenerateKeyPair(lib: Library, m: Marshal, hSession: int, pMechanism: Any, pPublicKeyTemplate: Any, ulPublicKeyAttributeCount: int, pPrivateKeyTemplate: Any, ulPrivateKeyAttributeCount: int, phPublicKey: Any, phPrivateKey: Any) -> None:
+def C_GenerateKeyPair(
+    lib: Library,
+    m: Marshal,
+    hSession: int,
+    pMechanism: Any,
+    pPublicKeyTemplate: Any,
+    ulPublicKeyAttributeCount: int,
+    pPrivateKeyTemplate: Any,
+    ulPrivateKeyAttributeCount: int,
+    phPublicKey: Any,
+    phPrivateKey: Any,
+) -> None:
     m.require(phPublicKey)
     m.require(phPrivateKey)
     mech = MechanismArg(m, pMechanism)
@@ -435,12 +486,34 @@ def C_GenerateKeyPair(lib: Library, m: Marshal, hSession: int, pMechanism: Any, 
 
 
 @entry
-def C_WrapKey(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hWrappingKey: int, hKey: int, pWrappedKey: Any, pulWrappedKeyLen: Any) -> None:
-    keys.wrap_key(lib, hSession, MechanismArg(m, pMechanism), hWrappingKey, hKey, Out(m, pWrappedKey, pulWrappedKeyLen))
+def C_WrapKey(
+    lib: Library,
+    m: Marshal,
+    hSession: int,
+    pMechanism: Any,
+    hWrappingKey: int,
+    hKey: int,
+    pWrappedKey: Any,
+    pulWrappedKeyLen: Any,
+) -> None:
+    keys.wrap_key(
+        lib, hSession, MechanismArg(m, pMechanism), hWrappingKey, hKey, Out(m, pWrappedKey, pulWrappedKeyLen)
+    )
 
 
 @entry
-def C_UnwrapKey(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hUnwrappingKey: int, pWrappedKey: Any, ulWrappedKeyLen: int, pTemplate: Any, ulAttributeCount: int, phKey: Any) -> None:
+def C_UnwrapKey(
+    lib: Library,
+    m: Marshal,
+    hSession: int,
+    pMechanism: Any,
+    hUnwrappingKey: int,
+    pWrappedKey: Any,
+    ulWrappedKeyLen: int,
+    pTemplate: Any,
+    ulAttributeCount: int,
+    phKey: Any,
+) -> None:
     m.require(phKey)
     mech = MechanismArg(m, pMechanism)
     wrapped = m.bytes_in(pWrappedKey, ulWrappedKeyLen)
@@ -449,7 +522,16 @@ def C_UnwrapKey(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hUnwra
 
 
 @entry
-def C_DeriveKey(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hBaseKey: int, pTemplate: Any, ulAttributeCount: int, phKey: Any) -> None:
+def C_DeriveKey(
+    lib: Library,
+    m: Marshal,
+    hSession: int,
+    pMechanism: Any,
+    hBaseKey: int,
+    pTemplate: Any,
+    ulAttributeCount: int,
+    phKey: Any,
+) -> None:
     m.require(phKey)
     mech = MechanismArg(m, pMechanism)
     phKey[0] = keys.derive_key(lib, hSession, mech, hBaseKey, m.template_in(pTemplate, ulAttributeCount))
@@ -525,7 +607,9 @@ def bind(ffi: Any, lib_c: Any) -> Library:
     for name, fn in ENTRIES.items():
         call = functools.partial(fn, library, m)
         guarded = boundary.guard(functools.update_wrapper(call, fn))
-        ffi.def_extern(name=f"py_{name}", error=boundary.GENERAL_ERROR, onerror=boundary.on_callback_error)(guarded)
+        ffi.def_extern(name=f"py_{name}", error=boundary.GENERAL_ERROR, onerror=boundary.on_callback_error)(
+            guarded
+        )
     # Once Python's own exit hooks run, calls from the host's later exit handlers must not enter
     # the dying interpreter: the shim answers them itself.
     atexit.register(lib_c.shim_python_exiting)

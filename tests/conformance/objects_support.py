@@ -42,6 +42,7 @@ _MORE_NAMES = {value: name for name, value in MORE_CKR.items()}
 def rv_name(rv: int) -> str:
     return _MORE_NAMES.get(rv) or _base_rv_name(rv)
 
+
 # ------------------------------------------------------------------------------- constants (3.0)
 CKO_DATA, CKO_CERTIFICATE, CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY = 0, 1, 2, 3, 4
 CKO_NSS_TRUST = 0xCE534353  # NSS vendor class (CKO_NSS + 3)

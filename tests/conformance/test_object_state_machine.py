@@ -311,7 +311,11 @@ class ObjectMachine(RuleBasedStateMachine):
         assert destroy_rv(self.module, self.sessions[0], handle) == "OBJECT_HANDLE_INVALID"
 
     # -- find --------------------------------------------------------------------------------------
-    @rule(s=st.integers(0, SESSIONS - 1), i=st.integers(0, 99), keys=st.sets(st.sampled_from(FIND_KEYS), max_size=3))  # noqa: E501
+    @rule(
+        s=st.integers(0, SESSIONS - 1),
+        i=st.integers(0, 99),
+        keys=st.sets(st.sampled_from(FIND_KEYS), max_size=3),
+    )
     def find(self, s: int, i: int, keys: set[int]) -> None:
         s = self._session(s)
         visible = [o for o in self.objs if self.logged_in or not o.private]
@@ -415,13 +419,14 @@ def _run(module: Module, profile: Profile, tmp_path: Path, examples: int, steps:
 def test_object_rules_spec(bare: Module, tmp_path: Path) -> None:
     """The full model, softhsm-py's documented choices included."""
     if bare.softhsm2:
-        pytest.skip("the SPEC profile encodes softhsm-py choices (sticky CKA_DESTROYABLE in copies, "
-                    "C_SetAttributeValue clearing CKA_COPYABLE/DESTROYABLE) and 3.0 4.1.3 copy rules "
-                    "SoftHSMv2 departs from; test_object_rules_portable runs it")
+        pytest.skip(
+            "the SPEC profile encodes softhsm-py choices (sticky CKA_DESTROYABLE in copies, "
+            "C_SetAttributeValue clearing CKA_COPYABLE/DESTROYABLE) and 3.0 4.1.3 copy rules "
+            "SoftHSMv2 departs from; test_object_rules_portable runs it"
+        )
     _run(bare, SPEC, tmp_path, examples=150, steps=50)
 
 
 def test_object_rules_portable(bare: Module, tmp_path: Path) -> None:
     """The spec's rules only, without the copy steps SoftHSMv2 departs from: runs on any module."""
     _run(bare, PORTABLE, tmp_path, examples=60, steps=40)
-

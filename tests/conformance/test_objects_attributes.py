@@ -179,8 +179,10 @@ STICKY_IDS = ["sensitive", "extractable", "wrap-with-trusted"]
 
 def _wrap_with_trusted_on_softhsm2(module: Module, attr: int) -> None:
     if attr == CKA_WRAP_WITH_TRUSTED and module.softhsm2:
-        pytest.skip("CKA_WRAP_WITH_TRUSTED has footnote 11 but not 8 (4.9, 4.10): SoftHSMv2 reads it "
-                    "as never modifiable, softhsm-py as modifiable FALSE -> TRUE; the tables allow both")
+        pytest.skip(
+            "CKA_WRAP_WITH_TRUSTED has footnote 11 but not 8 (4.9, 4.10): SoftHSMv2 reads it "
+            "as never modifiable, softhsm-py as modifiable FALSE -> TRUE; the tables allow both"
+        )
 
 
 @pytest.mark.parametrize("kind", ["aes", "ec"])
@@ -271,8 +273,17 @@ def test_history_of_imported_keys(module: Module) -> None:
         (CKA_MODIFIABLE, False),
     ],
     ids=[
-        "local", "keygen", "always-sensitive", "never-extractable", "unique-id", "class", "key-type",
-        "value", "token", "private", "modifiable",
+        "local",
+        "keygen",
+        "always-sensitive",
+        "never-extractable",
+        "unique-id",
+        "class",
+        "key-type",
+        "value",
+        "token",
+        "private",
+        "modifiable",
     ],
 )
 def test_read_only_on_set(module: Module, attr: int, value: Any) -> None:

@@ -251,4 +251,3 @@ def test_token_objects_from_other_process(module: Module) -> None:
     found = find(module, c.h, {CKA_LABEL: "from-child"})
     assert len(found) == 1 and get1(module, c.h, found[0], CKA_VALUE) == b"c"
     assert find(module, c.h, {CKA_LABEL: "child-session"}) == []
-

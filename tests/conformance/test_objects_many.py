@@ -40,8 +40,10 @@ def _template(i: int) -> dict[int, object]:
 
 def test_find_one_among_100000(module: Module) -> None:
     if module.softhsm2:
-        pytest.skip("SoftHSMv2's file store writes one file per object (~20 ms each): 100,000 objects "
-                    "take over half an hour; not a spec matter")
+        pytest.skip(
+            "SoftHSMv2's file store writes one file per object (~20 ms each): 100,000 objects "
+            "take over half an hour; not a spec matter"
+        )
     c = user_ctx(module)
     handles = [create(module, c.h, _template(i)) for i in range(COUNT)]
     assert len(set(handles)) == COUNT
