@@ -6,7 +6,10 @@ CKM_/CKG_/CKD_ values to them.
 
 from __future__ import annotations
 
+import hashlib
 import hmac as _hmac
+from collections.abc import Callable
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
@@ -32,9 +35,51 @@ NAMES = frozenset(_ALGORITHMS)
 # One instance of each: a HashAlgorithm holds no state, and Hash() only reads it.
 _INSTANCES: dict[str, hashes.HashAlgorithm] = {name: cls() for name, cls in _ALGORITHMS.items()}
 _Hash = hashes.Hash
-# cryptography's hash context, for callers that keep one per operation without a wrapper (its
-# constructor and methods are native: no Python frame per call).
-Hash = hashes.Hash
+
+
+class _CryptographyHash:
+    """cryptography's hash context with hashlib's interface (for the names hashlib lacks)."""
+
+    __slots__ = ("_ctx", "digest_size")
+
+    def __init__(self, algorithm: hashes.HashAlgorithm, ctx: hashes.Hash | None = None) -> None:
+        self._ctx = ctx if ctx is not None else _Hash(algorithm)
+        self.digest_size = algorithm.digest_size
+
+    def update(self, data: bytes) -> None:
+        self._ctx.update(data)
+
+    def digest(self) -> bytes:
+        return self._ctx.finalize()
+
+    def copy(self) -> _CryptographyHash:
+        return _CryptographyHash(self._ctx.algorithm, self._ctx.copy())
+
+
+# Plain digests run on hashlib (OpenSSL's, like cryptography's): its hash objects cost a third of
+# cryptography's Hash to set up and finish, which is most of the cost of hashing a short message,
+# and hashlib releases the GIL while it hashes large inputs.
+_HASHLIB: dict[str, Callable[[], Any]] = {
+    "sha1": hashlib.sha1,
+    "sha224": hashlib.sha224,
+    "sha256": hashlib.sha256,
+    "sha384": hashlib.sha384,
+    "sha512": hashlib.sha512,
+    "sha3-224": hashlib.sha3_224,
+    "sha3-256": hashlib.sha3_256,
+    "sha3-384": hashlib.sha3_384,
+    "sha3-512": hashlib.sha3_512,
+}
+
+
+def new_context(name: str) -> Callable[[], Any]:
+    """A constructor of fresh hash contexts for ``name`` (hashlib's interface: update, digest,
+    copy, digest_size): C_DigestInit's one lookup."""
+    maker = _HASHLIB.get(name)
+    if maker is not None:
+        return maker
+    algorithm = instance(name)
+    return lambda: _CryptographyHash(algorithm)
 
 
 def instance(name: str) -> hashes.HashAlgorithm:
@@ -61,28 +106,25 @@ class Digest:
 
     __slots__ = ("_ctx", "name")
 
-    def __init__(self, name: str, _ctx: hashes.Hash | None = None) -> None:
+    def __init__(self, name: str, _ctx: Any = None) -> None:
         self.name = name
-        if _ctx is None:
-            alg = _INSTANCES.get(name)
-            _ctx = _Hash(alg if alg is not None else algorithm(name))
-        self._ctx = _ctx
+        self._ctx = _ctx if _ctx is not None else new_context(name)()
 
     @property
     def size(self) -> int:
-        return self._ctx.algorithm.digest_size
+        return int(self._ctx.digest_size)
 
     def update(self, data: bytes) -> None:
         self._ctx.update(data)
 
     def finalize(self) -> bytes:
-        return self._ctx.finalize()
+        return bytes(self._ctx.digest())
 
     def digest(self, data: bytes) -> bytes:
         """update + finalize."""
         ctx = self._ctx
         ctx.update(data)
-        return ctx.finalize()
+        return bytes(ctx.digest())
 
     def copy(self) -> Digest:
         return Digest(self.name, self._ctx.copy())

@@ -54,9 +54,8 @@ def mgf_hash(mgf: int) -> str:
         raise errors.MechanismParamInvalid() from None
 
 
-# CKM digest mechanism -> the engine's shared algorithm object: C_DigestInit's one lookup.
-_ALGORITHM_OF = {mech: hashes.instance(name) for mech, name in HASH_OF.items()}
-_Hash = hashes.Hash
+# CKM digest mechanism -> the engine's constructor of hash contexts: C_DigestInit's one lookup.
+_NEW_CONTEXT = {mech: hashes.new_context(name) for mech, name in HASH_OF.items()}
 
 
 class _Digest(DigestContext):
@@ -65,22 +64,22 @@ class _Digest(DigestContext):
 
     __slots__ = ("_ctx",)
 
-    def __init__(self, algorithm: Any) -> None:
-        self._ctx = _Hash(algorithm)
+    def __init__(self, ctx: Any) -> None:
+        self._ctx = ctx
 
     def update(self, data: bytes) -> None:
-        self._ctx.update(bytes(data))
+        self._ctx.update(data)
 
     def final(self) -> bytes:
-        return self._ctx.finalize()
+        return bytes(self._ctx.digest())
 
     def digest(self, data: bytes) -> bytes:  # update + final in one call: C_Digest's path
         ctx = self._ctx
-        ctx.update(bytes(data))
-        return ctx.finalize()
+        ctx.update(data)
+        return bytes(ctx.digest())
 
     def length(self) -> int:
-        return self._ctx.algorithm.digest_size
+        return int(self._ctx.digest_size)
 
 
 @mechanism(*HASH_OF, info=MechInfo(0, 0, MechanismFlag.DIGEST))
@@ -88,4 +87,4 @@ class Digest(MechanismImpl):
     def digest_init(self, mech: int, param: Any) -> DigestContext:
         if param is not None:
             raise errors.MechanismParamInvalid()
-        return _Digest(_ALGORITHM_OF[mech])
+        return _Digest(_NEW_CONTEXT[mech]())

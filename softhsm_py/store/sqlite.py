@@ -344,12 +344,17 @@ class SqliteStore:
 
     def generation(self, slot_id: int) -> int:
         """The token's generation, or 0 when the slot has no token (real ones are >= 1)."""
-        with self._read("reading a generation") as db:
-            self._valid_cache(db)
-            generation = self._generations.get(slot_id)
-            if generation is None:
-                row = db.execute("SELECT generation FROM tokens WHERE slot_id = ?", (slot_id,)).fetchone()
-                generation = self._generations[slot_id] = 0 if row is None else row[0]
+        # _read() inlined: this runs on every use of a token object.
+        with self._lock:
+            db = self._conn()
+            try:
+                self._valid_cache(db)
+                generation = self._generations.get(slot_id)
+                if generation is None:
+                    row = db.execute("SELECT generation FROM tokens WHERE slot_id = ?", (slot_id,)).fetchone()
+                    generation = self._generations[slot_id] = 0 if row is None else row[0]
+            except sqlite3.Error as exc:
+                raise _device_error("reading a generation", exc) from exc
             return generation
 
     def store_generation(self) -> int:
