@@ -25,6 +25,7 @@ FORWARDED = re.compile(r"^FWD3?\((\w+), (\(.*?\)), \(")
 # library's own location (no PYTHONPATH needed), then hands this copy's ffi/lib to the entry layer.
 BOOTSTRAP = r"""
 import os
+import site
 import sys
 
 import _cffi_backend  # noqa: F401
@@ -37,43 +38,15 @@ def _find_site(library_path):
         d = os.path.dirname(d)
     return None
 
-def _add_venv(venv):
-    # What `site` would do for this environment, minus executing .pth import lines.
-    sys.prefix = sys.exec_prefix = venv
-    dirs = [os.path.join(venv, "lib", "python%d.%d" % sys.version_info[:2], "site-packages")]
-    with open(os.path.join(venv, "pyvenv.cfg"), encoding="utf-8") as cfg:
-        if any(line.replace(" ", "").lower() == "include-system-site-packages=true\n" for line in cfg):
-            import site
-            dirs += site.getsitepackages([sys.base_prefix])
-    for d in dirs:
-        if not os.path.isdir(d):
-            continue
-        if d not in sys.path:
-            sys.path.append(d)
-        for name in sorted(os.listdir(d)):
-            if not name.endswith(".pth"):
-                continue
-            with open(os.path.join(d, name), encoding="utf-8", errors="replace") as pth:
-                for line in pth:
-                    line = line.strip()
-                    if line and not line.startswith(("#", "import ", "import\t")):
-                        path = os.path.normpath(os.path.join(d, line))
-                        if os.path.isdir(path) and path not in sys.path:
-                            sys.path.append(path)
-
 _native = sys.modules["softhsm_py._native"]
 _owns = _native.lib.shim_owns_python()
-_venv = _native.ffi.string(_native.lib.shim_venv_dir()).decode("utf-8", "surrogateescape")
-if _owns and _venv and "site" not in sys.modules:
-    _add_venv(_venv)
 _site = _find_site(_native.ffi.string(_native.lib.shim_library_path()).decode("utf-8", "surrogateescape"))
 if _site and _site not in sys.path:
     if _owns:
         sys.path.insert(0, _site)  # a C host: our environment comes first
     else:
         sys.path.append(_site)  # a Python host: never shadow what the host imports
-    if "site" in sys.modules:
-        sys.modules["site"].addsitedir(_site)
+    site.addsitedir(_site)
 import softhsm_py.abi.entry
 softhsm_py.abi.entry.bind(_native.ffi, _native.lib)
 """
@@ -113,7 +86,6 @@ ffibuilder.cdef(
     void shim_set_ready(void);
     void shim_python_exiting(void);
     int shim_owns_python(void);
-    const char *shim_venv_dir(void);
     unsigned long *shim_fork_counter(void);
     """
 )

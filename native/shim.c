@@ -59,7 +59,6 @@ static const char *shim_library_path(void) { return library_path; }
 static void shim_set_ready(void) { py_ready = 1; }
 static void shim_python_exiting(void) { py_exiting = 1; }
 static int shim_owns_python(void) { return owns_python; }
-static const char *shim_venv_dir(void);
 static unsigned long *shim_fork_counter(void) { return &fork_counter; }
 
 /* ---- fork: keep the interpreter usable in a child of a C host (Python hosts do this in os.fork) ---- */
@@ -102,7 +101,6 @@ __attribute__((constructor)) static void shim_load(void) {
  * Python then starts as that environment's interpreter and the bootstrap adds its site-packages. */
 static char venv_dir[PATH_MAX];
 
-static const char *shim_venv_dir(void) { return venv_dir; }
 
 static int is_venv(const char *dir) {
     char probe[PATH_MAX + 32];
@@ -134,18 +132,6 @@ static int find_venv(void) {
     return 0;
 }
 
-/* sys.path += the environment's site-packages (the bootstrap then reads its .pth files). */
-static void add_site_packages(void) {
-    char dir[PATH_MAX + 64];
-    snprintf(dir, sizeof(dir), "%s/lib/python%d.%d/site-packages", venv_dir, PY_MAJOR_VERSION,
-             PY_MINOR_VERSION);
-    PyObject *path = PySys_GetObject("path"); /* borrowed */
-    PyObject *entry = PyUnicode_DecodeFSDefault(dir);
-    if (path && entry) PyList_Append(path, entry);
-    Py_XDECREF(entry);
-    PyErr_Clear();
-}
-
 static void start_python(void) {
     if (!Py_IsInitialized()) {
         PyConfig config;
@@ -155,9 +141,6 @@ static void start_python(void) {
         config.install_signal_handlers = 0; /* the host owns SIGINT and friends */
         config.parse_argv = 0;
         if (find_venv()) {
-            /* No `site`: the bootstrap adds the environment's site-packages itself, which keeps
-             * interpreter-wide .pth imports (and their start-up cost) out of the host. */
-            config.site_import = 0;
             snprintf(venv_python, sizeof(venv_python), "%s/bin/python3", venv_dir);
             status = PyConfig_SetBytesString(&config, &config.program_name, venv_python);
             if (PyStatus_Exception(status)) {
@@ -174,7 +157,6 @@ static void start_python(void) {
             return;
         }
         owns_python = 1;
-        if (venv_dir[0]) add_site_packages(); /* cffi imports _cffi_backend before our bootstrap */
         PyEval_SaveThread(); /* release the GIL; each call takes it with PyGILState_Ensure */
     }
     started = 1;
