@@ -91,11 +91,10 @@ def add_object(rt: Runtime, session: Session, attrs: Attrs) -> int:
             ObjectRef(slot_id=session.slot_id, private=private, session=session.handle, attrs=attrs)
         )
     oid = rt.store.insert(session.slot_id, _index(attrs), _encoded(attrs), session.token.token_key)
-    handle = rt.handles.token_object(session.slot_id, oid, private)
-    ref = rt.handles.get(handle)
-    ref.attrs = attrs
-    ref.generation = rt.store.generation(session.slot_id)
-    return handle
+    # No generation for the cache: the token's may have moved past our write already (another
+    # process's commit, even a re-initialisation), so asking for it now could stamp our
+    # attributes with a later state's. The first use reloads the row.
+    return rt.handles.token_object(session.slot_id, oid, private)
 
 
 def actor(session: Session) -> factory.Actor:
@@ -155,8 +154,8 @@ def set_attribute_value(lib: Library, handle: int, object_handle: int, template:
         access.check_write(session.state, ref.is_token_object, ref.private)
         new = factory.modify(attrs, decode(template, strict=True), actor(session), copy=False)
         if ref.is_token_object:
+            # ref.generation stays the one before our write (see add_object): the next use reloads.
             rt.store.update(ref.slot_id, ref.oid, _index(new), _encoded(new), session.token.token_key)
-            ref.generation = rt.store.generation(ref.slot_id)
         ref.attrs = new
         ref.cache.clear()
 

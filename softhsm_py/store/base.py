@@ -16,7 +16,8 @@ meet in normal use (wrong PIN, missing object, token gone, storage failure -> ``
 
 Threads and processes. A store is safe to share between the threads of one process and between
 processes that open the same directory; it must not be used across ``fork``: the child makes its
-own store (``close()`` on the inherited one only forgets it).
+own store (which first closes the child's copies of inherited connections; ``close()`` on an
+inherited store does the same and never waits for a lock a thread of the parent held).
 """
 
 from __future__ import annotations
@@ -158,8 +159,9 @@ class Store(Protocol):
 
     def generation(self, slot_id: int) -> int:
         """The token's generation (0 if there is no token on that slot). Called on every use of
-        a token object, so it should be cheap when nothing changed (SQLite: a compare of the
-        mapped WAL-index header, the PRAGMA data_version only once it changed)."""
+        a token object, so it should be cheap when nothing changed (SQLite: one PRAGMA
+        data_version). A caller that wrote to the token must not take this as the generation
+        of its write: another process may have committed since."""
         ...
 
     # -- PINs --------------------------------------------------------------------------------

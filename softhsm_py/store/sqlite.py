@@ -16,6 +16,15 @@ connection may have them open: closing any descriptor of a file drops every POSI
 holds on it, SQLite's included. Losing the shared lock on ``-shm`` lets another process believe it
 is the first connection and reinitialise the WAL index under us (SIGBUS, lost commits).
 
+Fork: SQLite keeps its lock bookkeeping (and the -shm mapping) per process and database file,
+and a forked child inherits the parent's. While an inherited connection is open in the child, a
+new connection of the child to the same file believes the locks are held already and takes none,
+so the parent's close (or any other process) may checkpoint and delete the WAL the child writes
+to. A child therefore closes the inherited connections before it opens its own
+(``_forget_inherited``). That close cannot disturb the parent: its locks are its own, and while
+it holds them SQLite cannot lock the database exclusively, which it needs to checkpoint or
+delete anything on close.
+
 Layout of secrets (see ``store/base.py`` for the model):
 
 * ``tokens.so_wrap`` / ``user_wrap``: the token key sealed under ``scrypt(PIN, salt, cost)``; AAD
@@ -40,8 +49,9 @@ import os
 import secrets
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Self
 
@@ -116,9 +126,14 @@ CREATE INDEX objects_label ON objects (slot_id, label_mac);
 CREATE INDEX objects_id ON objects (slot_id, id_mac);
 """
 
-# Connections abandoned in a forked child: never closed there (closing could checkpoint or
-# delete the parent's WAL), and kept referenced so garbage collection does not close them either.
-_ABANDONED: list[sqlite3.Connection] = []
+# Every open store of this process (or, after fork, of the parent), by id: a child finds here
+# the connections it inherited. A plain dict, so that copying it is atomic under the GIL.
+_STORES: dict[int, weakref.ref[SqliteStore]] = {}
+# Inherited connections a forked child could not close (a thread of the parent was inside the
+# store, so SQLite's own mutex may be held for good), with the (device, inode) of their database
+# file, which this process can then no longer open safely: kept referenced so garbage collection
+# does not close them either.
+_ABANDONED: list[tuple[tuple[int, int] | None, sqlite3.Connection]] = []
 
 
 def _check_label(label: str) -> None:
@@ -130,6 +145,44 @@ def _device_error(what: str, exc: BaseException) -> errors.DeviceError:
     # SQLite's messages name the failure (locked, I/O, full), never bound parameters.
     log.error("token store: %s failed: %s: %s", what, type(exc).__name__, exc)
     return errors.DeviceError()
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty and 0600 unless it exists, without ever holding a descriptor of it:
+    another thread's store may open the file as soon as it exists, and closing a descriptor of
+    ours would then drop that store's locks (see the module docstring). The file is made under
+    a temporary name and linked into place."""
+    if os.path.lexists(path):
+        return  # the usual case; and a read-only directory can still hold a writable database
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    os.close(os.open(tmp, flags, 0o600))
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    except OSError:  # no hard links on this file system: the short window is the lesser evil
+        with suppress(FileExistsError):
+            os.close(os.open(path, flags, 0o600))
+    finally:
+        os.unlink(tmp)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _forget_inherited() -> None:
+    """In a forked child: close the connections inherited from the parent (module docstring)."""
+    pid = os.getpid()
+    for ref in list(_STORES.values()):
+        store = ref()
+        if store is not None and store._pid != pid:
+            store.close()
 
 
 # --------------------------------------------------------------------------- the store
@@ -153,20 +206,17 @@ class SqliteStore:
         self._cached_at: tuple[int, int] | None = None
         self._tokens: list[TokenRecord] | None = None
         self._generations: dict[int, int] = {}
+        self._file: tuple[int, int] | None = None  # (device, inode) of the database file
+        _forget_inherited()
         try:
             Path(token_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
             # Create the file ourselves so that it is 0600 from the start; SQLite gives its
-            # -wal and -shm files the mode of the database file. O_EXCL: an existing file may be
-            # open in another connection of this process, and closing our descriptor of it
-            # would drop that connection's locks (see the module docstring).
-            try:
-                fd = os.open(
-                    self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600
-                )
-            except FileExistsError:
-                pass
-            else:
-                os.close(fd)
+            # -wal and -shm files the mode of the database file.
+            _create_private(self.path)
+            self._file = _identity(self.path)
+            if self._file is not None and any(file == self._file for file, _ in _ABANDONED):
+                log.error("token store %s: this process forked while the store was busy", self.path)
+                raise errors.DeviceError()
             db = sqlite3.connect(
                 self.path,
                 timeout=BUSY_TIMEOUT_S,
@@ -187,6 +237,8 @@ class SqliteStore:
                 raise _device_error(f"opening {self.path}", exc) from exc
             raise
         self._db = db
+        key = id(self)
+        _STORES[key] = weakref.ref(self, lambda _, key=key, stores=_STORES: stores.pop(key, None))
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute("BEGIN IMMEDIATE")
@@ -294,18 +346,34 @@ class SqliteStore:
     # ----------------------------------------------------------------------- lifecycle
 
     def close(self) -> None:
+        if self._pid != os.getpid():
+            self._close_inherited()
+            return
         with self._lock:
             db, self._db = self._db, None
             if db is None:
-                return
-            if self._pid != os.getpid():
-                _ABANDONED.append(db)  # inherited across fork: the parent still owns it
                 return
             try:
                 db.execute("PRAGMA optimize")  # refresh planner statistics where useful
                 db.close()
             except sqlite3.Error as exc:
                 log.warning("token store: close failed: %s", type(exc).__name__)
+
+    def _close_inherited(self) -> None:
+        """``close()`` in a forked child. Never waits for ``self._lock``: a thread of the parent
+        may have held it at fork, and nothing in the child will release it."""
+        db, self._db = self._db, None
+        if db is None:
+            return
+        if self._lock.acquire(blocking=False):  # else SQLite's own mutex may be held for good
+            try:
+                db.close()
+            except sqlite3.Error as exc:
+                log.warning("token store: closing a connection inherited across fork: %s", type(exc).__name__)
+            finally:
+                self._lock.release()
+            return
+        _ABANDONED.append((self._file, db))
 
     def __enter__(self) -> Self:
         return self
