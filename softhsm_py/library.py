@@ -10,14 +10,22 @@ A child is told from its parent by a fork counter, not by ``os.getpid()`` (a sys
 call): the native shim bumps its counter in a ``pthread_atfork`` child handler, which runs after
 every ``fork()`` of the process, whoever calls it; a library made without the shim (unit tests)
 uses a counter bumped by ``os.register_at_fork``. Either is read as ``counter[0]``.
+
+Another thread of the parent may hold the library's lock at the moment of the fork; the child
+has no such thread, so the lock would stay held for ever. Each library makes itself a new lock in
+the child (``os.register_at_fork`` hooks run after ``os.fork`` and after a C host's ``fork()``,
+whose child the shim hands to ``PyOS_AfterFork_Child``). The store's own lock is the store's
+business: its ``close()`` in a forked child must not wait for it.
 """
 
 from __future__ import annotations
 
 import array
+import functools
 import itertools
 import os
 import threading
+import weakref
 from collections.abc import Sequence
 
 from . import errors
@@ -51,7 +59,8 @@ class Runtime:
         self.tokens = {} if tokens is None else tokens
         self.sessions = {} if sessions is None else sessions
         self.handles = HandleTable() if handles is None else handles
-        # Session handles are never reused within a library instance, so a stale handle stays invalid.
+        # Session handles; Library.start gives every runtime its library's one count, so a handle
+        # is never reused while the library is loaded and a stale handle stays invalid.
         self.session_ids = itertools.count(1) if session_ids is None else session_ids
 
 
@@ -67,6 +76,12 @@ def _forked() -> None:
 os.register_at_fork(after_in_child=_forked)
 
 
+def _new_lock_in_child(ref: weakref.ref[Library]) -> None:
+    lib = ref()
+    if lib is not None:
+        lib.lock = threading.RLock()  # the parent's may be held by a thread the child does not have
+
+
 class Library:
     def __init__(self, fork_counter: Sequence[int] | None = None) -> None:
         # Guards the runtime and its tables. Never held across a call into the host, and released
@@ -75,6 +90,10 @@ class Library:
         self._runtime: Runtime | None = None
         # counter[0] changes in a forked child (see the module docstring).
         self._forks: Sequence[int] = _PY_FORKS if fork_counter is None else fork_counter
+        # Session handles, never reused while this library is loaded (across C_Finalize and
+        # C_Initialize too), so a stale handle stays invalid.
+        self._session_ids = itertools.count(1)
+        os.register_at_fork(after_in_child=functools.partial(_new_lock_in_child, weakref.ref(self)))
 
     @property
     def runtime(self) -> Runtime:
@@ -92,6 +111,7 @@ class Library:
             if old is not None and old.forks == forks:
                 raise errors.CryptokiAlreadyInitialized()
             runtime.forks = forks
+            runtime.session_ids = self._session_ids
             self._runtime = runtime
         if old is not None:
             old.store.close()  # the parent's connection: forgotten, never used across fork

@@ -367,11 +367,20 @@ def C_DigestInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any) -> No
     crypto.digest_init(lib, hSession, MechanismArg(m, pMechanism))
 
 
+# A call on an active operation whose pointers are refused (ArgumentsBad) ends that operation like
+# any other error (3.0, 5.2): the entries below end it with crypto.abandon before raising.
+
+
 def _single(kind: str) -> Callable[..., None]:
     """C_Encrypt, C_Decrypt, C_Digest, C_Sign, C_SignRecover, C_VerifyRecover: data in, data out."""
 
     def single(lib: Library, m: Marshal, hSession: int, pIn: Any, ulIn: int, pOut: Any, pulOut: Any) -> None:
-        crypto.single(lib, hSession, kind, m.bytes_in(pIn, ulIn), Out(m, pOut, pulOut))
+        try:
+            data, out = m.bytes_in(pIn, ulIn), Out(m, pOut, pulOut)
+        except errors.ArgumentsBad:
+            crypto.abandon(lib, hSession, kind)
+            raise
+        crypto.single(lib, hSession, kind, data, out)
 
     return single
 
@@ -380,7 +389,12 @@ def _update(kind: str) -> Callable[..., None]:
     """C_EncryptUpdate, C_DecryptUpdate (with output)."""
 
     def update(lib: Library, m: Marshal, hSession: int, pIn: Any, ulIn: int, pOut: Any, pulOut: Any) -> None:
-        crypto.update(lib, hSession, kind, m.bytes_in(pIn, ulIn), Out(m, pOut, pulOut))
+        try:
+            data, out = m.bytes_in(pIn, ulIn), Out(m, pOut, pulOut)
+        except errors.ArgumentsBad:
+            crypto.abandon(lib, hSession, kind)
+            raise
+        crypto.update(lib, hSession, kind, data, out)
 
     return update
 
@@ -389,7 +403,12 @@ def _feed(kind: str) -> Callable[..., None]:
     """C_DigestUpdate, C_SignUpdate, C_VerifyUpdate (no output)."""
 
     def feed(lib: Library, m: Marshal, hSession: int, pIn: Any, ulIn: int) -> None:
-        crypto.update(lib, hSession, kind, m.bytes_in(pIn, ulIn), None)
+        try:
+            data = m.bytes_in(pIn, ulIn)
+        except errors.ArgumentsBad:
+            crypto.abandon(lib, hSession, kind)
+            raise
+        crypto.update(lib, hSession, kind, data, None)
 
     return feed
 
@@ -398,7 +417,12 @@ def _final(kind: str) -> Callable[..., None]:
     """C_EncryptFinal, C_DecryptFinal, C_DigestFinal, C_SignFinal."""
 
     def final(lib: Library, m: Marshal, hSession: int, pOut: Any, pulOut: Any) -> None:
-        crypto.final(lib, hSession, kind, Out(m, pOut, pulOut))
+        try:
+            out = Out(m, pOut, pulOut)
+        except errors.ArgumentsBad:
+            crypto.abandon(lib, hSession, kind)
+            raise
+        crypto.final(lib, hSession, kind, out)
 
     return final
 
@@ -431,19 +455,34 @@ def C_DigestKey(lib: Library, m: Marshal, hSession: int, hKey: int) -> None:
 def C_Verify(
     lib: Library, m: Marshal, hSession: int, pData: Any, ulDataLen: int, pSignature: Any, ulSignatureLen: int
 ) -> None:
-    crypto.verify(lib, hSession, m.bytes_in(pData, ulDataLen), m.bytes_in(pSignature, ulSignatureLen))
+    try:
+        data, signature = m.bytes_in(pData, ulDataLen), m.bytes_in(pSignature, ulSignatureLen)
+    except errors.ArgumentsBad:
+        crypto.abandon(lib, hSession, "verify")
+        raise
+    crypto.verify(lib, hSession, data, signature)
 
 
 @entry
 def C_VerifyFinal(lib: Library, m: Marshal, hSession: int, pSignature: Any, ulSignatureLen: int) -> None:
-    crypto.verify_final(lib, hSession, m.bytes_in(pSignature, ulSignatureLen))
+    try:
+        signature = m.bytes_in(pSignature, ulSignatureLen)
+    except errors.ArgumentsBad:
+        crypto.abandon(lib, hSession, "verify")
+        raise
+    crypto.verify_final(lib, hSession, signature)
 
 
 def _dual(first: str, second: str) -> Callable[..., None]:
     """C_DigestEncryptUpdate and its siblings (3.0, 5.13): two updates on one buffer."""
 
     def dual(lib: Library, m: Marshal, hSession: int, pIn: Any, ulIn: int, pOut: Any, pulOut: Any) -> None:
-        crypto.dual_update(lib, hSession, first, second, m.bytes_in(pIn, ulIn), Out(m, pOut, pulOut))
+        try:
+            data, out = m.bytes_in(pIn, ulIn), Out(m, pOut, pulOut)
+        except errors.ArgumentsBad:
+            crypto.abandon(lib, hSession, first, second)
+            raise
+        crypto.dual_update(lib, hSession, first, second, data, out)
 
     return dual
 

@@ -6,6 +6,16 @@ its session until it ends. Output follows one rule: the result of a step is comp
 in the operation until the caller's buffer is big enough, so a size query or a short buffer never
 runs the crypto twice (ECDSA is randomised: the caller gets the bytes whose length it was told)
 and never ends the operation; any other error ends it.
+
+An operation is used either single-part (C_Sign) or multi-part (C_SignUpdate, then C_SignFinal),
+and a kept result goes only to the call of the kind that computed it: C_Sign may not follow
+C_SignUpdate (3.0, 5.11), and C_DigestUpdate after a size query of C_DigestFinal would otherwise
+be answered with the digest computed before it. Both end the operation with
+CKR_OPERATION_NOT_INITIALIZED (SoftHSMv2's code for C_Sign after C_SignUpdate).
+
+Threads may share a session: each step runs under the session's lock and first checks that its
+operation is still the session's (another thread may have ended it, and started another, since
+``_active`` found it); an operation ends only if it is still the session's.
 """
 
 from __future__ import annotations
@@ -70,6 +80,7 @@ class Operation:
     needs_context_login: bool = False  # CKA_ALWAYS_AUTHENTICATE (3.0, 4.9)
     context_authenticated: bool = False
     pending: bytes | None = None  # a computed result waiting for a big enough buffer
+    stage: int = 0  # the kind of call that used it so far: _SINGLE_PART, _UPDATE or _FINAL
 
     def __repr__(self) -> str:
         return f"Operation({self.kind.value}, mechanism=0x{self.mechanism:x})"
@@ -134,42 +145,81 @@ def _active(lib: Library, handle: int, kind: OpKind) -> tuple[Session, Operation
         session = lib.runtime.sessions.get(handle)
         if session is None:
             raise errors.SessionHandleInvalid()
-        operation = session.operations.get(kind)
+        operations = session.operations
+        operation = operations.get(kind)
         if operation is None:
             raise errors.OperationNotInitialized()
-    if operation.needs_context_login and not operation.context_authenticated:
-        session.end(kind)
-        raise errors.UserNotLoggedIn()  # no C_Login(CKU_CONTEXT_SPECIFIC) since the Init
+        if operation.needs_context_login and not operation.context_authenticated:
+            del operations[kind]
+            raise errors.UserNotLoggedIn()  # no C_Login(CKU_CONTEXT_SPECIFIC) since the Init
     return session, operation
 
 
-def _run(session: Session, operation: Operation, step: Callable[[], bytes], out: Output, last: bool) -> None:
-    """Compute once, deliver, and end the operation when the last result was delivered."""
+# The kinds of call that use an operation (Operation.stage; 0 before the first).
+_SINGLE_PART, _UPDATE, _FINAL = 1, 2, 3
+
+
+def _end(lib: Library, session: Session, operation: Operation) -> None:
+    """End ``operation`` if it is still its session's: another thread may have ended it (C_Logout,
+    C_CloseSession, a call of its own) and started another of its kind meanwhile. Under the
+    library lock, like every start."""
+    with lib.lock:
+        operations = session.operations
+        if operations.get(operation.kind) is operation:
+            del operations[operation.kind]
+
+
+def _enter(lib: Library, session: Session, operation: Operation, stage: int) -> None:
+    """Under the session lock, before a step: the operation must still be the session's, and the
+    call must fit the ones before it (see the module docstring)."""
+    if session.operations.get(operation.kind) is not operation:  # ended since _active found it
+        with lib.lock:
+            closed = not lib.is_running() or lib.runtime.sessions.get(session.handle) is not session
+        raise (errors.SessionClosed if closed else errors.OperationNotInitialized)()
+    last = operation.stage
+    if last != stage:
+        if last and not (last == _UPDATE and stage == _FINAL and operation.pending is None):
+            _end(lib, session, operation)
+            raise errors.OperationNotInitialized()
+        operation.stage = stage
+
+
+def _run(
+    lib: Library,
+    session: Session,
+    operation: Operation,
+    step: Callable[[], bytes],
+    out: Output,
+    stage: int,
+) -> None:
+    """Compute once, deliver, and end the operation when the final result was delivered."""
     with session.lock:
+        _enter(lib, session, operation, stage)
         try:
             if operation.pending is None:
                 operation.pending = step()
             if out.deliver(operation.pending):
                 operation.pending = None
-                if last:
-                    session.end(operation.kind)
+                if stage != _UPDATE:
+                    _end(lib, session, operation)
         except errors.BufferTooSmall:
             raise
         except BaseException:
-            session.end(operation.kind)
+            _end(lib, session, operation)
             raise
 
 
-def _call(session: Session, operation: Operation, step: Callable[[], Any], last: bool) -> Any:
+def _call(lib: Library, session: Session, operation: Operation, step: Callable[[], Any], stage: int) -> Any:
     """A step without output (update of a digest or signature, verification)."""
     with session.lock:
+        _enter(lib, session, operation, stage)
         try:
             result = step()
         except BaseException:
-            session.end(operation.kind)
+            _end(lib, session, operation)
             raise
-        if last:
-            session.end(operation.kind)
+        if stage != _UPDATE:
+            _end(lib, session, operation)
         return result
 
 
@@ -187,18 +237,24 @@ _SINGLE = {
 def single(lib: Library, handle: int, kind_name: str, data: bytes, out: Output) -> None:
     kind = _kind(kind_name)
     session, operation = _active(lib, handle, kind)
-    with session.lock:  # _run(..., last=True), inlined: the hot path of every small operation
+    with session.lock:  # _run(..., _SINGLE_PART), inlined: the hot path of every small operation
+        operations = session.operations
+        if operations.get(kind) is not operation or operation.stage > _SINGLE_PART:
+            _enter(lib, session, operation, _SINGLE_PART)  # raises: ended, or used multi-part
+        operation.stage = _SINGLE_PART
         try:
             pending = operation.pending
             if pending is None:
                 pending = operation.pending = getattr(operation.context, _SINGLE[kind])(data)
             if out.deliver(pending):
                 operation.pending = None
-                session.end(kind)
+                with lib.lock:  # _end, inlined
+                    if operations.get(kind) is operation:
+                        del operations[kind]
         except errors.BufferTooSmall:
             raise
         except BaseException:
-            session.end(kind)
+            _end(lib, session, operation)
             raise
 
 
@@ -206,29 +262,43 @@ def update(lib: Library, handle: int, kind_name: str, data: bytes, out: Output |
     kind = _kind(kind_name)
     session, operation = _active(lib, handle, kind)
     if out is None:  # digest, sign, verify: nothing comes back until the final call
-        _call(session, operation, lambda: operation.context.update(data), last=False)
+        _call(lib, session, operation, lambda: operation.context.update(data), _UPDATE)
     else:
-        _run(session, operation, lambda: operation.context.update(data), out, last=False)
+        _run(lib, session, operation, lambda: operation.context.update(data), out, _UPDATE)
 
 
 def final(lib: Library, handle: int, kind_name: str, out: Output) -> None:
     kind = _kind(kind_name)
     session, operation = _active(lib, handle, kind)
-    _run(session, operation, operation.context.final, out, last=True)
+    _run(lib, session, operation, operation.context.final, out, _FINAL)
 
 
 def verify(lib: Library, handle: int, data: bytes, signature: bytes) -> None:
     session, operation = _active(lib, handle, _VERIFY)
-    with session.lock:  # _call(..., last=True), inlined
+    with session.lock:  # _call(..., _SINGLE_PART), inlined
+        _enter(lib, session, operation, _SINGLE_PART)
         try:
             operation.context.verify(data, signature)
         finally:
-            session.end(_VERIFY)
+            _end(lib, session, operation)
 
 
 def verify_final(lib: Library, handle: int, signature: bytes) -> None:
     session, operation = _active(lib, handle, OpKind.VERIFY)
-    _call(session, operation, lambda: operation.context.final(signature), last=True)
+    _call(lib, session, operation, lambda: operation.context.final(signature), _FINAL)
+
+
+def abandon(lib: Library, handle: int, *kind_names: str) -> None:
+    """End the operations a call refused for its arguments was continuing (the ABI found a NULL
+    pointer before the call got here): any error but a short buffer ends them (3.0, 5.2). Quiet
+    when there is nothing to end; the caller raises the arguments' error."""
+    with lib.lock:
+        if not lib.is_running():
+            return
+        session = lib.runtime.sessions.get(handle)
+        if session is not None:
+            for name in kind_names:
+                session.end(_kind(name))
 
 
 def digest_key(lib: Library, handle: int, key_handle: int) -> None:
@@ -240,7 +310,7 @@ def digest_key(lib: Library, handle: int, key_handle: int) -> None:
             session.end(OpKind.DIGEST)
             raise errors.KeyIndigestible()
         value = ref.attrs[Attribute.VALUE]
-    _call(session, operation, lambda: operation.context.update_key(value), last=False)
+    _call(lib, session, operation, lambda: operation.context.update_key(value), _UPDATE)
 
 
 def dual_update(lib: Library, handle: int, first: str, second: str, data: bytes, out: Output) -> None:
@@ -255,13 +325,13 @@ def dual_update(lib: Library, handle: int, first: str, second: str, data: bytes,
 
         def step() -> bytes:
             plain = cipher.context.update(data)
-            _call(session, other, lambda: other.context.update(plain), last=False)
+            _call(lib, session, other, lambda: other.context.update(plain), _UPDATE)
             return plain
     else:  # digest/sign the plaintext, then encrypt it
         cipher, other = op_second, op_first
 
         def step() -> bytes:
-            _call(session, other, lambda: other.context.update(data), last=False)
+            _call(lib, session, other, lambda: other.context.update(data), _UPDATE)
             return cipher.context.update(data)
 
-    _run(session, cipher, step, out, last=False)
+    _run(lib, session, cipher, step, out, _UPDATE)

@@ -34,8 +34,8 @@ def open_session(lib: Library, slot_id: int, flags: int) -> int:
     if not flags & _SERIAL_SESSION:
         raise errors.SessionParallelNotSupported()
     rw = bool(flags & _RW_SESSION)
-    rt = lib.runtime
     with lib.lock:
+        rt = lib.runtime  # under the lock: C_Finalize in another thread closes its store
         # token_of, inlined: the token list is re-read from the store (cheap while nothing was
         # committed), so a token another process deleted fails here as before.
         sync_tokens(rt)
@@ -70,8 +70,8 @@ def close_session(lib: Library, handle: int) -> None:
 
 
 def close_all_sessions(lib: Library, slot_id: int) -> None:
-    rt = lib.runtime
     with lib.lock:
+        rt = lib.runtime  # under the lock: C_Finalize in another thread closes its store
         check_slot(rt, slot_id)
         for session in sessions_on(rt, slot_id):
             discard(rt, session)
@@ -114,16 +114,25 @@ def login(lib: Library, handle: int, user_type: int, pin: bytes) -> None:
             return
         if token.user is not None:  # another thread logged in while we checked the PIN
             raise (errors.UserAlreadyLoggedIn if token.user is user else errors.UserAnotherAlreadyLoggedIn)()
+        if user is UserType.SO and any(not s.rw for s in sessions_on(rt, session.slot_id)):
+            raise errors.SessionReadOnlyExists()  # opened by another thread while we checked the PIN
         token.log_in(user, key)
     log.info("%s logged in on slot %d", user.name, session.slot_id)
 
 
 def _awaiting_context_login(session: Session) -> object:
-    """The active operation whose key has CKA_ALWAYS_AUTHENTICATE (3.0, 4.9 and 5.6 C_Login)."""
+    """The active operation whose key has CKA_ALWAYS_AUTHENTICATE (3.0, 4.9 and 5.6 C_Login): one
+    not yet authenticated first (a session may have a signature and a decryption waiting), else
+    one that already is."""
+    found = None
     for operation in session.operations.values():
         if getattr(operation, "needs_context_login", False):
-            return operation
-    raise errors.OperationNotInitialized()
+            if not operation.context_authenticated:  # type: ignore[attr-defined]
+                return operation
+            found = found or operation
+    if found is None:
+        raise errors.OperationNotInitialized()
+    return found
 
 
 def logout(lib: Library, handle: int) -> None:

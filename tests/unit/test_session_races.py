@@ -1,0 +1,86 @@
+"""Races of the session chapter made deterministic: the PIN check of C_Login runs outside the
+library lock (scrypt is slow), so other threads' calls land in the middle of a login. Here the
+store's ``verify_pin`` waits until the other call is done."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from softhsm_py import errors
+from softhsm_py.api import sessions, slots
+from softhsm_py.config import Config
+from softhsm_py.constants import SessionFlag, SessionState, UserType
+from softhsm_py.library import Library, Runtime
+from softhsm_py.store import open_store
+
+COST = 10
+SO_PIN = b"so-pin-0000"
+RW = int(SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION)
+RO = int(SessionFlag.SERIAL_SESSION)
+
+
+class PausedPinCheck:
+    """The runtime's store, with ``verify_pin`` stopping after the PIN was found right until
+    ``resume`` is set (``checking`` tells the test it got there)."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.checking = threading.Event()
+        self.resume = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def verify_pin(self, *args: Any, **kwargs: Any) -> bytes:
+        key = self._store.verify_pin(*args, **kwargs)
+        self.checking.set()
+        assert self.resume.wait(30)
+        return key
+
+
+@pytest.fixture
+def lib(tmp_path: Path):
+    token_dir = tmp_path / "tokens"
+    store = open_store(token_dir, kdf_cost=COST)
+    library = Library()
+    library.start(Runtime(config=Config(token_dir=token_dir, kdf_cost=COST), store=store))
+    slots.init_token(library, 0, SO_PIN, b"races".ljust(32))
+    try:
+        yield library
+    finally:
+        library.stop()
+        store.close()
+
+
+def login_in_thread(lib: Library, handle: int, user: UserType, pin: bytes) -> tuple[threading.Thread, list]:
+    result: list = []
+
+    def run() -> None:
+        try:
+            sessions.login(lib, handle, int(user), pin)
+            result.append("OK")
+        except errors.PKCS11Error as exc:
+            result.append(type(exc))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, result
+
+
+def test_read_only_session_opened_during_an_so_login(lib: Library) -> None:
+    """3.0 5.6: the SO logs in only while no R/O session exists, and no R/O session opens while
+    the SO is logged in. A R/O session opened during the SO's PIN check must fail the login."""
+    rw = sessions.open_session(lib, 0, RW)
+    store = lib.runtime.store = PausedPinCheck(lib.runtime.store)
+    thread, result = login_in_thread(lib, rw, UserType.SO, SO_PIN)
+    assert store.checking.wait(30)
+    ro = sessions.open_session(lib, 0, RO)  # nobody is logged in yet: allowed
+    store.resume.set()
+    thread.join(30)
+    assert result == [errors.SessionReadOnlyExists]
+    assert sessions.get_session_info(lib, ro).state == int(SessionState.RO_PUBLIC_SESSION)
+    assert sessions.get_session_info(lib, rw).state == int(SessionState.RW_PUBLIC_SESSION)
