@@ -349,7 +349,9 @@ class SqliteStore:
         if self._pid != os.getpid():
             self._close_inherited()
             return
-        with self._lock:
+        # A PIN try in flight finishes first: it is counted before scrypt runs, and closing
+        # under it would leave a right PIN on disk as a wrong one (C_Finalize racing C_Login).
+        with self._pin_lock, self._lock:
             db, self._db = self._db, None
             if db is None:
                 return

@@ -17,7 +17,7 @@ import pytest
 from softhsm_py import errors
 from softhsm_py.api import objects, sessions, slots
 from softhsm_py.config import Config
-from softhsm_py.constants import Attribute, ObjectClass, SessionFlag
+from softhsm_py.constants import Attribute, ObjectClass, SessionFlag, UserType
 from softhsm_py.library import Library, Runtime
 from softhsm_py.store import ObjectIndex, open_store
 from softhsm_py.store import sqlite as sqlite_store
@@ -337,3 +337,40 @@ def test_a_forked_child_can_close_a_store_whose_lock_was_held_at_fork(tmp_path):
         os.close(w)
     assert [t.label for t in store.tokens()] == ["t"]
     store.close()
+
+
+def test_close_waits_for_a_pin_try_in_flight_so_a_right_pin_is_not_counted_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """C_Finalize racing C_Login: the try is counted before scrypt runs and reset after it; a
+    close in between must wait, or the right PIN stays on disk as a failure (towards lockout)."""
+    store = open_store(tmp_path / "tokens", kdf_cost=COST)
+    store.create_token(0, "t", SO_PIN)
+    entered, release = threading.Event(), threading.Event()
+    derive = sqlite_store.sealing.derive_kek
+
+    def slow_derive(*args: Any) -> bytes:
+        entered.set()
+        release.wait(10)
+        return derive(*args)
+
+    monkeypatch.setattr(sqlite_store.sealing, "derive_kek", slow_derive)
+    results: list[object] = []
+    login = threading.Thread(target=lambda: results.append(store.verify_pin(0, UserType.SO, SO_PIN, 3)))
+    login.start()
+    assert entered.wait(10)
+    closer = threading.Thread(target=store.close)
+    closer.start()
+    closer.join(0.2)
+    assert closer.is_alive(), "close() did not wait for the PIN try"
+    release.set()
+    login.join(10)
+    closer.join(10)
+    assert len(results) == 1 and isinstance(results[0], bytes)
+    monkeypatch.undo()
+    reopened = open_store(tmp_path / "tokens", kdf_cost=COST)
+    try:
+        (record,) = reopened.tokens()
+        assert record.so_failures == 0
+    finally:
+        reopened.close()
