@@ -161,8 +161,14 @@ def derive_key(lib: Library, handle: int, mechanism: Any, base_handle: int, temp
         wanted = _merge(decode(template), base.attrs.get(Attribute.DERIVE_TEMPLATE))
         param = mechanism.param()
         if isinstance(param, HkdfParams) and param.salt_type == HkdfSaltType.KEY:
-            salt_key = usable_key(lib, session, param.salt_key_handle, None, mechanism.type)
-            if salt_key.attrs.get(Attribute.CLASS) != ObjectClass.SECRET_KEY:
+            # The salt key is keying material of the derivation, checked as the base key is:
+            # without CKA_DERIVE, an extract-only HKDF would make any secret an HMAC oracle.
+            salt_key = usable_key(lib, session, param.salt_key_handle, Attribute.DERIVE, mechanism.type)
+            salt_attrs = salt_key.attrs
+            if (
+                salt_attrs.get(Attribute.CLASS) != ObjectClass.SECRET_KEY
+                or salt_attrs.get(Attribute.KEY_TYPE) not in impl.key_types
+            ):
                 raise errors.MechanismParamInvalid()
             param = dataclasses.replace(param, salt_key_value=bytes(salt_key.attrs[Attribute.VALUE]))
     material = impl.derive(mechanism.type, param, base, wanted)
