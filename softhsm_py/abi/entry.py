@@ -18,7 +18,7 @@ from ..api import general, random, sessions, slots
 from ..constants import InitializeFlag
 from ..library import Library
 from . import boundary
-from .marshal import Marshal
+from .marshal import MAX_LENGTH, Marshal
 
 
 class _Chapter:
@@ -123,7 +123,7 @@ def _fill_info(m: Marshal, pInfo: Any, info: general.Info) -> None:
 # -- slots and tokens (5.5) -------------------------------------------------------------------------
 @entry
 def C_GetSlotList(lib: Library, m: Marshal, tokenPresent: int, pSlotList: Any, pulCount: Any) -> None:
-    m.require(pulCount)
+    # The library state first (CRYPTOKI_NOT_INITIALIZED before ARGUMENTS_BAD, as C_GetInfo does).
     m.ulongs_out(pSlotList, pulCount, slots.get_slot_list(lib, bool(tokenPresent)))
 
 
@@ -162,7 +162,6 @@ def C_GetTokenInfo(lib: Library, m: Marshal, slotID: int, pInfo: Any) -> None:
 
 @entry
 def C_GetMechanismList(lib: Library, m: Marshal, slotID: int, pMechanismList: Any, pulCount: Any) -> None:
-    m.require(pulCount)
     m.ulongs_out(pMechanismList, pulCount, slots.get_mechanism_list(lib, slotID))
 
 
@@ -175,21 +174,22 @@ def C_GetMechanismInfo(lib: Library, m: Marshal, slotID: int, type: int, pInfo: 
 
 @entry
 def C_InitToken(lib: Library, m: Marshal, slotID: int, pPin: Any, ulPinLen: int, pLabel: Any) -> None:
-    pin = m.pin_in(pPin, ulPinLen)
+    pin = m.pin_in(pPin, ulPinLen, errors.PinLenRange)
     m.require(pLabel)
     slots.init_token(lib, slotID, pin, m.bytes_in(pLabel, 32))
 
 
 @entry
 def C_InitPIN(lib: Library, m: Marshal, hSession: int, pPin: Any, ulPinLen: int) -> None:
-    slots.init_pin(lib, hSession, m.pin_in(pPin, ulPinLen))
+    slots.init_pin(lib, hSession, m.pin_in(pPin, ulPinLen, errors.PinLenRange))
 
 
 @entry
 def C_SetPIN(
     lib: Library, m: Marshal, hSession: int, pOldPin: Any, ulOldLen: int, pNewPin: Any, ulNewLen: int
 ) -> None:
-    slots.set_pin(lib, hSession, m.pin_in(pOldPin, ulOldLen), m.pin_in(pNewPin, ulNewLen))
+    old, new = m.pin_in(pOldPin, ulOldLen), m.pin_in(pNewPin, ulNewLen, errors.PinLenRange)
+    slots.set_pin(lib, hSession, old, new)
 
 
 # -- sessions (5.6) ---------------------------------------------------------------------------------
@@ -586,6 +586,8 @@ def C_SeedRandom(lib: Library, m: Marshal, hSession: int, pSeed: Any, ulSeedLen:
 def C_GenerateRandom(lib: Library, m: Marshal, hSession: int, RandomData: Any, ulRandomLen: int) -> None:
     if ulRandomLen:
         m.require(RandomData)
+        if ulRandomLen > MAX_LENGTH:  # no buffer is that long (os.urandom would raise OverflowError)
+            raise errors.ArgumentsBad()
     data = random.generate_random(lib, hSession, ulRandomLen)
     m.ffi.memmove(RandomData, data, len(data))
 

@@ -8,10 +8,12 @@ output buffer follows one protocol (:meth:`Marshal.bytes_out`); templates are re
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from .. import errors
+from ..config import PIN_LEN_LIMIT
 from ..constants import ARRAY_ATTRIBUTE, UNAVAILABLE_INFORMATION, Attribute
 
 # Attributes whose value is itself an array of CK_ATTRIBUTE (3.0, 4.1.2 and 4.8 footnote on templates).
@@ -20,6 +22,10 @@ TEMPLATE_ATTRIBUTES = frozenset(
 )
 
 RawTemplate = list[tuple[int, Any]]  # (type, bytes | RawTemplate for template attributes)
+
+# No buffer is longer than this: a CK_ULONG length above it (the high bit set) cannot describe
+# memory the caller owns, and Python could not even index it (OverflowError, not a CK_RV).
+MAX_LENGTH = sys.maxsize
 
 
 class Marshal:
@@ -42,23 +48,37 @@ class Marshal:
             if length:
                 raise errors.ArgumentsBad()
             return b""
+        if length > MAX_LENGTH:
+            raise errors.ArgumentsBad()
         return self.ffi.unpack(self.ffi.cast("char *", ptr), length)
 
-    def pin_in(self, ptr: Any, length: int) -> bytes:
-        # No protected authentication path: a NULL PIN is always a caller error.
+    def pin_in(
+        self, ptr: Any, length: int, too_long: type[errors.PKCS11Error] = errors.PinIncorrect
+    ) -> bytes:
+        """A PIN. No protected authentication path: a NULL PIN is always a caller error. A length
+        above any PIN a token may hold is ``too_long`` (PinIncorrect for a PIN to check,
+        PinLenRange for one to set), answered without reading the caller's memory."""
         self.require(ptr)
+        if length > PIN_LEN_LIMIT:
+            raise too_long()
         return self.bytes_in(ptr, length)
+
+    def _attribute_array(self, ptr: Any, count: int) -> Any:
+        """``count`` CK_ATTRIBUTEs at ``ptr``: ArgumentsBad for NULL or a count no memory holds."""
+        self.require(ptr)
+        if count > MAX_LENGTH // self.attribute_size:
+            raise errors.ArgumentsBad()
+        return self.ffi.cast("CK_ATTRIBUTE *", ptr)
 
     def template_in(self, ptr: Any, count: int, depth: int = 0) -> RawTemplate:
         if count == 0:
             return []
-        self.require(ptr)
-        attrs = self.ffi.cast("CK_ATTRIBUTE *", ptr)
+        attrs = self._attribute_array(ptr, count)
         out: RawTemplate = []
         for i in range(count):
             attr = attrs[i]
             if attr.type in TEMPLATE_ATTRIBUTES:
-                if depth or attr.ulValueLen % self.attribute_size:
+                if depth or attr.ulValueLen % self.attribute_size or attr.ulValueLen > MAX_LENGTH:
                     raise errors.AttributeValueInvalid()
                 value: Any = self.template_in(attr.pValue, attr.ulValueLen // self.attribute_size, depth + 1)
             else:
@@ -69,8 +89,7 @@ class Marshal:
     def types_in(self, ptr: Any, count: int) -> list[int]:
         if count == 0:
             return []
-        self.require(ptr)
-        attrs = self.ffi.cast("CK_ATTRIBUTE *", ptr)
+        attrs = self._attribute_array(ptr, count)
         return [int(attrs[i].type) for i in range(count)]
 
     def mechanism_in(self, ptr: Any) -> tuple[int, Any]:
@@ -197,9 +216,9 @@ class Marshal:
         worst = None
         for i, (kind, value) in enumerate(entries):
             # The caller sized the inner buffers after a first call that told the lengths; the
-            # types are ours to give in the same order.
-            if inner[i].pValue == self.NULL:
-                inner[i].type = kind
+            # types are ours to give in the same order, and always written, so that each entry's
+            # type names the value in it even if the caller filled in other types.
+            inner[i].type = kind
             problem = self._attribute_out(inner[i], value)
             worst = worst or problem
         attr.ulValueLen = needed

@@ -10,6 +10,7 @@ older hosts still send it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -25,11 +26,12 @@ def _null(ffi: Any, p: Any) -> bool:
 
 
 def _bytes(ffi: Any, p: Any, n: int) -> bytes:
-    """Inner byte arrays: NULL is fine only with length 0."""
+    """Inner byte arrays: NULL is fine only with length 0; a length with the high bit set
+    describes no memory at all."""
     n = int(n)
     if n == 0:
         return b""
-    if _null(ffi, p):
+    if _null(ffi, p) or n > sys.maxsize:
         raise errors.MechanismParamInvalid()
     return bytes(ffi.buffer(ffi.cast("CK_BYTE_PTR", p), n))
 
@@ -120,8 +122,8 @@ def _ecdh(ffi: Any, p: Any, n: int) -> P.EcdhParams:
 
 
 def _eddsa(ffi: Any, p: Any, n: int) -> P.EddsaParams | None:
-    if int(n) == 0 and _null(ffi, p):
-        return None  # optional: pure Ed25519 / Ed448
+    if int(n) == 0:
+        return None  # optional: pure Ed25519 / Ed448 (a length of 0 is no parameter, as elsewhere)
     s = _struct(ffi, "CK_EDDSA_PARAMS", p, n)
     return P.EddsaParams(prehash=bool(s.phFlag), context=_bytes(ffi, s.pContextData, s.ulContextDataLen))
 
