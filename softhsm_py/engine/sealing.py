@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cryptography.exceptions import InvalidTag
@@ -43,13 +43,21 @@ __all__ = [
 ]
 
 
-class _Primitives(NamedTuple):
-    aesgcm: type[AESGCM]
-    invalid_tag: type[InvalidTag]
-    hmac: type[HMAC]
-    sha256: type[SHA256]
-    hkdf: type[HKDF]
-    scrypt: type[Scrypt]
+class _Primitives:
+    # A plain class: a NamedTuple costs a millisecond of module start (pkcs11-tool -L imports us).
+    __slots__ = ("aesgcm", "hkdf", "hmac", "invalid_tag", "scrypt", "sha256")
+
+    def __init__(
+        self,
+        aesgcm: type[AESGCM],
+        invalid_tag: type[InvalidTag],
+        hmac: type[HMAC],
+        sha256: type[SHA256],
+        hkdf: type[HKDF],
+        scrypt: type[Scrypt],
+    ) -> None:
+        self.aesgcm, self.invalid_tag, self.hmac = aesgcm, invalid_tag, hmac
+        self.sha256, self.hkdf, self.scrypt = sha256, hkdf, scrypt
 
 
 @cache
