@@ -141,12 +141,12 @@ class AesCbc(CipherWrap, MechanismImpl):
 
 
 class _CtrCtx(CipherContext):
-    def __init__(self, stream: engine.Stream, limit: int) -> None:
-        self._stream, self._left = stream, limit
+    def __init__(self, stream: engine.Stream, limit: int, encrypt: bool) -> None:
+        self._stream, self._left, self._encrypt = stream, limit, encrypt
 
     def update(self, data: bytes) -> bytes:
-        if len(data) > self._left:
-            raise errors.DataLenRange()  # the counter would wrap inside its ulCounterBits
+        if len(data) > self._left:  # the counter would wrap inside its ulCounterBits
+            raise errors.DataLenRange() if self._encrypt else errors.EncryptedDataLenRange()
         self._left -= len(data)
         return self._stream.update(bytes(data))
 
@@ -167,7 +167,7 @@ class AesCtr(MechanismImpl):
         mask = (1 << param.counter_bits) - 1
         blocks = (1 << param.counter_bits) - (int.from_bytes(param.cb, "big") & mask)
         # cryptography counts over all 128 bits: equal to a c-bit counter until it would wrap.
-        return _CtrCtx(engine.ctr(aes_key(key), param.cb, encrypt), blocks * B)
+        return _CtrCtx(engine.ctr(aes_key(key), param.cb, encrypt), blocks * B, encrypt)
 
     def encrypt_init(self, mech: int, param: Any, key: KeyView) -> CipherContext:
         return self._init(param, key, True)
