@@ -50,7 +50,7 @@ class Config:
         log_file: Path | None = None,  # None: stderr
         pin_lockout: int = 10,  # consecutive wrong PINs before CKR_PIN_LOCKED
         pin_min_len: int = 4,
-        pin_max_len: int = 255,
+        pin_max_len: int = PIN_LEN_LIMIT,
         kdf_cost: int = 15,  # log2 of scrypt's n for new PIN wraps
         source: Path | None = None,  # file read, if any
     ) -> None:

@@ -367,20 +367,31 @@ def C_DigestInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any) -> No
     crypto.digest_init(lib, hSession, MechanismArg(m, pMechanism))
 
 
-# A call on an active operation whose pointers are refused (ArgumentsBad) ends that operation like
-# any other error (3.0, 5.2): the entries below end it with crypto.abandon before raising.
+def _ends_on_bad_arguments(*kinds: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A call on an active operation whose pointers are refused (ArgumentsBad) ends that operation
+    like any other error (3.0, 5.2): the ABI checks the pointers before the api layer sees the
+    call, so this wrapper ends it (``crypto.abandon``) before the error goes on."""
+
+    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(fn)
+        def call(lib: Library, m: Marshal, hSession: int, *args: Any) -> None:
+            try:
+                fn(lib, m, hSession, *args)
+            except errors.ArgumentsBad:
+                crypto.abandon(lib, hSession, *kinds)
+                raise
+
+        return call
+
+    return wrap
 
 
 def _single(kind: str) -> Callable[..., None]:
     """C_Encrypt, C_Decrypt, C_Digest, C_Sign, C_SignRecover, C_VerifyRecover: data in, data out."""
 
+    @_ends_on_bad_arguments(kind)
     def single(lib: Library, m: Marshal, hSession: int, pIn: Any, ulIn: int, pOut: Any, pulOut: Any) -> None:
-        try:
-            data, out = m.bytes_in(pIn, ulIn), Out(m, pOut, pulOut)
-        except errors.ArgumentsBad:
-            crypto.abandon(lib, hSession, kind)
-            raise
-        crypto.single(lib, hSession, kind, data, out)
+        crypto.single(lib, hSession, kind, m.bytes_in(pIn, ulIn), Out(m, pOut, pulOut))
 
     return single
 
@@ -388,13 +399,9 @@ def _single(kind: str) -> Callable[..., None]:
 def _update(kind: str) -> Callable[..., None]:
     """C_EncryptUpdate, C_DecryptUpdate (with output)."""
 
+    @_ends_on_bad_arguments(kind)
     def update(lib: Library, m: Marshal, hSession: int, pIn: Any, ulIn: int, pOut: Any, pulOut: Any) -> None:
-        try:
-            data, out = m.bytes_in(pIn, ulIn), Out(m, pOut, pulOut)
-        except errors.ArgumentsBad:
-            crypto.abandon(lib, hSession, kind)
-            raise
-        crypto.update(lib, hSession, kind, data, out)
+        crypto.update(lib, hSession, kind, m.bytes_in(pIn, ulIn), Out(m, pOut, pulOut))
 
     return update
 
@@ -402,13 +409,9 @@ def _update(kind: str) -> Callable[..., None]:
 def _feed(kind: str) -> Callable[..., None]:
     """C_DigestUpdate, C_SignUpdate, C_VerifyUpdate (no output)."""
 
+    @_ends_on_bad_arguments(kind)
     def feed(lib: Library, m: Marshal, hSession: int, pIn: Any, ulIn: int) -> None:
-        try:
-            data = m.bytes_in(pIn, ulIn)
-        except errors.ArgumentsBad:
-            crypto.abandon(lib, hSession, kind)
-            raise
-        crypto.update(lib, hSession, kind, data, None)
+        crypto.update(lib, hSession, kind, m.bytes_in(pIn, ulIn), None)
 
     return feed
 
@@ -416,13 +419,9 @@ def _feed(kind: str) -> Callable[..., None]:
 def _final(kind: str) -> Callable[..., None]:
     """C_EncryptFinal, C_DecryptFinal, C_DigestFinal, C_SignFinal."""
 
+    @_ends_on_bad_arguments(kind)
     def final(lib: Library, m: Marshal, hSession: int, pOut: Any, pulOut: Any) -> None:
-        try:
-            out = Out(m, pOut, pulOut)
-        except errors.ArgumentsBad:
-            crypto.abandon(lib, hSession, kind)
-            raise
-        crypto.final(lib, hSession, kind, out)
+        crypto.final(lib, hSession, kind, Out(m, pOut, pulOut))
 
     return final
 
@@ -452,37 +451,25 @@ def C_DigestKey(lib: Library, m: Marshal, hSession: int, hKey: int) -> None:
 
 
 @entry
+@_ends_on_bad_arguments("verify")
 def C_Verify(
     lib: Library, m: Marshal, hSession: int, pData: Any, ulDataLen: int, pSignature: Any, ulSignatureLen: int
 ) -> None:
-    try:
-        data, signature = m.bytes_in(pData, ulDataLen), m.bytes_in(pSignature, ulSignatureLen)
-    except errors.ArgumentsBad:
-        crypto.abandon(lib, hSession, "verify")
-        raise
-    crypto.verify(lib, hSession, data, signature)
+    crypto.verify(lib, hSession, m.bytes_in(pData, ulDataLen), m.bytes_in(pSignature, ulSignatureLen))
 
 
 @entry
+@_ends_on_bad_arguments("verify")
 def C_VerifyFinal(lib: Library, m: Marshal, hSession: int, pSignature: Any, ulSignatureLen: int) -> None:
-    try:
-        signature = m.bytes_in(pSignature, ulSignatureLen)
-    except errors.ArgumentsBad:
-        crypto.abandon(lib, hSession, "verify")
-        raise
-    crypto.verify_final(lib, hSession, signature)
+    crypto.verify_final(lib, hSession, m.bytes_in(pSignature, ulSignatureLen))
 
 
 def _dual(first: str, second: str) -> Callable[..., None]:
     """C_DigestEncryptUpdate and its siblings (3.0, 5.13): two updates on one buffer."""
 
+    @_ends_on_bad_arguments(first, second)
     def dual(lib: Library, m: Marshal, hSession: int, pIn: Any, ulIn: int, pOut: Any, pulOut: Any) -> None:
-        try:
-            data, out = m.bytes_in(pIn, ulIn), Out(m, pOut, pulOut)
-        except errors.ArgumentsBad:
-            crypto.abandon(lib, hSession, first, second)
-            raise
-        crypto.dual_update(lib, hSession, first, second, data, out)
+        crypto.dual_update(lib, hSession, first, second, m.bytes_in(pIn, ulIn), Out(m, pOut, pulOut))
 
     return dual
 

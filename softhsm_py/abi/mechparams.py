@@ -10,13 +10,14 @@ older hosts still send it.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
 
 from softhsm_py import errors
 from softhsm_py.constants import Mechanism
 from softhsm_py.mechanisms import params as P
+
+from .marshal import MAX_LENGTH
 
 Parser = Callable[[Any, Any, int], Any]
 
@@ -31,7 +32,7 @@ def _bytes(ffi: Any, p: Any, n: int) -> bytes:
     n = int(n)
     if n == 0:
         return b""
-    if _null(ffi, p) or n > sys.maxsize:
+    if _null(ffi, p) or n > MAX_LENGTH:
         raise errors.MechanismParamInvalid()
     return bytes(ffi.buffer(ffi.cast("CK_BYTE_PTR", p), n))
 
