@@ -2,7 +2,7 @@
 
 The library is a cffi embedded module named ``softhsm_py._native``: native/shim.c holds the PKCS#11
 function tables and trampolines, and every forwarded ``C_x`` calls ``py_C_x``, which
-softhsm_py/abi/entry.py defines. native/functions.h is the one list of functions; native/pkcs11.h
+softhsm_py/pkcs11/abi/entry.py defines. native/functions.h is the one list of functions; native/pkcs11.h
 the one set of types, read by cffi and by the C compiler alike.
 
 ``python build.py`` builds the library in place (softhsm_py/_native*.so) for development;
@@ -47,8 +47,8 @@ if _site and _site not in sys.path:
     else:
         sys.path.append(_site)  # a Python host: never shadow what the host imports
     site.addsitedir(_site)
-import softhsm_py.abi.entry
-softhsm_py.abi.entry.bind(_native.ffi, _native.lib)
+import softhsm_py.pkcs11.abi.entry
+softhsm_py.pkcs11.abi.entry.bind(_native.ffi, _native.lib)
 """
 
 

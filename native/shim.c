@@ -44,7 +44,7 @@ static int cffi_start_python(void);
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;
 static volatile int start_failed;   /* Python could not start or the package failed to load */
 static volatile int started;        /* the interpreter ran our init code at least once */
-static volatile int py_ready;       /* set by softhsm_py.abi.entry.bind() when all py_C_* exist */
+static volatile int py_ready;       /* set by softhsm_py.pkcs11.abi.entry.bind() when all py_C_* exist */
 static volatile int py_exiting;     /* set by a Python atexit hook: the interpreter is going down */
 static int owns_python;             /* this copy initialised the interpreter (a C host) */
 static char library_path[PATH_MAX];

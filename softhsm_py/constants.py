@@ -376,23 +376,23 @@ END_OF_MESSAGE = 0x0001  # CKF_END_OF_MESSAGE, flags of C_*MessageNext
 # The enumerations module start (`pkcs11-tool -L`) never needs live in two modules loaded on
 # first use of a name (PEP 562): `from softhsm_py.constants import Mechanism` works as always.
 if TYPE_CHECKING:
-    from .constants_mechanisms import Mechanism as Mechanism  # "X as X": re-exported
-    from .constants_more import KDF as KDF
-    from .constants_more import MGF as MGF
-    from .constants_more import CertificateCategory as CertificateCategory
-    from .constants_more import CertificateType as CertificateType
-    from .constants_more import GeneratorFunction as GeneratorFunction
-    from .constants_more import HardwareFeatureType as HardwareFeatureType
-    from .constants_more import HkdfSaltType as HkdfSaltType
-    from .constants_more import InterfaceFlag as InterfaceFlag
-    from .constants_more import KeyType as KeyType
-    from .constants_more import Notification as Notification
-    from .constants_more import OtpFlag as OtpFlag
-    from .constants_more import Pbkdf2Prf as Pbkdf2Prf
-    from .constants_more import Pbkdf2SaltSource as Pbkdf2SaltSource
-    from .constants_more import PkcsOaepSource as PkcsOaepSource
-    from .constants_more import Profile as Profile
-    from .constants_more import SecurityDomain as SecurityDomain
+    from softhsm_py.constants_mechanisms import Mechanism as Mechanism  # "X as X": re-exported
+    from softhsm_py.constants_more import KDF as KDF
+    from softhsm_py.constants_more import MGF as MGF
+    from softhsm_py.constants_more import CertificateCategory as CertificateCategory
+    from softhsm_py.constants_more import CertificateType as CertificateType
+    from softhsm_py.constants_more import GeneratorFunction as GeneratorFunction
+    from softhsm_py.constants_more import HardwareFeatureType as HardwareFeatureType
+    from softhsm_py.constants_more import HkdfSaltType as HkdfSaltType
+    from softhsm_py.constants_more import InterfaceFlag as InterfaceFlag
+    from softhsm_py.constants_more import KeyType as KeyType
+    from softhsm_py.constants_more import Notification as Notification
+    from softhsm_py.constants_more import OtpFlag as OtpFlag
+    from softhsm_py.constants_more import Pbkdf2Prf as Pbkdf2Prf
+    from softhsm_py.constants_more import Pbkdf2SaltSource as Pbkdf2SaltSource
+    from softhsm_py.constants_more import PkcsOaepSource as PkcsOaepSource
+    from softhsm_py.constants_more import Profile as Profile
+    from softhsm_py.constants_more import SecurityDomain as SecurityDomain
 
 _MORE = (
     "CertificateType", "CertificateCategory", "SecurityDomain", "HardwareFeatureType", "Profile",

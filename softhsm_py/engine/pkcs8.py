@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..constants import Attribute as A
-from ..constants import KeyType
-from ..errors import KeyNotWrappable, KeyTypeInconsistent, WrappedKeyInvalid
-from .keycheck import EC_PARAMS_OF, curve_of, raw_key_classes
+from softhsm_py.constants import Attribute as A
+from softhsm_py.constants import KeyType
+from softhsm_py.engine.keycheck import EC_PARAMS_OF, curve_of, raw_key_classes
+from softhsm_py.errors import KeyNotWrappable, KeyTypeInconsistent, WrappedKeyInvalid
 
 # cryptography is imported inside the functions that use it, not here: loading it costs 30-300 ms
 # and api/keys.py (hence C_Initialize, pkcs11-tool -L) imports this module.

@@ -1,4 +1,4 @@
-"""Java 17 SunPKCS11 with softhsm_py.hostconfig.java_sunpkcs11's config: ``keytool`` lists the token
+"""Java 17 SunPKCS11 with softhsm_py.cli.hostconfig.java_sunpkcs11's config: ``keytool`` lists the token
 and generates RSA and EC key pairs (with their self-signed certificates) on it; a small program
 (tests/hosts/java/P11Host.java, compiled with javac in the test's directory) signs with
 SHA256withRSA and SHA256withECDSA, decrypts and encrypts with RSA/ECB/PKCS1Padding and
@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import padding as sympadding
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from softhsm_py import hostconfig
+from softhsm_py.cli import hostconfig
 
 try:
     from .hostsupport import Token, assert_no_traceback, make_token, require

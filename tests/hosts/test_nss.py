@@ -1,5 +1,5 @@
 """NSS 3.87 tools: ``modutil -add`` registers the module in a temporary NSS database (the command from
-softhsm_py.hostconfig.nss_modutil_args), ``certutil -K`` lists the token's keys, ``certutil -R``
+softhsm_py.cli.hostconfig.nss_modutil_args), ``certutil -K`` lists the token's keys, ``certutil -R``
 generates a new key pair on the token and a certificate request, ``certutil -S`` a self-signed
 certificate stored on the token. The request and the certificate are checked with
 pyca/cryptography. NSS generates keys without CKA_ID and sets it afterwards, stores its trust
@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from softhsm_py import hostconfig
+from softhsm_py.cli import hostconfig
 
 try:
     from .hostsupport import Token, assert_no_traceback, make_token, require

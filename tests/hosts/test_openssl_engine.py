@@ -1,6 +1,6 @@
 """OpenSSL 3 through libp11's pkcs11 engine (libengine-pkcs11-openssl 0.4.12): ``pkeyutl`` signs with
 RSA and EC token keys named by pkcs11: URI, ``req -x509`` makes a self-signed certificate. The config
-is softhsm_py.hostconfig.openssl_engine's. Signatures and certificates are checked with
+is softhsm_py.cli.hostconfig.openssl_engine's. Signatures and certificates are checked with
 pyca/cryptography; every openssl process must exit 0 (the engine calls C_Finalize at exit).
 libp11 0.4.12 reads no EdDSA keys: the token holds only RSA and EC keys."""
 
@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
-from softhsm_py import hostconfig
+from softhsm_py.cli import hostconfig
 
 try:
     from .hostsupport import Token, assert_no_traceback, engine_path, make_token, require

@@ -1,4 +1,4 @@
-"""p11-kit 0.24: the module registered by a .module file (softhsm_py.hostconfig.p11kit_module) is
+"""p11-kit 0.24: the module registered by a .module file (softhsm_py.cli.hostconfig.p11kit_module) is
 listed by ``p11-kit list-modules`` with its token; ``p11-kit server`` exports the token on a unix
 socket and pkcs11-tool uses it through p11-kit's client module (p11-kit-client.so), generating a
 key and signing; the signature is checked with pyca/cryptography.
@@ -22,7 +22,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from softhsm_py import hostconfig
+from softhsm_py.cli import hostconfig
 
 try:
     from .hostsupport import P11KIT_CLIENT, Token, assert_no_traceback, make_token, require

@@ -1,6 +1,6 @@
 """OpenSSL 3 through pkcs11-provider (bookworm-backports): ``storeutl`` lists the token's keys and
 certificates, ``pkeyutl`` signs with RSA and EC keys, ``req -x509`` makes a self-signed certificate.
-The config is softhsm_py.hostconfig.openssl_provider's, with no provider quirks. pkcs11-provider
+The config is softhsm_py.cli.hostconfig.openssl_provider's, with no provider quirks. pkcs11-provider
 calls C_CloseSession/C_Finalize from OpenSSL's atexit handler: every process must exit 0 without a
 crash (SoftHSMv2 segfaults there). Results are checked with pyca/cryptography."""
 
@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
-from softhsm_py import hostconfig
+from softhsm_py.cli import hostconfig
 
 try:
     from .hostsupport import PROVIDER_PATH, Token, assert_no_traceback, make_token, require

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from softhsm_py.constants import Attribute as A
+from softhsm_py.core.objects import codec
+from softhsm_py.core.objects.codec import KINDS, Kind
 from softhsm_py.errors import AttributeTypeInvalid, AttributeValueInvalid
-from softhsm_py.objects import codec
-from softhsm_py.objects.codec import KINDS, Kind
 
 ULONG_MAX = 2**64 - 1
 SIMPLE = [a for a, k in KINDS.items() if k is not Kind.TEMPLATE]

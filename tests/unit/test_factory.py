@@ -12,6 +12,17 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from softhsm_py.constants import UNAVAILABLE_INFORMATION, CertificateType, KeyType, Mechanism
 from softhsm_py.constants import Attribute as A
 from softhsm_py.constants import ObjectClass as O
+from softhsm_py.core.objects import (
+    Actor,
+    Origin,
+    build,
+    check_destroy,
+    codec,
+    index_of,
+    matches,
+    modify,
+    read,
+)
 from softhsm_py.engine import keycheck
 from softhsm_py.errors import (
     ActionProhibited,
@@ -23,7 +34,6 @@ from softhsm_py.errors import (
     TemplateIncomplete,
     TemplateInconsistent,
 )
-from softhsm_py.objects import Actor, Origin, build, check_destroy, codec, index_of, matches, modify, read
 
 USER, SO = Actor(is_so=False), Actor(is_so=True)
 P256 = bytes.fromhex("06082a8648ce3d030107")

@@ -1,4 +1,4 @@
-"""softhsm_py.hostconfig: the configuration texts handed to PKCS#11 hosts (the host tests in
+"""softhsm_py.cli.hostconfig: the configuration texts handed to PKCS#11 hosts (the host tests in
 tests/hosts use the same texts with the real programs)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from softhsm_py import hostconfig
-from softhsm_py.hostconfig import HostConfigError
+from softhsm_py.cli import hostconfig
+from softhsm_py.cli.hostconfig import HostConfigError
 
 MODULE = "/opt/softhsm py/lib/_native.so"  # a space, to check quoting
 
@@ -124,7 +124,7 @@ def test_values_that_would_break_the_format_are_refused() -> None:
 def test_default_module_is_the_built_library(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     built = tmp_path / "_native.so"
     built.write_bytes(b"")
-    monkeypatch.setattr("softhsm_py.cli.module_path", lambda: built)
+    monkeypatch.setattr("softhsm_py.cli.main.module_path", lambda: built)
     assert f"module: {built}" in hostconfig.p11kit_module()
     assert str(built) in hostconfig.render("openssl-engine")
 

@@ -8,10 +8,10 @@ import pytest
 from cffi import FFI
 
 from softhsm_py import errors
-from softhsm_py.abi.mechparams import PARSERS, parse_param
 from softhsm_py.constants import KDF, MGF, HkdfSaltType, Mechanism
 from softhsm_py.mechanisms import params as P
 from softhsm_py.mechanisms import registry
+from softhsm_py.pkcs11.abi.mechparams import PARSERS, parse_param
 
 M = Mechanism
 HEADER = Path(__file__).resolve().parents[2] / "native" / "pkcs11.h"

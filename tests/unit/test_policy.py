@@ -14,16 +14,16 @@ from hypothesis import strategies as st
 from softhsm_py.constants import Attribute as A
 from softhsm_py.constants import CertificateType, KeyType
 from softhsm_py.constants import ObjectClass as O
+from softhsm_py.core.objects import Actor, Origin, build, codec, matches, modify, read
+from softhsm_py.core.objects.codec import Kind
+from softhsm_py.core.objects.policy import ENUMERATED, AttrSpec, R, Table, all_tables
+from softhsm_py.core.objects.policy_keys import HMAC_KEY_TYPES
 from softhsm_py.errors import (
     AttributeReadOnly,
     AttributeSensitive,
     AttributeTypeInvalid,
     TemplateIncomplete,
 )
-from softhsm_py.objects import Actor, Origin, build, codec, matches, modify, read
-from softhsm_py.objects.codec import Kind
-from softhsm_py.objects.policy import ENUMERATED, AttrSpec, R, Table, all_tables
-from softhsm_py.objects.policy_keys import HMAC_KEY_TYPES
 
 USER, SO = Actor(is_so=False), Actor(is_so=True)
 TABLES = all_tables()

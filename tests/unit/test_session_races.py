@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from softhsm_py import errors
-from softhsm_py.api import sessions, slots
 from softhsm_py.config import Config
 from softhsm_py.constants import SessionFlag, SessionState, UserType
-from softhsm_py.library import Library, Runtime
+from softhsm_py.core.runtime import Library, Runtime
+from softhsm_py.pkcs11 import sessions, slots
 from softhsm_py.store import open_store
 
 COST = 10

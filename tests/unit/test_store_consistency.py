@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from softhsm_py import errors
-from softhsm_py.api import objects, sessions, slots
 from softhsm_py.config import Config
 from softhsm_py.constants import Attribute, ObjectClass, SessionFlag, UserType
-from softhsm_py.library import Library, Runtime
+from softhsm_py.core.runtime import Library, Runtime
+from softhsm_py.pkcs11 import objects, sessions, slots
 from softhsm_py.store import ObjectIndex, open_store
 from softhsm_py.store import sqlite as sqlite_store
 

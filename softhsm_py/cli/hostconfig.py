@@ -25,7 +25,7 @@ class HostConfigError(ValueError):
 
 def _module(module: str | os.PathLike[str] | None) -> str:
     if module is None:
-        from .cli import module_path  # the built library of this installed package
+        from softhsm_py.cli.main import module_path  # the built library of this installed package
 
         module = module_path()
     return str(Path(module).resolve())

@@ -12,10 +12,9 @@ import contextlib
 from collections.abc import Callable
 from functools import wraps
 
+from softhsm_py.constants import ReturnValue
+from softhsm_py.errors import PKCS11Error
 from softhsm_py.log import get_logger
-
-from ..constants import ReturnValue
-from ..errors import PKCS11Error
 
 log = get_logger()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from . import errors
+from softhsm_py import errors
 
 
 class ObjectRef:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from softhsm_py import errors
+from softhsm_py.constants import MechanismFlag, SessionFlag, UserType
+from softhsm_py.core.runtime import Library, Runtime
+from softhsm_py.core.session import OpKind, Session
 from softhsm_py.log import get_logger
-
-from .. import errors
-from ..constants import MechanismFlag, SessionFlag, UserType
-from ..library import Library, Runtime
-from ..session import OpKind, Session
-from .common import check_slot, session_of, sessions_on, sync_tokens, token_of
+from softhsm_py.pkcs11.common import check_slot, session_of, sessions_on, sync_tokens, token_of
 
 log = get_logger()
 

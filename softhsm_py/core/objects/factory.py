@@ -13,6 +13,10 @@ from typing import Any
 
 from softhsm_py.constants import UNAVAILABLE_INFORMATION, KeyType, ObjectClass
 from softhsm_py.constants import Attribute as A
+from softhsm_py.core.objects import codec
+from softhsm_py.core.objects.codec import Kind
+from softhsm_py.core.objects.policy import ENUMERATED, AttrSpec, R, Table, table_for
+from softhsm_py.core.objects.policy_keys import HMAC_KEY_TYPES
 from softhsm_py.engine import keycheck
 from softhsm_py.errors import (
     ActionProhibited,
@@ -23,10 +27,6 @@ from softhsm_py.errors import (
     TemplateIncomplete,
     TemplateInconsistent,
 )
-from softhsm_py.objects import codec
-from softhsm_py.objects.codec import Kind
-from softhsm_py.objects.policy import ENUMERATED, AttrSpec, R, Table, table_for
-from softhsm_py.objects.policy_keys import HMAC_KEY_TYPES
 
 Attrs = dict[int, Any]
 

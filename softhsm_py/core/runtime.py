@@ -28,12 +28,12 @@ import threading
 import weakref
 from collections.abc import Sequence
 
-from . import errors
-from .config import Config
-from .handles import HandleTable
-from .session import Session
-from .store import Store
-from .token import Token
+from softhsm_py import errors
+from softhsm_py.config import Config
+from softhsm_py.core.handles import HandleTable
+from softhsm_py.core.session import Session
+from softhsm_py.core.token import Token
+from softhsm_py.store import Store
 
 
 class Runtime:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .. import errors
-from ..library import Library, Runtime
-from ..session import Session
-from ..token import Token
+from softhsm_py import errors
+from softhsm_py.core.runtime import Library, Runtime
+from softhsm_py.core.session import Session
+from softhsm_py.core.token import Token
 
 
 def session_of(lib: Library, handle: int) -> tuple[Runtime, Session]:

@@ -9,17 +9,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .. import errors
-from ..abi.marshal import RawTemplate
-from ..constants import Attribute, HkdfSaltType, ObjectClass
-from ..engine import pkcs8
-from ..library import Library
-from ..mechanisms import registry
-from ..mechanisms.params import HkdfParams
-from ..objects import factory
-from .common import session_of
-from .crypto import Output, usable_key
-from .objects import actor, add_object, decode
+from softhsm_py import errors
+from softhsm_py.constants import Attribute, HkdfSaltType, ObjectClass
+from softhsm_py.core.objects import factory
+from softhsm_py.core.runtime import Library
+from softhsm_py.engine import pkcs8
+from softhsm_py.mechanisms import registry
+from softhsm_py.mechanisms.params import HkdfParams
+from softhsm_py.pkcs11.abi.marshal import RawTemplate
+from softhsm_py.pkcs11.common import session_of
+from softhsm_py.pkcs11.crypto import Output, usable_key
+from softhsm_py.pkcs11.objects import actor, add_object, decode
 
 Attrs = dict[int, Any]
 

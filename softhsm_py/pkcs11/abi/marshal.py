@@ -12,9 +12,9 @@ import sys
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from .. import errors
-from ..config import PIN_LEN_LIMIT
-from ..constants import ARRAY_ATTRIBUTE, UNAVAILABLE_INFORMATION, Attribute
+from softhsm_py import errors
+from softhsm_py.config import PIN_LEN_LIMIT
+from softhsm_py.constants import ARRAY_ATTRIBUTE, UNAVAILABLE_INFORMATION, Attribute
 
 # Attributes whose value is itself an array of CK_ATTRIBUTE (3.0, 4.1.2 and 4.8 footnote on templates).
 TEMPLATE_ATTRIBUTES = frozenset(
@@ -95,7 +95,9 @@ class Marshal:
     def mechanism_in(self, ptr: Any) -> tuple[int, Any]:
         parse_param = self._parse_param
         if parse_param is None:
-            from .mechparams import parse_param  # late: mechparams imports the mechanism layer
+            from softhsm_py.pkcs11.abi.mechparams import (
+                parse_param,  # late: mechparams imports the mechanism layer
+            )
 
             self._parse_param = parse_param
         self.require(ptr)
@@ -108,7 +110,7 @@ class Marshal:
         checks): the hot path of every C_*Init."""
         parse_param = self._parse_param
         if parse_param is None:
-            from .mechparams import parse_param
+            from softhsm_py.pkcs11.abi.mechparams import parse_param
 
             self._parse_param = parse_param
         return parse_param(self.ffi, mech_type, mech.pParameter, mech.ulParameterLen)

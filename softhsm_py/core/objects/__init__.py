@@ -1,6 +1,6 @@
 """Objects: attribute codecs, the attribute policy tables, and the factory that reads them."""
 
-from softhsm_py.objects.factory import (
+from softhsm_py.core.objects.factory import (
     Actor,
     Origin,
     build,

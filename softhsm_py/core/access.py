@@ -7,8 +7,8 @@ that situation.
 
 from __future__ import annotations
 
-from . import errors
-from .constants import SessionState as S
+from softhsm_py import errors
+from softhsm_py.constants import SessionState as S
 
 R, W = "r", "w"
 # (token object, private object) -> rights, per session state.

@@ -7,7 +7,7 @@ with one token (3.0, 5.6): the user type logged in and the token key that login 
 
 from __future__ import annotations
 
-from .constants import UserType
+from softhsm_py.constants import UserType
 
 
 class Token:

@@ -11,15 +11,16 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from .. import access, errors
-from ..abi.marshal import RawTemplate
-from ..constants import Attribute
-from ..handles import ObjectRef
-from ..library import Library, Runtime
-from ..objects import codec, factory
-from ..session import OpKind, Session
-from ..store import ObjectIndex
-from .common import session_of
+from softhsm_py import errors
+from softhsm_py.constants import Attribute
+from softhsm_py.core import access
+from softhsm_py.core.handles import ObjectRef
+from softhsm_py.core.objects import codec, factory
+from softhsm_py.core.runtime import Library, Runtime
+from softhsm_py.core.session import OpKind, Session
+from softhsm_py.pkcs11.abi.marshal import RawTemplate
+from softhsm_py.pkcs11.common import session_of
+from softhsm_py.store import ObjectIndex
 
 Attrs = dict[int, Any]
 

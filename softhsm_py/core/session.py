@@ -6,9 +6,9 @@ import enum
 import threading
 from typing import Any
 
-from . import errors
-from .constants import SessionFlag, SessionState, UserType
-from .token import Token
+from softhsm_py import errors
+from softhsm_py.constants import SessionFlag, SessionState, UserType
+from softhsm_py.core.token import Token
 
 
 class OpKind(enum.Enum):

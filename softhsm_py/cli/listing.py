@@ -6,10 +6,10 @@ import contextlib
 from collections.abc import Iterator
 from urllib.parse import quote
 
-from . import errors
-from .api import objects, sessions, slots
-from .constants import Attribute, KeyType, ObjectClass, SessionFlag, UserType
-from .library import Library
+from softhsm_py import errors
+from softhsm_py.constants import Attribute, KeyType, ObjectClass, SessionFlag, UserType
+from softhsm_py.core.runtime import Library
+from softhsm_py.pkcs11 import objects, sessions, slots
 
 # RFC 7512 2.3: the "type" attribute's values, by object class.
 URI_TYPES = {

@@ -25,8 +25,8 @@ from softhsm_py.constants import (
     ObjectClass,
     SecurityDomain,
 )
+from softhsm_py.core.objects.codec import Kind, kind
 from softhsm_py.errors import AttributeValueInvalid, TemplateIncomplete
-from softhsm_py.objects.codec import Kind, kind
 
 
 class R(IntFlag):
@@ -153,7 +153,7 @@ CERTIFICATE_TABLES: dict[int, Table] = {CertificateType.X_509: X_509}
 def _key_tables() -> dict[int, dict[int, Table]]:
     global _KEY_TABLES
     if _KEY_TABLES is None:
-        from softhsm_py.objects import policy_keys  # key tables build on this module
+        from softhsm_py.core.objects import policy_keys  # key tables build on this module
 
         _KEY_TABLES = policy_keys.KEY_TABLES
     return _KEY_TABLES
@@ -191,7 +191,7 @@ def _pick(tables: dict[int, Table], attrs: dict[int, Any], attr: A) -> Table:
 
 def all_tables() -> dict[tuple[int, int | None], Table]:
     """Every (class, key or certificate type) table: for tests and documentation."""
-    from softhsm_py.objects import policy_keys
+    from softhsm_py.core.objects import policy_keys
 
     out: dict[tuple[int, int | None], Table] = {(int(ObjectClass.DATA), None): DATA}
     for ct, table in CERTIFICATE_TABLES.items():

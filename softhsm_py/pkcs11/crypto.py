@@ -24,14 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .. import errors
-from ..constants import Attribute, ObjectClass
-from ..handles import ObjectRef
-from ..library import Library
-from ..mechanisms import registry
-from ..session import OpKind, Session
-from .common import session_of
-from .objects import attrs_of
+from softhsm_py import errors
+from softhsm_py.constants import Attribute, ObjectClass
+from softhsm_py.core.handles import ObjectRef
+from softhsm_py.core.runtime import Library
+from softhsm_py.core.session import OpKind, Session
+from softhsm_py.mechanisms import registry
+from softhsm_py.pkcs11.common import session_of
+from softhsm_py.pkcs11.objects import attrs_of
 
 # The attribute that must be TRUE on a key for each kind of operation (3.0, 4.8-4.10 tables).
 USAGE = {

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import errors
-from .api import general, sessions, slots
-from .config import ConfigError, load_config, render
-from .constants import SessionFlag, TokenFlag, UserType
-from .library import Library
+from softhsm_py import errors
+from softhsm_py.config import ConfigError, load_config, render
+from softhsm_py.constants import SessionFlag, TokenFlag, UserType
+from softhsm_py.core.runtime import Library
+from softhsm_py.pkcs11 import general, sessions, slots
 
 
 class CliError(Exception):
@@ -28,7 +28,7 @@ class CliError(Exception):
 
 def module_path() -> Path:
     """The built PKCS#11 library inside the installed package."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the package: softhsm_py/cli/ -> softhsm_py/
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     exact = here / f"_native{suffix}"
     if exact.is_file():
@@ -128,7 +128,7 @@ def cmd_delete_token(args: argparse.Namespace) -> None:
 
 
 def cmd_list_objects(args: argparse.Namespace) -> None:
-    from .listing import list_objects
+    from softhsm_py.cli.listing import list_objects
 
     pin = None
     if args.pin is not None or args.pin_env is not None:
@@ -139,7 +139,7 @@ def cmd_list_objects(args: argparse.Namespace) -> None:
 
 
 def cmd_host_config(args: argparse.Namespace) -> None:
-    from .hostconfig import HostConfigError, render
+    from softhsm_py.cli.hostconfig import HostConfigError, render
 
     try:
         print(render(args.host, args.module), end="")
@@ -175,7 +175,7 @@ def parser() -> argparse.ArgumentParser:
     sp = add("list-objects", cmd_list_objects, "list a token's objects with their pkcs11: URIs")
     sp.add_argument("--slot", type=int, required=True)
     pin_options(sp, "user", "pin")
-    from .hostconfig import HOSTS
+    from softhsm_py.cli.hostconfig import HOSTS
 
     sp = add("host-config", cmd_host_config, "print ready-to-use configuration for a PKCS#11 host")
     sp.add_argument("host", choices=sorted(HOSTS))

@@ -16,8 +16,7 @@ from typing import Any
 from softhsm_py import errors
 from softhsm_py.constants import Mechanism
 from softhsm_py.mechanisms import params as P
-
-from .marshal import MAX_LENGTH
+from softhsm_py.pkcs11.abi.marshal import MAX_LENGTH
 
 Parser = Callable[[Any, Any, int], Any]
 

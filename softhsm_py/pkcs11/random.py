@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from .. import errors
-from ..library import Library
-from .common import session_of
+from softhsm_py import errors
+from softhsm_py.core.runtime import Library
+from softhsm_py.pkcs11.common import session_of
 
 
 def generate_random(lib: Library, handle: int, length: int) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from softhsm_py.constants import Attribute as A
 from softhsm_py.constants import KeyType, ObjectClass
-from softhsm_py.objects.policy import STORAGE, R, Table, compose, row
+from softhsm_py.core.objects.policy import STORAGE, R, Table, compose, row
 
 M, T = R.MODIFIABLE, R.TOKEN_SET
 

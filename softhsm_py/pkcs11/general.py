@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import functools
 
+from softhsm_py import __version__, errors
+from softhsm_py.config import ConfigError, load_config
+from softhsm_py.constants import InitializeFlag
+from softhsm_py.core.runtime import Library, Runtime
 from softhsm_py.log import configure as configure_logging
 from softhsm_py.log import get_logger
-
-from .. import __version__, errors
-from ..config import ConfigError, load_config
-from ..constants import InitializeFlag
-from ..library import Library, Runtime
-from ..store import open_store
-from . import sessions
+from softhsm_py.pkcs11 import sessions
+from softhsm_py.store import open_store
 
 log = get_logger()
 

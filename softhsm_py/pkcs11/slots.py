@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 
+from softhsm_py import errors
+from softhsm_py.constants import SlotFlag, TokenFlag, UserType
+from softhsm_py.core.runtime import Library
 from softhsm_py.log import get_logger
-
-from .. import errors
-from ..constants import SlotFlag, TokenFlag, UserType
-from ..library import Library
-from ..mechanisms import registry
-from ..store import SlotTaken, TokenRecord
-from .common import check_slot, empty_slot, session_of, sessions_on, sync_tokens
+from softhsm_py.mechanisms import registry
+from softhsm_py.pkcs11.common import check_slot, empty_slot, session_of, sessions_on, sync_tokens
+from softhsm_py.store import SlotTaken, TokenRecord
 
 log = get_logger()
 

@@ -13,12 +13,12 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import errors
-from ..api import general, random, sessions, slots
-from ..constants import InitializeFlag
-from ..library import Library
-from . import boundary
-from .marshal import MAX_LENGTH, Marshal
+from softhsm_py import errors
+from softhsm_py.constants import InitializeFlag
+from softhsm_py.core.runtime import Library
+from softhsm_py.pkcs11 import general, random, sessions, slots
+from softhsm_py.pkcs11.abi import boundary
+from softhsm_py.pkcs11.abi.marshal import MAX_LENGTH, Marshal
 
 
 class _Chapter:
@@ -33,13 +33,13 @@ class _Chapter:
         self._name = name
 
     def __getattr__(self, attr: str) -> Any:
-        module = importlib.import_module(f"softhsm_py.api.{self._name}")
+        module = importlib.import_module(f"softhsm_py.pkcs11.{self._name}")
         globals()[self._name] = module
         return getattr(module, attr)
 
 
 if TYPE_CHECKING:
-    from ..api import crypto, keys, objects
+    from softhsm_py.pkcs11 import crypto, keys, objects
 else:
     crypto, keys, objects = _Chapter("crypto"), _Chapter("keys"), _Chapter("objects")
 
