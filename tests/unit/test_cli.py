@@ -49,8 +49,9 @@ def test_token_life_cycle(env: dict[str, str]) -> None:
 
 
 def test_list_objects_with_uris(env: dict[str, str]) -> None:
+    from softhsm_py.core import sessions
     from softhsm_py.core.runtime import Library
-    from softhsm_py.pkcs11 import general, objects, sessions
+    from softhsm_py.pkcs11 import general, objects
 
     cli(env, "init-token", "--label", "objs", "--so-pin", SO_PIN, "--pin", USER_PIN)
     os.environ["SOFTHSM_PY_CONF"] = env["SOFTHSM_PY_CONF"]
