@@ -148,6 +148,17 @@ def cmd_host_config(args: argparse.Namespace) -> None:
         raise CliError(str(exc)) from None
 
 
+def cmd_attestation_root(args: argparse.Namespace) -> None:
+    """The installation's attestation root certificate (PEM): what verifiers of key attestations
+    trust, as the TSB's verifiers trust Securosys' root."""
+    from softhsm_py.core.attestation import root_certificate
+    from softhsm_py.engine.x509 import pem
+
+    with running() as lib:
+        cert = root_certificate(lib.runtime.config.token_dir)
+    sys.stdout.write(pem(cert).decode())
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="softhsm-py", description="softhsm-py: a software HSM that speaks PKCS#11"
@@ -181,6 +192,11 @@ def parser() -> argparse.ArgumentParser:
     sp = add("host-config", cmd_host_config, "print ready-to-use configuration for a PKCS#11 host")
     sp.add_argument("host", choices=sorted(HOSTS))
     sp.add_argument("--module", help="library path to write (default: this installation's)")
+    add(
+        "attestation-root",
+        cmd_attestation_root,
+        "print the attestation root certificate (PEM) that key attestations chain to",
+    )
     sp = add("delete-token", cmd_delete_token, "delete a token and all its objects")
     sp.add_argument("--slot", type=int, required=True)
     pin_options(sp, "SO", "so-pin")

@@ -9,7 +9,7 @@ repeats a check made here.
 from __future__ import annotations
 
 from softhsm_py import errors
-from softhsm_py.constants import Attribute, ObjectClass
+from softhsm_py.constants import Attribute, ObjectClass, VendorAttribute
 from softhsm_py.core.handles import ObjectRef
 from softhsm_py.core.objects import factory, lifecycle
 from softhsm_py.core.runtime import Runtime
@@ -27,6 +27,7 @@ USAGE: dict[OpKind, int] = {
 }
 WRAP, UNWRAP, DERIVE = int(Attribute.WRAP), int(Attribute.UNWRAP), int(Attribute.DERIVE)
 _CLASS = int(Attribute.CLASS)
+_ATTESTATION = int(VendorAttribute.ATTESTATION)
 _ALLOWED_MECHANISMS = int(Attribute.ALLOWED_MECHANISMS)
 _KEY_CLASSES = frozenset(
     int(c) for c in (ObjectClass.SECRET_KEY, ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY)
@@ -48,6 +49,8 @@ def usable_key(
         raise errors.KeyHandleInvalid() from None
     if attrs.get(_CLASS) not in _KEY_CLASSES:
         raise errors.KeyHandleInvalid()
+    if attrs.get(_ATTESTATION) is True:
+        raise errors.KeyFunctionNotPermitted()  # signs attestations (core.attestation), nothing else
     if usage is not None and attrs.get(usage) is not True:
         raise errors.KeyFunctionNotPermitted()
     allowed = attrs.get(_ALLOWED_MECHANISMS)

@@ -37,7 +37,11 @@ def _merge(template: Attrs, required: Attrs | None) -> Attrs:
     return {**template, **required}
 
 
-def generate_key(lib: Library, handle: int, mechanism: Mechanism, wanted: Attrs) -> int:
+def generate_key(
+    lib: Library, handle: int, mechanism: Mechanism, wanted: Attrs, *, core_attrs: Attrs | None = None
+) -> int:
+    """``core_attrs`` (here and below): attributes only the core sets on the new key (a key
+    password's hash), past the attribute rules that keep them from every template."""
     with lib.lock:
         _, session = session_of(lib, handle)
     impl = registry.lookup(mechanism.type)
@@ -45,6 +49,7 @@ def generate_key(lib: Library, handle: int, mechanism: Mechanism, wanted: Attrs)
     # Hosts may leave CKA_CLASS out (Java sends CKA_CLASS-less templates, GnuTLS and NSS too):
     # the function says what it makes; a template naming another class stays inconsistent.
     material.setdefault(Attribute.CLASS, ObjectClass.SECRET_KEY)
+    material.update(core_attrs or {})
     attrs = factory.build(
         wanted, factory.Origin.GENERATE, actor(session), material=material, mechanism=mechanism.type
     )
@@ -54,7 +59,13 @@ def generate_key(lib: Library, handle: int, mechanism: Mechanism, wanted: Attrs)
 
 
 def generate_key_pair(
-    lib: Library, handle: int, mechanism: Mechanism, pub_t: Attrs, priv_t: Attrs
+    lib: Library,
+    handle: int,
+    mechanism: Mechanism,
+    pub_t: Attrs,
+    priv_t: Attrs,
+    *,
+    core_attrs: Attrs | None = None,
 ) -> tuple[int, int]:
     with lib.lock:
         _, session = session_of(lib, handle)
@@ -68,6 +79,7 @@ def generate_key_pair(
     pub_m, priv_m = impl.generate_key_pair(mechanism.type, mechanism.param, pub_t, priv_t)
     pub_m.setdefault(Attribute.CLASS, ObjectClass.PUBLIC_KEY)
     priv_m.setdefault(Attribute.CLASS, ObjectClass.PRIVATE_KEY)
+    priv_m.update(core_attrs or {})
     who = actor(session)
     pub = factory.build(pub_t, factory.Origin.GENERATE, who, material=pub_m, mechanism=mechanism.type)
     priv = factory.build(priv_t, factory.Origin.GENERATE, who, material=priv_m, mechanism=mechanism.type)
@@ -102,7 +114,14 @@ def wrap_key(lib: Library, handle: int, mechanism: Mechanism, wrapping_handle: i
 
 
 def unwrap_key(
-    lib: Library, handle: int, mechanism: Mechanism, unwrapping_handle: int, wrapped: bytes, template: Attrs
+    lib: Library,
+    handle: int,
+    mechanism: Mechanism,
+    unwrapping_handle: int,
+    wrapped: bytes,
+    template: Attrs,
+    *,
+    core_attrs: Attrs | None = None,
 ) -> int:
     with lib.lock:
         rt, session = session_of(lib, handle)
@@ -123,6 +142,7 @@ def unwrap_key(
             raise errors.TemplateInconsistent()
     else:
         raise errors.TemplateInconsistent()
+    material.update(core_attrs or {})
     attrs = factory.build(wanted, factory.Origin.UNWRAP, actor(session), material=material)
     with lib.lock:
         rt, session = session_of(lib, handle)

@@ -3,10 +3,15 @@ front end keeps: a REST partition is a logged-in session too)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from softhsm_py import errors
 from softhsm_py.constants import SessionFlag, UserType
 from softhsm_py.core.runtime import Library, Runtime
 from softhsm_py.core.session import Session
+
+if TYPE_CHECKING:
+    from softhsm_py.core.operations import Operation
 from softhsm_py.core.tokens import check_slot, session_of, sessions_on, sync_tokens, token_of
 from softhsm_py.log import get_logger
 
@@ -87,7 +92,13 @@ def login(lib: Library, handle: int, user_type: int, pin: bytes) -> None:
             if user is UserType.SO and any(not s.rw for s in sessions_on(rt, session.slot_id)):
                 raise errors.SessionReadOnlyExists()
     # The PIN check runs scrypt (~0.1 s): outside the library lock so other threads keep going.
-    key = rt.store.verify_pin(session.slot_id, user, pin, rt.config.pin_lockout)
+    if operation is not None and operation.password is not None:
+        from softhsm_py.core import passwords  # loads the object layer: not at module start
+
+        passwords.check(lib, handle, operation.key_handle, operation.password, pin)  # the key's own
+        key = b""
+    else:
+        key = rt.store.verify_pin(session.slot_id, user, pin, rt.config.pin_lockout)
     with lib.lock:
         if rt.sessions.get(handle) is not session:  # closed by another thread meanwhile
             raise errors.SessionClosed()
@@ -102,14 +113,16 @@ def login(lib: Library, handle: int, user_type: int, pin: bytes) -> None:
     log.info("%s logged in on slot %d", user.name, session.slot_id)
 
 
-def _awaiting_context_login(session: Session) -> object:
-    """The active operation whose key has CKA_ALWAYS_AUTHENTICATE (3.0, 4.9 and 5.6 C_Login): one
-    not yet authenticated first (a session may have a signature and a decryption waiting), else
-    one that already is."""
+def _awaiting_context_login(session: Session) -> Operation:
+    """The active operation whose key asks for a context login (CKA_ALWAYS_AUTHENTICATE or a key
+    password; 3.0, 4.9 and 5.6 C_Login): one not yet authenticated first (a session may have a
+    signature and a decryption waiting), else one that already is."""
     found = None
     for operation in session.operations.values():
+        # Sessions hold operations.Operation values (and FIND's queue): duck-typed, so that module
+        # start does not load the operation layer.
         if getattr(operation, "needs_context_login", False):
-            if not operation.context_authenticated:  # type: ignore[attr-defined]
+            if not operation.context_authenticated:
                 return operation
             found = found or operation
     if found is None:

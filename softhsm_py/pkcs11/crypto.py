@@ -24,13 +24,13 @@ operation is still the session's (another thread may have ended it, and started 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from softhsm_py import errors
 from softhsm_py.constants import Attribute, ObjectClass
 from softhsm_py.core import gate, operations
 from softhsm_py.core.mechanism import Mechanism
+from softhsm_py.core.operations import Operation
 from softhsm_py.core.runtime import Library
 from softhsm_py.core.session import OpKind, Session
 from softhsm_py.core.tokens import session_of
@@ -44,27 +44,12 @@ class Output(Protocol):
     def deliver(self, data: bytes) -> bool: ...
 
 
-@dataclass(eq=False, slots=True)
-class Operation:
-    kind: OpKind
-    mechanism: int
-    context: Any
-    needs_context_login: bool = False  # CKA_ALWAYS_AUTHENTICATE (3.0, 4.9)
-    context_authenticated: bool = False
-    pending: bytes | None = None  # a computed result waiting for a big enough buffer
-    stage: int = 0  # the kind of call that used it so far: _SINGLE_PART, _UPDATE or _FINAL
-
-    def __repr__(self) -> str:
-        return f"Operation({self.kind.value}, mechanism=0x{self.mechanism:x})"
-
-
 def operation_init(lib: Library, handle: int, kind: OpKind, mechanism: Mechanism, key_handle: int) -> None:
     with lib.lock:
         rt, session = session_of(lib, handle)
         if kind in session.operations:
             raise errors.OperationActive()
-        started = operations.start(rt, session, kind, mechanism, key_handle)
-        session.start(kind, Operation(kind, mechanism.type, started.context, started.always_authenticate))
+        session.start(kind, operations.start(rt, session, kind, mechanism, key_handle))
 
 
 def digest_init(lib: Library, handle: int, mechanism: Mechanism) -> None:

@@ -6,7 +6,7 @@ import functools
 
 from softhsm_py import __version__, errors
 from softhsm_py.constants import InitializeFlag
-from softhsm_py.core import lifecycle
+from softhsm_py.core import startup
 from softhsm_py.core.runtime import Library
 
 MANUFACTURER = "softhsm-py"
@@ -60,11 +60,11 @@ def initialize(lib: Library, args: InitArgs | None) -> None:
         if args.mutex_functions == 4 and not args.flags & InitializeFlag.OS_LOCKING_OK:
             # We only lock with the OS's primitives; the caller forbids them.
             raise errors.CantLock()
-    lifecycle.start(lib)
+    startup.start(lib)
 
 
 def finalize(lib: Library) -> None:
-    lifecycle.stop(lib)
+    startup.stop(lib)
 
 
 @functools.cache

@@ -115,3 +115,12 @@ def test_show_config(env: dict[str, str]) -> None:
 def test_host_config_names_the_module(env: dict[str, str], host: str) -> None:
     module = cli(env, "module-path").stdout.strip()
     assert module in cli(env, "host-config", host).stdout
+
+
+def test_attestation_root_is_a_ca_certificate_made_once(env: dict[str, str]) -> None:
+    from cryptography import x509
+
+    first = cli(env, "attestation-root").stdout
+    cert = x509.load_pem_x509_certificate(first.encode())
+    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert cli(env, "attestation-root").stdout == first

@@ -10,6 +10,7 @@ decoded attributes are cached on the handle and reloaded when the token's genera
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from softhsm_py import errors
@@ -98,10 +99,11 @@ def actor(session: Session) -> factory.Actor:
 
 
 # -- the operations -----------------------------------------------------------------------------
-def create(lib: Library, handle: int, template: Attrs) -> int:
+def create(lib: Library, handle: int, template: Attrs, *, core_attrs: Attrs | None = None) -> int:
+    """``core_attrs``: attributes only the core sets (a key password's hash), past the rules."""
     with lib.lock:
         rt, session = session_of(lib, handle)
-        attrs = factory.build(template, factory.Origin.CREATE, actor(session))
+        attrs = factory.build(template, factory.Origin.CREATE, actor(session), material=core_attrs)
         return add_object(rt, session, attrs)
 
 
@@ -122,6 +124,15 @@ def destroy(lib: Library, handle: int, object_handle: int) -> None:
         if ref.oid is not None:
             rt.store.delete(ref.slot_id, ref.oid)
         rt.handles.drop(object_handle)
+
+
+def remove(rt: Runtime, session: Session, object_handle: int) -> None:
+    """Take back an object the core itself just made (a name lost to another process), past
+    CKA_DESTROYABLE. Caller holds the library lock."""
+    ref = rt.handles.get(object_handle)
+    if ref.oid is not None:
+        rt.store.delete(ref.slot_id, ref.oid)
+    rt.handles.drop(object_handle)
 
 
 def size(lib: Library, handle: int, object_handle: int) -> int:
@@ -156,6 +167,20 @@ def change(lib: Library, handle: int, object_handle: int, changes: Attrs) -> Non
             rt.store.update(ref.slot_id, ref.oid, _index(new), _encoded(new), session.token.token_key)
         ref.attrs = new
         ref.cache.clear()
+
+
+def rewrite(
+    rt: Runtime, session: Session, ref: ObjectRef, changes: Attrs, remove: Iterable[int] = ()
+) -> None:
+    """Write core-only attributes (a key password's hash and failure count) past the attribute
+    rules and the session's access rights, which keep them from every front end: like a PIN
+    counter, a failure is counted in any session. Caller holds the library lock."""
+    new = {kind: value for kind, value in attrs_of(rt, session, ref).items() if kind not in remove}
+    new.update(changes)
+    if ref.oid is not None:
+        rt.store.update(ref.slot_id, ref.oid, _index(new), _encoded(new), session.token.token_key)
+    ref.attrs = new
+    ref.cache.clear()
 
 
 # -- finding ------------------------------------------------------------------------------------
