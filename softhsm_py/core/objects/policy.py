@@ -7,7 +7,8 @@ Footnote numbers in brackets are those of the PKCS#11 3.0 attribute tables (sect
  [7] unreadable if SENSITIVE or !EXTRACTABLE  [8] C_SetAttributeValue / C_CopyObject may change it
  [9] default is token-specific           [10] only the SO may set it to TRUE
  [11] read-only once TRUE                 [12] read-only once FALSE
-Only ``objects.factory`` reads these tables; the rows themselves hold no code.
+Only ``objects.factory`` reads these tables; the rows themselves hold no code. Key tables live
+with their key types (``core.keytypes``), built on the class tables of ``policy_keys``.
 """
 
 from __future__ import annotations
@@ -150,16 +151,19 @@ ENUMERATED: dict[int, frozenset[int]] = {
 CERTIFICATE_TABLES: dict[int, Table] = {CertificateType.X_509: X_509}
 
 
+_KEY_TABLES: dict[int, dict[int, Table]] | None = None  # class -> key type -> table
+
+
 def _key_tables() -> dict[int, dict[int, Table]]:
     global _KEY_TABLES
     if _KEY_TABLES is None:
-        from softhsm_py.core.objects import policy_keys  # key tables build on this module
+        from softhsm_py.core import keytypes  # the key tables build on this module
 
-        _KEY_TABLES = policy_keys.KEY_TABLES
+        tables: dict[int, dict[int, Table]] = {}
+        for (cls, key_type), spec in keytypes.SPECS.items():
+            tables.setdefault(cls, {})[key_type] = spec.table
+        _KEY_TABLES = tables
     return _KEY_TABLES
-
-
-_KEY_TABLES: dict[int, dict[int, Table]] | None = None
 
 
 def table_for(attrs: dict[int, Any]) -> Table:
@@ -174,10 +178,10 @@ def table_for(attrs: dict[int, Any]) -> Table:
         return DATA
     if cls == ObjectClass.CERTIFICATE:
         return _pick(CERTIFICATE_TABLES, attrs, A.CERTIFICATE_TYPE)
-    families = _key_tables().get(cls)
-    if families is None:
+    tables = _key_tables().get(cls)
+    if tables is None:
         raise AttributeValueInvalid()
-    return _pick(families, attrs, A.KEY_TYPE)
+    return _pick(tables, attrs, A.KEY_TYPE)
 
 
 def _pick(tables: dict[int, Table], attrs: dict[int, Any], attr: A) -> Table:
@@ -191,12 +195,10 @@ def _pick(tables: dict[int, Table], attrs: dict[int, Any], attr: A) -> Table:
 
 def all_tables() -> dict[tuple[int, int | None], Table]:
     """Every (class, key or certificate type) table: for tests and documentation."""
-    from softhsm_py.core.objects import policy_keys
-
     out: dict[tuple[int, int | None], Table] = {(int(ObjectClass.DATA), None): DATA}
     for ct, table in CERTIFICATE_TABLES.items():
         out[(int(ObjectClass.CERTIFICATE), int(ct))] = table
-    for cls, families in policy_keys.KEY_TABLES.items():
-        for kt, table in families.items():
-            out[(int(cls), int(kt))] = table
+    for cls, tables in _key_tables().items():
+        for key_type, table in tables.items():
+            out[(cls, key_type)] = table
     return out
