@@ -4,6 +4,9 @@ every curve row and every hash row, checked against cryptography as the independ
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -74,6 +77,19 @@ def test_every_key_table_the_factory_reads_is_a_spec() -> None:
         assert (spec.import_private is not None) == private
         assert (spec.import_public is not None) == public
         assert (spec.public_info is not None) == (private or public)
+
+
+def test_specs_and_factory_load_without_slow_imports() -> None:
+    """The key-type tables may load at module start (the factory reads them): no cryptography,
+    dataclasses, inspect or logging (see tests/conformance/test_startup.py)."""
+    code = (
+        "import json, sys\n"
+        "import softhsm_py.core.objects.factory, softhsm_py.core.keytypes\n"
+        "slow = ('cryptography', 'dataclasses', 'inspect', 'logging')\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in slow)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(out.stdout) == []
 
 
 def test_every_key_type_a_mechanism_uses_has_specs() -> None:

@@ -10,7 +10,6 @@ dict and never mutates its arguments, so a failed call leaves the caller's objec
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -44,9 +43,22 @@ class Origin(Enum):
     __hash__ = object.__hash__  # identity, in C (see codec.Kind)
 
 
-@dataclass(frozen=True)
 class Actor:
-    is_so: bool = False  # who acts: only the SO may set CKA_TRUSTED [10]
+    """Who acts: only the SO may set CKA_TRUSTED [10]. (Not a dataclass: see ``policy.AttrSpec``.)"""
+
+    __slots__ = ("is_so",)
+
+    def __init__(self, is_so: bool = False) -> None:
+        self.is_so = is_so
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Actor) and other.is_so == self.is_so
+
+    def __hash__(self) -> int:
+        return hash(self.is_so)
+
+    def __repr__(self) -> str:
+        return f"Actor(is_so={self.is_so})"
 
 
 # Which rows a template may not name, and which it must, per origin. C_DeriveKey has no

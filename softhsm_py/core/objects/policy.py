@@ -14,7 +14,6 @@ with their key types (``core.keytypes``), built on the class tables of ``policy_
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import IntFlag, auto
 from typing import Any
 
@@ -53,19 +52,23 @@ class R(IntFlag):
     CRT_PART = FORBIDDEN_ON_GENERATE | FORBIDDEN_ON_UNWRAP | HIDDEN_IF_SENSITIVE  # [4,6,7]
 
 
-@dataclass(frozen=True)
 class AttrSpec:
-    type: int
-    kind: Kind
-    rules: R = R.NONE
-    default: Any = None  # None: no default, the attribute is absent unless given or computed
+    """One row (read-only by convention). Not a dataclass: the factory and the key-type tables
+    load at module start, and ``dataclasses`` costs ~5 ms to import."""
 
-    def __post_init__(self) -> None:
+    __slots__ = ("_bits", "default", "kind", "rules", "type")
+
+    def __init__(self, type: int, kind: Kind, rules: R = R.NONE, default: Any = None) -> None:
+        self.type, self.kind, self.rules = type, kind, rules
+        self.default = default  # None: no default, the attribute is absent unless given or computed
         # Flag tests run for every attribute of every object built: plain ints, not IntFlag maths.
-        object.__setattr__(self, "_bits", int(self.rules))
+        self._bits = int(rules)
 
     def has(self, flag: R) -> bool:
-        return (self._bits & flag._value_) != 0  # type: ignore[attr-defined]
+        return (self._bits & flag._value_) != 0
+
+    def __repr__(self) -> str:
+        return f"AttrSpec({self.type:#x}, {self.kind.name}, {self.rules!r}, {self.default!r})"
 
 
 Table = dict[int, AttrSpec]
