@@ -26,7 +26,7 @@ from softhsm_py.errors import (
 )
 
 # cryptography is imported inside the functions that use it, not here: loading it costs 30-300 ms
-# and the object factory (hence C_Initialize, pkcs11-tool -L) imports this module.
+# and the key-type specs (hence the object factory, which may load at module start) import this module.
 
 RSA_MIN_BITS = 512  # smaller moduli are not keys anyone should import
 RSA_MAX_BITS = 16384
