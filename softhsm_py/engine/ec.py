@@ -58,11 +58,6 @@ def load_private(ec_params: bytes, value: bytes) -> PrivateKey:
         return ec.derive_private_key(int.from_bytes(value, "big"), CURVE_OBJECTS[curve.name])
 
 
-def public_point_der(key: PublicKey) -> bytes:
-    raw = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    return asn1.octet_string(raw)
-
-
 def generate(ec_params: bytes) -> tuple[bytes, bytes, bytes]:
     """(CKA_EC_POINT as DER OCTET STRING, CKA_VALUE fixed-length, CKA_PUBLIC_KEY_INFO) of a
     fresh key."""

@@ -65,7 +65,7 @@ def _check_param(param: Any) -> None:
         raise errors.MechanismParamInvalid()
 
 
-@mechanism(Mechanism.EDDSA, info=MechInfo(MIN_BITS, MAX_BITS, F.SIGN | F.VERIFY))
+@mechanism(Mechanism.EDDSA, info=MechInfo(MIN_BITS, MAX_BITS, F.SIGN | F.VERIFY), param=EddsaParams)
 class Eddsa(MechanismImpl):
     key_types = EDWARDS
 

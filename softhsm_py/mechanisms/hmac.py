@@ -18,6 +18,7 @@ from softhsm_py.mechanisms.base import (
     require_type,
     secret_value,
 )
+from softhsm_py.mechanisms.params import MAC_LENGTH
 from softhsm_py.mechanisms.registry import MechInfo, mechanism
 
 _SV = MechanismFlag.SIGN | MechanismFlag.VERIFY
@@ -71,7 +72,8 @@ class _Mac(MechanismImpl):
         return StreamVerify(ctx, _check, n)
 
 
-@mechanism(*_HMAC, *_HMAC_GENERAL, info=MechInfo(*HMAC_KEY_BYTES, _SV))
+@mechanism(*_HMAC, info=MechInfo(*HMAC_KEY_BYTES, _SV))
+@mechanism(*_HMAC_GENERAL, info=MechInfo(*HMAC_KEY_BYTES, _SV), param=MAC_LENGTH)
 class Hmac(_Mac):
     key_types = frozenset({KeyType.GENERIC_SECRET, *(kt for _, kt in _HMAC.values())})
 
@@ -88,7 +90,8 @@ class Hmac(_Mac):
         return ctx, _mac_len(param, ctx.size, mech in _HMAC_GENERAL)
 
 
-@mechanism(Mechanism.AES_CMAC, Mechanism.AES_CMAC_GENERAL, info=MechInfo(16, 32, _SV))
+@mechanism(Mechanism.AES_CMAC, info=MechInfo(16, 32, _SV))
+@mechanism(Mechanism.AES_CMAC_GENERAL, info=MechInfo(16, 32, _SV), param=MAC_LENGTH)
 class AesCmac(_Mac):
     key_types = frozenset({KeyType.AES})
 
@@ -97,7 +100,8 @@ class AesCmac(_Mac):
         return engine_aes.Cmac(_aes_key(key)), n
 
 
-@mechanism(Mechanism.AES_MAC, Mechanism.AES_MAC_GENERAL, info=MechInfo(16, 32, _SV))
+@mechanism(Mechanism.AES_MAC, info=MechInfo(16, 32, _SV))
+@mechanism(Mechanism.AES_MAC_GENERAL, info=MechInfo(16, 32, _SV), param=MAC_LENGTH)
 class AesMac(_Mac):
     """CBC-MAC (python-pkcs11 signs with it when an AES key names no mechanism): AES_MAC gives half
     a block, AES_MAC_GENERAL the length its CK_MAC_GENERAL_PARAMS asks for (3.0, 2.14)."""

@@ -81,6 +81,7 @@ def _ecdh_secret(base_key: KeyView, public_data: bytes) -> bytes:
     Mechanism.ECDH1_DERIVE,
     Mechanism.ECDH1_COFACTOR_DERIVE,
     info=MechInfo(*_ECDH_BITS, F.DERIVE | F.EC_F_P | F.EC_OID | F.EC_UNCOMPRESS),
+    param=EcdhParams,
 )
 class Ecdh(MechanismImpl):
     """Every curve offered has cofactor 1 (prime curves) or clamps it away (X25519/X448), so the
@@ -121,7 +122,9 @@ def _hkdf_salt(p: HkdfParams) -> bytes | None:
     raise errors.MechanismParamInvalid()
 
 
-@mechanism(Mechanism.HKDF_DERIVE, Mechanism.HKDF_DATA, info=MechInfo(1, 0xFFFFFFFF, F.DERIVE))
+@mechanism(
+    Mechanism.HKDF_DERIVE, Mechanism.HKDF_DATA, info=MechInfo(1, 0xFFFFFFFF, F.DERIVE), param=HkdfParams
+)
 class Hkdf(MechanismImpl):
     key_types = frozenset({KeyType.GENERIC_SECRET, KeyType.HKDF})
 

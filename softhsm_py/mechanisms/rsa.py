@@ -258,7 +258,7 @@ def _exact(data: bytes, size: int) -> bytes:
     return data
 
 
-@mechanism(Mechanism.RSA_PKCS_PSS, *_HASHED_PSS, info=MechInfo(MIN_BITS, MAX_BITS, _SV))
+@mechanism(Mechanism.RSA_PKCS_PSS, *_HASHED_PSS, info=MechInfo(MIN_BITS, MAX_BITS, _SV), param=PssParams)
 class RsaPss(MechanismImpl):
     """RSA_PKCS_PSS signs a caller's hash (single-part); SHA*_RSA_PKCS_PSS hash multi-part."""
 
@@ -293,7 +293,9 @@ def _oaep_params(param: Any) -> tuple[str, str, bytes]:
 
 
 @mechanism(
-    Mechanism.RSA_PKCS_OAEP, info=MechInfo(MIN_BITS, MAX_BITS, F.ENCRYPT | F.DECRYPT | F.WRAP | F.UNWRAP)
+    Mechanism.RSA_PKCS_OAEP,
+    info=MechInfo(MIN_BITS, MAX_BITS, F.ENCRYPT | F.DECRYPT | F.WRAP | F.UNWRAP),
+    param=OaepParams,
 )
 class RsaOaep(CipherWrap, MechanismImpl):
     """Single-part. The OAEP hash and the MGF1 hash may differ (spec allows it; hosts use it)."""
