@@ -98,15 +98,32 @@ def _key_bytes(attrs: Attrs) -> bytes:
     raise errors.KeyNotWrappable()
 
 
-def wrap_key(lib: Library, handle: int, mechanism: Mechanism, wrapping_handle: int, key_handle: int) -> bytes:
+def wrap_key(
+    lib: Library,
+    handle: int,
+    mechanism: Mechanism,
+    wrapping_handle: int,
+    key_handle: int,
+    *,
+    authorized: bool = False,
+) -> bytes:
+    """``authorized``: the caller checked both keys' passwords (core.partition); otherwise a key
+    that asks for a context login is refused (``gate.check_unattended``)."""
     with lib.lock:
         rt, session = session_of(lib, handle)
         impl = registry.lookup(mechanism.type)
         try:
-            wrapping = gate.usable_key(rt, session, wrapping_handle, gate.WRAP, mechanism.type)
+            wrapping = gate.usable_key(
+                rt, session, wrapping_handle, gate.WRAP, mechanism.type, impl.key_types
+            )
         except errors.KeyHandleInvalid:
             raise errors.WrappingKeyHandleInvalid() from None
+        except errors.KeyTypeInconsistent:
+            raise errors.WrappingKeyTypeInconsistent() from None
         key = gate.usable_key(rt, session, key_handle, None, None)
+        if not authorized:
+            gate.check_unattended(wrapping)
+            gate.check_unattended(key)
         gate.check_wrappable(key, wrapping)
         plain = _key_bytes(key.attrs)
     return impl.wrap(mechanism.type, mechanism.param, wrapping, plain)
@@ -121,14 +138,21 @@ def unwrap_key(
     template: Attrs,
     *,
     core_attrs: Attrs | None = None,
+    authorized: bool = False,
 ) -> int:
     with lib.lock:
         rt, session = session_of(lib, handle)
         impl = registry.lookup(mechanism.type)
         try:
-            unwrapping = gate.usable_key(rt, session, unwrapping_handle, gate.UNWRAP, mechanism.type)
+            unwrapping = gate.usable_key(
+                rt, session, unwrapping_handle, gate.UNWRAP, mechanism.type, impl.key_types
+            )
         except errors.KeyHandleInvalid:
             raise errors.UnwrappingKeyHandleInvalid() from None
+        except errors.KeyTypeInconsistent:
+            raise errors.UnwrappingKeyTypeInconsistent() from None
+        if not authorized:
+            gate.check_unattended(unwrapping)
         wanted = _merge(template, unwrapping.attrs.get(Attribute.UNWRAP_TEMPLATE))
     if Attribute.CLASS not in wanted or Attribute.KEY_TYPE not in wanted:
         raise errors.TemplateIncomplete()  # 3.0, 4.7 footnote 5
@@ -148,12 +172,23 @@ def unwrap_key(
         return add_object(rt, session, attrs)
 
 
-def derive_key(lib: Library, handle: int, mechanism: Mechanism, base_handle: int, template: Attrs) -> int:
+def derive_key(
+    lib: Library,
+    handle: int,
+    mechanism: Mechanism,
+    base_handle: int,
+    template: Attrs,
+    *,
+    authorized: bool = False,
+) -> int:
     with lib.lock:
         rt, session = session_of(lib, handle)
         impl = registry.lookup(mechanism.type)
-        base = gate.usable_key(rt, session, base_handle, gate.DERIVE, mechanism.type)
+        base = gate.usable_key(rt, session, base_handle, gate.DERIVE, mechanism.type, impl.key_types)
+        if not authorized:
+            gate.check_unattended(base)
         wanted = _merge(template, base.attrs.get(Attribute.DERIVE_TEMPLATE))
+        history = dict(base.attrs)  # what the new key's ALWAYS_SENSITIVE / NEVER_EXTRACTABLE follow
         param = mechanism.param
         if isinstance(param, HkdfParams) and param.salt_type == HkdfSaltType.KEY:
             # The salt key is keying material of the derivation, checked as the base key is:
@@ -166,12 +201,13 @@ def derive_key(lib: Library, handle: int, mechanism: Mechanism, base_handle: int
             ):
                 raise errors.MechanismParamInvalid()
             param = dataclasses.replace(param, salt_key_value=bytes(salt_key.attrs[Attribute.VALUE]))
+            # The salt key is keying material of the new key too: its history counts.
+            for attr in (Attribute.ALWAYS_SENSITIVE, Attribute.NEVER_EXTRACTABLE):
+                history[attr] = bool(history.get(attr)) and salt_attrs.get(attr) is True
     material = impl.derive(mechanism.type, param, base, wanted)
     if material.get(Attribute.CLASS) == ObjectClass.DATA:
         wanted.pop(Attribute.VALUE_LEN, None)  # HKDF_DATA: the length was for the mechanism
-    attrs = factory.build(
-        wanted, factory.Origin.DERIVE, actor(session), material=material, base=dict(base.attrs)
-    )
+    attrs = factory.build(wanted, factory.Origin.DERIVE, actor(session), material=material, base=history)
     with lib.lock:
         rt, session = session_of(lib, handle)
         return add_object(rt, session, attrs)

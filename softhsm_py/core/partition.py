@@ -368,7 +368,7 @@ class Partition:
             rt, session = session_of(self.lib, self.handle)
             wrapping_attrs = objects.attrs_of(rt, session, rt.handles.get(wrapping))
         self._check_password(wrapping, wrapping_attrs, wrapping_password)
-        return keys.wrap_key(self.lib, self.handle, mechanism, wrapping, handle)
+        return keys.wrap_key(self.lib, self.handle, mechanism, wrapping, handle, authorized=True)
 
     def unwrap(
         self,
@@ -399,6 +399,7 @@ class Partition:
             wrapped,
             wanted,
             core_attrs=self._core_attrs(new_password),
+            authorized=True,
         )
         self._settle(new_name, [handle])
         return self._info(new_name)

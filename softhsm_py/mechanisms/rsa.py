@@ -101,6 +101,9 @@ class RecoverContext:
 
     run = recover  # the single-part call (C_VerifyRecover)
 
+    def output_bound(self, in_len: int, final: bool) -> int:
+        return self._length  # the recovered data is at most the modulus long
+
 
 def _public_block(k: engine.PublicKey, signature: bytes) -> bytes:
     try:

@@ -199,14 +199,11 @@ def test_private_key_defaults(module: Module) -> None:
 
 
 def test_private_key_derive_default(module: Module) -> None:
-    """softhsm-py's choice: CKA_DERIVE defaults TRUE on private keys, so that Java's ECDH works
-    on keys it imports with an empty template. The spec's default (4.7) is CK_FALSE, and
-    SoftHSMv2 2.6.1 keeps it: not a departure of SoftHSMv2, so skipped there."""
-    if module.softhsm2:
-        pytest.skip("softhsm-py choice (4.7 default CK_FALSE); SoftHSMv2 keeps the spec default")
+    """CKA_DERIVE defaults CK_FALSE (3.0, 4.7), on SoftHSMv2 too. (softhsm-py defaulted it TRUE
+    before: a key made with a minimal template could derive what its owner never asked for.)"""
     c = user_ctx(module)
     _, private = ec_templates("P-256")
-    assert get1(module, c.h, create(module, c.h, private), CKA_DERIVE) is True
+    assert get1(module, c.h, create(module, c.h, private), CKA_DERIVE) is False
 
 
 def test_public_key_defaults(module: Module) -> None:

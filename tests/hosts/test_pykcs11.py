@@ -118,6 +118,11 @@ gcm = P.AES_GCM_Mechanism(iv[:12], b"aad", 128)
 ct = s.encrypt(known, msg, gcm)
 assert bytes(s.decrypt(known, ct, gcm)) == msg
 out["aes_gcm"] = hx(ct)
+# multi-part GCM decryption: PyKCS11 asks each update's length first (and asks again after a 0)
+s.decryptInit(gcm, known)
+ctb = bytes(ct)
+parts = [s.decryptUpdate(ctb[:10]), s.decryptUpdate(ctb[10:]), s.decryptFinal()]
+out["aes_gcm_multi"] = hx(b"".join(bytes(p) for p in parts))
 
 # find
 found = {}
@@ -165,6 +170,7 @@ def test_pykcs11_keygen_sign_encrypt_find(tmp_path: Path) -> None:
     enc = Cipher(algorithms.AES(aes_key), modes.CBC(iv)).encryptor()
     assert bytes.fromhex(out["aes_cbc_pad"]) == enc.update(padded) + enc.finalize()
     assert AESGCM(aes_key).decrypt(iv[:12], bytes.fromhex(out["aes_gcm"]), b"aad") == MESSAGE
+    assert bytes.fromhex(out["aes_gcm_multi"]) == MESSAGE
     assert_no_traceback(token)
 
 

@@ -76,7 +76,7 @@ def rsa_crypto(priv: Key) -> rsa.RSAPrivateKey:
 def sign(mech: int, param: Any, key: Key, data: bytes) -> bytes:
     ctx = registry.lookup(mech).sign_init(mech, param, key)
     out = ctx.sign(data)
-    assert len(out) == ctx.length()
+    assert len(out) == ctx.output_bound(len(data), True)
     return out
 
 
@@ -86,7 +86,7 @@ def verify(mech: int, param: Any, key: Key, data: bytes, signature: bytes) -> No
 
 def encrypt(mech: int, param: Any, key: Key, data: bytes) -> bytes:
     ctx = registry.lookup(mech).encrypt_init(mech, param, key)
-    bound = ctx.max_output(len(data), True)
+    bound = ctx.output_bound(len(data), True)
     out = ctx.oneshot(data)
     assert len(out) <= bound
     return out
@@ -94,7 +94,7 @@ def encrypt(mech: int, param: Any, key: Key, data: bytes) -> bytes:
 
 def decrypt(mech: int, param: Any, key: Key, data: bytes) -> bytes:
     ctx = registry.lookup(mech).decrypt_init(mech, param, key)
-    bound = ctx.max_output(len(data), True)
+    bound = ctx.output_bound(len(data), True)
     out = ctx.oneshot(data)
     assert len(out) <= bound
     return out

@@ -120,7 +120,7 @@ CERTIFICATE = (
     *STORAGE,
     row(A.PRIVATE, R.CHANGE_ON_COPY, False),  # certificates are public (CLIENTS.md)
     row(A.CERTIFICATE_TYPE, R.REQUIRED_ON_CREATE),  # [1]
-    row(A.TRUSTED, R.SO_ONLY, False),  # [10]
+    row(A.TRUSTED, M | R.SO_ONLY, False),  # [10] the SO may set it on an existing object too
     row(A.CERTIFICATE_CATEGORY, R.NONE, int(CertificateCategory.UNSPECIFIED)),
     row(A.CHECK_VALUE),
     row(A.START_DATE, R.NONE, b""),
