@@ -61,7 +61,9 @@ class Server:
     clients: list[httpx.Client] = field(default_factory=list)
 
     def client(self, **kwargs: object) -> httpx.Client:
-        c = httpx.Client(base_url=self.url, verify=str(self.cert) if self.cert else False, timeout=120, **kwargs)
+        c = httpx.Client(
+            base_url=self.url, verify=str(self.cert) if self.cert else False, timeout=120, **kwargs
+        )
         self.clients.append(c)
         return c
 

@@ -60,7 +60,13 @@ def test_swagger_ui_renders_the_routes(dev_server: Server, tmp_path: Path) -> No
     assert 'class="swagger-ui' in dom, dom[:2000]
     for tag in ("Keys", "Synchronous Key Operations", "Certificate", "Service Information"):
         assert f'data-tag="{tag}"' in dom, tag
-    for path in ("/v1/key", "/v1/synchronousSign", "/v1/encrypt", "/v1/generateRandom/{length}", "/v1/versionInfo"):
+    for path in (
+        "/v1/key",
+        "/v1/synchronousSign",
+        "/v1/encrypt",
+        "/v1/generateRandom/{length}",
+        "/v1/versionInfo",
+    ):
         assert f'data-path="{path}"' in dom, path
     for operation in ("createKey", "synchronousSign", "getKeyAttestationAsFileDownload"):
         assert operation in dom, operation
@@ -68,7 +74,9 @@ def test_swagger_ui_renders_the_routes(dev_server: Server, tmp_path: Path) -> No
 
 def test_swagger_ui_screenshot(dev_server: Server, tmp_path: Path) -> None:
     shot = tmp_path / "swagger.png"
-    proc = chromium(tmp_path, "--window-size=1280,2000", f"--screenshot={shot}", f"{dev_server.url}/swagger-ui/index.html")
+    proc = chromium(
+        tmp_path, "--window-size=1280,2000", f"--screenshot={shot}", f"{dev_server.url}/swagger-ui/index.html"
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
@@ -81,7 +89,11 @@ def test_openapi_document(dev_server: Server) -> None:
         redirect = c.get("/swagger-ui.html", follow_redirects=False)
     assert config["url"] == "/v3/api-docs"
     assert redirect.status_code == 302 and redirect.headers["location"] == "/swagger-ui/index.html"
-    ops = {op["operationId"]: (method.upper(), path) for path, item in spec["paths"].items() for method, op in item.items()}
+    ops = {
+        op["operationId"]: (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+    }
     assert ops["createKey"] == ("POST", "/v1/key")
     assert ops["getKeyAttributesWithKeyPassword"] == ("POST", "/v1/key/attributes")
     assert ops["synchronousSign"] == ("POST", "/v1/synchronousSign")
@@ -89,6 +101,11 @@ def test_openapi_document(dev_server: Server) -> None:
     assert ops["synchronousUnwrap"] == ("POST", "/v1/synchronousUnwrap")
     assert ops["getHsmLog"] == ("GET", "/v1/hsm/log")
     schemas = spec["components"]["schemas"]
-    for name in ("CreateKeyDto", "SignedKeyAttributesDto", "SignedSynchronousSignRequestDto", "EncryptRequestDto"):
+    for name in (
+        "CreateKeyDto",
+        "SignedKeyAttributesDto",
+        "SignedSynchronousSignRequestDto",
+        "EncryptRequestDto",
+    ):
         assert name in schemas
     assert schemas["CreateKeyDto"]["additionalProperties"] is False

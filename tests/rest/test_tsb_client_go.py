@@ -42,9 +42,10 @@ EXCLUDED: dict[tuple[str, str], str] = {
         "RFC 6979 deterministic ECDSA needs OpenSSL 3.2 (Debian 12 has 3.0) and a PKCS#11 mechanism"
     ),
     **{
-        ("TestCreateSignVerifyAllAlgorithmsAndDeleteKeyWithTSB", f"EC/KECCAK{n}_WITH_ECDSA"): NOT_IN_PYCA.format(
-            "Keccak (pre-standard SHA-3)"
-        )
+        (
+            "TestCreateSignVerifyAllAlgorithmsAndDeleteKeyWithTSB",
+            f"EC/KECCAK{n}_WITH_ECDSA",
+        ): NOT_IN_PYCA.format("Keccak (pre-standard SHA-3)")
         for n in (224, 256, 384, 512)
     },
     ("TestCreateSignVerifyAllAlgorithmsAndDeleteKeyWithTSB", "DSA"): NOT_IN_ENGINE.format("DSA"),
