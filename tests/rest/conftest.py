@@ -105,6 +105,7 @@ def start_server(
     label: str = LABEL,
     env: dict[str, str] | None = None,
     extra_args: tuple[str, ...] = (),
+    cert: Path | None = None,
 ) -> Server:
     port = free_port()
     if env is None:
@@ -124,7 +125,8 @@ def start_server(
             stdin=subprocess.DEVNULL,
         )
     scheme = "http" if dev else "https"
-    cert = None if dev else root / "tokens" / "rest-tls" / "server.crt"
+    if cert is None and not dev:
+        cert = root / "tokens" / "rest-tls" / "server.crt"
     server = Server(f"{scheme}://127.0.0.1:{port}", root, env, process, log_path, cert, label)
     deadline = time.monotonic() + READY_TIMEOUT
     while True:
