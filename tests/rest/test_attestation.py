@@ -23,7 +23,9 @@ def openssl(*args: str, cwd: Path) -> str:
     return proc.stdout + proc.stderr
 
 
-def test_attestation_zip_verifies_with_openssl(rest_server: Server, client: httpx.Client, tmp_path: Path) -> None:
+def test_attestation_zip_verifies_with_openssl(
+    rest_server: Server, client: httpx.Client, tmp_path: Path
+) -> None:
     delete(client, "att-ec")
     r = create(client, "att-ec", "EC", curveOid="1.3.132.0.10",
                attributes={"decrypt": False, "sign": True, "unwrap": False, "destroyable": True})  # fmt: skip
@@ -37,7 +39,9 @@ def test_attestation_zip_verifies_with_openssl(rest_server: Server, client: http
                   "PrimusHSM_Attestation.crt", cwd=tmp_path)  # fmt: skip
     assert "OK" in out
     # (2) the XML's signature by the attestation key
-    out = openssl("dgst", "-sha256", "-verify", "att-ec.pem", "-signature", "att-ec.sig", "att-ec.xml", cwd=tmp_path)
+    out = openssl(
+        "dgst", "-sha256", "-verify", "att-ec.pem", "-signature", "att-ec.sig", "att-ec.xml", cwd=tmp_path
+    )
     assert "Verified OK" in out
     # the attestation key in the zip is the leaf certificate's key
     leaf_key = openssl("x509", "-in", "PrimusHSM_Attestation.crt", "-noout", "-pubkey", cwd=tmp_path)

@@ -62,8 +62,15 @@ def test_workers_and_pkcs11_process_share_a_partition(busy_server: Server, tmp_p
     assert isinstance(public, ec.EllipticCurvePublicKey)
 
     child = subprocess.Popen(
-        [sys.executable, "-c", PKCS11_CHILD, busy_server.module_path(), busy_server.label, busy_server.user_pin,
-         str(ROUNDS)],  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            PKCS11_CHILD,
+            busy_server.module_path(),
+            busy_server.label,
+            busy_server.user_pin,
+            str(ROUNDS),
+        ],  # fmt: skip
         env=busy_server.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -84,7 +91,10 @@ def test_workers_and_pkcs11_process_share_a_partition(busy_server: Server, tmp_p
                     public.verify(base64.b64decode(s.json()["signature"]), payload, ec.ECDSA(hashes.SHA256()))
                 attrs = {"decrypt": True, "sign": False, "unwrap": False, "destroyable": True}
                 for label in (f"conc-{n}-{i}", f"conc-{n}-{i}-kept"):
-                    k = h.post("/v1/key", json={"label": label, "algorithm": "AES", "keySize": 128, "attributes": attrs})
+                    k = h.post(
+                        "/v1/key",
+                        json={"label": label, "algorithm": "AES", "keySize": 128, "attributes": attrs},
+                    )
                     if k.status_code != 201:
                         problems.append(f"create {k.status_code} {k.text}")
                 d = h.post("/v1/key/deleteKey", json={"label": f"conc-{n}-{i}"})
@@ -101,7 +111,9 @@ def test_workers_and_pkcs11_process_share_a_partition(busy_server: Server, tmp_p
     names = set(c.get("/v1/key").json())
     expected_kept = {f"conc-{n}-{i}-kept" for n in range(THREADS) for i in range(ROUNDS)}
     expected_kept |= {f"conc-p11-kept-{i}" for i in range(ROUNDS)}
-    gone = {f"conc-{n}-{i}" for n in range(THREADS) for i in range(ROUNDS)} | {f"conc-p11-{i}" for i in range(ROUNDS)}
+    gone = {f"conc-{n}-{i}" for n in range(THREADS) for i in range(ROUNDS)} | {
+        f"conc-p11-{i}" for i in range(ROUNDS)
+    }
     assert expected_kept <= names
     assert not (gone & names)
     assert "conc-shared" in names

@@ -19,7 +19,9 @@ from .conftest import Server
 from .test_keys_routes import create, delete
 
 PKCS11_TOOL = shutil.which("pkcs11-tool")
-pytestmark = pytest.mark.skipif(PKCS11_TOOL is None, reason="needs OpenSC's pkcs11-tool (scripts/setup-debian.sh)")
+pytestmark = pytest.mark.skipif(
+    PKCS11_TOOL is None, reason="needs OpenSC's pkcs11-tool (scripts/setup-debian.sh)"
+)
 
 MESSAGE = b"one partition, two front ends"
 

@@ -417,7 +417,44 @@ def test_random_and_service_routes(client: httpx.Client) -> None:
     assert set(log) == {"log"} and isinstance(log["log"], str)
 
 
-def test_certificate_routes_answer_not_implemented(client: httpx.Client) -> None:
+def test_certificate_request_and_self_signed(client: httpx.Client, keys: dict[str, Any]) -> None:
+    from cryptography import x509 as cx
+
+    r = client.post("/v1/certificate/synchronous/request", json={
+        "signKeyName": "op-p256", "signatureAlgorithm": "SHA256_WITH_ECDSA", "validity": 30,
+        "standardCertificateAttributes": {"commonName": "svc.example", "country": "CH"},
+        "keyUsage": ["DIGITAL_SIGNATURE"], "extendedKeyUsage": ["SERVER_AUTH"]})  # fmt: skip
+    assert r.status_code == 200, r.text
+    pem = r.json()["certificateSigningRequest"]
+    assert pem.startswith("-----BEGIN NEW CERTIFICATE REQUEST-----")
+    csr = cx.load_der_x509_csr(unb64("".join(pem.strip().splitlines()[1:-1])))
+    assert csr.is_signature_valid and csr.public_key() == keys["op-p256"]
+    r = client.post("/v1/certificate/synchronous/selfsign", json={
+        "signKeyName": "op-rsa", "signatureAlgorithm": "SHA256_WITH_RSA", "validity": 10, "commonName": "me",
+        "certificateAuthority": True, "keyUsage": ["KEY_CERT_SIGN"]})  # fmt: skip
+    assert r.status_code == 200, r.text
+    cert = cx.load_der_x509_certificate(unb64(r.json()["certificate"]))
+    cert.verify_directly_issued_by(cert)
+    assert cert.public_key() == keys["op-rsa"] and r.json()["label"] == "op-rsa"
+    bad = {
+        "signKeyName": "op-p256",
+        "signatureAlgorithm": "SHA256_WITH_RSA",
+        "validity": 10,
+        "commonName": "me",
+    }
+    error(client.post("/v1/certificate/synchronous/selfsign", json=bad), 400, 607)
+    bad = {
+        "signKeyName": "op-aes",
+        "signatureAlgorithm": "SHA256_WITH_RSA",
+        "validity": 10,
+        "commonName": "me",
+    }
+    error(client.post("/v1/certificate/synchronous/selfsign", json=bad), 400, 613)
+    bad = {"signKeyName": "op-rsa", "signatureAlgorithm": "SHA1_WITH_RSA", "validity": 10, "commonName": "me"}
+    error(client.post("/v1/certificate/synchronous/selfsign", json=bad), 400, 621)
+
+
+def test_certificate_storage_routes_answer_not_implemented(client: httpx.Client) -> None:
     error(client.get("/v1/certificate/op-rsa"), 501, 101)
     error(
         client.post("/v1/certificate/import/plain", json={"label": "op-rsa", "certificate": b64(b"x")}),

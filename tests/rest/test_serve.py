@@ -83,10 +83,13 @@ def test_wrong_pin_stops_the_start(tmp_path: Path) -> None:
     [
         ('[rest]\nlisten = "nohost"\n', "HOST:PORT"),
         ('[rest]\nworkers = "two"\n', "'workers' must be an integer"),
-        ('[rest]\ncolour = 1\n', "unknown key(s): colour"),
+        ("[rest]\ncolour = 1\n", "unknown key(s): colour"),
         ('[rest]\n[[rest.partitions]]\nlabel = "rest"\n', "exactly one of pin_env and pin_file"),
         ('[rest]\n[[rest.partitions]]\nlabel = "rest"\npin_env = "A"\npin_file = "b"\n', "exactly one"),
-        ('[rest]\ntls_certificate = "x.crt"\n[[rest.partitions]]\nlabel = "rest"\npin_env = "A"\n', "go together"),
+        (
+            '[rest]\ntls_certificate = "x.crt"\n[[rest.partitions]]\nlabel = "rest"\npin_env = "A"\n',
+            "go together",
+        ),
     ],
 )
 def test_rest_table_checks(tmp_path: Path, table: str, message: str) -> None:

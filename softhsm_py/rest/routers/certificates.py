@@ -6,8 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
+from softhsm_py.rest import x509
 from softhsm_py.rest.binding import BoundPartition
-from softhsm_py.rest.errors import not_implemented
+from softhsm_py.rest.coreapi import mechanism
+from softhsm_py.rest.errors import BusinessReason, TsbError, not_implemented
 from softhsm_py.rest.models.certificates import (
     CertificateImportDto,
     CertificateRequestResponseDto,
@@ -16,7 +18,8 @@ from softhsm_py.rest.models.certificates import (
     SynchronousSelfSignCertificateRequestDto,
     SynchronousSignCertificateRequestDto,
 )
-from softhsm_py.rest.routers.common import ERRORS
+from softhsm_py.rest.models.common import b64encode
+from softhsm_py.rest.routers.common import ERRORS, key_name
 
 router = APIRouter(tags=["Certificate"], responses=ERRORS)
 LabelPath = Annotated[str, Path(description="The name of the key the certificate belongs to")]
@@ -28,7 +31,32 @@ LabelPath = Annotated[str, Path(description="The name of the key the certificate
     response_model=CertificateRequestResponseDto,
 )
 def certificate_request(body: SynchronousCertificateRequestRequestDto, partition: BoundPartition) -> Any:
-    raise not_implemented("Certificate requests")
+    """A PKCS#10 request signed by the key. (The TSB also attaches a self-signed certificate to
+    the key; that needs certificate storage in the core: not yet.)"""
+    name = key_name(body.signKeyName)
+    algorithm = x509.ALGORITHMS[body.signatureAlgorithm.value]
+    spki = _spki(partition, name, body.keyPassword)
+    subject = x509.name_from(body.standardCertificateAttributes.model_dump())
+    exts = x509.extensions(
+        spki, False, _usages(body.keyUsage), _usages(body.extendedKeyUsage), self_signed=False
+    )
+    info = x509.certification_request_info(subject, spki, exts)
+    signature = partition.sign(name, mechanism(algorithm.mech), info, password=body.keyPassword)
+    der = x509.signed(info, algorithm, signature)
+    return CertificateRequestResponseDto(
+        label=name, certificateSigningRequest=x509.pem(der, "NEW CERTIFICATE REQUEST")
+    )
+
+
+def _usages(values: list[Any] | None) -> list[str]:
+    return [v.value for v in values or []]
+
+
+def _spki(partition: Any, name: str, password: bytes | None) -> bytes:
+    info = partition.key(name, password)
+    if info.spki is None:
+        raise TsbError(BusinessReason.INVALID_KEY_TYPE, "Certificates are for asymmetric keys")
+    return bytes(info.spki)
 
 
 @router.post(
@@ -37,7 +65,16 @@ def certificate_request(body: SynchronousCertificateRequestRequestDto, partition
     response_model=CertificateResponseDto,
 )
 def self_sign(body: SynchronousSelfSignCertificateRequestDto, partition: BoundPartition) -> Any:
-    raise not_implemented("Self-signed certificates")
+    name = key_name(body.signKeyName)
+    algorithm = x509.ALGORITHMS[body.signatureAlgorithm.value]
+    spki = _spki(partition, name, body.keyPassword)
+    subject = x509.name([("2.5.4.3", body.commonName, x509.UTF8)])
+    ca = bool(body.certificateAuthority)
+    exts = x509.extensions(spki, ca, _usages(body.keyUsage), _usages(body.extendedKeyUsage), self_signed=True)
+    serial = (int.from_bytes(partition.random(16), "big") >> 1) | 1  # positive, 127 random bits
+    tbs = x509.tbs_certificate(serial, algorithm, subject, subject, spki, x509.now(), body.validity, exts)
+    signature = partition.sign(name, mechanism(algorithm.mech), tbs, password=body.keyPassword)
+    return CertificateResponseDto(label=name, certificate=b64encode(x509.signed(tbs, algorithm, signature)))
 
 
 @router.post(
@@ -46,7 +83,8 @@ def self_sign(body: SynchronousSelfSignCertificateRequestDto, partition: BoundPa
     response_model=CertificateResponseDto,
 )
 def sign_certificate(body: SynchronousSignCertificateRequestDto, partition: BoundPartition) -> Any:
-    raise not_implemented("Signing certificates")
+    # the issuer is the signing key's own certificate, which needs certificate storage in the core
+    raise not_implemented("Signing certificates (needs the key's certificate stored)")
 
 
 @router.post(
