@@ -272,6 +272,16 @@ class Attribute(IntEnum):
     VENDOR_DEFINED = 0x80000000
 
 
+class VendorAttribute(IntEnum):
+    """softhsm-py's own attributes (CKA_VENDOR_DEFINED | 'SH' ...): set by the core only, never by
+    a template. A REST front end needs them; PKCS#11 hosts may read the readable ones."""
+
+    CREATED = VENDOR_DEFINED | 0x53480001  # UTF-8 ISO 8601 UTC time the key entered the token
+    PASSWORD = VENDOR_DEFINED | 0x53480002  # the key password's slow salted hash: never readable
+    PASSWORD_FAILURES = VENDOR_DEFINED | 0x53480003  # wrong key passwords in a row: never readable
+    ATTESTATION = VENDOR_DEFINED | 0x53480004  # CK_BBOOL: the partition's attestation key
+
+
 class UserType(IntEnum):
     """CK_USER_TYPE (CKU_*)."""
 

@@ -424,6 +424,35 @@ class VendorDefined(PKCS11Error):
     rv = ReturnValue.VENDOR_DEFINED
 
 
+# -- the core's own refinements: named keys and key passwords (what a REST front end reports by
+# its own codes); through PKCS#11 each is its base class's CK_RV.
+
+
+class KeyNotFound(KeyHandleInvalid):
+    """No key of that name in the partition."""
+
+
+class KeyExists(TemplateInconsistent):
+    """A key of that name exists already."""
+
+
+class KeyNameInvalid(TemplateInconsistent):
+    """Not a name a key may have (empty, reserved, or with the derivation path's '/')."""
+
+
+class KeyNameAmbiguous(KeyHandleInvalid):
+    """Several keys of one kind share that name (PKCS#11 hosts may do that): none is guessed."""
+
+
+class KeyPasswordIncorrect(PinIncorrect):
+    """The key has a password and the caller gave none, or another."""
+
+
+class KeyPasswordLocked(PinLocked):
+    """Too many wrong key passwords in a row: the key refuses every use until the password is
+    set anew."""
+
+
 def _by_rv() -> dict[int, type[PKCS11Error]]:
     table: dict[int, type[PKCS11Error]] = {}
     pending = list(PKCS11Error.__subclasses__())

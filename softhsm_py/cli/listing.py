@@ -8,8 +8,9 @@ from urllib.parse import quote
 
 from softhsm_py import errors
 from softhsm_py.constants import Attribute, KeyType, ObjectClass, SessionFlag, UserType
+from softhsm_py.core import sessions
 from softhsm_py.core.runtime import Library
-from softhsm_py.pkcs11 import objects, sessions, slots
+from softhsm_py.pkcs11 import objects, slots
 
 # RFC 7512 2.3: the "type" attribute's values, by object class.
 URI_TYPES = {

@@ -18,8 +18,9 @@ from pathlib import Path
 from softhsm_py import errors
 from softhsm_py.config import ConfigError, load_config, render
 from softhsm_py.constants import SessionFlag, TokenFlag, UserType
+from softhsm_py.core import sessions, tokens
 from softhsm_py.core.runtime import Library
-from softhsm_py.pkcs11 import general, sessions, slots
+from softhsm_py.pkcs11 import general, slots
 
 
 class CliError(Exception):
@@ -97,7 +98,7 @@ def cmd_init_token(args: argparse.Namespace) -> None:
         if user_pin is not None:
             handle = sessions.open_session(lib, slot_id, SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION)
             sessions.login(lib, handle, UserType.SO, so_pin)
-            slots.init_pin(lib, handle, user_pin)
+            tokens.init_pin(lib, handle, user_pin)
             sessions.close_session(lib, handle)
         info = slots.get_token_info(lib, slot_id)
     print(f"initialised token '{info.label}' (serial {info.serial}) in slot {slot_id}")
@@ -123,7 +124,7 @@ def cmd_list_slots(args: argparse.Namespace) -> None:
 def cmd_delete_token(args: argparse.Namespace) -> None:
     so_pin = read_pin(args.so_pin, args.so_pin_env, "SO PIN")
     with running() as lib:
-        slots.delete_token(lib, args.slot, so_pin)
+        tokens.delete_token(lib, args.slot, so_pin)
     print(f"deleted the token in slot {args.slot}")
 
 
@@ -145,6 +146,17 @@ def cmd_host_config(args: argparse.Namespace) -> None:
         print(render(args.host, args.module), end="")
     except HostConfigError as exc:
         raise CliError(str(exc)) from None
+
+
+def cmd_attestation_root(args: argparse.Namespace) -> None:
+    """The installation's attestation root certificate (PEM): what verifiers of key attestations
+    trust, as the TSB's verifiers trust Securosys' root."""
+    from softhsm_py.core.attestation import root_certificate
+    from softhsm_py.engine.x509 import pem
+
+    with running() as lib:
+        cert = root_certificate(lib.runtime.config.token_dir)
+    sys.stdout.write(pem(cert).decode())
 
 
 def parser() -> argparse.ArgumentParser:
@@ -180,6 +192,11 @@ def parser() -> argparse.ArgumentParser:
     sp = add("host-config", cmd_host_config, "print ready-to-use configuration for a PKCS#11 host")
     sp.add_argument("host", choices=sorted(HOSTS))
     sp.add_argument("--module", help="library path to write (default: this installation's)")
+    add(
+        "attestation-root",
+        cmd_attestation_root,
+        "print the attestation root certificate (PEM) that key attestations chain to",
+    )
     sp = add("delete-token", cmd_delete_token, "delete a token and all its objects")
     sp.add_argument("--slot", type=int, required=True)
     pin_options(sp, "SO", "so-pin")

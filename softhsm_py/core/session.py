@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 import threading
 from typing import Any
 
 from softhsm_py import errors
 from softhsm_py.constants import SessionFlag, SessionState, UserType
 from softhsm_py.core.token import Token
+from softhsm_py.mechanisms.base import OpKind
 
-
-class OpKind(enum.Enum):
-    """Operations a session can have active, one of each kind at a time."""
-
-    ENCRYPT = "encrypt"
-    DECRYPT = "decrypt"
-    DIGEST = "digest"
-    SIGN = "sign"
-    VERIFY = "verify"
-    SIGN_RECOVER = "sign_recover"
-    VERIFY_RECOVER = "verify_recover"
-    FIND = "find"
-
-    # Members are singletons compared by identity: hash them the same way, in C (Enum's own
-    # __hash__ is Python code, and every call looks an OpKind up in a dict a few times).
-    __hash__ = object.__hash__
+__all__ = ["OpKind", "Session"]
 
 
 class Session:

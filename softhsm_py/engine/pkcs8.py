@@ -95,3 +95,68 @@ def decode(der: bytes, key_type: int) -> dict[int, Any]:
 
 def curve_of_name(name: str) -> str:
     return "edwards" if name.startswith("Ed") else "montgomery"
+
+
+def _key_type(key: Any) -> int:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return KeyType.RSA
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        return KeyType.EC
+    for name in _RAW_NAMES:
+        public_cls, private_cls = raw_key_classes(name)
+        if isinstance(key, (public_cls, private_cls)):
+            return KeyType.EC_EDWARDS if name.startswith("Ed") else KeyType.EC_MONTGOMERY
+    raise KeyTypeInconsistent()
+
+
+def decode_any(der: bytes) -> dict[int, Any]:
+    """A PKCS#8 private key of any type we know: its key-material attributes and CKA_KEY_TYPE."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_der_private_key(der, password=None)
+    except (ValueError, TypeError):
+        raise WrappedKeyInvalid() from None
+    key_type = _key_type(key)
+    return {A.KEY_TYPE: key_type, **decode(der, key_type)}
+
+
+def public_of(der: bytes) -> bytes:
+    """The SubjectPublicKeyInfo of a PKCS#8 private key."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_der_private_key(der, password=None)
+    except (ValueError, TypeError):
+        raise WrappedKeyInvalid() from None
+    return key.public_key().public_bytes(  # type: ignore[union-attr]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def public_attributes(spki: bytes) -> dict[int, Any]:
+    """A public key's attributes (CKA_KEY_TYPE and its parts) from its SubjectPublicKeyInfo."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    try:
+        key = serialization.load_der_public_key(spki)
+    except (ValueError, TypeError):
+        raise WrappedKeyInvalid() from None
+    key_type = _key_type(key)
+    if isinstance(key, rsa.RSAPublicKey):
+        numbers = key.public_numbers()
+        return {A.KEY_TYPE: key_type, A.MODULUS: _big(numbers.n), A.PUBLIC_EXPONENT: _big(numbers.e)}
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        name = _EC_NAMES.get(key.curve.name)
+        if name is None:
+            raise WrappedKeyInvalid()
+        point = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        return {A.KEY_TYPE: key_type, A.EC_PARAMS: EC_PARAMS_OF[name], A.EC_POINT: point}
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    for name in _RAW_NAMES:
+        if isinstance(key, raw_key_classes(name)[0]):
+            return {A.KEY_TYPE: key_type, A.EC_PARAMS: EC_PARAMS_OF[name], A.EC_POINT: raw}
+    raise WrappedKeyInvalid()

@@ -12,6 +12,7 @@ which both answer CKR_OPERATION_NOT_INITIALIZED (and end the operation), so ``up
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -19,6 +20,24 @@ from softhsm_py import errors
 from softhsm_py.constants import Attribute, ObjectClass
 
 T = TypeVar("T")
+
+
+class OpKind(enum.Enum):
+    """The kinds of operation: what a mechanism starts, and (with FIND) what a session can have
+    active, one of each kind at a time."""
+
+    ENCRYPT = "encrypt"
+    DECRYPT = "decrypt"
+    DIGEST = "digest"
+    SIGN = "sign"
+    VERIFY = "verify"
+    SIGN_RECOVER = "sign_recover"
+    VERIFY_RECOVER = "verify_recover"
+    FIND = "find"
+
+    # Members are singletons compared by identity: hash them the same way, in C (Enum's own
+    # __hash__ is Python code, and every call looks an OpKind up in a dict a few times).
+    __hash__ = object.__hash__
 
 
 class KeyView(Protocol):
@@ -85,6 +104,10 @@ class SignContext:
         self.update(data)
         return self.final()
 
+    def run(self, data: bytes) -> bytes:
+        """The single-part call (C_Sign, C_SignRecover)."""
+        return self.sign(data)
+
     def length(self) -> int:
         raise NotImplementedError
 
@@ -111,6 +134,10 @@ class CipherContext:
     def oneshot(self, data: bytes) -> bytes:
         return self.update(data) + self.final()
 
+    def run(self, data: bytes) -> bytes:
+        """The single-part call (C_Encrypt, C_Decrypt)."""
+        return self.oneshot(data)
+
     def max_output(self, in_len: int, final: bool) -> int:
         raise NotImplementedError
 
@@ -128,6 +155,10 @@ class DigestContext:
     def digest(self, data: bytes) -> bytes:
         self.update(data)
         return self.final()
+
+    def run(self, data: bytes) -> bytes:
+        """The single-part call (C_Digest)."""
+        return self.digest(data)
 
     def length(self) -> int:
         raise NotImplementedError
@@ -259,6 +290,28 @@ class MechanismImpl:
 
     def derive(self, mech: int, param: Any, base_key: KeyView, template: Mapping[int, Any]) -> dict[int, Any]:
         raise errors.MechanismInvalid()
+
+    def sign_recover_init(self, mech: int, param: Any, key: KeyView) -> SignContext:
+        raise errors.MechanismInvalid()
+
+    def verify_recover_init(self, mech: int, param: Any, key: KeyView) -> Any:
+        raise errors.MechanismInvalid()
+
+    def start(self, kind: OpKind, mech: int, param: Any, key: KeyView) -> Any:
+        """The context of a ``kind`` operation with ``key``: one typed dispatch for every front end."""
+        if kind is OpKind.SIGN:
+            return self.sign_init(mech, param, key)
+        if kind is OpKind.VERIFY:
+            return self.verify_init(mech, param, key)
+        if kind is OpKind.ENCRYPT:
+            return self.encrypt_init(mech, param, key)
+        if kind is OpKind.DECRYPT:
+            return self.decrypt_init(mech, param, key)
+        if kind is OpKind.SIGN_RECOVER:
+            return self.sign_recover_init(mech, param, key)
+        if kind is OpKind.VERIFY_RECOVER:
+            return self.verify_recover_init(mech, param, key)
+        raise errors.MechanismInvalid()  # DIGEST has no key (digest_init), FIND no mechanism
 
 
 # Errors of encrypt/decrypt as C_WrapKey / C_UnwrapKey name them.

@@ -78,6 +78,8 @@ class _Digest(DigestContext):
         ctx.update(data)
         return bytes(ctx.digest())
 
+    run = digest
+
     def length(self) -> int:
         return int(self._ctx.digest_size)
 

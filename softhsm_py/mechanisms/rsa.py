@@ -120,6 +120,8 @@ class RecoverContext:
             raise errors.SignatureLenRange()
         return self._fn(bytes(signature))
 
+    run = recover  # the single-part call (C_VerifyRecover)
+
 
 def _public_block(k: engine.PublicKey, signature: bytes) -> bytes:
     try:

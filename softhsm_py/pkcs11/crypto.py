@@ -13,6 +13,9 @@ C_SignUpdate (3.0, 5.11), and C_DigestUpdate after a size query of C_DigestFinal
 be answered with the digest computed before it. Both end the operation with
 CKR_OPERATION_NOT_INITIALIZED (SoftHSMv2's code for C_Sign after C_SignUpdate).
 
+Inputs arrive as ``DataIn`` callables that read the caller's buffer: a refused pointer
+(ArgumentsBad) is then an error of the step like any other, and ends the operation (3.0, 5.2).
+
 Threads may share a session: each step runs under the session's lock and first checks that its
 operation is still the session's (another thread may have ended it, and started another, since
 ``_active`` found it); an operation ends only if it is still the session's.
@@ -21,123 +24,44 @@ operation is still the session's (another thread may have ended it, and started 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from softhsm_py import errors
 from softhsm_py.constants import Attribute, ObjectClass
-from softhsm_py.core.handles import ObjectRef
+from softhsm_py.core import gate, operations
+from softhsm_py.core.mechanism import Mechanism
+from softhsm_py.core.operations import Operation
 from softhsm_py.core.runtime import Library
 from softhsm_py.core.session import OpKind, Session
-from softhsm_py.mechanisms import registry
-from softhsm_py.pkcs11.common import session_of
-from softhsm_py.pkcs11.objects import attrs_of
+from softhsm_py.core.tokens import session_of
 
-# The attribute that must be TRUE on a key for each kind of operation (3.0, 4.8-4.10 tables).
-USAGE = {
-    OpKind.ENCRYPT: Attribute.ENCRYPT,
-    OpKind.DECRYPT: Attribute.DECRYPT,
-    OpKind.SIGN: Attribute.SIGN,
-    OpKind.VERIFY: Attribute.VERIFY,
-    OpKind.SIGN_RECOVER: Attribute.SIGN_RECOVER,
-    OpKind.VERIFY_RECOVER: Attribute.VERIFY_RECOVER,
-}
-# The same as plain ints, and the constants usable_key reads: an IntEnum member costs a class
-# attribute lookup, and comparing with one a Python-level __eq__, on every key use.
-_USAGE: dict[OpKind, int] = {kind: int(attribute) for kind, attribute in USAGE.items()}
-_CLASS = int(Attribute.CLASS)
-_ALLOWED_MECHANISMS = int(Attribute.ALLOWED_MECHANISMS)
-_ALWAYS_AUTHENTICATE = int(Attribute.ALWAYS_AUTHENTICATE)
-_KEY_CLASSES = frozenset(
-    int(c) for c in (ObjectClass.SECRET_KEY, ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY)
-)
-
-
-# OpKind by value, and each member as itself: the ABI passes names, tests may pass either
-# (a dict lookup; ``OpKind(name)`` runs Enum's Python-level lookup on every call).
-_KIND: dict[Any, OpKind] = {**{k.value: k for k in OpKind}, **{k: k for k in OpKind}}
+DataIn = Callable[[], bytes]  # reads the caller's input; raises ArgumentsBad for a refused pointer
 _DIGEST = OpKind.DIGEST
 _VERIFY = OpKind.VERIFY
-_INIT = {k: f"{k.value}_init" for k in OpKind}  # the MechanismImpl method that starts each kind
-
-
-def _kind(name: Any) -> OpKind:
-    try:
-        return _KIND[name]
-    except (KeyError, TypeError):
-        return OpKind(name)  # the ValueError Enum gives for anything else
 
 
 class Output(Protocol):
     def deliver(self, data: bytes) -> bool: ...
 
 
-@dataclass(eq=False, slots=True)
-class Operation:
-    kind: OpKind
-    mechanism: int
-    context: Any
-    needs_context_login: bool = False  # CKA_ALWAYS_AUTHENTICATE (3.0, 4.9)
-    context_authenticated: bool = False
-    pending: bytes | None = None  # a computed result waiting for a big enough buffer
-    stage: int = 0  # the kind of call that used it so far: _SINGLE_PART, _UPDATE or _FINAL
-
-    def __repr__(self) -> str:
-        return f"Operation({self.kind.value}, mechanism=0x{self.mechanism:x})"
-
-
-def usable_key(
-    lib: Library, session: Session, key_handle: int, usage: int | None, mechanism: int | None
-) -> ObjectRef:
-    """The key for an operation, after the checks every key use shares: ``usage`` is the attribute
-    that must be TRUE, ``mechanism`` the one its CKA_ALLOWED_MECHANISMS must allow (None for a key
-    that is an operation's data, like the key C_WrapKey wraps). Caller holds the lock."""
-    rt = lib.runtime
-    try:
-        ref = rt.handles.get(key_handle)
-        if ref.slot_id != session.slot_id:
-            raise errors.ObjectHandleInvalid()
-        attrs = attrs_of(rt, session, ref)
-    except errors.ObjectHandleInvalid:
-        raise errors.KeyHandleInvalid() from None
-    if attrs.get(_CLASS) not in _KEY_CLASSES:
-        raise errors.KeyHandleInvalid()
-    if usage is not None and attrs.get(usage) is not True:
-        raise errors.KeyFunctionNotPermitted()
-    allowed = attrs.get(_ALLOWED_MECHANISMS)
-    # An empty list restricts nothing (as SoftHSMv2).
-    if allowed and mechanism is not None and mechanism not in allowed:
-        raise errors.MechanismInvalid()  # 3.0, 4.6: the key may not be used with this mechanism
-    return ref
-
-
-def operation_init(lib: Library, handle: int, kind_name: str, mechanism: Any, key_handle: int) -> None:
-    kind = _kind(kind_name)
+def operation_init(lib: Library, handle: int, kind: OpKind, mechanism: Mechanism, key_handle: int) -> None:
     with lib.lock:
-        _, session = session_of(lib, handle)
+        rt, session = session_of(lib, handle)
         if kind in session.operations:
             raise errors.OperationActive()
-        impl = registry.lookup(mechanism.type)
-        ref = usable_key(lib, session, key_handle, _USAGE[kind], mechanism.type)
-        start: Callable[..., Any] | None = getattr(impl, _INIT[kind], None)
-        if start is None:
-            raise errors.MechanismInvalid()
-        context = start(mechanism.type, mechanism.param(), ref)
-        always_auth = ref.attrs.get(_ALWAYS_AUTHENTICATE) is True
-        session.start(kind, Operation(kind, mechanism.type, context, always_auth))
+        session.start(kind, operations.start(rt, session, kind, mechanism, key_handle))
 
 
-def digest_init(lib: Library, handle: int, mechanism: Any) -> None:
+def digest_init(lib: Library, handle: int, mechanism: Mechanism) -> None:
     with lib.lock:
         session = lib.runtime.sessions.get(handle)
         if session is None:
             raise errors.SessionHandleInvalid()
-        operations = session.operations
-        if _DIGEST in operations:
+        operations_ = session.operations
+        if _DIGEST in operations_:
             raise errors.OperationActive()
-        mech = mechanism.type
-        context = registry.lookup(mech).digest_init(mech, mechanism.param())
-        operations[_DIGEST] = Operation(_DIGEST, mech, context)  # session.start, checked above
+        context = operations.start_digest(mechanism)
+        operations_[_DIGEST] = Operation(_DIGEST, mechanism.type, context)  # session.start, checked above
 
 
 def _active(lib: Library, handle: int, kind: OpKind) -> tuple[Session, Operation]:
@@ -223,34 +147,23 @@ def _call(lib: Library, session: Session, operation: Operation, step: Callable[[
         return result
 
 
-# The context method of each single-part function (C_Encrypt, C_Digest, C_Sign, ...).
-_SINGLE = {
-    OpKind.ENCRYPT: "oneshot",
-    OpKind.DECRYPT: "oneshot",
-    OpKind.DIGEST: "digest",
-    OpKind.SIGN: "sign",
-    OpKind.SIGN_RECOVER: "sign",
-    OpKind.VERIFY_RECOVER: "recover",
-}
-
-
-def single(lib: Library, handle: int, kind_name: str, data: bytes, out: Output) -> None:
-    kind = _kind(kind_name)
+def single(lib: Library, handle: int, kind: OpKind, data: DataIn, out: Output) -> None:
+    """C_Encrypt, C_Decrypt, C_Digest, C_Sign, C_SignRecover, C_VerifyRecover."""
     session, operation = _active(lib, handle, kind)
     with session.lock:  # _run(..., _SINGLE_PART), inlined: the hot path of every small operation
-        operations = session.operations
-        if operations.get(kind) is not operation or operation.stage > _SINGLE_PART:
+        operations_ = session.operations
+        if operations_.get(kind) is not operation or operation.stage > _SINGLE_PART:
             _enter(lib, session, operation, _SINGLE_PART)  # raises: ended, or used multi-part
         operation.stage = _SINGLE_PART
         try:
             pending = operation.pending
             if pending is None:
-                pending = operation.pending = getattr(operation.context, _SINGLE[kind])(data)
+                pending = operation.pending = operation.context.run(data())
             if out.deliver(pending):
                 operation.pending = None
                 with lib.lock:  # _end, inlined
-                    if operations.get(kind) is operation:
-                        del operations[kind]
+                    if operations_.get(kind) is operation:
+                        del operations_[kind]
         except errors.BufferTooSmall:
             raise
         except BaseException:
@@ -258,80 +171,73 @@ def single(lib: Library, handle: int, kind_name: str, data: bytes, out: Output) 
             raise
 
 
-def update(lib: Library, handle: int, kind_name: str, data: bytes, out: Output | None) -> None:
-    kind = _kind(kind_name)
+def update(lib: Library, handle: int, kind: OpKind, data: DataIn, out: Output | None) -> None:
+    """C_EncryptUpdate, C_DecryptUpdate (with ``out``), C_DigestUpdate, C_SignUpdate, C_VerifyUpdate."""
     session, operation = _active(lib, handle, kind)
     if out is None:  # digest, sign, verify: nothing comes back until the final call
-        _call(lib, session, operation, lambda: operation.context.update(data), _UPDATE)
+        _call(lib, session, operation, lambda: operation.context.update(data()), _UPDATE)
     else:
-        _run(lib, session, operation, lambda: operation.context.update(data), out, _UPDATE)
+        _run(lib, session, operation, lambda: operation.context.update(data()), out, _UPDATE)
 
 
-def final(lib: Library, handle: int, kind_name: str, out: Output) -> None:
-    kind = _kind(kind_name)
+def final(lib: Library, handle: int, kind: OpKind, out: Output) -> None:
+    """C_EncryptFinal, C_DecryptFinal, C_DigestFinal, C_SignFinal."""
     session, operation = _active(lib, handle, kind)
     _run(lib, session, operation, operation.context.final, out, _FINAL)
 
 
-def verify(lib: Library, handle: int, data: bytes, signature: bytes) -> None:
+def verify(lib: Library, handle: int, data: DataIn, signature: DataIn) -> None:
     session, operation = _active(lib, handle, _VERIFY)
     with session.lock:  # _call(..., _SINGLE_PART), inlined
         _enter(lib, session, operation, _SINGLE_PART)
         try:
-            operation.context.verify(data, signature)
+            operation.context.verify(data(), signature())
         finally:
             _end(lib, session, operation)
 
 
-def verify_final(lib: Library, handle: int, signature: bytes) -> None:
-    session, operation = _active(lib, handle, OpKind.VERIFY)
-    _call(lib, session, operation, lambda: operation.context.final(signature), _FINAL)
-
-
-def abandon(lib: Library, handle: int, *kind_names: str) -> None:
-    """End the operations a call refused for its arguments was continuing (the ABI found a NULL
-    pointer before the call got here): any error but a short buffer ends them (3.0, 5.2). Quiet
-    when there is nothing to end; the caller raises the arguments' error."""
-    with lib.lock:
-        if not lib.is_running():
-            return
-        session = lib.runtime.sessions.get(handle)
-        if session is not None:
-            for name in kind_names:
-                session.end(_kind(name))
+def verify_final(lib: Library, handle: int, signature: DataIn) -> None:
+    session, operation = _active(lib, handle, _VERIFY)
+    _call(lib, session, operation, lambda: operation.context.final(signature()), _FINAL)
 
 
 def digest_key(lib: Library, handle: int, key_handle: int) -> None:
     with lib.lock:
-        _, session = session_of(lib, handle)
-        operation = session.active(OpKind.DIGEST)
-        ref = usable_key(lib, session, key_handle, None, None)
+        rt, session = session_of(lib, handle)
+        operation = session.active(_DIGEST)
+        ref = gate.usable_key(rt, session, key_handle, None, None)
         if ref.attrs.get(Attribute.CLASS) != ObjectClass.SECRET_KEY or Attribute.VALUE not in ref.attrs:
-            session.end(OpKind.DIGEST)
+            session.end(_DIGEST)
             raise errors.KeyIndigestible()
         value = ref.attrs[Attribute.VALUE]
     _call(lib, session, operation, lambda: operation.context.update_key(value), _UPDATE)
 
 
-def dual_update(lib: Library, handle: int, first: str, second: str, data: bytes, out: Output) -> None:
+def dual_update(lib: Library, handle: int, first: OpKind, second: OpKind, data: DataIn, out: Output) -> None:
     """C_DigestEncryptUpdate, C_DecryptDigestUpdate, C_SignEncryptUpdate, C_DecryptVerifyUpdate:
     the cipher side gives the output; the other side is fed the plaintext exactly once, even when
     the caller first asks for the length."""
-    first_kind, second_kind = _kind(first), _kind(second)
-    session, op_first = _active(lib, handle, first_kind)
-    _, op_second = _active(lib, handle, second_kind)
-    if first_kind is OpKind.DECRYPT:  # decrypt, then digest/verify the plaintext
+    session, op_first = _active(lib, handle, first)
+    _, op_second = _active(lib, handle, second)
+    if first is OpKind.DECRYPT:  # decrypt, then digest/verify the plaintext
         cipher, other = op_first, op_second
 
         def step() -> bytes:
-            plain = cipher.context.update(data)
+            plain = cipher.context.update(data())
             _call(lib, session, other, lambda: other.context.update(plain), _UPDATE)
             return plain
     else:  # digest/sign the plaintext, then encrypt it
         cipher, other = op_second, op_first
 
         def step() -> bytes:
-            _call(lib, session, other, lambda: other.context.update(data), _UPDATE)
-            return cipher.context.update(data)
+            given = data()
+            _call(lib, session, other, lambda: other.context.update(given), _UPDATE)
+            return cipher.context.update(given)
 
-    _run(lib, session, cipher, step, out, _UPDATE)
+    try:
+        _run(lib, session, cipher, step, out, _UPDATE)
+    except errors.BufferTooSmall:
+        raise
+    except BaseException:
+        _end(lib, session, other)  # any error but a short buffer ends both (3.0, 5.2)
+        raise

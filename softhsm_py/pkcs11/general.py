@@ -5,15 +5,9 @@ from __future__ import annotations
 import functools
 
 from softhsm_py import __version__, errors
-from softhsm_py.config import ConfigError, load_config
 from softhsm_py.constants import InitializeFlag
-from softhsm_py.core.runtime import Library, Runtime
-from softhsm_py.log import configure as configure_logging
-from softhsm_py.log import get_logger
-from softhsm_py.pkcs11 import sessions
-from softhsm_py.store import open_store
-
-log = get_logger()
+from softhsm_py.core import startup
+from softhsm_py.core.runtime import Library
 
 MANUFACTURER = "softhsm-py"
 DESCRIPTION = "softhsm-py PKCS#11 module"
@@ -66,28 +60,11 @@ def initialize(lib: Library, args: InitArgs | None) -> None:
         if args.mutex_functions == 4 and not args.flags & InitializeFlag.OS_LOCKING_OK:
             # We only lock with the OS's primitives; the caller forbids them.
             raise errors.CantLock()
-    with lib.lock:
-        if lib.is_running():
-            raise errors.CryptokiAlreadyInitialized()
-        try:
-            config = load_config()
-        except ConfigError as exc:
-            log.error("configuration: %s", exc)
-            raise errors.GeneralError() from None
-        configure_logging(config)
-        store = open_store(config.token_dir, kdf_cost=config.kdf_cost)
-        lib.start(Runtime(config=config, store=store))
-    log.info("initialised (token_dir=%s)", config.token_dir)
+    startup.start(lib)
 
 
 def finalize(lib: Library) -> None:
-    with lib.lock:
-        rt = lib.runtime
-        for session in list(rt.sessions.values()):
-            sessions.discard(rt, session)
-        lib.stop()
-    rt.store.close()
-    log.info("finalised")
+    startup.stop(lib)
 
 
 @functools.cache

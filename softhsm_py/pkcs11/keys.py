@@ -1,182 +1,43 @@
-"""Key management (PKCS#11 3.0, 5.14): generate, generate pair, wrap, unwrap, derive.
-
-Mechanisms compute key material; the object factory turns template + material into the new
-object, with the same rules as every other object; ``objects.add_object`` stores it.
-"""
+"""Key management (PKCS#11 3.0, 5.14): the C_* view of ``core.keys``: raw templates decoded,
+the wrapped key delivered through the output-buffer protocol."""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
-from softhsm_py import errors
-from softhsm_py.constants import Attribute, HkdfSaltType, ObjectClass
-from softhsm_py.core.objects import factory
+from softhsm_py.core import keys
+from softhsm_py.core.mechanism import Mechanism
 from softhsm_py.core.runtime import Library
-from softhsm_py.engine import pkcs8
-from softhsm_py.mechanisms import registry
-from softhsm_py.mechanisms.params import HkdfParams
-from softhsm_py.pkcs11.abi.marshal import RawTemplate
-from softhsm_py.pkcs11.common import session_of
-from softhsm_py.pkcs11.crypto import Output, usable_key
-from softhsm_py.pkcs11.objects import actor, add_object, decode
-
-Attrs = dict[int, Any]
+from softhsm_py.pkcs11.crypto import Output
+from softhsm_py.pkcs11.templates import RawTemplate, decode
 
 
-def _merge(template: Attrs, required: Attrs | None) -> Attrs:
-    """A key's CKA_UNWRAP_TEMPLATE / CKA_DERIVE_TEMPLATE applies to the new key: the caller's
-    template may repeat its values but not contradict them (3.0, 4.8 and 5.14)."""
-    if not required:
-        return template
-    for kind, value in required.items():
-        if kind in template and template[kind] != value:
-            raise errors.TemplateInconsistent()
-    return {**template, **required}
-
-
-def generate_key(lib: Library, handle: int, mechanism: Any, template: RawTemplate) -> int:
-    with lib.lock:
-        _, session = session_of(lib, handle)
-    impl = registry.lookup(mechanism.type)
-    wanted = decode(template)
-    material = impl.generate_key(mechanism.type, mechanism.param(), wanted)
-    # Hosts may leave CKA_CLASS out (Java sends CKA_CLASS-less templates, GnuTLS and NSS too):
-    # the function says what it makes; a template naming another class stays inconsistent.
-    material.setdefault(Attribute.CLASS, ObjectClass.SECRET_KEY)
-    attrs = factory.build(
-        wanted, factory.Origin.GENERATE, actor(session), material=material, mechanism=mechanism.type
-    )
-    with lib.lock:
-        rt, session = session_of(lib, handle)
-        return add_object(rt, session, attrs)
+def generate_key(lib: Library, handle: int, mechanism: Mechanism, template: RawTemplate) -> int:
+    return keys.generate_key(lib, handle, mechanism, decode(template))
 
 
 def generate_key_pair(
-    lib: Library, handle: int, mechanism: Any, public: RawTemplate, private: RawTemplate
+    lib: Library, handle: int, mechanism: Mechanism, public: RawTemplate, private: RawTemplate
 ) -> tuple[int, int]:
-    with lib.lock:
-        _, session = session_of(lib, handle)
-    impl = registry.lookup(mechanism.type)
-    pub_t, priv_t = decode(public), decode(private)
-    # The halves of a pair share CKA_ID (hosts pair keys and certificates by it) when one
-    # template names it.
-    for one, other in ((pub_t, priv_t), (priv_t, pub_t)):
-        if Attribute.ID in one and Attribute.ID not in other:
-            other[Attribute.ID] = one[Attribute.ID]
-    # Generation is the slow part (RSA): outside the library lock.
-    pub_m, priv_m = impl.generate_key_pair(mechanism.type, mechanism.param(), pub_t, priv_t)
-    pub_m.setdefault(Attribute.CLASS, ObjectClass.PUBLIC_KEY)
-    priv_m.setdefault(Attribute.CLASS, ObjectClass.PRIVATE_KEY)
-    who = actor(session)
-    pub = factory.build(pub_t, factory.Origin.GENERATE, who, material=pub_m, mechanism=mechanism.type)
-    priv = factory.build(priv_t, factory.Origin.GENERATE, who, material=priv_m, mechanism=mechanism.type)
-    with lib.lock:
-        rt, session = session_of(lib, handle)
-        pub_handle = add_object(rt, session, pub)
-        try:
-            priv_handle = add_object(rt, session, priv)
-        except BaseException:
-            _remove(rt, pub_handle)
-            raise
-        return pub_handle, priv_handle
-
-
-def _remove(rt: Any, handle: int) -> None:
-    ref = rt.handles.get(handle)
-    if ref.is_token_object:
-        rt.store.delete(ref.slot_id, ref.oid)
-    rt.handles.drop(handle)
-
-
-def _key_bytes(attrs: Attrs) -> bytes:
-    """What C_WrapKey encrypts: a secret key's value, a private key's PKCS#8 encoding."""
-    cls = attrs.get(Attribute.CLASS)
-    if cls == ObjectClass.SECRET_KEY:
-        return bytes(attrs[Attribute.VALUE])
-    if cls == ObjectClass.PRIVATE_KEY:
-        return pkcs8.encode(attrs)
-    raise errors.KeyNotWrappable()
+    return keys.generate_key_pair(lib, handle, mechanism, decode(public), decode(private))
 
 
 def wrap_key(
-    lib: Library, handle: int, mechanism: Any, wrapping_handle: int, key_handle: int, out: Output
+    lib: Library, handle: int, mechanism: Mechanism, wrapping_handle: int, key_handle: int, out: Output
 ) -> None:
-    with lib.lock:
-        _, session = session_of(lib, handle)
-        impl = registry.lookup(mechanism.type)
-        try:
-            wrapping = usable_key(lib, session, wrapping_handle, Attribute.WRAP, mechanism.type)
-        except errors.KeyHandleInvalid:
-            raise errors.WrappingKeyHandleInvalid() from None
-        key = usable_key(lib, session, key_handle, None, None)
-        attrs = key.attrs
-        if attrs.get(Attribute.EXTRACTABLE) is not True:
-            raise errors.KeyUnextractable()
-        if (
-            attrs.get(Attribute.WRAP_WITH_TRUSTED) is True
-            and wrapping.attrs.get(Attribute.TRUSTED) is not True
-        ):
-            raise errors.KeyNotWrappable()
-        required = wrapping.attrs.get(Attribute.WRAP_TEMPLATE)
-        if required and not factory.matches(attrs, required):
-            raise errors.KeyNotWrappable()  # 3.0, 4.8: CKA_WRAP_TEMPLATE
-        plain = _key_bytes(attrs)
-    out.deliver(impl.wrap(mechanism.type, mechanism.param(), wrapping, plain))
+    out.deliver(keys.wrap_key(lib, handle, mechanism, wrapping_handle, key_handle))
 
 
 def unwrap_key(
-    lib: Library, handle: int, mechanism: Any, unwrapping_handle: int, wrapped: bytes, template: RawTemplate
+    lib: Library,
+    handle: int,
+    mechanism: Mechanism,
+    unwrapping_handle: int,
+    wrapped: bytes,
+    template: RawTemplate,
 ) -> int:
-    with lib.lock:
-        _, session = session_of(lib, handle)
-        impl = registry.lookup(mechanism.type)
-        try:
-            unwrapping = usable_key(lib, session, unwrapping_handle, Attribute.UNWRAP, mechanism.type)
-        except errors.KeyHandleInvalid:
-            raise errors.UnwrappingKeyHandleInvalid() from None
-        wanted = _merge(decode(template), unwrapping.attrs.get(Attribute.UNWRAP_TEMPLATE))
-    if Attribute.CLASS not in wanted or Attribute.KEY_TYPE not in wanted:
-        raise errors.TemplateIncomplete()  # 3.0, 4.7 footnote 5
-    plain = impl.unwrap(mechanism.type, mechanism.param(), unwrapping, wrapped)
-    if wanted[Attribute.CLASS] == ObjectClass.PRIVATE_KEY:
-        material = pkcs8.decode(plain, wanted[Attribute.KEY_TYPE])
-    elif wanted[Attribute.CLASS] == ObjectClass.SECRET_KEY:
-        material = {Attribute.VALUE: plain}
-        if Attribute.VALUE_LEN in wanted and wanted[Attribute.VALUE_LEN] != len(plain):
-            raise errors.TemplateInconsistent()
-    else:
-        raise errors.TemplateInconsistent()
-    attrs = factory.build(wanted, factory.Origin.UNWRAP, actor(session), material=material)
-    with lib.lock:
-        rt, session = session_of(lib, handle)
-        return add_object(rt, session, attrs)
+    return keys.unwrap_key(lib, handle, mechanism, unwrapping_handle, wrapped, decode(template))
 
 
-def derive_key(lib: Library, handle: int, mechanism: Any, base_handle: int, template: RawTemplate) -> int:
-    with lib.lock:
-        rt, session = session_of(lib, handle)
-        impl = registry.lookup(mechanism.type)
-        base = usable_key(lib, session, base_handle, Attribute.DERIVE, mechanism.type)
-        wanted = _merge(decode(template), base.attrs.get(Attribute.DERIVE_TEMPLATE))
-        param = mechanism.param()
-        if isinstance(param, HkdfParams) and param.salt_type == HkdfSaltType.KEY:
-            # The salt key is keying material of the derivation, checked as the base key is:
-            # without CKA_DERIVE, an extract-only HKDF would make any secret an HMAC oracle.
-            salt_key = usable_key(lib, session, param.salt_key_handle, Attribute.DERIVE, mechanism.type)
-            salt_attrs = salt_key.attrs
-            if (
-                salt_attrs.get(Attribute.CLASS) != ObjectClass.SECRET_KEY
-                or salt_attrs.get(Attribute.KEY_TYPE) not in impl.key_types
-            ):
-                raise errors.MechanismParamInvalid()
-            param = dataclasses.replace(param, salt_key_value=bytes(salt_key.attrs[Attribute.VALUE]))
-    material = impl.derive(mechanism.type, param, base, wanted)
-    if material.get(Attribute.CLASS) == ObjectClass.DATA:
-        wanted.pop(Attribute.VALUE_LEN, None)  # HKDF_DATA: the length was for the mechanism
-    attrs = factory.build(
-        wanted, factory.Origin.DERIVE, actor(session), material=material, base=dict(base.attrs)
-    )
-    with lib.lock:
-        rt, session = session_of(lib, handle)
-        return add_object(rt, session, attrs)
+def derive_key(
+    lib: Library, handle: int, mechanism: Mechanism, base_handle: int, template: RawTemplate
+) -> int:
+    return keys.derive_key(lib, handle, mechanism, base_handle, decode(template))

@@ -1,15 +1,12 @@
-"""Session management (PKCS#11 3.0, 5.6): open/close, session info, login and logout."""
+"""Session management (PKCS#11 3.0, 5.6): what is PKCS#11-shaped about sessions (CK_SESSION_INFO,
+C_SessionCancel). Opening, closing, login and logout are the core's (``core.sessions``)."""
 
 from __future__ import annotations
 
-from softhsm_py import errors
-from softhsm_py.constants import MechanismFlag, SessionFlag, UserType
-from softhsm_py.core.runtime import Library, Runtime
-from softhsm_py.core.session import OpKind, Session
-from softhsm_py.log import get_logger
-from softhsm_py.pkcs11.common import check_slot, session_of, sessions_on, sync_tokens, token_of
-
-log = get_logger()
+from softhsm_py.constants import MechanismFlag
+from softhsm_py.core.runtime import Library
+from softhsm_py.core.session import OpKind
+from softhsm_py.core.tokens import session_of
 
 
 class SessionInfo:
@@ -24,129 +21,10 @@ class SessionInfo:
         self.device_error = device_error
 
 
-# Plain ints: IntFlag's operators are Python code.
-_SERIAL_SESSION = int(SessionFlag.SERIAL_SESSION)
-_RW_SESSION = int(SessionFlag.RW_SESSION)
-
-
-def open_session(lib: Library, slot_id: int, flags: int) -> int:
-    if not flags & _SERIAL_SESSION:
-        raise errors.SessionParallelNotSupported()
-    rw = bool(flags & _RW_SESSION)
-    with lib.lock:
-        rt = lib.runtime  # under the lock: C_Finalize in another thread closes its store
-        # token_of, inlined: the token list is re-read from the store (cheap while nothing was
-        # committed), so a token another process deleted fails here as before.
-        sync_tokens(rt)
-        token = rt.tokens.get(slot_id)
-        if token is None:
-            token = token_of(rt, slot_id)  # raises TokenNotRecognized or SlotIdInvalid
-        if not rw and token.so_logged_in:
-            raise errors.SessionReadWriteSoExists()
-        handle = next(rt.session_ids)
-        rt.sessions[handle] = Session(handle=handle, slot_id=slot_id, rw=rw, token=token)
-    return handle
-
-
-def discard(rt: Runtime, session: Session) -> None:
-    """Forget a session: its operations, its session objects and, if it was the last session of
-    this application on its token, the login (3.0, 5.6 C_CloseSession). Caller holds the lock."""
-    session.end_all()
-    rt.sessions.pop(session.handle, None)
-    rt.handles.drop_session_objects(session.handle)
-    if not sessions_on(rt, session.slot_id):
-        session.token.log_out()
-        rt.handles.forget_private(session.slot_id)
-
-
-def close_session(lib: Library, handle: int) -> None:
-    with lib.lock:
-        rt = lib.runtime  # session_of, inlined
-        session = rt.sessions.get(handle)
-        if session is None:
-            raise errors.SessionHandleInvalid()
-        discard(rt, session)
-
-
-def close_all_sessions(lib: Library, slot_id: int) -> None:
-    with lib.lock:
-        rt = lib.runtime  # under the lock: C_Finalize in another thread closes its store
-        check_slot(rt, slot_id)
-        for session in sessions_on(rt, slot_id):
-            discard(rt, session)
-
-
 def get_session_info(lib: Library, handle: int) -> SessionInfo:
     with lib.lock:
         _, session = session_of(lib, handle)
         return SessionInfo(session.slot_id, int(session.state), int(session.flags))
-
-
-def login(lib: Library, handle: int, user_type: int, pin: bytes) -> None:
-    with lib.lock:
-        rt, session = session_of(lib, handle)
-        try:
-            user = UserType(user_type)
-        except ValueError:
-            raise errors.UserTypeInvalid() from None
-        token = session.token
-        if user is UserType.CONTEXT_SPECIFIC:
-            operation = _awaiting_context_login(session)
-            if token.user is None:
-                raise errors.UserNotLoggedIn()
-            user = token.user
-        else:
-            operation = None
-            if token.user is user:
-                raise errors.UserAlreadyLoggedIn()
-            if token.user is not None:
-                raise errors.UserAnotherAlreadyLoggedIn()
-            if user is UserType.SO and any(not s.rw for s in sessions_on(rt, session.slot_id)):
-                raise errors.SessionReadOnlyExists()
-    # The PIN check runs scrypt (~0.1 s): outside the library lock so other threads keep going.
-    key = rt.store.verify_pin(session.slot_id, user, pin, rt.config.pin_lockout)
-    with lib.lock:
-        if rt.sessions.get(handle) is not session:  # closed by another thread meanwhile
-            raise errors.SessionClosed()
-        if operation is not None:
-            operation.context_authenticated = True
-            return
-        if token.user is not None:  # another thread logged in while we checked the PIN
-            raise (errors.UserAlreadyLoggedIn if token.user is user else errors.UserAnotherAlreadyLoggedIn)()
-        if user is UserType.SO and any(not s.rw for s in sessions_on(rt, session.slot_id)):
-            raise errors.SessionReadOnlyExists()  # opened by another thread while we checked the PIN
-        token.log_in(user, key)
-    log.info("%s logged in on slot %d", user.name, session.slot_id)
-
-
-def _awaiting_context_login(session: Session) -> object:
-    """The active operation whose key has CKA_ALWAYS_AUTHENTICATE (3.0, 4.9 and 5.6 C_Login): one
-    not yet authenticated first (a session may have a signature and a decryption waiting), else
-    one that already is."""
-    found = None
-    for operation in session.operations.values():
-        if getattr(operation, "needs_context_login", False):
-            if not operation.context_authenticated:  # type: ignore[attr-defined]
-                return operation
-            found = found or operation
-    if found is None:
-        raise errors.OperationNotInitialized()
-    return found
-
-
-def logout(lib: Library, handle: int) -> None:
-    with lib.lock:
-        rt, session = session_of(lib, handle)
-        token = session.token
-        if token.user is None:
-            raise errors.UserNotLoggedIn()
-        token.log_out()
-        # 3.0, 5.6 C_Logout: handles to private objects become invalid and private session objects
-        # are destroyed; we also end the operations, which may be using private keys.
-        for other in sessions_on(rt, session.slot_id):
-            other.end_all()
-        rt.handles.forget_private(session.slot_id)
-    log.info("logged out on slot %d", session.slot_id)
 
 
 # Flags of C_SessionCancel (3.0, 5.6) and the operations they name.

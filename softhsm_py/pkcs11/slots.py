@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 
 from softhsm_py import errors
-from softhsm_py.constants import SlotFlag, TokenFlag, UserType
+from softhsm_py.constants import SlotFlag, TokenFlag
+from softhsm_py.core import tokens
 from softhsm_py.core.runtime import Library
+from softhsm_py.core.tokens import check_slot, empty_slot, sessions_on, sync_tokens
 from softhsm_py.log import get_logger
 from softhsm_py.mechanisms import registry
-from softhsm_py.pkcs11.common import check_slot, empty_slot, session_of, sessions_on, sync_tokens
-from softhsm_py.store import SlotTaken, TokenRecord
+from softhsm_py.store import TokenRecord
 
 log = get_logger()
 
@@ -153,77 +154,6 @@ def get_token_info(lib: Library, slot_id: int) -> TokenInfo:
     )
 
 
-def check_pin_len(lib: Library, pin: bytes) -> None:
-    config = lib.runtime.config
-    if not config.pin_min_len <= len(pin) <= config.pin_max_len:
-        raise errors.PinLenRange()
-
-
-def decode_label(label: bytes) -> str:
-    """A CK_UTF8CHAR[32] label, blank padded (3.0, 5.5 C_InitToken)."""
-    try:
-        return label.rstrip(b" \0").decode("utf-8")
-    except UnicodeDecodeError:
-        raise errors.ArgumentsBad() from None
-
-
-def init_token(lib: Library, slot_id: int, so_pin: bytes, label: bytes) -> None:
-    rt = lib.runtime
-    text = decode_label(label)
-    # The whole call holds the library lock (its scrypt runs take a fraction of a second): no
-    # session may open on a token while it is being created or wiped.
-    with lib.lock:
-        present = check_slot(rt, slot_id)
-        if sessions_on(rt, slot_id):
-            raise errors.SessionExists()
-        if not present:
-            check_pin_len(lib, so_pin)
-            try:
-                rt.store.create_token(slot_id, text, so_pin)
-            except SlotTaken:  # another process initialised this slot a moment ago
-                raise errors.TokenNotRecognized() from None
-            log.info("token created in slot %d", slot_id)
-        else:
-            rt.store.verify_pin(slot_id, UserType.SO, so_pin, rt.config.pin_lockout)
-            check_pin_len(lib, so_pin)
-            rt.store.reinit_token(slot_id, text, so_pin)
-            log.info("token in slot %d re-initialised", slot_id)
-        token = rt.tokens.pop(slot_id, None)
-        if token is not None:
-            token.log_out()
-            rt.handles.forget_slot(slot_id)
-        sync_tokens(rt)
-
-
-def init_pin(lib: Library, session_handle: int, pin: bytes) -> None:
-    with lib.lock:
-        rt, session = session_of(lib, session_handle)
-        if not session.rw:
-            raise errors.SessionReadOnly()
-        token = session.token
-        if not token.so_logged_in or token.token_key is None:
-            raise errors.UserNotLoggedIn()
-        key = token.token_key
-    check_pin_len(lib, pin)
-    with lib.lock:
-        if rt.sessions.get(session_handle) is not session or not session.token.so_logged_in:
-            raise errors.SessionClosed()  # closed (and so logged out) by another thread meanwhile
-    rt.store.init_user_pin(session.slot_id, key, pin)
-    log.info("user PIN initialised on slot %d", session.slot_id)
-
-
-def set_pin(lib: Library, session_handle: int, old_pin: bytes, new_pin: bytes) -> None:
-    with lib.lock:
-        rt, session = session_of(lib, session_handle)
-        if not session.rw:
-            raise errors.SessionReadOnly()
-        who = UserType.SO if session.token.so_logged_in else UserType.USER
-    key = rt.store.verify_pin(session.slot_id, who, old_pin, rt.config.pin_lockout)
-    check_pin_len(lib, new_pin)
-    rt.store.change_pin(session.slot_id, who, key, new_pin)
-    log.info("%s PIN changed on slot %d", who.name, session.slot_id)
-
-
 def get_mechanism_list(lib: Library, slot_id: int) -> list[int]:
     rt = lib.runtime
     with lib.lock:
@@ -238,18 +168,13 @@ def get_mechanism_info(lib: Library, slot_id: int, mechanism: int) -> registry.M
     return registry.info(mechanism)  # MechanismInvalid for one we do not implement
 
 
-def delete_token(lib: Library, slot_id: int, so_pin: bytes) -> None:
-    """Remove a token and all its objects (not a PKCS#11 function: the CLI's ``delete-token``).
-    Needs the SO PIN, like re-initialisation, and no open session of ours on it."""
-    rt = lib.runtime
-    with lib.lock:
-        if not check_slot(rt, slot_id):
-            raise errors.TokenNotRecognized()
-        if sessions_on(rt, slot_id):
-            raise errors.SessionExists()
-    rt.store.verify_pin(slot_id, UserType.SO, so_pin, rt.config.pin_lockout)
-    rt.store.delete_token(slot_id)
-    with lib.lock:
-        rt.tokens.pop(slot_id, None)
-        rt.handles.forget_slot(slot_id)
-    log.info("token in slot %d deleted", slot_id)
+def decode_label(label: bytes) -> str:
+    """A CK_UTF8CHAR[32] label, blank padded (3.0, 5.5 C_InitToken)."""
+    try:
+        return label.rstrip(b" \0").decode("utf-8")
+    except UnicodeDecodeError:
+        raise errors.ArgumentsBad() from None
+
+
+def init_token(lib: Library, slot_id: int, so_pin: bytes, label: bytes) -> None:
+    tokens.init_token(lib, slot_id, so_pin, decode_label(label))

@@ -198,6 +198,12 @@ class Store(Protocol):
         self, slot_id: int, index: ObjectIndex, attrs: dict[int, bytes], token_key: bytes | None
     ) -> int: ...
 
+    def insert_many(
+        self, slot_id: int, objects: list[tuple[ObjectIndex, dict[int, bytes]]], token_key: bytes | None
+    ) -> list[int]:
+        """Several new objects in one transaction (all or none); their oids in order."""
+        ...
+
     def update(
         self,
         slot_id: int,

@@ -710,25 +710,35 @@ class SqliteStore:
         self, slot_id: int, index: ObjectIndex, attrs: dict[int, bytes], token_key: bytes | None
     ) -> int:
         """Store a new object; its oid. A private object needs the token key."""
-        if index.private and token_key is None:
+        return self.insert_many(slot_id, [(index, attrs)], token_key)[0]
+
+    def insert_many(
+        self, slot_id: int, objects: list[tuple[ObjectIndex, dict[int, bytes]]], token_key: bytes | None
+    ) -> list[int]:
+        """Store new objects in one transaction (all or none, e.g. both halves of a key pair);
+        their oids in order."""
+        if any(index.private for index, _ in objects) and token_key is None:
             raise errors.UserNotLoggedIn()
-        plaintext = encode_attrs(attrs)
-        with self._write("inserting an object") as db:
+        plaintexts = [encode_attrs(attrs) for _, attrs in objects]
+        oids = []
+        with self._write("inserting objects") as db:
             serial, pub, priv = self._keysets(db, slot_id, token_key)
-            keys = priv if index.private else pub
-            assert keys is not None
-            cols = self._index_row(keys, index)
-            cur = db.execute(
-                "INSERT INTO objects (slot_id, private, object_class, key_type, label_mac, id_mac,"
-                " blob) VALUES (?, ?, ?, ?, ?, ?, x'')",
-                (slot_id, *cols),
-            )
-            oid = cur.lastrowid
-            assert oid is not None
-            blob = sealing.seal(keys.seal, plaintext, object_aad(slot_id, serial, oid, *cols))
-            db.execute("UPDATE objects SET blob = ? WHERE oid = ?", (blob, oid))
+            for (index, _), plaintext in zip(objects, plaintexts, strict=True):
+                keys = priv if index.private else pub
+                assert keys is not None
+                cols = self._index_row(keys, index)
+                cur = db.execute(
+                    "INSERT INTO objects (slot_id, private, object_class, key_type, label_mac, id_mac,"
+                    " blob) VALUES (?, ?, ?, ?, ?, ?, x'')",
+                    (slot_id, *cols),
+                )
+                oid = cur.lastrowid
+                assert oid is not None
+                blob = sealing.seal(keys.seal, plaintext, object_aad(slot_id, serial, oid, *cols))
+                db.execute("UPDATE objects SET blob = ? WHERE oid = ?", (blob, oid))
+                oids.append(oid)
             self._bump(db, slot_id)
-        return oid
+        return oids
 
     def update(
         self,

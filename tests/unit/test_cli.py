@@ -49,8 +49,9 @@ def test_token_life_cycle(env: dict[str, str]) -> None:
 
 
 def test_list_objects_with_uris(env: dict[str, str]) -> None:
+    from softhsm_py.core import sessions
     from softhsm_py.core.runtime import Library
-    from softhsm_py.pkcs11 import general, objects, sessions
+    from softhsm_py.pkcs11 import general, objects
 
     cli(env, "init-token", "--label", "objs", "--so-pin", SO_PIN, "--pin", USER_PIN)
     os.environ["SOFTHSM_PY_CONF"] = env["SOFTHSM_PY_CONF"]
@@ -114,3 +115,12 @@ def test_show_config(env: dict[str, str]) -> None:
 def test_host_config_names_the_module(env: dict[str, str], host: str) -> None:
     module = cli(env, "module-path").stdout.strip()
     assert module in cli(env, "host-config", host).stdout
+
+
+def test_attestation_root_is_a_ca_certificate_made_once(env: dict[str, str]) -> None:
+    from cryptography import x509
+
+    first = cli(env, "attestation-root").stdout
+    cert = x509.load_pem_x509_certificate(first.encode())
+    assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert cli(env, "attestation-root").stdout == first

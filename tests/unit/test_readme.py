@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from softhsm_py.pkcs11.abi.entry import NOT_SUPPORTED
+from softhsm_py.pkcs11.abi.entry_message import NOT_SUPPORTED
 
 ROOT = Path(__file__).resolve().parents[2]
 

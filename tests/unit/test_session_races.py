@@ -13,8 +13,10 @@ import pytest
 from softhsm_py import errors
 from softhsm_py.config import Config
 from softhsm_py.constants import SessionFlag, SessionState, UserType
+from softhsm_py.core import sessions
 from softhsm_py.core.runtime import Library, Runtime
-from softhsm_py.pkcs11 import sessions, slots
+from softhsm_py.pkcs11 import sessions as session_info
+from softhsm_py.pkcs11 import slots
 from softhsm_py.store import open_store
 
 COST = 10
@@ -82,5 +84,5 @@ def test_read_only_session_opened_during_an_so_login(lib: Library) -> None:
     store.resume.set()
     thread.join(30)
     assert result == [errors.SessionReadOnlyExists]
-    assert sessions.get_session_info(lib, ro).state == int(SessionState.RO_PUBLIC_SESSION)
-    assert sessions.get_session_info(lib, rw).state == int(SessionState.RW_PUBLIC_SESSION)
+    assert session_info.get_session_info(lib, ro).state == int(SessionState.RO_PUBLIC_SESSION)
+    assert session_info.get_session_info(lib, rw).state == int(SessionState.RW_PUBLIC_SESSION)

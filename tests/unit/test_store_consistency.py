@@ -17,8 +17,9 @@ import pytest
 from softhsm_py import errors
 from softhsm_py.config import Config
 from softhsm_py.constants import Attribute, ObjectClass, SessionFlag, UserType
+from softhsm_py.core import sessions
 from softhsm_py.core.runtime import Library, Runtime
-from softhsm_py.pkcs11 import objects, sessions, slots
+from softhsm_py.pkcs11 import objects, slots
 from softhsm_py.store import ObjectIndex, open_store
 from softhsm_py.store import sqlite as sqlite_store
 
@@ -46,11 +47,12 @@ class Interleaved:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    def insert(self, *args: Any, **kwargs: Any) -> int:
-        oid = self._store.insert(*args, **kwargs)
+    def insert_many(self, *args: Any, **kwargs: Any) -> list[int]:
+        oids = self._store.insert_many(*args, **kwargs)
         if self.after_insert is not None:
-            self.after_insert(oid)
-        return oid
+            for oid in oids:
+                self.after_insert(oid)
+        return oids
 
     def update(self, slot_id: int, oid: int, *args: Any, **kwargs: Any) -> None:
         self._store.update(slot_id, oid, *args, **kwargs)

@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Any
 
 from softhsm_py.constants import Attribute as A
+from softhsm_py.constants import VendorAttribute as V
 from softhsm_py.errors import AttributeTypeInvalid, AttributeValueInvalid
 
 ULONG = struct.Struct("=Q")  # native CK_ULONG: 64 bits on the LP64 platforms we build for
@@ -67,6 +68,8 @@ KINDS: dict[int, Kind] = {
     A.PRIME_1: _I, A.PRIME_2: _I, A.EXPONENT_1: _I, A.EXPONENT_2: _I, A.COEFFICIENT: _I,
     # EC, EC_EDWARDS, EC_MONTGOMERY
     A.EC_PARAMS: _Y, A.EC_POINT: _Y,
+    # softhsm-py's own (constants.VendorAttribute)
+    V.CREATED: _S, V.PASSWORD: _Y, V.PASSWORD_FAILURES: _U, V.ATTESTATION: _B,
 }  # fmt: skip
 
 

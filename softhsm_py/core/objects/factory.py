@@ -7,12 +7,14 @@ dict and never mutates its arguments, so a failed call leaves the caller's objec
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from softhsm_py.constants import UNAVAILABLE_INFORMATION, KeyType, ObjectClass
 from softhsm_py.constants import Attribute as A
+from softhsm_py.constants import VendorAttribute as V
 from softhsm_py.core.objects import codec
 from softhsm_py.core.objects.codec import Kind
 from softhsm_py.core.objects.policy import ENUMERATED, AttrSpec, R, Table, table_for
@@ -266,6 +268,7 @@ def _set_token_attributes(obj: Attrs, origin: Origin, mechanism: int | None, bas
     cls = obj[A.CLASS]
     if cls not in _KEY_CLASSES:
         return
+    obj[V.CREATED] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()).encode()
     generated = origin is Origin.GENERATE
     if generated and mechanism is None:
         raise ValueError("Origin.GENERATE needs the generating mechanism")
@@ -336,7 +339,7 @@ def read(current: Attrs, attr: int) -> Any:
     spec = table_for(current).get(attr)
     if spec is None or attr not in current:
         raise AttributeTypeInvalid()
-    if spec.has(R.HIDDEN_IF_SENSITIVE) and _protected(current):
+    if spec.has(R.NEVER_READABLE) or (spec.has(R.HIDDEN_IF_SENSITIVE) and _protected(current)):
         raise AttributeSensitive()  # [7]
     return current[attr]
 
@@ -367,7 +370,7 @@ def matches(attrs: Attrs, template: Attrs) -> bool:
         spec = table.get(attr)
         if spec is None or attr not in attrs:
             return False  # includes vendor types such as NSS's 0xCE5363xx: a clean miss
-        if spec.has(R.HIDDEN_IF_SENSITIVE) and _protected(attrs):
+        if spec.has(R.NEVER_READABLE) or (spec.has(R.HIDDEN_IF_SENSITIVE) and _protected(attrs)):
             return False
         have = attrs[attr]
         if _same(attr, have, value):

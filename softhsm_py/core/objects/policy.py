@@ -43,6 +43,7 @@ class R(IntFlag):
     ONLY_TO_TRUE = auto()  # [11] sticky once TRUE (a change may only be FALSE -> TRUE)
     ONLY_TO_FALSE = auto()  # [12] sticky once FALSE (a change may only be TRUE -> FALSE)
     CHANGE_ON_COPY = auto()  # C_CopyObject may change it, C_SetAttributeValue may not (4.4)
+    NEVER_READABLE = auto()  # no front end ever reads it (a key password's hash), nor finds by it
 
     # combinations the tables use
     TOKEN_SET = FORBIDDEN_ON_CREATE | FORBIDDEN_ON_GENERATE | FORBIDDEN_ON_UNWRAP  # [2,4,6]

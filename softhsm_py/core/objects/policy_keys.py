@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from softhsm_py.constants import Attribute as A
 from softhsm_py.constants import KeyType, ObjectClass
+from softhsm_py.constants import VendorAttribute as V
 from softhsm_py.core.objects.policy import STORAGE, R, Table, compose, row
 
 M, T = R.MODIFIABLE, R.TOKEN_SET
@@ -25,6 +26,12 @@ KEY = (
     row(A.LOCAL, T),  # [2,4,6]
     row(A.KEY_GEN_MECHANISM, T),  # [2,4,6]
     row(A.ALLOWED_MECHANISMS, R.NONE, ()),  # () = no restriction
+    row(V.CREATED, T),  # set by the factory for every key
+)
+# A key password (core.passwords): set and checked by the core, never read by anyone.
+_PASSWORD_ROWS = (
+    row(V.PASSWORD, T | R.NEVER_READABLE),
+    row(V.PASSWORD_FAILURES, T | R.NEVER_READABLE),
 )
 
 # --- 4.8 public keys ---------------------------------------------------------------------------
@@ -59,6 +66,8 @@ PRIVATE_KEY = (
     row(A.UNWRAP_TEMPLATE, R.NONE, {}),
     row(A.ALWAYS_AUTHENTICATE, R.NONE, False),
     row(A.PUBLIC_KEY_INFO),  # computed from the private key when absent or empty
+    *_PASSWORD_ROWS,
+    row(V.ATTESTATION, T),  # the partition's attestation key (core.attestation): no other use
 )
 
 # --- 4.10 secret keys: every usage defaults TRUE, as SoftHSMv2 does ----------------------------
@@ -85,6 +94,7 @@ SECRET_KEY = (
     # Not in the 3.0 secret-key table, but pkcs11-tool and libp11 read it on every key they use:
     # answering FALSE beats a CKR_ATTRIBUTE_TYPE_INVALID warning on each operation.
     row(A.ALWAYS_AUTHENTICATE, R.NONE, False),
+    *_PASSWORD_ROWS,
 )
 
 # --- key types ---------------------------------------------------------------------------------

@@ -10,18 +10,20 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from softhsm_py import errors
 from softhsm_py.config import PIN_LEN_LIMIT
-from softhsm_py.constants import ARRAY_ATTRIBUTE, UNAVAILABLE_INFORMATION, Attribute
+from softhsm_py.constants import UNAVAILABLE_INFORMATION, Attribute
+
+if TYPE_CHECKING:  # the chapters' module loads the object factory: not at module start
+    from softhsm_py.pkcs11.templates import RawTemplate
 
 # Attributes whose value is itself an array of CK_ATTRIBUTE (3.0, 4.1.2 and 4.8 footnote on templates).
 TEMPLATE_ATTRIBUTES = frozenset(
     {Attribute.WRAP_TEMPLATE, Attribute.UNWRAP_TEMPLATE, Attribute.DERIVE_TEMPLATE}
 )
 
-RawTemplate = list[tuple[int, Any]]  # (type, bytes | RawTemplate for template attributes)
 
 # No buffer is longer than this: a CK_ULONG length above it (the high bit set) cannot describe
 # memory the caller owns, and Python could not even index it (OverflowError, not a CK_RV).
@@ -35,7 +37,6 @@ class Marshal:
         self.ffi = ffi
         self.NULL = ffi.NULL
         self.attribute_size = ffi.sizeof("CK_ATTRIBUTE")
-        self._parse_param: Callable[..., Any] | None = None  # mechparams.parse_param, on first use
         self._structs: dict[tuple[str, Hashable], bytes] = {}  # struct_out's answers
 
     # -- inputs ---------------------------------------------------------------------------------
@@ -92,29 +93,6 @@ class Marshal:
         attrs = self._attribute_array(ptr, count)
         return [int(attrs[i].type) for i in range(count)]
 
-    def mechanism_in(self, ptr: Any) -> tuple[int, Any]:
-        parse_param = self._parse_param
-        if parse_param is None:
-            from softhsm_py.pkcs11.abi.mechparams import (
-                parse_param,  # late: mechparams imports the mechanism layer
-            )
-
-            self._parse_param = parse_param
-        self.require(ptr)
-        mech = self.ffi.cast("CK_MECHANISM *", ptr)
-        mech_type = int(mech.mechanism)
-        return mech_type, parse_param(self.ffi, mech_type, mech.pParameter, int(mech.ulParameterLen))
-
-    def mechanism_param(self, mech: Any, mech_type: int) -> Any:
-        """The parameter of a CK_MECHANISM already cast (``mechanism_in`` without the pointer
-        checks): the hot path of every C_*Init."""
-        parse_param = self._parse_param
-        if parse_param is None:
-            from softhsm_py.pkcs11.abi.mechparams import parse_param
-
-            self._parse_param = parse_param
-        return parse_param(self.ffi, mech_type, mech.pParameter, mech.ulParameterLen)
-
     # -- outputs --------------------------------------------------------------------------------
     def ulong_out(self, ptr: Any, value: int) -> None:
         self.require(ptr)
@@ -135,17 +113,6 @@ class Marshal:
             raise errors.BufferTooSmall(needed)
         self.ffi.memmove(buf, data, needed)
         len_ptr[0] = needed
-        return True
-
-    def check_out(self, buf: Any, len_ptr: Any, needed: int) -> bool:
-        """Like :meth:`bytes_out` before the data exists: True if ``needed`` bytes would fit."""
-        self.require(len_ptr)
-        if buf == self.NULL:
-            len_ptr[0] = needed
-            return False
-        if len_ptr[0] < needed:
-            len_ptr[0] = needed
-            raise errors.BufferTooSmall(needed)
         return True
 
     def ulongs_out(self, array: Any, count_ptr: Any, values: Sequence[int]) -> None:
@@ -242,7 +209,3 @@ _RANK: dict[Any, int] = {
     errors.AttributeTypeInvalid: 1,
     errors.AttributeSensitive: 2,
 }
-
-
-def is_array_attribute(kind: int) -> bool:
-    return bool(kind & ARRAY_ATTRIBUTE)

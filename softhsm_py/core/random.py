@@ -1,4 +1,4 @@
-"""Random number generation (PKCS#11 3.0, 5.15): C_SeedRandom, C_GenerateRandom."""
+"""Random numbers (C_SeedRandom, C_GenerateRandom; the REST service's generateRandom): the kernel's."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 from softhsm_py import errors
 from softhsm_py.core.runtime import Library
-from softhsm_py.pkcs11.common import session_of
+from softhsm_py.core.tokens import session_of
 
 
 def generate_random(lib: Library, handle: int, length: int) -> bytes:

@@ -1,0 +1,72 @@
+"""The key gate: every use of a key, by any front end, passes here before a mechanism sees it.
+
+What a key's attributes allow (PKCS#11 3.0, 4.7-4.10): the usage attribute of the operation
+(CKA_SIGN for signing, ...), CKA_ALLOWED_MECHANISMS, and for a key that is an operation's data
+(C_WrapKey) the extractability rules. A front end names the key and the operation; it never
+repeats a check made here.
+"""
+
+from __future__ import annotations
+
+from softhsm_py import errors
+from softhsm_py.constants import Attribute, ObjectClass, VendorAttribute
+from softhsm_py.core.handles import ObjectRef
+from softhsm_py.core.objects import factory, lifecycle
+from softhsm_py.core.runtime import Runtime
+from softhsm_py.core.session import OpKind, Session
+
+# The attribute that must be TRUE on a key for each kind of operation (3.0, 4.8-4.10 tables), as
+# plain ints: an IntEnum member costs a class attribute lookup on every key use.
+USAGE: dict[OpKind, int] = {
+    OpKind.ENCRYPT: int(Attribute.ENCRYPT),
+    OpKind.DECRYPT: int(Attribute.DECRYPT),
+    OpKind.SIGN: int(Attribute.SIGN),
+    OpKind.VERIFY: int(Attribute.VERIFY),
+    OpKind.SIGN_RECOVER: int(Attribute.SIGN_RECOVER),
+    OpKind.VERIFY_RECOVER: int(Attribute.VERIFY_RECOVER),
+}
+WRAP, UNWRAP, DERIVE = int(Attribute.WRAP), int(Attribute.UNWRAP), int(Attribute.DERIVE)
+_CLASS = int(Attribute.CLASS)
+_ATTESTATION = int(VendorAttribute.ATTESTATION)
+_ALLOWED_MECHANISMS = int(Attribute.ALLOWED_MECHANISMS)
+_KEY_CLASSES = frozenset(
+    int(c) for c in (ObjectClass.SECRET_KEY, ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY)
+)
+
+
+def usable_key(
+    rt: Runtime, session: Session, key_handle: int, usage: int | None, mechanism: int | None
+) -> ObjectRef:
+    """The key for an operation, after the checks every key use shares: ``usage`` is the attribute
+    that must be TRUE, ``mechanism`` the one its CKA_ALLOWED_MECHANISMS must allow (None for a key
+    that is an operation's data, like the key C_WrapKey wraps). Caller holds the library lock."""
+    try:
+        ref = rt.handles.get(key_handle)
+        if ref.slot_id != session.slot_id:
+            raise errors.ObjectHandleInvalid()
+        attrs = lifecycle.attrs_of(rt, session, ref)
+    except errors.ObjectHandleInvalid:
+        raise errors.KeyHandleInvalid() from None
+    if attrs.get(_CLASS) not in _KEY_CLASSES:
+        raise errors.KeyHandleInvalid()
+    if attrs.get(_ATTESTATION) is True:
+        raise errors.KeyFunctionNotPermitted()  # signs attestations (core.attestation), nothing else
+    if usage is not None and attrs.get(usage) is not True:
+        raise errors.KeyFunctionNotPermitted()
+    allowed = attrs.get(_ALLOWED_MECHANISMS)
+    # An empty list restricts nothing (as SoftHSMv2).
+    if allowed and mechanism is not None and mechanism not in allowed:
+        raise errors.MechanismInvalid()  # 3.0, 4.6: the key may not be used with this mechanism
+    return ref
+
+
+def check_wrappable(key: ObjectRef, wrapping: ObjectRef) -> None:
+    """May ``wrapping`` carry ``key`` out of the token (C_WrapKey; 3.0, 4.8-4.10)?"""
+    attrs = key.attrs
+    if attrs.get(Attribute.EXTRACTABLE) is not True:
+        raise errors.KeyUnextractable()
+    if attrs.get(Attribute.WRAP_WITH_TRUSTED) is True and wrapping.attrs.get(Attribute.TRUSTED) is not True:
+        raise errors.KeyNotWrappable()
+    required = wrapping.attrs.get(Attribute.WRAP_TEMPLATE)
+    if required and not factory.matches(attrs, required):
+        raise errors.KeyNotWrappable()  # 3.0, 4.8: CKA_WRAP_TEMPLATE

@@ -1,0 +1,178 @@
+"""Key management (PKCS#11 3.0, 5.14, and what every front end does with keys): generate a key or
+a key pair, wrap, unwrap and derive.
+
+Mechanisms compute key material; the object factory turns template + material into the new
+object, with the same rules as every other object; ``lifecycle.add_objects`` stores it (a key
+pair in one transaction). Keys used here pass the gate like any operation's key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from softhsm_py import errors
+from softhsm_py.constants import Attribute, HkdfSaltType, ObjectClass
+from softhsm_py.core import gate
+from softhsm_py.core.mechanism import Mechanism
+from softhsm_py.core.objects import factory
+from softhsm_py.core.objects.lifecycle import actor, add_object, add_objects
+from softhsm_py.core.runtime import Library
+from softhsm_py.core.tokens import session_of
+from softhsm_py.engine import pkcs8
+from softhsm_py.mechanisms import registry
+from softhsm_py.mechanisms.params import HkdfParams
+
+Attrs = dict[int, Any]
+
+
+def _merge(template: Attrs, required: Attrs | None) -> Attrs:
+    """A key's CKA_UNWRAP_TEMPLATE / CKA_DERIVE_TEMPLATE applies to the new key: the caller's
+    template may repeat its values but not contradict them (3.0, 4.8 and 5.14)."""
+    if not required:
+        return template
+    for kind, value in required.items():
+        if kind in template and template[kind] != value:
+            raise errors.TemplateInconsistent()
+    return {**template, **required}
+
+
+def generate_key(
+    lib: Library, handle: int, mechanism: Mechanism, wanted: Attrs, *, core_attrs: Attrs | None = None
+) -> int:
+    """``core_attrs`` (here and below): attributes only the core sets on the new key (a key
+    password's hash), past the attribute rules that keep them from every template."""
+    with lib.lock:
+        _, session = session_of(lib, handle)
+    impl = registry.lookup(mechanism.type)
+    material = impl.generate_key(mechanism.type, mechanism.param, wanted)
+    # Hosts may leave CKA_CLASS out (Java sends CKA_CLASS-less templates, GnuTLS and NSS too):
+    # the function says what it makes; a template naming another class stays inconsistent.
+    material.setdefault(Attribute.CLASS, ObjectClass.SECRET_KEY)
+    material.update(core_attrs or {})
+    attrs = factory.build(
+        wanted, factory.Origin.GENERATE, actor(session), material=material, mechanism=mechanism.type
+    )
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        return add_object(rt, session, attrs)
+
+
+def generate_key_pair(
+    lib: Library,
+    handle: int,
+    mechanism: Mechanism,
+    pub_t: Attrs,
+    priv_t: Attrs,
+    *,
+    core_attrs: Attrs | None = None,
+) -> tuple[int, int]:
+    with lib.lock:
+        _, session = session_of(lib, handle)
+    impl = registry.lookup(mechanism.type)
+    # The halves of a pair share CKA_ID (hosts pair keys and certificates by it) when one
+    # template names it.
+    for one, other in ((pub_t, priv_t), (priv_t, pub_t)):
+        if Attribute.ID in one and Attribute.ID not in other:
+            other[Attribute.ID] = one[Attribute.ID]
+    # Generation is the slow part (RSA): outside the library lock.
+    pub_m, priv_m = impl.generate_key_pair(mechanism.type, mechanism.param, pub_t, priv_t)
+    pub_m.setdefault(Attribute.CLASS, ObjectClass.PUBLIC_KEY)
+    priv_m.setdefault(Attribute.CLASS, ObjectClass.PRIVATE_KEY)
+    priv_m.update(core_attrs or {})
+    who = actor(session)
+    pub = factory.build(pub_t, factory.Origin.GENERATE, who, material=pub_m, mechanism=mechanism.type)
+    priv = factory.build(priv_t, factory.Origin.GENERATE, who, material=priv_m, mechanism=mechanism.type)
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        pub_handle, priv_handle = add_objects(rt, session, [pub, priv])
+        return pub_handle, priv_handle
+
+
+def _key_bytes(attrs: Attrs) -> bytes:
+    """What C_WrapKey encrypts: a secret key's value, a private key's PKCS#8 encoding."""
+    cls = attrs.get(Attribute.CLASS)
+    if cls == ObjectClass.SECRET_KEY:
+        return bytes(attrs[Attribute.VALUE])
+    if cls == ObjectClass.PRIVATE_KEY:
+        return pkcs8.encode(attrs)
+    raise errors.KeyNotWrappable()
+
+
+def wrap_key(lib: Library, handle: int, mechanism: Mechanism, wrapping_handle: int, key_handle: int) -> bytes:
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        impl = registry.lookup(mechanism.type)
+        try:
+            wrapping = gate.usable_key(rt, session, wrapping_handle, gate.WRAP, mechanism.type)
+        except errors.KeyHandleInvalid:
+            raise errors.WrappingKeyHandleInvalid() from None
+        key = gate.usable_key(rt, session, key_handle, None, None)
+        gate.check_wrappable(key, wrapping)
+        plain = _key_bytes(key.attrs)
+    return impl.wrap(mechanism.type, mechanism.param, wrapping, plain)
+
+
+def unwrap_key(
+    lib: Library,
+    handle: int,
+    mechanism: Mechanism,
+    unwrapping_handle: int,
+    wrapped: bytes,
+    template: Attrs,
+    *,
+    core_attrs: Attrs | None = None,
+) -> int:
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        impl = registry.lookup(mechanism.type)
+        try:
+            unwrapping = gate.usable_key(rt, session, unwrapping_handle, gate.UNWRAP, mechanism.type)
+        except errors.KeyHandleInvalid:
+            raise errors.UnwrappingKeyHandleInvalid() from None
+        wanted = _merge(template, unwrapping.attrs.get(Attribute.UNWRAP_TEMPLATE))
+    if Attribute.CLASS not in wanted or Attribute.KEY_TYPE not in wanted:
+        raise errors.TemplateIncomplete()  # 3.0, 4.7 footnote 5
+    plain = impl.unwrap(mechanism.type, mechanism.param, unwrapping, wrapped)
+    if wanted[Attribute.CLASS] == ObjectClass.PRIVATE_KEY:
+        material = pkcs8.decode(plain, wanted[Attribute.KEY_TYPE])
+    elif wanted[Attribute.CLASS] == ObjectClass.SECRET_KEY:
+        material = {Attribute.VALUE: plain}
+        if Attribute.VALUE_LEN in wanted and wanted[Attribute.VALUE_LEN] != len(plain):
+            raise errors.TemplateInconsistent()
+    else:
+        raise errors.TemplateInconsistent()
+    material.update(core_attrs or {})
+    attrs = factory.build(wanted, factory.Origin.UNWRAP, actor(session), material=material)
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        return add_object(rt, session, attrs)
+
+
+def derive_key(lib: Library, handle: int, mechanism: Mechanism, base_handle: int, template: Attrs) -> int:
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        impl = registry.lookup(mechanism.type)
+        base = gate.usable_key(rt, session, base_handle, gate.DERIVE, mechanism.type)
+        wanted = _merge(template, base.attrs.get(Attribute.DERIVE_TEMPLATE))
+        param = mechanism.param
+        if isinstance(param, HkdfParams) and param.salt_type == HkdfSaltType.KEY:
+            # The salt key is keying material of the derivation, checked as the base key is:
+            # without CKA_DERIVE, an extract-only HKDF would make any secret an HMAC oracle.
+            salt_key = gate.usable_key(rt, session, param.salt_key_handle, gate.DERIVE, mechanism.type)
+            salt_attrs = salt_key.attrs
+            if (
+                salt_attrs.get(Attribute.CLASS) != ObjectClass.SECRET_KEY
+                or salt_attrs.get(Attribute.KEY_TYPE) not in impl.key_types
+            ):
+                raise errors.MechanismParamInvalid()
+            param = dataclasses.replace(param, salt_key_value=bytes(salt_key.attrs[Attribute.VALUE]))
+    material = impl.derive(mechanism.type, param, base, wanted)
+    if material.get(Attribute.CLASS) == ObjectClass.DATA:
+        wanted.pop(Attribute.VALUE_LEN, None)  # HKDF_DATA: the length was for the mechanism
+    attrs = factory.build(
+        wanted, factory.Origin.DERIVE, actor(session), material=material, base=dict(base.attrs)
+    )
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        return add_object(rt, session, attrs)

@@ -1,0 +1,228 @@
+"""The life of an object: create, copy, change, destroy, read and find, with the rules of PKCS#11
+3.0, 5.7 that every front end keeps. Values are decoded (``codec``): no front end's wire format
+reaches this module.
+
+Every object passes through ``objects.factory`` (the attribute rules) and ``access`` (who may see
+and change it). Token objects are written to the store in one transaction per change; their
+decoded attributes are cached on the handle and reloaded when the token's generation moves
+(another process, or another session of ours, wrote to the token).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from softhsm_py import errors
+from softhsm_py.constants import Attribute
+from softhsm_py.core import access
+from softhsm_py.core.handles import ObjectRef
+from softhsm_py.core.objects import codec, factory
+from softhsm_py.core.runtime import Library, Runtime
+from softhsm_py.core.session import Session
+from softhsm_py.core.tokens import session_of
+from softhsm_py.store import ObjectIndex
+
+Attrs = dict[int, Any]
+
+
+# -- loading and storing ------------------------------------------------------------------------
+def attrs_of(rt: Runtime, session: Session, ref: ObjectRef) -> Attrs:
+    """The object's current attributes, checking that this session may see it."""
+    if ref.oid is not None:
+        generation = rt.store.generation(ref.slot_id)
+        if ref.generation != generation:
+            stored = rt.store.load(ref.slot_id, ref.oid, session.token.token_key)
+            ref.attrs = {kind: codec.decode(kind, raw) for kind, raw in stored.attrs.items()}
+            ref.private = stored.private
+            ref.generation = generation
+            ref.cache.clear()
+    access.check_read(session.state, ref.is_token_object, ref.private)
+    return ref.attrs
+
+
+def object_of(lib: Library, handle: int, object_handle: int) -> tuple[Runtime, Session, ObjectRef]:
+    rt, session = session_of(lib, handle)
+    ref = rt.handles.get(object_handle)
+    if ref.slot_id != session.slot_id:
+        raise errors.ObjectHandleInvalid()
+    return rt, session, ref
+
+
+def _index(attrs: Attrs) -> ObjectIndex:
+    private, cls, key_type, label, ident = factory.index_of(attrs)
+    return ObjectIndex(private=private, object_class=cls, key_type=key_type, label=label, id=ident)
+
+
+def _encoded(attrs: Attrs) -> dict[int, bytes]:
+    return {kind: codec.encode(kind, value) for kind, value in attrs.items()}
+
+
+def add_objects(rt: Runtime, session: Session, new: list[Attrs]) -> list[int]:
+    """Store the objects the factory built, all or none; their handles. Caller holds the
+    library lock. Token objects go to the store in one transaction (a key pair is never half
+    there, even after a crash)."""
+    for attrs in new:
+        access.check_write(
+            session.state, bool(attrs.get(Attribute.TOKEN, False)), bool(attrs.get(Attribute.PRIVATE, False))
+        )
+    token_objects = [attrs for attrs in new if attrs.get(Attribute.TOKEN, False)]
+    oids = iter(
+        rt.store.insert_many(
+            session.slot_id,
+            [(_index(attrs), _encoded(attrs)) for attrs in token_objects],
+            session.token.token_key,
+        )
+        if token_objects
+        else ()
+    )
+    handles = []
+    for attrs in new:
+        private = bool(attrs.get(Attribute.PRIVATE, False))
+        if attrs.get(Attribute.TOKEN, False):
+            # No generation for the cache: the token's may have moved past our write already
+            # (another process's commit, even a re-initialisation), so asking for it now could
+            # stamp our attributes with a later state's. The first use reloads the row.
+            handles.append(rt.handles.token_object(session.slot_id, next(oids), private))
+        else:
+            ref = ObjectRef(slot_id=session.slot_id, private=private, session=session.handle, attrs=attrs)
+            handles.append(rt.handles.add(ref))
+    return handles
+
+
+def add_object(rt: Runtime, session: Session, attrs: Attrs) -> int:
+    return add_objects(rt, session, [attrs])[0]
+
+
+def actor(session: Session) -> factory.Actor:
+    return factory.Actor(is_so=session.token.so_logged_in)
+
+
+# -- the operations -----------------------------------------------------------------------------
+def create(lib: Library, handle: int, template: Attrs, *, core_attrs: Attrs | None = None) -> int:
+    """``core_attrs``: attributes only the core sets (a key password's hash), past the rules."""
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        attrs = factory.build(template, factory.Origin.CREATE, actor(session), material=core_attrs)
+        return add_object(rt, session, attrs)
+
+
+def copy(lib: Library, handle: int, object_handle: int, template: Attrs) -> int:
+    with lib.lock:
+        rt, session, ref = object_of(lib, handle, object_handle)
+        source = attrs_of(rt, session, ref)
+        attrs = factory.build(template, factory.Origin.COPY, actor(session), base=source)
+        return add_object(rt, session, attrs)
+
+
+def destroy(lib: Library, handle: int, object_handle: int) -> None:
+    with lib.lock:
+        rt, session, ref = object_of(lib, handle, object_handle)
+        attrs = attrs_of(rt, session, ref)
+        access.check_write(session.state, ref.is_token_object, ref.private)
+        factory.check_destroy(attrs)
+        if ref.oid is not None:
+            rt.store.delete(ref.slot_id, ref.oid)
+        rt.handles.drop(object_handle)
+
+
+def remove(rt: Runtime, session: Session, object_handle: int) -> None:
+    """Take back an object the core itself just made (a name lost to another process), past
+    CKA_DESTROYABLE. Caller holds the library lock."""
+    ref = rt.handles.get(object_handle)
+    if ref.oid is not None:
+        rt.store.delete(ref.slot_id, ref.oid)
+    rt.handles.drop(object_handle)
+
+
+def size(lib: Library, handle: int, object_handle: int) -> int:
+    with lib.lock:
+        rt, session, ref = object_of(lib, handle, object_handle)
+        return sum(len(raw) for raw in _encoded(attrs_of(rt, session, ref)).values())
+
+
+def read(lib: Library, handle: int, object_handle: int, kinds: list[int]) -> list[Any]:
+    """Each attribute's value, or the error (AttributeSensitive, AttributeTypeInvalid) that keeps
+    it from the caller: one answer per kind asked, in order (C_GetAttributeValue fills all)."""
+    with lib.lock:
+        rt, session, ref = object_of(lib, handle, object_handle)
+        attrs = attrs_of(rt, session, ref)
+    answers: list[Any] = []
+    for kind in kinds:
+        try:
+            answers.append(factory.read(attrs, kind))
+        except (errors.AttributeSensitive, errors.AttributeTypeInvalid) as exc:
+            answers.append(exc)
+    return answers
+
+
+def change(lib: Library, handle: int, object_handle: int, changes: Attrs) -> None:
+    with lib.lock:
+        rt, session, ref = object_of(lib, handle, object_handle)
+        attrs = attrs_of(rt, session, ref)
+        access.check_write(session.state, ref.is_token_object, ref.private)
+        new = factory.modify(attrs, changes, actor(session), copy=False)
+        if ref.oid is not None:
+            # ref.generation stays the one before our write (see add_objects): the next use reloads.
+            rt.store.update(ref.slot_id, ref.oid, _index(new), _encoded(new), session.token.token_key)
+        ref.attrs = new
+        ref.cache.clear()
+
+
+def rewrite(
+    rt: Runtime, session: Session, ref: ObjectRef, changes: Attrs, remove: Iterable[int] = ()
+) -> None:
+    """Write core-only attributes (a key password's hash and failure count) past the attribute
+    rules and the session's access rights, which keep them from every front end: like a PIN
+    counter, a failure is counted in any session. Caller holds the library lock."""
+    new = {kind: value for kind, value in attrs_of(rt, session, ref).items() if kind not in remove}
+    new.update(changes)
+    if ref.oid is not None:
+        rt.store.update(ref.slot_id, ref.oid, _index(new), _encoded(new), session.token.token_key)
+    ref.attrs = new
+    ref.cache.clear()
+
+
+# -- finding ------------------------------------------------------------------------------------
+def _token_candidates(rt: Runtime, session: Session, template: Attrs) -> list[int]:
+    """Handles of the token objects the store's indexes allow; the rest is filtered in memory."""
+
+    def pick(kind: int) -> Any:
+        value = template.get(kind)
+        return value if isinstance(value, (bytes, int)) and not isinstance(value, bool) else None
+
+    query = {
+        "object_class": pick(Attribute.CLASS),
+        "key_type": pick(Attribute.KEY_TYPE),
+        "label": pick(Attribute.LABEL),
+        "id": pick(Attribute.ID),
+    }
+    public = rt.store.find(session.slot_id, token_key=None, **query)
+    handles = [rt.handles.token_object(session.slot_id, oid, False) for oid in public]
+    key = session.token.token_key if session.token.user_logged_in else None
+    if key is not None:
+        seen = set(public)
+        for oid in rt.store.find(session.slot_id, token_key=key, **query):
+            if oid not in seen:
+                handles.append(rt.handles.token_object(session.slot_id, oid, True))
+    return handles
+
+
+def find(lib: Library, handle: int, wanted: Attrs) -> list[int]:
+    """Handles of every object this session may see whose attributes match ``wanted``
+    (C_FindObjects semantics, ``factory.matches``): token objects first, in store order."""
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        found: list[int] = []
+        for object_handle in _token_candidates(rt, session, wanted):
+            ref = rt.handles.get(object_handle)
+            try:
+                if factory.matches(attrs_of(rt, session, ref), wanted):
+                    found.append(object_handle)
+            except errors.ObjectHandleInvalid:  # deleted by another process meanwhile
+                continue
+        for object_handle in rt.handles.session_handles_on(session.slot_id):
+            ref = rt.handles.get(object_handle)
+            if access.can_read(session.state, False, ref.private) and factory.matches(ref.attrs, wanted):
+                found.append(object_handle)
+        return found

@@ -1,0 +1,78 @@
+"""What every entry module shares: the registry of ``py_C_*`` entries and the argument wrappers
+(a caller's CK_MECHANISM, input buffer and output buffer)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from softhsm_py import errors
+from softhsm_py.core.mechanism import Mechanism
+from softhsm_py.pkcs11.abi.marshal import Marshal
+
+ENTRIES: dict[str, Callable[..., None]] = {}
+
+
+def entry(fn: Callable[..., None]) -> Callable[..., None]:
+    """Register ``fn`` as the Python side of the C function of the same name."""
+    ENTRIES[fn.__name__] = fn
+    return fn
+
+
+class Chapter:
+    """A chapter module imported on first use: module start (``pkcs11-tool -L``) needs none of
+    objects, crypto or keys, which pull in the object factory, policy tables and mechanism
+    parameters. The first attribute read imports the module and rebinds the caller's global to
+    it, so later calls pay nothing."""
+
+    __slots__ = ("_home", "_name")
+
+    def __init__(self, name: str, home: dict[str, Any]) -> None:
+        self._name = name
+        self._home = home
+
+    def __getattr__(self, attr: str) -> Any:
+        module = importlib.import_module(f"softhsm_py.pkcs11.{self._name}")
+        self._home[self._name] = module
+        return getattr(module, attr)
+
+
+_parse_param: Callable[..., Any] | None = None
+
+
+def mechanism_in(m: Marshal, ptr: Any) -> Mechanism:
+    """A caller's CK_MECHANISM: its type, and its parameter parsed now; a parameter that does not
+    parse travels as its error, raised when the core asks for it (after the session and key
+    checks, whose errors rank first)."""
+    global _parse_param
+    if ptr == m.NULL:
+        raise errors.ArgumentsBad()
+    if _parse_param is None:  # first use: mechparams imports the mechanism layer's parameter types
+        from softhsm_py.pkcs11.abi.mechparams import parse_param
+
+        _parse_param = parse_param
+    mech = m.ffi.cast("CK_MECHANISM *", ptr)
+    mech_type = int(mech.mechanism)
+    try:
+        return Mechanism(mech_type, _parse_param(m.ffi, mech_type, mech.pParameter, mech.ulParameterLen))
+    except errors.PKCS11Error as exc:
+        return Mechanism(mech_type, error=type(exc))
+
+
+def data_in(m: Marshal, ptr: Any, length: int) -> Callable[[], bytes]:
+    """A caller's input buffer, read when the chapter asks: a refused pointer is then an error of
+    the operation's step, which ends the operation (3.0, 5.2)."""
+    return lambda: m.bytes_in(ptr, length)
+
+
+class Out:
+    """A caller's output buffer (pointer + length pointer), for the chapters' ``deliver``."""
+
+    __slots__ = ("_buf", "_len", "_m")
+
+    def __init__(self, m: Marshal, buf: Any, len_ptr: Any) -> None:
+        self._m, self._buf, self._len = m, buf, len_ptr
+
+    def deliver(self, data: bytes) -> bool:
+        return self._m.bytes_out(self._buf, self._len, data)
