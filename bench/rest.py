@@ -20,6 +20,7 @@ import os
 import platform
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -70,8 +71,16 @@ class Service:
         self.url = f"https://127.0.0.1:{self.port}"
         self.cert = root / "tokens" / "rest-tls" / "server.crt"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "softhsm_py.cli", "serve", "--listen", f"127.0.0.1:{self.port}",
-             "--workers", str(workers)],  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "softhsm_py.cli",
+                "serve",
+                "--listen",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+            ],  # fmt: skip
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -86,7 +95,13 @@ class Service:
                 raise SystemExit("softhsm-py serve exited")
             if self.cert.exists():
                 try:
-                    if httpx.get(f"{self.url}/v1/versionInfo", verify=str(self.cert)).status_code == 200:
+                    if (
+                        httpx.get(
+                            f"{self.url}/v1/versionInfo",
+                            verify=ssl.create_default_context(cafile=str(self.cert)),
+                        ).status_code
+                        == 200
+                    ):
                         return
                 except httpx.HTTPError:
                     pass
@@ -101,7 +116,9 @@ class Service:
             self.proc.kill()
 
 
-def load(service: Service, method: str, path: str, body: Any, concurrency: int, seconds: float) -> dict[str, Any]:
+def load(
+    service: Service, method: str, path: str, body: Any, concurrency: int, seconds: float
+) -> dict[str, Any]:
     """``concurrency`` threads, each with its own keep-alive client, for ``seconds``."""
     import httpx
 
@@ -111,7 +128,9 @@ def load(service: Service, method: str, path: str, body: Any, concurrency: int, 
     stop_at = [0.0]
 
     def run(i: int) -> None:
-        with httpx.Client(base_url=service.url, verify=str(service.cert), timeout=60) as c:
+        with httpx.Client(
+            base_url=service.url, verify=ssl.create_default_context(cafile=str(service.cert)), timeout=60
+        ) as c:
             c.request(method, path, json=body)  # warm the connection (TLS handshake)
             start.wait()
             mine = latencies[i]
@@ -163,9 +182,14 @@ with lib.get_token(token_label={LABEL!r}).open(user_pin={PIN!r}) as s:
 print(json.dumps(out))
 """
     module = subprocess.run(
-        [sys.executable, "-m", "softhsm_py.cli", "module-path"], env=service.env, capture_output=True, text=True
+        [sys.executable, "-m", "softhsm_py.cli", "module-path"],
+        env=service.env,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
-    proc = subprocess.run([sys.executable, "-c", code, module], env=service.env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, module], env=service.env, capture_output=True, text=True
+    )
     if proc.returncode != 0:
         return {}
     return dict(json.loads(proc.stdout))
@@ -179,7 +203,9 @@ def benchmark(seconds: float, workers: int, concurrencies: list[int], log: Any =
         service = Service(Path(tmp), workers)
         try:
             service.wait()
-            with httpx.Client(base_url=service.url, verify=str(service.cert)) as c:
+            with httpx.Client(
+                base_url=service.url, verify=ssl.create_default_context(cafile=str(service.cert))
+            ) as c:
                 attrs = {"decrypt": False, "sign": True, "unwrap": False}
                 for body in ({"label": "bench-ec", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7"},
                              {"label": "bench-rsa", "algorithm": "RSA", "keySize": 2048}):  # fmt: skip
@@ -188,7 +214,9 @@ def benchmark(seconds: float, workers: int, concurrencies: list[int], log: Any =
                         raise SystemExit(f"creating {body['label']}: {r.status_code} {r.text}")
             cases = [("versionInfo (no work: the framework's floor)", "GET", "/v1/versionInfo", None)]
             for name, label, algorithm in SIGN_ROWS:
-                sign = {"signRequest": {"payload": PAYLOAD, "signKeyName": label, "signatureAlgorithm": algorithm}}
+                sign = {
+                    "signRequest": {"payload": PAYLOAD, "signKeyName": label, "signatureAlgorithm": algorithm}
+                }
                 cases.append((name, "POST", "/v1/synchronousSign", sign))
             for name, method, path, body in cases:
                 for conc in concurrencies:
@@ -200,7 +228,11 @@ def benchmark(seconds: float, workers: int, concurrencies: list[int], log: Any =
         finally:
             service.stop()
     return {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "workers": workers,
         "seconds_per_cell": seconds,
         "rows": rows,

@@ -9,17 +9,13 @@ mTLS) replaces its body with "caller -> one partition and role set", and no rout
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
+from softhsm_py.core.partition import Partition
 from softhsm_py.rest.config import RestSettings
 from softhsm_py.rest.errors import BusinessReason, TsbError
-
-if TYPE_CHECKING:
-    from softhsm_py.core.partition import Partition
-else:
-    Partition = Any
 
 log = logging.getLogger("softhsm_py.rest")
 
@@ -68,6 +64,5 @@ def bound_partition(request: Request) -> Partition:
     return partitions.for_request(request)
 
 
-#: the route parameter type: ``partition: BoundPartition`` (Any until the core's Partition type
-#: can be imported at module load: FastAPI evaluates annotations at route registration)
-BoundPartition = Annotated[Any, Depends(bound_partition)]
+#: the route parameter type: ``partition: BoundPartition``
+BoundPartition = Annotated[Partition, Depends(bound_partition)]

@@ -105,6 +105,8 @@ CORE_ERRORS: dict[str, tuple[int, BusinessReason, str]] = {
     # the partition's own
     "KeyNotFound": (404, R.KEY_NOT_EXISTENT, "Key not found"),
     "KeyExists": (400, R.KEY_ALREADY_EXISTING, "A key with this name already exists"),
+    "KeyNameInvalid": (400, R.INVALID_KEY_NAME, "Invalid key name"),
+    "KeyNameAmbiguous": (400, R.INVALID_KEY_NAME, "Several keys of the partition have this name"),
     "KeyPasswordIncorrect": (400, R.KEY_PASSWORD_MISMATCH, "Key password mismatch"),
     "KeyPasswordLocked": (403, R.SECURITY_NOT_ALLOWED, "Key password locked after too many failures"),
     # usage refused by the key's attributes: the caller's doing, so 4xx (the TSB answers 500/701
@@ -218,6 +220,8 @@ def validation_reason(errors: Sequence[Mapping[str, Any]]) -> tuple[BusinessReas
     kind = str(first.get("type"))
     if kind == "json_invalid":
         return R.INVALID_JSON, "The request body is not valid JSON"
+    if kind == "missing" and tuple(first.get("loc", ())) == ("body",):
+        return R.INVALID_JSON, "The request body is missing"
     if binding:
         if kind == "extra_forbidden":
             return R.INVALID_JSON, f"Unrecognized field '{where}'"

@@ -8,7 +8,6 @@ with ``offered=False`` name algorithms pyca/cryptography cannot do at all (READM
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +108,18 @@ CURVES: dict[str, str] = {
     "1.2.250.1.223.101.256.1": "EC",  # frp256v1 (not in pyca/cryptography)
     "1.3.101.112": "ED",  # Ed25519
     "1.3.101.113": "ED",  # Ed448
+}
+
+#: curve OID -> group order length in bytes (the half length of an r || s signature)
+ORDER_BYTES: dict[str, int] = {
+    "1.3.132.0.33": 28,
+    "1.3.132.0.10": 32,
+    "1.2.840.10045.3.1.7": 32,
+    "1.3.132.0.34": 48,
+    "1.3.132.0.35": 66,
+    "1.3.36.3.3.2.8.1.1.7": 32,
+    "1.3.36.3.3.2.8.1.1.11": 48,
+    "1.3.36.3.3.2.8.1.1.13": 64,
 }
 
 ALGORITHM_BY_OID: dict[str, str] = {s.oid: s.algorithm for s in SPECS.values()}
@@ -221,55 +232,3 @@ def generation(
     elif size is not None:
         private[Attribute.VALUE_LEN] = size // 8
     return GenerateRequest(spec, public, private)
-
-
-# ---------------------------------------------------------------------------------- naming keys
-
-#: CKK -> TSB algorithm name, for keys made through either front end
-ALGORITHM_OF: dict[int, str] = {
-    KeyType.RSA: "RSA",
-    KeyType.EC: "EC",
-    KeyType.EC_EDWARDS: "ED",
-    KeyType.DSA: "DSA",
-    KeyType.AES: "AES",
-    KeyType.CHACHA20: "ChaCha20",
-    KeyType.CAMELLIA: "Camellia",
-    KeyType.DES3: "TDEA",
-    KeyType.GENERIC_SECRET: "HMACSHA256",
-    KeyType.SHA256_HMAC: "HMACSHA256",
-}
-
-#: CKK without a TSB name: reported by their PKCS#11 name, with a best OID
-OTHER_OIDS: dict[int, str] = {
-    KeyType.EC_MONTGOMERY: "1.3.101.110",
-}
-
-
-#: Edwards curves named by PrintableString in CKA_EC_PARAMS (SoftHSMv2, pkcs11-tool)
-PRINTABLE_CURVES: dict[bytes, str] = {
-    formats.tlv(0x13, b"edwards25519"): "1.3.101.112",
-    formats.tlv(0x13, b"edwards448"): "1.3.101.113",
-}
-
-
-def describe(key_type: int, attrs: Mapping[int, Any]) -> tuple[str, str, str | None]:
-    """(algorithm, algorithmOid, curveOid) of a stored key. ED keys carry the curve in
-    algorithmOid and curveOid null, as the TSB's do (TSB.md 3.1)."""
-    name = ALGORITHM_OF.get(key_type)
-    ec_params = attrs.get(Attribute.EC_PARAMS)
-    curve = None
-    if isinstance(ec_params, bytes | bytearray):
-        try:
-            curve = formats.der_to_oid(bytes(ec_params))
-        except formats.DerError:
-            curve = PRINTABLE_CURVES.get(bytes(ec_params))
-    if name is None:
-        try:
-            label = KeyType(key_type).name
-        except ValueError:
-            label = f"0x{key_type:x}"
-        return label, OTHER_OIDS.get(key_type, "0.0"), curve
-    if name == "ED":
-        return name, curve or "1.3.101.112", None
-    oid = SPECS[name].oid
-    return name, oid, curve if name == "EC" else None

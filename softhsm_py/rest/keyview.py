@@ -5,23 +5,14 @@ signature and the attestation key's name, plus the JSON view built here from the
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from softhsm_py.constants import Attribute, KeyType
-from softhsm_py.rest import keyspecs
 from softhsm_py.rest.models.common import b64encode
 from softhsm_py.rest.models.keys import KeyAttributesDto, KeyAttributesFlags, SignedKeyAttributesDto
 
 if TYPE_CHECKING:
     from softhsm_py.core.partition import KeyInfo, Partition
-
-
-def iso(moment: datetime) -> str:
-    """ISO-8601 in UTC with a Z and whole seconds, as the TSB prints times."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _flag(attrs: dict[int, Any], attr: int) -> bool | None:
@@ -55,24 +46,26 @@ def attest_time(xml: bytes) -> str | None:
     return node.text if node is not None else None
 
 
+#: core names the TSB has its own word for: a generic secret is what its HMACSHA256 keys are here
+#: (GENERIC_SECRET_KEY_GEN makes them; the engine has no CKM_SHA256_KEY_GEN)
+TSB_NAMES = {"GENERIC_SECRET": "HMACSHA256"}
+
+
 def json_view(info: KeyInfo, attested: str | None) -> KeyAttributesDto:
-    params = dict(info.attrs)
-    if info.public_attrs:
-        params.setdefault(Attribute.EC_PARAMS, info.public_attrs.get(Attribute.EC_PARAMS))
-    algorithm, algorithm_oid, curve_oid = keyspecs.describe(info.key_type, params)
+    """Names and OIDs are the core's (``KeyInfo.algorithm`` etc.), the same the XML states."""
     # the TSB reports no keySize for curve keys (the curve says it) and bits otherwise
     curve_key = info.key_type in (KeyType.EC, KeyType.EC_EDWARDS, KeyType.EC_MONTGOMERY)
     return KeyAttributesDto(
         label=info.name,
         id=None,
         uuid=None,
-        algorithm=algorithm,
-        algorithmOid=algorithm_oid,
-        curveOid=curve_oid,
+        algorithm=TSB_NAMES.get(info.algorithm, info.algorithm),
+        algorithmOid=info.algorithm_oid,
+        curveOid=info.curve_oid,
         derivedAttributes=None,
         keySize=None if curve_key else info.key_size,
-        keyUsageCount=info.use_count,
-        createTime=iso(info.created),
+        keyUsageCount=None,
+        createTime=info.created,
         attestTime=attested,
         publicKey=b64encode(info.spki) if info.spki else None,
         addressTruncated=None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -27,6 +28,11 @@ USER_PIN = "87654321"
 PIN_ENV = "SOFTHSM_PY_TEST_REST_PIN"
 LABEL = "rest"
 READY_TIMEOUT = 90.0
+
+
+def tls_context(cert: Path | None) -> ssl.SSLContext | bool:
+    """Trust exactly the server's (self-signed) certificate; False for plain HTTP."""
+    return ssl.create_default_context(cafile=str(cert)) if cert else False
 
 
 def free_port() -> int:
@@ -61,9 +67,7 @@ class Server:
     clients: list[httpx.Client] = field(default_factory=list)
 
     def client(self, **kwargs: object) -> httpx.Client:
-        c = httpx.Client(
-            base_url=self.url, verify=str(self.cert) if self.cert else False, timeout=120, **kwargs
-        )
+        c = httpx.Client(base_url=self.url, verify=tls_context(self.cert), timeout=120, **kwargs)
         self.clients.append(c)
         return c
 
@@ -137,7 +141,7 @@ def start_server(
             raise AssertionError(f"softhsm-py serve did not answer in time:\n{server.output()}")
         if cert is None or cert.exists():
             try:
-                r = httpx.get(f"{server.url}/v1/versionInfo", verify=str(cert) if cert else False, timeout=5)
+                r = httpx.get(f"{server.url}/v1/versionInfo", verify=tls_context(cert), timeout=5)
                 if r.status_code == 200:
                     return server
             except httpx.HTTPError:
@@ -156,5 +160,5 @@ def rest_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def client(rest_server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=rest_server.url, verify=str(rest_server.cert), timeout=120) as c:
+    with httpx.Client(base_url=rest_server.url, verify=tls_context(rest_server.cert), timeout=120) as c:
         yield c

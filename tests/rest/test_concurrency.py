@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .conftest import Server, start_server
+from .conftest import tls_context, Server, start_server
 from .test_keys_routes import create
 
 ROUNDS = 12
@@ -79,7 +79,7 @@ def test_workers_and_pkcs11_process_share_a_partition(busy_server: Server, tmp_p
 
     def worker(n: int) -> list[str]:
         problems = []
-        with httpx.Client(base_url=busy_server.url, verify=str(busy_server.cert), timeout=120) as h:
+        with httpx.Client(base_url=busy_server.url, verify=tls_context(busy_server.cert), timeout=120) as h:
             for i in range(ROUNDS):
                 payload = f"rest {n} {i}".encode()
                 s = h.post("/v1/synchronousSign", json={"signRequest": {

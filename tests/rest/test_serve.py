@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import PIN_ENV, Server, cli, prepare_token, start_server
+from .conftest import tls_context, PIN_ENV, Server, cli, prepare_token, start_server
 
 
 def test_self_signed_certificate_and_fingerprint(rest_server: Server) -> None:
@@ -24,7 +24,7 @@ def test_self_signed_certificate_and_fingerprint(rest_server: Server) -> None:
     der = ssl.PEM_cert_to_DER_cert(rest_server.cert.read_text())
     assert printed.group(1) == ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
     # the server presents that certificate, and plain HTTP is not served on the TLS port
-    with httpx.Client(verify=str(rest_server.cert)) as c:
+    with httpx.Client(verify=tls_context(rest_server.cert)) as c:
         assert c.get(f"{rest_server.url}/v1/versionInfo").status_code == 200
     with pytest.raises(httpx.HTTPError):
         httpx.get(rest_server.url.replace("https:", "http:") + "/v1/versionInfo", timeout=10)

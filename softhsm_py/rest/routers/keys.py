@@ -151,7 +151,7 @@ def import_plain(body: KeyImportDto, partition: BoundPartition) -> Any:
     if body.certificate is not None:
         raise not_implemented("Importing a certificate with a key")
     public, private = keyspecs.usage_templates(spec, body.attributes)
-    template = {**public, **private, **keyspecs.protection(body.attributes)}
+    template = {**private, **keyspecs.protection(body.attributes)}
     if body.secretKey is not None:
         if body.privateKey is not None or body.publicKey is not None:
             raise invalid("A secret key comes without privateKey and publicKey")
@@ -167,6 +167,7 @@ def import_plain(body: KeyImportDto, partition: BoundPartition) -> Any:
             spki=body.publicKey,
             key_type=spec.key_type,
             template=template,
+            public_template=public,
         )
     else:
         raise invalid("One of privateKey, publicKey or secretKey is required")

@@ -11,11 +11,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from softhsm_py.constants import Mechanism
-from softhsm_py.rest import ciphers, formats, keyview, signing, wrapping
+from softhsm_py.constants import Attribute, Mechanism
+from softhsm_py.rest import ciphers, formats, keyspecs, keyview, signing, wrapping
 from softhsm_py.rest.binding import BoundPartition, Partition
 from softhsm_py.rest.coreapi import mechanism
-from softhsm_py.rest.errors import invalid, not_implemented, unsupported
+from softhsm_py.rest.errors import BusinessReason, TsbError, invalid, not_implemented, unsupported
 from softhsm_py.rest.models.common import b64encode
 from softhsm_py.rest.models.keys import SignedKeyAttributesDto
 from softhsm_py.rest.models.operations import (
@@ -71,11 +71,15 @@ def synchronous_sign(body: SignedSynchronousSignRequestDto, partition: BoundPart
 
 
 def _order_bytes(partition: Partition, name: str, password: bytes | None) -> int:
-    """Half the length of r || s for the key: its group order in bytes."""
+    """Half the length of r || s for the key: its group order in bytes (EC: by curve; DSA: the
+    length of its subprime q)."""
     info = partition.key(name, password)
-    if info.key_size is None:
-        raise invalid("The key has no size to check the signature against")
-    return (info.key_size + 7) // 8
+    if info.curve_oid in keyspecs.ORDER_BYTES:
+        return keyspecs.ORDER_BYTES[info.curve_oid]
+    subprime = (info.public_attrs or {}).get(Attribute.SUBPRIME) or info.attrs.get(Attribute.SUBPRIME)
+    if subprime:
+        return len(bytes(subprime).lstrip(b"\x00"))
+    raise TsbError(BusinessReason.ALGORITHM_NOT_SUPPORTED_BY_KEY, "The signature algorithm does not fit this key")
 
 
 def _verify_signature(req: VerifySignatureRequestDto, partition: Partition) -> bool:
