@@ -121,12 +121,12 @@ def is_loopback(host: str) -> bool:
 
 def check(settings: RestSettings) -> None:
     """The rules no configuration may break."""
-    if settings.plain_http and not is_loopback(settings.host):
-        raise ConfigError(f"plain HTTP is only served on a loopback address, not {settings.host}")
     if settings.dev and not is_loopback(settings.host):
         raise ConfigError(
             f"--dev serves without TLS or authentication: only on loopback, not {settings.host}"
         )
+    if settings.plain_http and not is_loopback(settings.host):
+        raise ConfigError(f"plain HTTP is only served on a loopback address, not {settings.host}")
     if (settings.tls_certificate is None) != (settings.tls_key is None):
         raise ConfigError("[rest] tls_certificate and tls_key go together")
     if not 1 <= settings.workers <= MAX_WORKERS:
