@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import os
 import platform
 import signal
@@ -43,7 +44,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
     """Nearest-rank percentile of an ascending list (q in 0..100)."""
     if not sorted_values:
         return float("nan")
-    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
+    rank = max(1, min(len(sorted_values), math.ceil(q / 100 * len(sorted_values))))
     return sorted_values[rank - 1]
 
 
@@ -80,7 +81,7 @@ class Service:
                 f"127.0.0.1:{self.port}",
                 "--workers",
                 str(workers),
-            ],  # fmt: skip
+            ],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -207,8 +208,10 @@ def benchmark(seconds: float, workers: int, concurrencies: list[int], log: Any =
                 base_url=service.url, verify=ssl.create_default_context(cafile=str(service.cert))
             ) as c:
                 attrs = {"decrypt": False, "sign": True, "unwrap": False}
-                for body in ({"label": "bench-ec", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7"},
-                             {"label": "bench-rsa", "algorithm": "RSA", "keySize": 2048}):  # fmt: skip
+                for body in (
+                    {"label": "bench-ec", "algorithm": "EC", "curveOid": "1.2.840.10045.3.1.7"},
+                    {"label": "bench-rsa", "algorithm": "RSA", "keySize": 2048},
+                ):
                     r = c.post("/v1/key", json={**body, "attributes": attrs})
                     if r.status_code != 201:
                         raise SystemExit(f"creating {body['label']}: {r.status_code} {r.text}")
@@ -221,8 +224,13 @@ def benchmark(seconds: float, workers: int, concurrencies: list[int], log: Any =
             for name, method, path, body in cases:
                 for conc in concurrencies:
                     log(f"{name}, concurrency {conc} ...")
-                    rows.append({"operation": name, "concurrency": conc,
-                                 **load(service, method, path, body, conc, seconds)})  # fmt: skip
+                    rows.append(
+                        {
+                            "operation": name,
+                            "concurrency": conc,
+                            **load(service, method, path, body, conc, seconds),
+                        }
+                    )
             log("in-process PKCS#11 ...")
             p11 = pkcs11_rate(service, seconds)
         finally:

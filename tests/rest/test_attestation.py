@@ -27,16 +27,28 @@ def test_attestation_zip_verifies_with_openssl(
     rest_server: Server, client: httpx.Client, tmp_path: Path
 ) -> None:
     delete(client, "att-ec")
-    r = create(client, "att-ec", "EC", curveOid="1.3.132.0.10",
-               attributes={"decrypt": False, "sign": True, "unwrap": False, "destroyable": True})  # fmt: skip
+    r = create(
+        client,
+        "att-ec",
+        "EC",
+        curveOid="1.3.132.0.10",
+        attributes={"decrypt": False, "sign": True, "unwrap": False, "destroyable": True},
+    )
     assert r.status_code == 201, r.text
     created = r.json()
     z = client.post("/v1/key/keyAttestation", json={"label": "att-ec"})
     assert z.status_code == 200, z.text
     zipfile.ZipFile(io.BytesIO(z.content)).extractall(tmp_path)
     # (1) the chain up to this installation's root
-    out = openssl("verify", "-CAfile", "softhsm-py_attestation_root.crt", "-untrusted", "PrimusHSM_Attestation.crt",
-                  "PrimusHSM_Attestation.crt", cwd=tmp_path)  # fmt: skip
+    out = openssl(
+        "verify",
+        "-CAfile",
+        "softhsm-py_attestation_root.crt",
+        "-untrusted",
+        "PrimusHSM_Attestation.crt",
+        "PrimusHSM_Attestation.crt",
+        cwd=tmp_path,
+    )
     assert "OK" in out
     # (2) the XML's signature by the attestation key
     out = openssl(
@@ -60,16 +72,29 @@ def test_attestation_zip_verifies_with_openssl(
 def test_every_key_response_is_signed(rest_server: Server, client: httpx.Client, tmp_path: Path) -> None:
     """``xml``/``xmlSignature`` of a create response verify with the attestation key too."""
     delete(client, "att-aes")
-    r = create(client, "att-aes", "AES", keySize=256, attributes={"decrypt": True, "sign": False, "unwrap": True,
-                                                                  "destroyable": True})  # fmt: skip
+    r = create(
+        client,
+        "att-aes",
+        "AES",
+        keySize=256,
+        attributes={"decrypt": True, "sign": False, "unwrap": True, "destroyable": True},
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     (tmp_path / "k.xml").write_bytes(body["xml"].encode("utf-8"))
     (tmp_path / "k.sig").write_bytes(base64.b64decode(body["xmlSignature"]))
     z = client.post("/v1/key/keyAttestation", json={"label": "att-aes"})
     zipfile.ZipFile(io.BytesIO(z.content)).extractall(tmp_path)
-    out = openssl("dgst", "-sha256", "-verify", "PrimusHSM_Attestation_PublicKey.pem", "-signature", "k.sig", "k.xml",
-                  cwd=tmp_path)  # fmt: skip
+    out = openssl(
+        "dgst",
+        "-sha256",
+        "-verify",
+        "PrimusHSM_Attestation_PublicKey.pem",
+        "-signature",
+        "k.sig",
+        "k.xml",
+        cwd=tmp_path,
+    )
     assert "Verified OK" in out
     assert body["attestationKeyName"]
     attest_time = ElementTree.fromstring(body["xml"].encode()).findtext("attest_time")

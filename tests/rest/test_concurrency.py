@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .conftest import tls_context, Server, start_server
+from .conftest import Server, start_server, tls_context
 from .test_keys_routes import create
 
 ROUNDS = 12
@@ -55,8 +55,13 @@ def busy_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_workers_and_pkcs11_process_share_a_partition(busy_server: Server, tmp_path: Path) -> None:
     pytest.importorskip("pkcs11")
     c = busy_server.client()
-    r = create(c, "conc-shared", "EC", curveOid="1.2.840.10045.3.1.7",
-               attributes={"decrypt": False, "sign": True, "unwrap": False, "destroyable": True})  # fmt: skip
+    r = create(
+        c,
+        "conc-shared",
+        "EC",
+        curveOid="1.2.840.10045.3.1.7",
+        attributes={"decrypt": False, "sign": True, "unwrap": False, "destroyable": True},
+    )
     assert r.status_code == 201, r.text
     public = serialization.load_der_public_key(base64.b64decode(r.json()["json"]["publicKey"]))
     assert isinstance(public, ec.EllipticCurvePublicKey)
@@ -70,7 +75,7 @@ def test_workers_and_pkcs11_process_share_a_partition(busy_server: Server, tmp_p
             busy_server.label,
             busy_server.user_pin,
             str(ROUNDS),
-        ],  # fmt: skip
+        ],
         env=busy_server.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -82,9 +87,16 @@ def test_workers_and_pkcs11_process_share_a_partition(busy_server: Server, tmp_p
         with httpx.Client(base_url=busy_server.url, verify=tls_context(busy_server.cert), timeout=120) as h:
             for i in range(ROUNDS):
                 payload = f"rest {n} {i}".encode()
-                s = h.post("/v1/synchronousSign", json={"signRequest": {
-                    "payload": base64.b64encode(payload).decode(), "signKeyName": "conc-shared",
-                    "signatureAlgorithm": "SHA256_WITH_ECDSA"}})  # fmt: skip
+                s = h.post(
+                    "/v1/synchronousSign",
+                    json={
+                        "signRequest": {
+                            "payload": base64.b64encode(payload).decode(),
+                            "signKeyName": "conc-shared",
+                            "signatureAlgorithm": "SHA256_WITH_ECDSA",
+                        }
+                    },
+                )
                 if s.status_code != 200:
                     problems.append(f"sign {s.status_code} {s.text}")
                 else:

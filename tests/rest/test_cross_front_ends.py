@@ -27,8 +27,17 @@ MESSAGE = b"one partition, two front ends"
 
 
 def p11(server: Server, *args: str, data: bytes | None = None) -> bytes:
-    cmd = [PKCS11_TOOL or "pkcs11-tool", "--module", server.module_path(), "--token-label", server.label,
-           "--login", "--pin", server.user_pin, *args]  # fmt: skip
+    cmd = [
+        PKCS11_TOOL or "pkcs11-tool",
+        "--module",
+        server.module_path(),
+        "--token-label",
+        server.label,
+        "--login",
+        "--pin",
+        server.user_pin,
+        *args,
+    ]
     proc = subprocess.run(cmd, input=data, env=server.env, capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     return proc.stdout
@@ -36,16 +45,33 @@ def p11(server: Server, *args: str, data: bytes | None = None) -> bytes:
 
 def test_rest_key_used_by_pkcs11_tool(rest_server: Server, client: httpx.Client, tmp_path: Path) -> None:
     delete(client, "x-rest-ec")
-    r = create(client, "x-rest-ec", "EC", curveOid="1.2.840.10045.3.1.7",
-               attributes={"decrypt": False, "sign": True, "unwrap": False, "destroyable": True})  # fmt: skip
+    r = create(
+        client,
+        "x-rest-ec",
+        "EC",
+        curveOid="1.2.840.10045.3.1.7",
+        attributes={"decrypt": False, "sign": True, "unwrap": False, "destroyable": True},
+    )
     assert r.status_code == 201, r.text
     public = serialization.load_der_public_key(base64.b64decode(r.json()["json"]["publicKey"]))
     assert isinstance(public, ec.EllipticCurvePublicKey)
     message = tmp_path / "message"
     message.write_bytes(MESSAGE)
     signature = tmp_path / "sig"
-    p11(rest_server, "--sign", "--label", "x-rest-ec", "-m", "ECDSA-SHA256", "--signature-format", "openssl",
-        "-i", str(message), "-o", str(signature))  # fmt: skip
+    p11(
+        rest_server,
+        "--sign",
+        "--label",
+        "x-rest-ec",
+        "-m",
+        "ECDSA-SHA256",
+        "--signature-format",
+        "openssl",
+        "-i",
+        str(message),
+        "-o",
+        str(signature),
+    )
     public.verify(signature.read_bytes(), MESSAGE, ec.ECDSA(hashes.SHA256()))
     listing = p11(rest_server, "--list-objects", "--type", "privkey").decode()
     assert "x-rest-ec" in listing
@@ -70,8 +96,16 @@ def test_pkcs11_tool_key_used_through_rest(
     assert base64.b64decode(info.json()["json"]["publicKey"]) == public.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    r = client.post("/v1/synchronousSign", json={"signRequest": {
-        "payload": base64.b64encode(MESSAGE).decode(), "signKeyName": label, "signatureAlgorithm": algorithm}})  # fmt: skip
+    r = client.post(
+        "/v1/synchronousSign",
+        json={
+            "signRequest": {
+                "payload": base64.b64encode(MESSAGE).decode(),
+                "signKeyName": label,
+                "signatureAlgorithm": algorithm,
+            }
+        },
+    )
     assert r.status_code == 200, r.text
     signature = base64.b64decode(r.json()["signature"])
     if isinstance(public, ec.EllipticCurvePublicKey):

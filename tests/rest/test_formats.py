@@ -32,9 +32,16 @@ def test_p256_signature_verifies_after_conversion() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [b"", b"\x30", b"\x30\x03\x02\x01\x01", b"\x30\x06\x02\x01\x01\x02\x01\x01\x00", b"\x31\x06\x02\x01\x01\x02\x01\x01",
-     b"\x30\x06\x02\x01\x81\x02\x01\x01", b"\x30\x07\x02\x02\x00\x01\x02\x01\x01"],
-)  # fmt: skip
+    [
+        b"",
+        b"\x30",
+        b"\x30\x03\x02\x01\x01",
+        b"\x30\x06\x02\x01\x01\x02\x01\x01\x00",
+        b"\x31\x06\x02\x01\x01\x02\x01\x01",
+        b"\x30\x06\x02\x01\x81\x02\x01\x01",
+        b"\x30\x07\x02\x02\x00\x01\x02\x01\x01",
+    ],
+)
 def test_malformed_der_is_refused(bad: bytes) -> None:
     with pytest.raises(formats.DerError):
         formats.der_to_raw(bad, 32)
@@ -51,9 +58,14 @@ def test_signature_to_raw_takes_raw_of_the_right_length_only() -> None:
 
 @pytest.mark.parametrize(
     ("dotted", "der_hex"),
-    [("1.2.840.10045.3.1.7", "06082a8648ce3d030107"), ("1.3.132.0.10", "06052b8104000a"),
-     ("1.3.101.112", "06032b6570"), ("1.3.36.3.3.2.8.1.1.7", "06092b2403030208010107"), ("2.999.3", "0603883703")],
-)  # fmt: skip
+    [
+        ("1.2.840.10045.3.1.7", "06082a8648ce3d030107"),
+        ("1.3.132.0.10", "06052b8104000a"),
+        ("1.3.101.112", "06032b6570"),
+        ("1.3.36.3.3.2.8.1.1.7", "06092b2403030208010107"),
+        ("2.999.3", "0603883703"),
+    ],
+)
 def test_oid_encoding(dotted: str, der_hex: str) -> None:
     assert formats.oid_to_der(dotted).hex() == der_hex
     assert formats.der_to_oid(bytes.fromhex(der_hex)) == dotted
@@ -67,9 +79,14 @@ def test_bad_oids(bad: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "algorithm"),
-    [("sha1", hashes.SHA1()), ("sha224", hashes.SHA224()), ("sha256", hashes.SHA256()),
-     ("sha384", hashes.SHA384()), ("sha512", hashes.SHA512())],
-)  # fmt: skip
+    [
+        ("sha1", hashes.SHA1()),
+        ("sha224", hashes.SHA224()),
+        ("sha256", hashes.SHA256()),
+        ("sha384", hashes.SHA384()),
+        ("sha512", hashes.SHA512()),
+    ],
+)
 def test_digest_info_is_what_pkcs1_v15_signs(name: str, algorithm: hashes.HashAlgorithm) -> None:
     key = rsa.generate_private_key(65537, 2048)
     digest = hashes.Hash(algorithm)

@@ -116,8 +116,14 @@ def test_key_password_forms_and_mismatch(client: httpx.Client, form: str) -> Non
     other: Any = list(secret) if form == "string" else secret  # the other form, same password
     label = f"t-pw-{form}"
     delete(client, label, secret)
-    r = create(client, label, "EC", curveOid="1.2.840.10045.3.1.7", password=password,
-               attributes={**SIGN_ONLY, "destroyable": True})  # fmt: skip
+    r = create(
+        client,
+        label,
+        "EC",
+        curveOid="1.2.840.10045.3.1.7",
+        password=password,
+        attributes={**SIGN_ONLY, "destroyable": True},
+    )
     assert r.status_code == 201, r.text
     sign = {"payload": "aGVsbG8=", "signKeyName": label, "signatureAlgorithm": "SHA256_WITH_ECDSA"}
     ok = client.post("/v1/synchronousSign", json={"signRequest": {**sign, "keyPassword": other}})
@@ -169,14 +175,27 @@ def test_export_and_import_plain(client: httpx.Client) -> None:
     )
     assert e["secretKey"] is None
     # import it again under another name: same public key
-    r = client.post("/v1/key/import/plain", json={
-        "label": "t-imp-ec", "algorithm": "EC", "privateKey": e["privateKey"], "publicKey": e["publicKey"],
-        "attributes": {**SIGN_ONLY, "destroyable": True}})  # fmt: skip
+    r = client.post(
+        "/v1/key/import/plain",
+        json={
+            "label": "t-imp-ec",
+            "algorithm": "EC",
+            "privateKey": e["privateKey"],
+            "publicKey": e["publicKey"],
+            "attributes": {**SIGN_ONLY, "destroyable": True},
+        },
+    )
     assert r.status_code == 201, r.text
     assert r.json()["json"]["publicKey"] == e["publicKey"]
-    r = client.post("/v1/key/import/plain", json={
-        "label": "t-imp-aes", "algorithm": "AES", "secretKey": base64.b64encode(bytes(range(32))).decode(),
-        "attributes": {**ALL, "destroyable": True}})  # fmt: skip
+    r = client.post(
+        "/v1/key/import/plain",
+        json={
+            "label": "t-imp-aes",
+            "algorithm": "AES",
+            "secretKey": base64.b64encode(bytes(range(32))).decode(),
+            "attributes": {**ALL, "destroyable": True},
+        },
+    )
     assert r.status_code == 201, r.text
     assert r.json()["json"]["keySize"] == 256
     # a sensitive key is refused (4xx, never 500)
@@ -224,9 +243,21 @@ def test_key_attestation_zip(client: httpx.Client) -> None:
         ({"label": "t-bad", "algorithm": "RSA", "attributes": ALL}, 400, 603),
         ({"label": "t-bad", "algorithm": "EC", "curveOid": "1.2.3.4", "attributes": ALL}, 400, 611),
         ({"label": "t-bad", "algorithm": "EC", "curveOid": "1.3.101.112", "attributes": ALL}, 400, 600),
-        ({"label": "t-bad", "algorithm": "EC", "curveOid": "1.2.250.1.223.101.256.1", "attributes": ALL}, 400, 611),
+        (
+            {"label": "t-bad", "algorithm": "EC", "curveOid": "1.2.250.1.223.101.256.1", "attributes": ALL},
+            400,
+            611,
+        ),
         ({"label": "t-bad", "algorithm": "AES", "keySize": 100, "attributes": ALL}, 400, 603),
-        ({"label": "t-bad", "algorithm": "AES", "attributes": {"decrypt": False, "sign": False, "unwrap": False}}, 400, 606),
+        (
+            {
+                "label": "t-bad",
+                "algorithm": "AES",
+                "attributes": {"decrypt": False, "sign": False, "unwrap": False},
+            },
+            400,
+            606,
+        ),
         ({"label": "t-bad", "algorithm": "AES", "attributes": {"sign": True, "unwrap": True}}, 400, 600),
         ({"label": "", "algorithm": "AES", "attributes": ALL}, 400, 600),
         ({"algorithm": "AES", "attributes": ALL}, 400, 600),
@@ -236,7 +267,7 @@ def test_key_attestation_zip(client: httpx.Client) -> None:
         ({"label": "t-bad", "algorithm": "AES", "attributes": ALL, "policy": {"ruleUse": None}}, 501, 101),
         ({"label": "a/b", "algorithm": "AES", "attributes": ALL}, 400, 611),
     ],
-)  # fmt: skip
+)
 def test_create_errors(client: httpx.Client, body: dict[str, Any], status: int, code: int) -> None:
     error(client.post("/v1/key", json=body), status, code)
 

@@ -90,12 +90,25 @@ RSA_CASES = [
     ("SHA512_WITH_RSA", PAYLOAD, padding.PKCS1v15(), hashes.SHA512()),
     ("SHA224_WITH_RSA_PSS", PAYLOAD, padding.PSS(padding.MGF1(hashes.SHA224()), 28), hashes.SHA224()),
     ("SHA256_WITH_RSA_PSS", PAYLOAD, padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256()),
-    ("NONESHA256_WITH_RSA", hashlib.sha256(PAYLOAD).digest(), padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())),
-    ("NONESHA384_WITH_RSA_PSS", hashlib.sha384(PAYLOAD).digest(), padding.PSS(padding.MGF1(hashes.SHA384()), 48),
-     utils.Prehashed(hashes.SHA384())),
-    ("NONE_WITH_RSA_PSS", hashlib.sha256(PAYLOAD).digest(), padding.PSS(padding.MGF1(hashes.SHA256()), 32),
-     utils.Prehashed(hashes.SHA256())),
-]  # fmt: skip
+    (
+        "NONESHA256_WITH_RSA",
+        hashlib.sha256(PAYLOAD).digest(),
+        padding.PKCS1v15(),
+        utils.Prehashed(hashes.SHA256()),
+    ),
+    (
+        "NONESHA384_WITH_RSA_PSS",
+        hashlib.sha384(PAYLOAD).digest(),
+        padding.PSS(padding.MGF1(hashes.SHA384()), 48),
+        utils.Prehashed(hashes.SHA384()),
+    ),
+    (
+        "NONE_WITH_RSA_PSS",
+        hashlib.sha256(PAYLOAD).digest(),
+        padding.PSS(padding.MGF1(hashes.SHA256()), 32),
+        utils.Prehashed(hashes.SHA256()),
+    ),
+]
 
 
 @pytest.mark.parametrize(("algorithm", "payload", "pad", "hash_"), RSA_CASES)
@@ -127,8 +140,15 @@ EC_CASES = [
 @pytest.mark.parametrize("label", ["op-p256", "op-p384", "op-k1"])
 @pytest.mark.parametrize(("algorithm", "payload", "scheme"), EC_CASES)
 @pytest.mark.parametrize("signature_type", [None, "DER", "RAW"])
-def test_ecdsa_signatures(client: httpx.Client, keys: dict[str, Any], label: str, algorithm: str, payload: bytes,
-                          scheme: Any, signature_type: str | None) -> None:  # fmt: skip
+def test_ecdsa_signatures(
+    client: httpx.Client,
+    keys: dict[str, Any],
+    label: str,
+    algorithm: str,
+    payload: bytes,
+    scheme: Any,
+    signature_type: str | None,
+) -> None:
     public = keys[label]
     half = (public.curve.key_size + 7) // 8
     signature = sign(client, label, algorithm, payload, signature_type)
@@ -166,19 +186,35 @@ def test_eddsa(client: httpx.Client, keys: dict[str, Any]) -> None:
         ({"signKeyName": "op-p256", "signatureAlgorithm": "SHA256_WITH_RSA"}, 400, 607),
         ({"signKeyName": "op-p256", "signatureAlgorithm": "KECCAK256_WITH_ECDSA"}, 400, 611),
         ({"signKeyName": "op-p256", "signatureAlgorithm": "SHA256_WITH_ECDSA_DETERMINISTIC"}, 400, 611),
-        ({"signKeyName": "op-p256", "signatureAlgorithm": "SHA256_WITH_ECDSA", "signatureType": "ETH"}, 400, 611),
-        ({"signKeyName": "op-p256", "signatureAlgorithm": "SHA256_WITH_ECDSA", "signatureType": "XYZ"}, 400, 621),
+        (
+            {"signKeyName": "op-p256", "signatureAlgorithm": "SHA256_WITH_ECDSA", "signatureType": "ETH"},
+            400,
+            611,
+        ),
+        (
+            {"signKeyName": "op-p256", "signatureAlgorithm": "SHA256_WITH_ECDSA", "signatureType": "XYZ"},
+            400,
+            621,
+        ),
         ({"signKeyName": "op-p256", "signatureAlgorithm": "BLS"}, 400, 611),
         ({"signKeyName": "op-p256", "signatureAlgorithm": "NOT_AN_ALGORITHM"}, 400, 621),
         ({"signKeyName": "nope", "signatureAlgorithm": "SHA256_WITH_ECDSA"}, 404, 650),
         ({"signKeyName": "op-rsa", "signatureAlgorithm": "NONESHA256_WITH_RSA"}, 400, 612),
-        ({"signKeyName": "op-p256", "signatureAlgorithm": "SHA256_WITH_ECDSA", "signedApprovals": ["AAAA"]}, 501, 101),
+        (
+            {
+                "signKeyName": "op-p256",
+                "signatureAlgorithm": "SHA256_WITH_ECDSA",
+                "signedApprovals": ["AAAA"],
+            },
+            501,
+            101,
+        ),
         ({"signKeyName": "op-p256", "signatureAlgorithm": "SHA256_WITH_ECDSA", "extra": 1}, 400, 621),
         ({"signKeyName": "op-p256"}, 400, 600),
         # the core's gate refuses an ECDSA mechanism on an AES key before its type is compared
         ({"signKeyName": "op-aes", "signatureAlgorithm": "SHA256_WITH_ECDSA"}, 400, 614),
     ],
-)  # fmt: skip
+)
 def test_sign_errors(
     client: httpx.Client, keys: dict[str, Any], req: dict[str, Any], status: int, code: int
 ) -> None:
@@ -199,23 +235,49 @@ def test_key_function_not_permitted(client: httpx.Client, rest_server: Server) -
     delete(client, "op-verify-only")
     attrs = {"decrypt": True, "sign": False, "unwrap": False, "destroyable": True}
     assert create(client, "op-verify-only", "RSA", keySize=2048, attributes=attrs).status_code == 201
-    r = client.post("/v1/synchronousSign", json={"signRequest": {"payload": b64(PAYLOAD), "signKeyName": "op-verify-only",
-                                                                  "signatureAlgorithm": "SHA256_WITH_RSA"}})  # fmt: skip
+    r = client.post(
+        "/v1/synchronousSign",
+        json={
+            "signRequest": {
+                "payload": b64(PAYLOAD),
+                "signKeyName": "op-verify-only",
+                "signatureAlgorithm": "SHA256_WITH_RSA",
+            }
+        },
+    )
     body = error(r, 400, 614)
     assert body["message"] == "KEY_FUNCTION_NOT_PERMITTED"
     delete(client, "op-verify-only")
 
 
 def encrypt(c: httpx.Client, label: str, algorithm: str, payload: bytes, **extra: Any) -> dict[str, Any]:
-    r = c.post("/v1/encrypt", json={"encryptRequest": {"payload": b64(payload), "encryptKeyName": label,
-                                                        "cipherAlgorithm": algorithm, **extra}})  # fmt: skip
+    r = c.post(
+        "/v1/encrypt",
+        json={
+            "encryptRequest": {
+                "payload": b64(payload),
+                "encryptKeyName": label,
+                "cipherAlgorithm": algorithm,
+                **extra,
+            }
+        },
+    )
     assert r.status_code == 200, r.text
     return dict(r.json())
 
 
 def decrypt(c: httpx.Client, label: str, algorithm: str, ciphertext: str, **extra: Any) -> bytes:
-    r = c.post("/v1/synchronousDecrypt", json={"decryptRequest": {"encryptedPayload": ciphertext, "decryptKeyName": label,
-                                                                  "cipherAlgorithm": algorithm, **extra}})  # fmt: skip
+    r = c.post(
+        "/v1/synchronousDecrypt",
+        json={
+            "decryptRequest": {
+                "encryptedPayload": ciphertext,
+                "decryptKeyName": label,
+                "cipherAlgorithm": algorithm,
+                **extra,
+            }
+        },
+    )
     assert r.status_code == 200, r.text
     return unb64(r.json()["payload"])
 
@@ -231,16 +293,41 @@ def test_aes_gcm_packing(client: httpx.Client, keys: dict[str, Any]) -> None:
         == sealed
     )
     assert AESGCM(keys["op-aes-secret"]).decrypt(iv, sealed, aad) == PAYLOAD
-    got = decrypt(client, "op-aes", "AES_GCM", out["encryptedPayload"], initializationVector=out["initializationVector"],
-                  additionalAuthenticationData=b64(aad), tagLength=128)  # fmt: skip
+    got = decrypt(
+        client,
+        "op-aes",
+        "AES_GCM",
+        out["encryptedPayload"],
+        initializationVector=out["initializationVector"],
+        additionalAuthenticationData=b64(aad),
+        tagLength=128,
+    )
     assert got == PAYLOAD
     tampered = b64(bytes([sealed[0] ^ 1]) + sealed[1:])
-    r = client.post("/v1/synchronousDecrypt", json={"decryptRequest": {
-        "encryptedPayload": tampered, "decryptKeyName": "op-aes", "cipherAlgorithm": "AES_GCM",
-        "initializationVector": out["initializationVector"], "additionalAuthenticationData": b64(aad)}})  # fmt: skip
+    r = client.post(
+        "/v1/synchronousDecrypt",
+        json={
+            "decryptRequest": {
+                "encryptedPayload": tampered,
+                "decryptKeyName": "op-aes",
+                "cipherAlgorithm": "AES_GCM",
+                "initializationVector": out["initializationVector"],
+                "additionalAuthenticationData": b64(aad),
+            }
+        },
+    )
     error(r, 400, 410)
-    r = client.post("/v1/encrypt", json={"encryptRequest": {"payload": b64(PAYLOAD), "encryptKeyName": "op-aes",
-                                                            "cipherAlgorithm": "AES_GCM", "tagLength": 100}})  # fmt: skip
+    r = client.post(
+        "/v1/encrypt",
+        json={
+            "encryptRequest": {
+                "payload": b64(PAYLOAD),
+                "encryptKeyName": "op-aes",
+                "cipherAlgorithm": "AES_GCM",
+                "tagLength": 100,
+            }
+        },
+    )
     error(r, 400, 624)
 
 
@@ -281,15 +368,29 @@ def test_chacha20_aead(client: httpx.Client, keys: dict[str, Any]) -> None:
         ChaCha20Poly1305(keys["op-chacha-secret"]).decrypt(nonce, unb64(out["encryptedPayload"]), None)
         == PAYLOAD
     )
-    assert decrypt(client, "op-chacha", "CHACHA20_AEAD", out["encryptedPayload"],
-                   initializationVector=out["initializationVector"]) == PAYLOAD  # fmt: skip
+    assert (
+        decrypt(
+            client,
+            "op-chacha",
+            "CHACHA20_AEAD",
+            out["encryptedPayload"],
+            initializationVector=out["initializationVector"],
+        )
+        == PAYLOAD
+    )
 
 
 @pytest.mark.parametrize(
     "algorithm",
-    ["RSA", "RSA_PADDING_PKCS", "RSA_PADDING_OAEP", "RSA_PADDING_OAEP_WITH_SHA256", "RSA_PADDING_OAEP_WITH_SHA512",
-     "RSA_NO_PADDING"],
-)  # fmt: skip
+    [
+        "RSA",
+        "RSA_PADDING_PKCS",
+        "RSA_PADDING_OAEP",
+        "RSA_PADDING_OAEP_WITH_SHA256",
+        "RSA_PADDING_OAEP_WITH_SHA512",
+        "RSA_NO_PADDING",
+    ],
+)
 def test_rsa_encryption(client: httpx.Client, algorithm: str) -> None:
     out = encrypt(client, "op-rsa", algorithm, PAYLOAD)
     assert out["initializationVector"] is None and out["messageAuthenticationCode"] is None
@@ -303,14 +404,23 @@ def test_rsa_encryption(client: httpx.Client, algorithm: str) -> None:
 
 @pytest.mark.parametrize(
     ("label", "algorithm", "status", "code"),
-    [("op-aes", "CAMELLIA", 400, 611), ("op-aes", "TDEA_CBC", 400, 611), ("op-chacha", "CHACHA20", 400, 611),
-     ("op-p256", "RSA", 400, 607), ("nope", "AES", 404, 650)],
-)  # fmt: skip
+    [
+        ("op-aes", "CAMELLIA", 400, 611),
+        ("op-aes", "TDEA_CBC", 400, 611),
+        ("op-chacha", "CHACHA20", 400, 611),
+        ("op-p256", "RSA", 400, 607),
+        ("nope", "AES", 404, 650),
+    ],
+)
 def test_cipher_errors(
     client: httpx.Client, keys: dict[str, Any], label: str, algorithm: str, status: int, code: int
 ) -> None:
-    r = client.post("/v1/encrypt", json={"encryptRequest": {"payload": b64(PAYLOAD), "encryptKeyName": label,
-                                                            "cipherAlgorithm": algorithm}})  # fmt: skip
+    r = client.post(
+        "/v1/encrypt",
+        json={
+            "encryptRequest": {"payload": b64(PAYLOAD), "encryptKeyName": label, "cipherAlgorithm": algorithm}
+        },
+    )
     error(r, status, code)
 
 
@@ -323,8 +433,17 @@ def test_decrypt_garbage_is_a_client_error(client: httpx.Client, keys: dict[str,
         ("AES", b64(os.urandom(16)), {}),
     ):
         label = "op-rsa" if algorithm.startswith("RSA") else "op-aes"
-        r = client.post("/v1/synchronousDecrypt", json={"decryptRequest": {
-            "encryptedPayload": ct, "decryptKeyName": label, "cipherAlgorithm": algorithm, **extra}})  # fmt: skip
+        r = client.post(
+            "/v1/synchronousDecrypt",
+            json={
+                "decryptRequest": {
+                    "encryptedPayload": ct,
+                    "decryptKeyName": label,
+                    "cipherAlgorithm": algorithm,
+                    **extra,
+                }
+            },
+        )
         assert 400 <= r.status_code < 500, (algorithm, r.text)
         assert set(r.json()) == {"errorCode", "reason", "message"}
 
@@ -337,9 +456,11 @@ def test_wrap_unwrap(client: httpx.Client, keys: dict[str, Any]) -> None:
     assert (
         create(client, "wr-ec-src", "EC", curveOid="1.2.840.10045.3.1.7", attributes=attrs).status_code == 201
     )
-    cases = [("wr-aes-src", "op-aes", "AES_WRAP", "wr-dst-1", "AES"),
-             ("wr-ec-src", "op-aes", "AES_WRAP_PAD_EC", "wr-dst-2", "EC"),
-             ("wr-aes-src", "op-rsa", "RSA_WRAP_OAEP", "wr-dst-3", "AES")]  # fmt: skip
+    cases = [
+        ("wr-aes-src", "op-aes", "AES_WRAP", "wr-dst-1", "AES"),
+        ("wr-ec-src", "op-aes", "AES_WRAP_PAD_EC", "wr-dst-2", "EC"),
+        ("wr-aes-src", "op-rsa", "RSA_WRAP_OAEP", "wr-dst-3", "AES"),
+    ]
     for source, wrapper, method, new, algorithm in cases:
         r = client.post(
             "/v1/wrap",
@@ -350,9 +471,19 @@ def test_wrap_unwrap(client: httpx.Client, keys: dict[str, Any]) -> None:
         if method == "AES_WRAP_PAD_EC":  # RFC 5649 over PKCS#8, checked outside softhsm-py
             pkcs8 = aes_key_unwrap_with_padding(keys["op-aes-secret"], unb64(wrapped))
             assert isinstance(serialization.load_der_private_key(pkcs8, None), ec.EllipticCurvePrivateKey)
-        r = client.post("/v1/synchronousUnwrap", json={"unwrapKeyRequest": {
-            "wrappedKey": wrapped, "label": new, "unwrapKeyName": wrapper, "wrapMethod": method,
-            "attributes": attrs, "policy": None}})  # fmt: skip
+        r = client.post(
+            "/v1/synchronousUnwrap",
+            json={
+                "unwrapKeyRequest": {
+                    "wrappedKey": wrapped,
+                    "label": new,
+                    "unwrapKeyName": wrapper,
+                    "wrapMethod": method,
+                    "attributes": attrs,
+                    "policy": None,
+                }
+            },
+        )
         assert r.status_code == 201, r.text
         info = client.post("/v1/key/attributes", json={"label": new}).json()["json"]
         assert info["algorithm"] == algorithm
@@ -368,11 +499,32 @@ def test_wrap_unwrap(client: httpx.Client, keys: dict[str, Any]) -> None:
         )
         == PAYLOAD
     )
-    error(client.post("/v1/wrap", json={"wrapKeyRequest": {"keyToBeWrapped": "op-aes", "wrapKeyName": "op-aes",
-                                                            "wrapMethod": "AES_WRAP_BLS"}}), 400, 611)  # fmt: skip
-    r = client.post("/v1/synchronousUnwrap", json={"unwrapKeyRequest": {
-        "wrappedKey": b64(os.urandom(24)), "label": "wr-bad", "unwrapKeyName": "op-aes", "wrapMethod": "AES_WRAP",
-        "attributes": attrs}})  # fmt: skip
+    error(
+        client.post(
+            "/v1/wrap",
+            json={
+                "wrapKeyRequest": {
+                    "keyToBeWrapped": "op-aes",
+                    "wrapKeyName": "op-aes",
+                    "wrapMethod": "AES_WRAP_BLS",
+                }
+            },
+        ),
+        400,
+        611,
+    )
+    r = client.post(
+        "/v1/synchronousUnwrap",
+        json={
+            "unwrapKeyRequest": {
+                "wrappedKey": b64(os.urandom(24)),
+                "label": "wr-bad",
+                "unwrapKeyName": "op-aes",
+                "wrapMethod": "AES_WRAP",
+                "attributes": attrs,
+            }
+        },
+    )
     assert 400 <= r.status_code < 500, r.text
     for label in ("wr-aes-src", "wr-ec-src", "wr-dst-1", "wr-dst-2", "wr-dst-3"):
         delete(client, label)
@@ -422,18 +574,33 @@ def test_random_and_service_routes(client: httpx.Client) -> None:
 def test_certificate_request_and_self_signed(client: httpx.Client, keys: dict[str, Any]) -> None:
     from cryptography import x509 as cx
 
-    r = client.post("/v1/certificate/synchronous/request", json={
-        "signKeyName": "op-p256", "signatureAlgorithm": "SHA256_WITH_ECDSA", "validity": 30,
-        "standardCertificateAttributes": {"commonName": "svc.example", "country": "CH"},
-        "keyUsage": ["DIGITAL_SIGNATURE"], "extendedKeyUsage": ["SERVER_AUTH"]})  # fmt: skip
+    r = client.post(
+        "/v1/certificate/synchronous/request",
+        json={
+            "signKeyName": "op-p256",
+            "signatureAlgorithm": "SHA256_WITH_ECDSA",
+            "validity": 30,
+            "standardCertificateAttributes": {"commonName": "svc.example", "country": "CH"},
+            "keyUsage": ["DIGITAL_SIGNATURE"],
+            "extendedKeyUsage": ["SERVER_AUTH"],
+        },
+    )
     assert r.status_code == 200, r.text
     pem = r.json()["certificateSigningRequest"]
     assert pem.startswith("-----BEGIN NEW CERTIFICATE REQUEST-----")
     csr = cx.load_der_x509_csr(unb64("".join(pem.strip().splitlines()[1:-1])))
     assert csr.is_signature_valid and csr.public_key() == keys["op-p256"]
-    r = client.post("/v1/certificate/synchronous/selfsign", json={
-        "signKeyName": "op-rsa", "signatureAlgorithm": "SHA256_WITH_RSA", "validity": 10, "commonName": "me",
-        "certificateAuthority": True, "keyUsage": ["KEY_CERT_SIGN"]})  # fmt: skip
+    r = client.post(
+        "/v1/certificate/synchronous/selfsign",
+        json={
+            "signKeyName": "op-rsa",
+            "signatureAlgorithm": "SHA256_WITH_RSA",
+            "validity": 10,
+            "commonName": "me",
+            "certificateAuthority": True,
+            "keyUsage": ["KEY_CERT_SIGN"],
+        },
+    )
     assert r.status_code == 200, r.text
     cert = cx.load_der_x509_certificate(unb64(r.json()["certificate"]))
     cert.verify_directly_issued_by(cert)
@@ -459,8 +626,15 @@ def test_certificate_request_and_self_signed(client: httpx.Client, keys: dict[st
 def test_certificate_import_get_delete(client: httpx.Client, keys: dict[str, Any]) -> None:
     from cryptography import x509 as cx
 
-    r = client.post("/v1/certificate/synchronous/selfsign", json={
-        "signKeyName": "op-p384", "signatureAlgorithm": "SHA384_WITH_ECDSA", "validity": 5, "commonName": "p384"})  # fmt: skip
+    r = client.post(
+        "/v1/certificate/synchronous/selfsign",
+        json={
+            "signKeyName": "op-p384",
+            "signatureAlgorithm": "SHA384_WITH_ECDSA",
+            "validity": 5,
+            "commonName": "p384",
+        },
+    )
     assert r.status_code == 200, r.text
     der = r.json()["certificate"]
     got = client.get("/v1/certificate/op-p384")
@@ -471,28 +645,61 @@ def test_certificate_import_get_delete(client: httpx.Client, keys: dict[str, Any
     assert r.status_code == 200, r.text
     assert cx.load_der_x509_certificate(unb64(client.get("/v1/certificate/op-p384").json()["certificate"]))
     # another key's certificate, and something that is no certificate, are refused
-    error(client.post("/v1/certificate/import/plain", json={"label": "op-p256", "certificate": der}), 400, 607)
-    error(client.post("/v1/certificate/import/plain", json={"label": "op-p256", "certificate": b64(b"x")}), 400, 600)
+    error(
+        client.post("/v1/certificate/import/plain", json={"label": "op-p256", "certificate": der}), 400, 607
+    )
+    error(
+        client.post("/v1/certificate/import/plain", json={"label": "op-p256", "certificate": b64(b"x")}),
+        400,
+        600,
+    )
     # a request that does not bind is refused as such (tsb-client-go's trailing comma too)
     error(client.post("/v1/certificate/import/plain", json={"label": "op-rsa", "x": 1}), 400, 621)
     raw = b'{"label": "op-rsa", "certificate": "AAAA",}'
-    error(client.post("/v1/certificate/import/plain", content=raw, headers={"Content-Type": "application/json"}), 400, 621)
+    error(
+        client.post(
+            "/v1/certificate/import/plain", content=raw, headers={"Content-Type": "application/json"}
+        ),
+        400,
+        621,
+    )
 
 
 def test_sign_a_certificate_request(client: httpx.Client, keys: dict[str, Any]) -> None:
     from cryptography import x509 as cx
 
-    r = client.post("/v1/certificate/synchronous/request", json={
-        "signKeyName": "op-p256", "signatureAlgorithm": "SHA256_WITH_ECDSA", "validity": 30,
-        "standardCertificateAttributes": {"commonName": "leaf"}})  # fmt: skip
+    r = client.post(
+        "/v1/certificate/synchronous/request",
+        json={
+            "signKeyName": "op-p256",
+            "signatureAlgorithm": "SHA256_WITH_ECDSA",
+            "validity": 30,
+            "standardCertificateAttributes": {"commonName": "leaf"},
+        },
+    )
     csr_pem = r.json()["certificateSigningRequest"]
-    r = client.post("/v1/certificate/synchronous/sign", json={
-        "signKeyName": "op-rsa", "signatureAlgorithm": "SHA256_WITH_RSA", "validity": 7, "commonName": "leaf",
-        "certificateSigningRequest": csr_pem, "keyUsage": ["DIGITAL_SIGNATURE"]})  # fmt: skip
+    r = client.post(
+        "/v1/certificate/synchronous/sign",
+        json={
+            "signKeyName": "op-rsa",
+            "signatureAlgorithm": "SHA256_WITH_RSA",
+            "validity": 7,
+            "commonName": "leaf",
+            "certificateSigningRequest": csr_pem,
+            "keyUsage": ["DIGITAL_SIGNATURE"],
+        },
+    )
     assert r.status_code == 200, r.text
     cert = cx.load_der_x509_certificate(unb64(r.json()["certificate"]))
     assert cert.public_key() == keys["op-p256"]
-    cert.verify_directly_issued_by(cx.load_der_x509_certificate(unb64(client.get("/v1/certificate/op-rsa").json()["certificate"])))
-    bad = {"signKeyName": "op-rsa", "signatureAlgorithm": "SHA256_WITH_RSA", "validity": 7, "commonName": "x",
-           "certificateSigningRequest": "not base64 !"}  # fmt: skip
+    cert.verify_directly_issued_by(
+        cx.load_der_x509_certificate(unb64(client.get("/v1/certificate/op-rsa").json()["certificate"]))
+    )
+    bad = {
+        "signKeyName": "op-rsa",
+        "signatureAlgorithm": "SHA256_WITH_RSA",
+        "validity": 7,
+        "commonName": "x",
+        "certificateSigningRequest": "not base64 !",
+    }
     error(client.post("/v1/certificate/synchronous/sign", json=bad), 400, 628)

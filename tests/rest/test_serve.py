@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import tls_context, PIN_ENV, Server, cli, prepare_token, start_server
+from .conftest import PIN_ENV, Server, cli, prepare_token, start_server, tls_context
 
 
 def test_self_signed_certificate_and_fingerprint(rest_server: Server) -> None:
@@ -103,8 +103,10 @@ def test_pin_from_a_file_and_configured_certificate(tmp_path: Path) -> None:
 
     cert, key = tls.make_self_signed(tmp_path / "mine", "127.0.0.1")
     (tmp_path / "user.pin").write_text("87654321\n")
-    rest = (f'\n[rest]\ntls_certificate = "{cert}"\ntls_key = "{key}"\n'
-            '[[rest.partitions]]\nlabel = "rest"\npin_file = "user.pin"\n')  # fmt: skip
+    rest = (
+        f'\n[rest]\ntls_certificate = "{cert}"\ntls_key = "{key}"\n'
+        '[[rest.partitions]]\nlabel = "rest"\npin_file = "user.pin"\n'
+    )
     env = prepare_token(tmp_path / "t", extra_config=rest)
     (tmp_path / "t" / "user.pin").write_text("87654321\n")
     server = start_server(tmp_path / "t", env=env, cert=cert)

@@ -43,18 +43,31 @@ SIGNATURE_ALGORITHMS: dict[str, tuple[int, str]] = {
 
 #: CertificateAttributesDto field -> engine.x509 name attribute
 SUBJECT_FIELDS = (
-    ("country", "C"), ("stateOrProvinceName", "ST"), ("locality", "L"), ("organizationName", "O"),
-    ("organizationUnitName", "OU"), ("title", "title"), ("surname", "SN"), ("givenName", "GN"),
-    ("initials", "initials"), ("pseudonym", "pseudonym"), ("generationQualifier", "generationQualifier"),
-    ("commonName", "CN"), ("email", "emailAddress"),
-)  # fmt: skip
+    ("country", "C"),
+    ("stateOrProvinceName", "ST"),
+    ("locality", "L"),
+    ("organizationName", "O"),
+    ("organizationUnitName", "OU"),
+    ("title", "title"),
+    ("surname", "SN"),
+    ("givenName", "GN"),
+    ("initials", "initials"),
+    ("pseudonym", "pseudonym"),
+    ("generationQualifier", "generationQualifier"),
+    ("commonName", "CN"),
+    ("email", "emailAddress"),
+)
 
 #: TSB ExtendedKeyUsage -> engine.x509 name
 EXTENDED = {
-    "ANY_EXTENDED_KEY_USAGE": "any", "SERVER_AUTH": "server_auth", "CLIENT_AUTH": "client_auth",
-    "CODE_SIGNING": "code_signing", "EMAIL_PROTECTION": "email_protection", "TIME_STAMPING": "time_stamping",
+    "ANY_EXTENDED_KEY_USAGE": "any",
+    "SERVER_AUTH": "server_auth",
+    "CLIENT_AUTH": "client_auth",
+    "CODE_SIGNING": "code_signing",
+    "EMAIL_PROTECTION": "email_protection",
+    "TIME_STAMPING": "time_stamping",
     "OCSP_SIGNING": "ocsp_signing",
-}  # fmt: skip
+}
 
 
 def _hash_for(partition: Partition, name: str, password: bytes | None, algorithm: str) -> str:
@@ -101,10 +114,25 @@ def certificate_request(body: SynchronousCertificateRequestRequestDto, partition
     fields = body.standardCertificateAttributes.model_dump()
     subject = [(attr, fields[field]) for field, attr in SUBJECT_FIELDS if fields.get(field)]
     usage, extended = _key_usage(body.keyUsage), _extended(body.extendedKeyUsage)
-    csr = certificates.request(partition, name, password=body.keyPassword, subject=subject, hash_name=hash_name,
-                               key_usage=usage, extended_key_usage=extended)  # fmt: skip
-    certificates.self_sign(partition, name, password=body.keyPassword, subject=subject, days=body.validity,
-                           hash_name=hash_name, key_usage=usage, extended_key_usage=extended)  # fmt: skip
+    csr = certificates.request(
+        partition,
+        name,
+        password=body.keyPassword,
+        subject=subject,
+        hash_name=hash_name,
+        key_usage=usage,
+        extended_key_usage=extended,
+    )
+    certificates.self_sign(
+        partition,
+        name,
+        password=body.keyPassword,
+        subject=subject,
+        days=body.validity,
+        hash_name=hash_name,
+        key_usage=usage,
+        extended_key_usage=extended,
+    )
     pem = engine_x509.pem(csr, "NEW CERTIFICATE REQUEST").decode("ascii")
     return CertificateRequestResponseDto(label=name, certificateSigningRequest=pem)
 
@@ -118,10 +146,16 @@ def self_sign(body: SynchronousSelfSignCertificateRequestDto, partition: BoundPa
     name = key_name(body.signKeyName)
     hash_name = _hash_for(partition, name, body.keyPassword, body.signatureAlgorithm.value)
     der = certificates.self_sign(
-        partition, name, password=body.keyPassword, subject=[("CN", body.commonName)], days=body.validity,
-        hash_name=hash_name, is_ca=bool(body.certificateAuthority), key_usage=_key_usage(body.keyUsage),
+        partition,
+        name,
+        password=body.keyPassword,
+        subject=[("CN", body.commonName)],
+        days=body.validity,
+        hash_name=hash_name,
+        is_ca=bool(body.certificateAuthority),
+        key_usage=_key_usage(body.keyUsage),
         extended_key_usage=_extended(body.extendedKeyUsage),
-    )  # fmt: skip
+    )
     return CertificateResponseDto(label=name, certificate=b64encode(der))
 
 
@@ -136,10 +170,16 @@ def sign_certificate(body: SynchronousSignCertificateRequestDto, partition: Boun
     hash_name = _hash_for(partition, name, body.keyPassword, body.signatureAlgorithm.value)
     csr = _der(body.certificateSigningRequest, "certificateSigningRequest", BusinessReason.INVALID_CSR_FORMAT)
     der = certificates.sign(
-        partition, name, password=body.keyPassword, csr=csr, days=body.validity, hash_name=hash_name,
-        is_ca=bool(body.certificateAuthority), key_usage=_key_usage(body.keyUsage),
+        partition,
+        name,
+        password=body.keyPassword,
+        csr=csr,
+        days=body.validity,
+        hash_name=hash_name,
+        is_ca=bool(body.certificateAuthority),
+        key_usage=_key_usage(body.keyUsage),
         extended_key_usage=_extended(body.extendedKeyUsage),
-    )  # fmt: skip
+    )
     return CertificateResponseDto(label=name, certificate=b64encode(der))
 
 

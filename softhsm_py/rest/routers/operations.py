@@ -79,7 +79,9 @@ def _order_bytes(partition: Partition, name: str, password: bytes | None) -> int
     subprime = (info.public_attrs or {}).get(Attribute.SUBPRIME) or info.attrs.get(Attribute.SUBPRIME)
     if subprime:
         return len(bytes(subprime).lstrip(b"\x00"))
-    raise TsbError(BusinessReason.ALGORITHM_NOT_SUPPORTED_BY_KEY, "The signature algorithm does not fit this key")
+    raise TsbError(
+        BusinessReason.ALGORITHM_NOT_SUPPORTED_BY_KEY, "The signature algorithm does not fit this key"
+    )
 
 
 def _verify_signature(req: VerifySignatureRequestDto, partition: Partition) -> bool:
