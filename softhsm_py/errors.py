@@ -6,7 +6,7 @@ Messages are fixed: an exception never carries caller data (PINs, key bytes, tem
 
 from typing import ClassVar
 
-from softhsm_py.constants import VENDOR_DEFINED, ReturnValue
+from softhsm_py.constants import ReturnValue
 
 
 class PKCS11Error(Exception):
@@ -451,30 +451,3 @@ class KeyPasswordIncorrect(PinIncorrect):
 class KeyPasswordLocked(PinLocked):
     """Too many wrong key passwords in a row: the key refuses every use until the password is
     set anew."""
-
-
-def _by_rv() -> dict[int, type[PKCS11Error]]:
-    table: dict[int, type[PKCS11Error]] = {}
-    pending = list(PKCS11Error.__subclasses__())
-    # Breadth first: the class that names a code first wins over its subclasses.
-    while pending:
-        cls = pending.pop(0)
-        if "rv" in vars(cls):
-            table.setdefault(int(cls.rv), cls)
-        pending.extend(cls.__subclasses__())
-    return table
-
-
-BY_RV: dict[int, type[PKCS11Error]] = _by_rv()
-
-
-def error_for(rv: int) -> PKCS11Error:
-    """The exception for a non-OK CK_RV; an unknown vendor code maps to VendorDefined."""
-    cls = BY_RV.get(rv)
-    if cls is None and rv >= VENDOR_DEFINED:
-        cls = VendorDefined
-    if cls is None:
-        raise ValueError("not a PKCS#11 error code")
-    if cls is BufferTooSmall:
-        return BufferTooSmall(needed=0)  # the length is not known here
-    return cls()

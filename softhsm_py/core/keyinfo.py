@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from softhsm_py.constants import Attribute as A
-from softhsm_py.constants import KeyType, ObjectClass
+from softhsm_py.constants import KeyType
 from softhsm_py.constants import VendorAttribute as V
+from softhsm_py.core import keytypes
 from softhsm_py.core.objects import factory
+from softhsm_py.engine import curves
 
 # key type -> (algorithm name, algorithm OID) as the TSB names them (TSB.md 3.1 and 5). Edwards
 # and Montgomery keys name their curve's OID here; EC keys give the curve separately.
@@ -21,23 +23,8 @@ ALGORITHMS: dict[int, tuple[str, str]] = {
     KeyType.SHA256_HMAC: ("HMACSHA256", "1.2.840.113549.2.9"),
     KeyType.GENERIC_SECRET: ("GENERIC_SECRET", "1.2.840.113549.2.9"),
 }
-EDWARDS_NAMES = {"1.3.101.112": "ED", "1.3.101.113": "ED", "1.3.101.110": "X", "1.3.101.111": "X"}
-
-
-def oid_dotted(der: bytes) -> str | None:
-    """The dotted form of a DER OBJECT IDENTIFIER (CKA_EC_PARAMS), or None if it is not one."""
-    if len(der) < 3 or der[0] != 0x06 or der[1] != len(der) - 2:
-        return None
-    body, parts, value = der[2:], [], 0
-    for byte in body:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            parts.append(value)
-            value = 0
-    if not parts:
-        return None
-    first = min(parts[0] // 40, 2)
-    return ".".join(str(p) for p in (first, parts[0] - 40 * first, *parts[1:]))
+# Edwards and Montgomery keys name their curve in ``algorithm_oid`` (TSB.md 3.1: Ed25519 keys).
+_CURVE_ALGORITHM = {curves.EDWARDS: "ED", curves.MONTGOMERY: "X"}
 
 
 def readable(attrs: dict[int, Any]) -> dict[int, Any]:
@@ -84,16 +71,14 @@ class KeyInfo:
         self.curve_oid: str | None = None
         self.key_size: int | None = None
         self.algorithm, self.algorithm_oid = ALGORITHMS.get(self.key_type, ("UNKNOWN", "0.0"))
-        if A.EC_PARAMS in main:
-            curve = oid_dotted(bytes(main[A.EC_PARAMS]))
-            if self.key_type == KeyType.EC:
-                self.curve_oid = curve
-            elif curve is not None:
-                self.algorithm, self.algorithm_oid = EDWARDS_NAMES.get(curve, "ED"), curve
-        if A.MODULUS in main:
-            self.key_size = int.from_bytes(main[A.MODULUS], "big").bit_length()
-        elif self.object_class == ObjectClass.SECRET_KEY and A.VALUE_LEN in main:
-            self.key_size = 8 * int(main[A.VALUE_LEN])
+        curve = curves.lookup(bytes(main[A.EC_PARAMS])) if A.EC_PARAMS in main else None
+        if curve is not None and curve.family == curves.EC:
+            self.curve_oid = curve.oid
+        elif curve is not None:
+            self.algorithm, self.algorithm_oid = _CURVE_ALGORITHM[curve.family], curve.oid
+        spec = keytypes.find(self.object_class, self.key_type)
+        if spec is not None:
+            self.key_size = spec.key_bits(main)
 
     def __repr__(self) -> str:
         return f"KeyInfo({self.name!r}, {self.algorithm})"

@@ -13,13 +13,12 @@ from typing import Any
 
 from softhsm_py import errors
 from softhsm_py.constants import Attribute, HkdfSaltType, ObjectClass
-from softhsm_py.core import gate
+from softhsm_py.core import gate, keytypes
 from softhsm_py.core.mechanism import Mechanism
 from softhsm_py.core.objects import factory
 from softhsm_py.core.objects.lifecycle import actor, add_object, add_objects
 from softhsm_py.core.runtime import Library
 from softhsm_py.core.tokens import session_of
-from softhsm_py.engine import pkcs8
 from softhsm_py.mechanisms import registry
 from softhsm_py.mechanisms.params import HkdfParams
 
@@ -95,7 +94,7 @@ def _key_bytes(attrs: Attrs) -> bytes:
     if cls == ObjectClass.SECRET_KEY:
         return bytes(attrs[Attribute.VALUE])
     if cls == ObjectClass.PRIVATE_KEY:
-        return pkcs8.encode(attrs)
+        return keytypes.export_private(attrs)
     raise errors.KeyNotWrappable()
 
 
@@ -135,7 +134,7 @@ def unwrap_key(
         raise errors.TemplateIncomplete()  # 3.0, 4.7 footnote 5
     plain = impl.unwrap(mechanism.type, mechanism.param, unwrapping, wrapped)
     if wanted[Attribute.CLASS] == ObjectClass.PRIVATE_KEY:
-        material = pkcs8.decode(plain, wanted[Attribute.KEY_TYPE])
+        material = keytypes.import_private(plain, wanted[Attribute.KEY_TYPE])
     elif wanted[Attribute.CLASS] == ObjectClass.SECRET_KEY:
         material = {Attribute.VALUE: plain}
         if Attribute.VALUE_LEN in wanted and wanted[Attribute.VALUE_LEN] != len(plain):

@@ -24,7 +24,7 @@ from softhsm_py.config import Config
 from softhsm_py.constants import Attribute as A
 from softhsm_py.constants import ObjectClass, SessionFlag, UserType
 from softhsm_py.constants import VendorAttribute as V
-from softhsm_py.core import attestation, keys, operations, passwords, random, sessions, startup
+from softhsm_py.core import attestation, keys, keytypes, operations, passwords, random, sessions, startup
 from softhsm_py.core.keyinfo import KeyInfo
 from softhsm_py.core.mechanism import Mechanism
 from softhsm_py.core.objects import factory
@@ -32,7 +32,6 @@ from softhsm_py.core.objects import lifecycle as objects
 from softhsm_py.core.runtime import Library
 from softhsm_py.core.session import OpKind
 from softhsm_py.core.tokens import session_of, sync_tokens
-from softhsm_py.engine import pkcs8
 
 __all__ = ["Exported", "KeyInfo", "Mechanism", "Partition", "open_partition"]
 
@@ -239,9 +238,9 @@ class Partition:
         password: bytes | None = None,
     ) -> KeyInfo:
         """A key from its material: a PKCS#8 private key (its public key is made too), a lone
-        public key (SPKI DER), or a secret key's value (``key_type`` names its type). The
+        public key (SPKI DER), or a secret key's value; ``key_type`` (CKK_*) names the type. The
         imported key is not CKA_LOCAL: its value has been outside the token."""
-        if sum(x is not None for x in (private_pkcs8, spki, secret)) == 0:
+        if key_type is None or sum(x is not None for x in (private_pkcs8, spki, secret)) == 0:
             raise errors.TemplateIncomplete()
         self._check_free(name)
         ident = template.get(A.ID) or os.urandom(8).hex().encode()
@@ -249,18 +248,28 @@ class Partition:
         made: list[int] = []
         try:
             if secret is not None:
-                if key_type is None:
-                    raise errors.TemplateIncomplete()
                 attrs = {**template, A.CLASS: _SECRET, A.KEY_TYPE: key_type, A.VALUE: secret}
                 made.append(self._create(self._named_template(attrs, name, ident, True), core))
             if private_pkcs8 is not None:
-                material = pkcs8.decode_any(private_pkcs8)
-                attrs = {**template, A.CLASS: _PRIVATE, **material}
+                material = keytypes.import_private(private_pkcs8, key_type)
+                attrs = {**template, A.CLASS: _PRIVATE, A.KEY_TYPE: key_type, **material}
                 made.append(self._create(self._named_template(attrs, name, ident, True), core))
-                spki = spki or pkcs8.public_of(private_pkcs8)
+                if spki is None:
+                    with self.lib.lock:
+                        rt, session = session_of(self.lib, self.handle)
+                        spki = bytes(
+                            objects.attrs_of(rt, session, rt.handles.get(made[-1]))[A.PUBLIC_KEY_INFO]
+                        )
             if spki is not None:
-                material = pkcs8.public_attributes(spki)
-                attrs = {**(public_template or {}), A.CLASS: _PUBLIC, **material}
+                spec = keytypes.find(int(_PUBLIC), key_type)
+                if spec is None or spec.import_public is None:
+                    raise errors.KeyTypeInconsistent()
+                attrs = {
+                    **(public_template or {}),
+                    A.CLASS: _PUBLIC,
+                    A.KEY_TYPE: key_type,
+                    **spec.import_public(spki),
+                }
                 made.append(self._create(self._named_template(attrs, name, ident, False), {}))
         except BaseException:
             self._remove(made)
@@ -314,7 +323,7 @@ class Partition:
         if attrs[A.CLASS] == _PRIVATE:
             # The private value must be readable (extractable, not sensitive), or nothing leaves.
             factory.read(attrs, A.VALUE if A.VALUE in attrs else A.PRIVATE_EXPONENT)
-            return Exported(pkcs8.encode(attrs), bytes(spki) if spki else None, None)
+            return Exported(keytypes.export_private(attrs), bytes(spki) if spki else None, None)
         return Exported(None, bytes(spki) if spki else None, None)
 
     # -- operations ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""ECDSA and ECDH on the prime curves (P-256, P-384, P-521, secp256k1).
+"""ECDSA and ECDH on the prime curves of ``engine.curves`` (family EC).
 
 CKA_EC_PARAMS is the DER OBJECT IDENTIFIER of a named curve; CKA_EC_POINT the DER OCTET STRING of
 the uncompressed point (a raw point is accepted on input); CKA_VALUE the private scalar,
@@ -7,66 +7,40 @@ big-endian. Signatures are raw r || s, each half as long as the curve order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cryptography.hazmat.primitives import hashes as _hashes
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 from softhsm_py import errors
-from softhsm_py.engine import asn1
+from softhsm_py.engine import asn1, curves
 from softhsm_py.engine.errmap import mapped
 
 PrivateKey = ec.EllipticCurvePrivateKey
 PublicKey = ec.EllipticCurvePublicKey
+Curve = curves.Curve
 
-
-@dataclass(frozen=True)
-class Curve:
-    name: str
-    oid_der: bytes
-    curve: type[ec.EllipticCurve]
-    bits: int  # order size: the CKA key size and the signature half length in bits
-
-
-CURVES: tuple[Curve, ...] = (
-    Curve("secp256r1", bytes.fromhex("06082a8648ce3d030107"), ec.SECP256R1, 256),
-    Curve("secp384r1", bytes.fromhex("06052b81040022"), ec.SECP384R1, 384),
-    Curve("secp521r1", bytes.fromhex("06052b81040023"), ec.SECP521R1, 521),
-    Curve("secp256k1", bytes.fromhex("06052b8104000a"), ec.SECP256K1, 256),
-)
-_BY_OID = {c.oid_der: c for c in CURVES}
-_BY_NAME = {c.name: c for c in CURVES}
+# cryptography's curve object of each prime curve in the table (stateless, so shared).
+CURVE_OBJECTS: dict[str, ec.EllipticCurve] = {
+    c.name: getattr(ec, c.engine)() for c in curves.of_family(curves.EC)
+}
 
 
 def curve_for(ec_params: bytes) -> Curve:
-    """The curve named by CKA_EC_PARAMS; explicit parameters and unknown OIDs are refused."""
-    curve = _BY_OID.get(bytes(ec_params))
-    if curve is None:
+    """The prime curve named by CKA_EC_PARAMS; explicit parameters and unknown OIDs are refused."""
+    curve = curves.lookup(ec_params)
+    if curve is None or curve.family != curves.EC:
         if ec_params[:1] == bytes([asn1.TAG_OID]):
             raise errors.CurveNotSupported()
         raise errors.DomainParamsInvalid()
     return curve
 
 
-def curve_named(name: str) -> Curve:
-    return _BY_NAME[name]
-
-
-def field_len(curve: Curve) -> int:
-    return (curve.bits + 7) // 8
-
-
-def signature_len(curve: Curve) -> int:
-    return 2 * field_len(curve)
-
-
 def point_bytes(ec_point: bytes, curve: Curve) -> bytes:
     """The raw point inside CKA_EC_POINT / a peer's public data; DER-wrapped or raw."""
-    raw_len = 2 * field_len(curve) + 1
+    raw_len = 2 * curve.key_len + 1
     if len(ec_point) == raw_len and ec_point[0] == 0x04:
         return bytes(ec_point)
-    if len(ec_point) == field_len(curve) + 1 and ec_point[0] in (2, 3):
+    if len(ec_point) == curve.key_len + 1 and ec_point[0] in (2, 3):
         return bytes(ec_point)
     return asn1.decode(bytes(ec_point), asn1.TAG_OCTET_STRING, errors.PublicKeyInvalid)
 
@@ -75,30 +49,25 @@ def load_public(ec_params: bytes, ec_point: bytes) -> PublicKey:
     curve = curve_for(ec_params)
     raw = point_bytes(ec_point, curve)
     with mapped(errors.PublicKeyInvalid):
-        return ec.EllipticCurvePublicKey.from_encoded_point(curve.curve(), raw)
+        return ec.EllipticCurvePublicKey.from_encoded_point(CURVE_OBJECTS[curve.name], raw)
 
 
 def load_private(ec_params: bytes, value: bytes) -> PrivateKey:
     curve = curve_for(ec_params)
     with mapped(errors.GeneralError):
-        return ec.derive_private_key(int.from_bytes(value, "big"), curve.curve())
-
-
-def public_point_der(key: PublicKey) -> bytes:
-    raw = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    return asn1.octet_string(raw)
+        return ec.derive_private_key(int.from_bytes(value, "big"), CURVE_OBJECTS[curve.name])
 
 
 def generate(ec_params: bytes) -> tuple[bytes, bytes, bytes]:
     """(CKA_EC_POINT as DER OCTET STRING, CKA_VALUE fixed-length, CKA_PUBLIC_KEY_INFO) of a
     fresh key."""
     curve = curve_for(ec_params)
-    key = ec.generate_private_key(curve.curve())
-    value = key.private_numbers().private_value.to_bytes(field_len(curve), "big")
+    key = ec.generate_private_key(CURVE_OBJECTS[curve.name])
+    value = key.private_numbers().private_value.to_bytes(curve.key_len, "big")
     info = spki(key.public_key())
     # The SPKI ends with its BIT STRING, whose content is the uncompressed point: one encoding
     # instead of two (each costs as much as a quarter of the generation).
-    point = info[-(2 * field_len(curve) + 1) :]
+    point = info[-(2 * curve.key_len + 1) :]
     assert point[0] == 0x04
     return asn1.octet_string(point), value, info
 
@@ -139,7 +108,7 @@ def _ecdsa(length: int) -> ec.ECDSA:
     return alg
 
 
-_FIELD_LEN = {c.name: field_len(c) for c in CURVES}
+_FIELD_LEN = {c.name: c.key_len for c in curves.of_family(curves.EC)}  # by cryptography curve name
 
 
 def sign_digest(key: PrivateKey, digest: bytes) -> bytes:
@@ -175,8 +144,8 @@ def verify_digest(key: PublicKey, digest: bytes, signature: bytes) -> None:
 def ecdh(key: PrivateKey, peer_point: bytes) -> bytes:
     """Shared secret Z (the x coordinate, field length). Cofactor is 1 on every curve offered,
     so ECDH1_COFACTOR_DERIVE gives the same Z."""
-    curve = _BY_NAME[key.curve.name]
+    curve = curves.BY_NAME[key.curve.name]
     raw = point_bytes(peer_point, curve)
     with mapped(errors.MechanismParamInvalid):
-        peer = ec.EllipticCurvePublicKey.from_encoded_point(curve.curve(), raw)
+        peer = ec.EllipticCurvePublicKey.from_encoded_point(CURVE_OBJECTS[curve.name], raw)
         return key.exchange(ec.ECDH(), peer)

@@ -7,95 +7,44 @@ raw private key (RFC 8032 seed / RFC 7748 scalar).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed448, ed25519, x448, x25519
 
 from softhsm_py import errors
-from softhsm_py.engine import asn1
+from softhsm_py.engine import asn1, curves
 from softhsm_py.engine.errmap import mapped
 
-
-@dataclass(frozen=True)
-class Curve:
-    name: str
-    oid_der: bytes
-    printable: bytes
-    bits: int  # CK_MECHANISM_INFO key size: 255 or 448
-    key_len: int  # raw public and private key length
-    private_cls: Any
-    public_cls: Any
-    montgomery: bool
-
-    @property
-    def params_der(self) -> bytes:
-        return self.oid_der
+Curve = curves.Curve
 
 
-CURVES: tuple[Curve, ...] = (
-    Curve(
-        "ed25519",
-        bytes.fromhex("06032b6570"),
-        b"edwards25519",
-        255,
-        32,
-        ed25519.Ed25519PrivateKey,
-        ed25519.Ed25519PublicKey,
-        False,
-    ),
-    Curve(
-        "ed448",
-        bytes.fromhex("06032b6571"),
-        b"edwards448",
-        448,
-        57,
-        ed448.Ed448PrivateKey,
-        ed448.Ed448PublicKey,
-        False,
-    ),
-    Curve(
-        "x25519",
-        bytes.fromhex("06032b656e"),
-        b"curve25519",
-        255,
-        32,
-        x25519.X25519PrivateKey,
-        x25519.X25519PublicKey,
-        True,
-    ),
-    Curve(
-        "x448",
-        bytes.fromhex("06032b656f"),
-        b"curve448",
-        448,
-        56,
-        x448.X448PrivateKey,
-        x448.X448PublicKey,
-        True,
-    ),
-)
-_BY_PARAMS: dict[bytes, Curve] = {}
-for _c in CURVES:
-    _BY_PARAMS[_c.oid_der] = _c
-    _BY_PARAMS[asn1.encode(asn1.TAG_PRINTABLE_STRING, _c.printable)] = _c
+def _key_classes(curve: Curve) -> tuple[Any, Any]:
+    # cryptography's naming: module ed25519 holds Ed25519PrivateKey and Ed25519PublicKey.
+    module = importlib.import_module(f"cryptography.hazmat.primitives.asymmetric.{curve.engine.lower()}")
+    return getattr(module, f"{curve.engine}PrivateKey"), getattr(module, f"{curve.engine}PublicKey")
+
+
+# curve name -> (private key class, public key class), for the Edwards and Montgomery rows.
+KEY_CLASSES: dict[str, tuple[Any, Any]] = {
+    c.name: _key_classes(c) for c in (*curves.of_family(curves.EDWARDS), *curves.of_family(curves.MONTGOMERY))
+}
 
 
 def curve_for(ec_params: bytes, montgomery: bool) -> Curve:
-    curve = _BY_PARAMS.get(bytes(ec_params))
-    if curve is None:
-        if ec_params[:1] in (bytes([asn1.TAG_OID]), bytes([asn1.TAG_PRINTABLE_STRING])):
+    curve = curves.lookup(ec_params)
+    if curve is None or curve.family == curves.EC:
+        if curves.names_a_curve(ec_params):
             raise errors.CurveNotSupported()
         raise errors.DomainParamsInvalid()
-    if curve.montgomery != montgomery:
+    if (curve.family == curves.MONTGOMERY) != montgomery:
         raise errors.KeyTypeInconsistent()
     return curve
 
 
 def signature_len(curve: Curve) -> int:
-    return 2 * curve.key_len  # 64 for Ed25519, 114 for Ed448
+    return curve.signature_len  # 64 for Ed25519, 114 for Ed448
 
 
 def _raw_point(curve: Curve, ec_point: bytes) -> bytes:
@@ -106,12 +55,12 @@ def _raw_point(curve: Curve, ec_point: bytes) -> bytes:
 
 def load_public(curve: Curve, ec_point: bytes) -> Any:
     with mapped(errors.PublicKeyInvalid):
-        return curve.public_cls.from_public_bytes(_raw_point(curve, ec_point))
+        return KEY_CLASSES[curve.name][1].from_public_bytes(_raw_point(curve, ec_point))
 
 
 def load_private(curve: Curve, value: bytes) -> Any:
     with mapped(errors.GeneralError):
-        return curve.private_cls.from_private_bytes(bytes(value))
+        return KEY_CLASSES[curve.name][0].from_private_bytes(bytes(value))
 
 
 def _raw_public(key: Any) -> bytes:
@@ -120,7 +69,7 @@ def _raw_public(key: Any) -> bytes:
 
 def generate(curve: Curve) -> tuple[bytes, bytes, bytes]:
     """(CKA_EC_POINT as DER OCTET STRING, CKA_VALUE raw, CKA_PUBLIC_KEY_INFO) of a fresh key."""
-    key = curve.private_cls.generate()
+    key = KEY_CLASSES[curve.name][0].generate()
     value = key.private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
@@ -143,6 +92,6 @@ def verify(key: Any, curve: Curve, data: bytes, signature: bytes) -> None:
 
 def derive(key: Any, curve: Curve, peer: bytes) -> bytes:
     """X25519 / X448 shared secret; an all-zero result (small-order peer) is refused."""
-    loader: Callable[[bytes], Any] = curve.public_cls.from_public_bytes
+    loader: Callable[[bytes], Any] = KEY_CLASSES[curve.name][1].from_public_bytes
     with mapped(errors.MechanismParamInvalid):
         return key.exchange(loader(_raw_point(curve, peer)))

@@ -1,7 +1,7 @@
 """Digests, HMAC and the hash-based KDFs (HKDF RFC 5869, ANSI X9.63) by hash name.
 
-Names are the lower-case ``cryptography`` names ("sha256", "sha3-256"); the mechanism layer maps
-CKM_/CKG_/CKD_ values to them.
+Names are those of ``hash_table`` (cryptography's names); the mechanism layer maps CKM_/CKG_/CKD_
+values to them through the same table.
 """
 
 from __future__ import annotations
@@ -17,20 +17,10 @@ from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
 from softhsm_py import errors
 from softhsm_py.engine.errmap import mapped
+from softhsm_py.engine.hash_table import HASHES
 
-_ALGORITHMS: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha1": hashes.SHA1,
-    "sha224": hashes.SHA224,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-    "sha512-224": hashes.SHA512_224,
-    "sha512-256": hashes.SHA512_256,
-    "sha3-224": hashes.SHA3_224,
-    "sha3-256": hashes.SHA3_256,
-    "sha3-384": hashes.SHA3_384,
-    "sha3-512": hashes.SHA3_512,
-}
+# One row per hash in ``hash_table``; its ``engine`` column names the cryptography class.
+_ALGORITHMS: dict[str, type[hashes.HashAlgorithm]] = {h.name: getattr(hashes, h.engine) for h in HASHES}
 NAMES = frozenset(_ALGORITHMS)
 # One instance of each: a HashAlgorithm holds no state, and Hash() only reads it.
 _INSTANCES: dict[str, hashes.HashAlgorithm] = {name: cls() for name, cls in _ALGORITHMS.items()}
@@ -59,16 +49,11 @@ class _CryptographyHash:
 # Plain digests run on hashlib (OpenSSL's, like cryptography's): its hash objects cost a third of
 # cryptography's Hash to set up and finish, which is most of the cost of hashing a short message,
 # and hashlib releases the GIL while it hashes large inputs.
+# hashlib spells the table's names with "_" for "-" (sha3_256); it lacks SHA-512/t.
 _HASHLIB: dict[str, Callable[[], Any]] = {
-    "sha1": hashlib.sha1,
-    "sha224": hashlib.sha224,
-    "sha256": hashlib.sha256,
-    "sha384": hashlib.sha384,
-    "sha512": hashlib.sha512,
-    "sha3-224": hashlib.sha3_224,
-    "sha3-256": hashlib.sha3_256,
-    "sha3-384": hashlib.sha3_384,
-    "sha3-512": hashlib.sha3_512,
+    h.name: getattr(hashlib, h.name.replace("-", "_"))
+    for h in HASHES
+    if hasattr(hashlib, h.name.replace("-", "_"))
 }
 
 

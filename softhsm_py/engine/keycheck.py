@@ -1,32 +1,32 @@
 """Validate key material given to C_CreateObject / C_UnwrapKey (and generated material) and
 compute what follows from it: missing RSA CRT parts, the DER-wrapped EC point, the
-SubjectPublicKeyInfo, secret key check values.
+SubjectPublicKeyInfo, secret key check values; and read key material out of a
+SubjectPublicKeyInfo (a front end importing a public key).
 
-The only module of the object layer that imports cryptography. Every failure is
-AttributeValueInvalid (TemplateIncomplete when the parts given cannot define a usable key,
-CurveNotSupported for a named curve we do not implement).
+Called by the key-type specs (``core.keytypes``). Every failure is AttributeValueInvalid
+(TemplateIncomplete when the parts given cannot define a usable key, CurveNotSupported for a named
+curve we do not implement, KeyTypeInconsistent for an SPKI of another algorithm).
 Callers pass plain values; this module knows nothing of attribute tables.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from hashlib import sha1
 from math import gcd
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from softhsm_py.engine import asn1
+from softhsm_py.engine import asn1, curves
+from softhsm_py.engine.curves import Curve
 from softhsm_py.errors import (
     AttributeValueInvalid,
     CurveNotSupported,
+    KeyTypeInconsistent,
+    PKCS11Error,
     TemplateIncomplete,
 )
 
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric import ec
-
 # cryptography is imported inside the functions that use it, not here: loading it costs 30-300 ms
-# and the object factory (hence C_Initialize, pkcs11-tool -L) imports this module.
+# and the key-type specs (hence the object factory, which may load at module start) import this module.
 
 RSA_MIN_BITS = 512  # smaller moduli are not keys anyone should import
 RSA_MAX_BITS = 16384
@@ -35,63 +35,10 @@ RSA_MAX_BITS = 16384
 # --- curves ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Curve:
-    name: str  # "P-256", "Ed25519", "X25519", ...
-    family: str  # "ec", "edwards" or "montgomery": the key type it belongs to
-    key_len: int  # Edwards/Montgomery: raw public/private length; 0 for Weierstrass curves
-    ec_class: str | None = None  # Weierstrass curves: the class name in cryptography's ``ec``
-
-    @property
-    def ec_curve(self) -> ec.EllipticCurve | None:
-        if self.ec_class is None:
-            return None
-        from cryptography.hazmat.primitives.asymmetric import ec
-
-        return getattr(ec, self.ec_class)()
-
-
-_P256 = Curve("P-256", "ec", 0, "SECP256R1")
-_P384 = Curve("P-384", "ec", 0, "SECP384R1")
-_P521 = Curve("P-521", "ec", 0, "SECP521R1")
-_K256 = Curve("secp256k1", "ec", 0, "SECP256K1")
-_ED25519 = Curve("Ed25519", "edwards", 32)
-_ED448 = Curve("Ed448", "edwards", 57)
-_X25519 = Curve("X25519", "montgomery", 32)
-_X448 = Curve("X448", "montgomery", 56)
-
-
-def _printable(name: str) -> bytes:
-    return bytes([0x13, len(name)]) + name.encode()
-
-
-# CKA_EC_PARAMS: DER namedCurve OID; for Edwards/Montgomery also the DER PrintableString curve
-# name that SoftHSMv2 and pkcs11-tool write (CLIENTS.md).
-CURVES: dict[bytes, Curve] = {
-    bytes.fromhex("06082a8648ce3d030107"): _P256,
-    bytes.fromhex("06052b81040022"): _P384,
-    bytes.fromhex("06052b81040023"): _P521,
-    bytes.fromhex("06052b8104000a"): _K256,
-    bytes.fromhex("06032b6570"): _ED25519,
-    bytes.fromhex("06032b6571"): _ED448,
-    bytes.fromhex("06032b656e"): _X25519,
-    bytes.fromhex("06032b656f"): _X448,
-    _printable("edwards25519"): _ED25519,
-    _printable("edwards448"): _ED448,
-    _printable("curve25519"): _X25519,
-    _printable("curve448"): _X448,
-}
-
-# The preferred (OID) encoding of each curve's parameters, for generation and SPKI callers.
-EC_PARAMS_OF: dict[str, bytes] = {}
-for _der, _curve in CURVES.items():
-    EC_PARAMS_OF.setdefault(_curve.name, _der)
-
-
 def curve_of(family: str, params: bytes) -> Curve:
     """The curve named by CKA_EC_PARAMS, which must belong to the key type's ``family``."""
-    curve = CURVES.get(bytes(params))
-    if curve is None and params[:1] == b"\x06":
+    curve = curves.lookup(params)
+    if curve is None and params[:1] == bytes([asn1.TAG_OID]):
         raise CurveNotSupported()  # a well-formed OID of a curve we do not implement
     if curve is None or curve.family != family:
         raise AttributeValueInvalid()
@@ -145,17 +92,16 @@ def rsa_public(n: int, e: int) -> bytes:
     return _spki(key)
 
 
-@dataclass(frozen=True)
 class RsaParts:
-    n: int
-    e: int
-    d: int
-    p: int
-    q: int
-    dmp1: int
-    dmq1: int
-    iqmp: int
-    spki: bytes
+    """A complete RSA private key (not a dataclass: this module loads at module start)."""
+
+    __slots__ = ("d", "dmp1", "dmq1", "e", "iqmp", "n", "p", "q", "spki")
+
+    def __init__(
+        self, n: int, e: int, d: int, p: int, q: int, dmp1: int, dmq1: int, iqmp: int, spki: bytes
+    ) -> None:
+        self.n, self.e, self.d, self.p, self.q = n, e, d, p, q
+        self.dmp1, self.dmq1, self.iqmp, self.spki = dmp1, dmq1, iqmp, spki
 
 
 def rsa_private(
@@ -217,38 +163,37 @@ def rsa_private(
 # --- EC, Edwards, Montgomery -------------------------------------------------------------------
 
 
-def raw_key_classes(name: str) -> tuple[Any, Any]:
-    """(public key class, private key class) of an Edwards or Montgomery curve."""
-    from cryptography.hazmat.primitives.asymmetric import ed448, ed25519, x448, x25519
-
-    return {
-        "Ed25519": (ed25519.Ed25519PublicKey, ed25519.Ed25519PrivateKey),
-        "Ed448": (ed448.Ed448PublicKey, ed448.Ed448PrivateKey),
-        "X25519": (x25519.X25519PublicKey, x25519.X25519PrivateKey),
-        "X448": (x448.X448PublicKey, x448.X448PrivateKey),
-    }[name]
-
-
 def _load_point(curve: Curve, point: bytes) -> Any:
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    from softhsm_py.engine import ec as engine_ec
+    from softhsm_py.engine import edwards
+
     try:
-        ec_curve = curve.ec_curve
-        if ec_curve is not None:
-            return ec.EllipticCurvePublicKey.from_encoded_point(ec_curve, point)
+        if curve.family == curves.EC:
+            return ec.EllipticCurvePublicKey.from_encoded_point(engine_ec.CURVE_OBJECTS[curve.name], point)
         if len(point) != curve.key_len:
             return None
-        return raw_key_classes(curve.name)[0].from_public_bytes(point)
+        return edwards.KEY_CLASSES[curve.name][1].from_public_bytes(point)
     except (ValueError, TypeError):
         return None
+
+
+def _stored_point(curve: Curve, key: Any) -> bytes:
+    """CKA_EC_POINT as stored: the DER OCTET STRING of the uncompressed (or raw) point."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    if curve.family == curves.EC:
+        raw = key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    else:
+        raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return der_octet_string(bytes(raw))
 
 
 def ec_public(curve: Curve, point: bytes) -> tuple[bytes, bytes]:
     """Check CKA_EC_POINT (DER OCTET STRING, or the raw point some hosts send) lies on the
     curve; return (the DER-wrapped point as stored, SubjectPublicKeyInfo). Weierstrass points
     are stored uncompressed whatever form was given: that is what hosts read back."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
     point = bytes(point)
     inner = der_octet_string_content(point)
     key = _load_point(curve, inner) if inner is not None else None
@@ -256,11 +201,7 @@ def ec_public(curve: Curve, point: bytes) -> tuple[bytes, bytes]:
         key = _load_point(curve, point)
     if key is None:
         raise AttributeValueInvalid()
-    if curve.ec_class is not None:
-        raw = key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-    else:
-        raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return der_octet_string(bytes(raw)), _spki(key)
+    return _stored_point(curve, key), _spki(key)
 
 
 def ec_private(curve: Curve, value: bytes) -> bytes:
@@ -268,20 +209,71 @@ def ec_private(curve: Curve, value: bytes) -> bytes:
     return the SubjectPublicKeyInfo of its public half."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    from softhsm_py.engine import ec as engine_ec
+    from softhsm_py.engine import edwards
+
     value = bytes(value)
     try:
-        ec_curve = curve.ec_curve
-        if ec_curve is not None:
+        if curve.family == curves.EC:
             if not value:
                 raise ValueError
-            key = ec.derive_private_key(int.from_bytes(value, "big"), ec_curve)
+            key = ec.derive_private_key(int.from_bytes(value, "big"), engine_ec.CURVE_OBJECTS[curve.name])
         else:
             if len(value) != curve.key_len:
                 raise ValueError
-            key = raw_key_classes(curve.name)[1].from_private_bytes(value)
+            key = edwards.KEY_CLASSES[curve.name][0].from_private_bytes(value)
     except (ValueError, TypeError):
         raise AttributeValueInvalid() from None
     return _spki(key.public_key())
+
+
+# --- SubjectPublicKeyInfo in (a front end importing a public key) -------------------------------
+
+
+def _load_spki(der: bytes, unsupported: type[PKCS11Error]) -> Any:
+    """``unsupported``: what an algorithm (or curve) cryptography does not know means here."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    try:
+        return load_der_public_key(bytes(der))
+    except (ValueError, TypeError):
+        raise AttributeValueInvalid() from None
+    except UnsupportedAlgorithm:
+        raise unsupported() from None
+
+
+def rsa_from_spki(der: bytes) -> tuple[int, int]:
+    """(n, e) of an RSA SubjectPublicKeyInfo; KeyTypeInconsistent for another algorithm."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = _load_spki(der, KeyTypeInconsistent)
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise KeyTypeInconsistent()
+    numbers = key.public_numbers()
+    return numbers.n, numbers.e
+
+
+def curve_from_spki(family: str, der: bytes) -> tuple[Curve, bytes]:
+    """(curve, CKA_EC_POINT as stored) of an EC / Edwards / Montgomery SubjectPublicKeyInfo."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from softhsm_py.engine import edwards
+
+    # cryptography refuses an EC key on a curve it lacks as an unsupported algorithm
+    key = _load_spki(der, CurveNotSupported if family == curves.EC else KeyTypeInconsistent)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        curve = curves.BY_NAME.get(key.curve.name)
+        if curve is None:
+            raise CurveNotSupported()
+    else:
+        names = [name for name, (_, public) in edwards.KEY_CLASSES.items() if isinstance(key, public)]
+        if not names:
+            raise KeyTypeInconsistent()
+        curve = curves.BY_NAME[names[0]]
+    if curve.family != family:
+        raise KeyTypeInconsistent()
+    return curve, _stored_point(curve, key)
 
 
 # --- secret keys -------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """RSA: key loading from PKCS#11 attribute values, generation, PKCS#1 v1.5, PSS, OAEP and raw RSA.
 
-Big integers come and go as big-endian bytes (CKA_MODULUS, ...). Hash names are those of
-``engine.hashes``. Signing with a caller-built DigestInfo that cryptography recognises goes
-through OpenSSL; anything else (raw RSA_X_509, unusual DigestInfo) uses a blinded CRT
-exponentiation here, because cryptography offers no raw RSA private operation.
+Big integers come and go as big-endian bytes (CKA_MODULUS, ...). Hash names and DigestInfo
+prefixes are those of ``engine.hash_table``. Signing with a caller-built DigestInfo of a hash in
+that table goes through OpenSSL; anything else (raw RSA_X_509, unusual DigestInfo) uses a blinded
+CRT exponentiation here, because cryptography offers no raw RSA private operation.
 """
 
 from __future__ import annotations
@@ -17,18 +17,15 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from softhsm_py import errors
 from softhsm_py.engine import hashes
 from softhsm_py.engine.errmap import mapped
+from softhsm_py.engine.hash_table import HASHES
 
 PrivateKey = rsa.RSAPrivateKey
 PublicKey = rsa.RSAPublicKey
 
-# DER prefixes of DigestInfo (RFC 8017 9.2 note 1): prefix + digest is what RSA_PKCS signs.
-DIGEST_INFO_PREFIX: dict[str, bytes] = {
-    "sha1": bytes.fromhex("3021300906052b0e03021a05000414"),
-    "sha224": bytes.fromhex("302d300d06096086480165030402040500041c"),
-    "sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
-    "sha384": bytes.fromhex("3041300d060960864801650304020205000430"),
-    "sha512": bytes.fromhex("3051300d060960864801650304020305000440"),
-}
+# DigestInfo prefix (RFC 8017 9.2 note 1) -> hash: prefix + digest is what RSA_PKCS signs.
+_DIGEST_INFO: tuple[tuple[bytes, str, int], ...] = tuple(
+    (h.digest_info_prefix, h.name, len(h.digest_info_prefix) + h.size) for h in HASHES
+)
 
 
 def _int(b: bytes) -> int:
@@ -152,8 +149,8 @@ def _emsa_pkcs1_type1(data: bytes, k: int) -> bytes:
 
 
 def _known_digest_info(data: bytes) -> tuple[str, bytes] | None:
-    for name, prefix in DIGEST_INFO_PREFIX.items():
-        if data.startswith(prefix) and len(data) == len(prefix) + hashes.digest_size(name):
+    for prefix, name, length in _DIGEST_INFO:
+        if len(data) == length and data.startswith(prefix):
             return name, data[len(prefix) :]
     return None
 

@@ -21,7 +21,7 @@ from softhsm_py.mechanisms.base import (
     require_type,
     secret_value,
 )
-from softhsm_py.mechanisms.params import CtrParams, GcmParams
+from softhsm_py.mechanisms.params import IV16, OPTIONAL_IV, CtrParams, GcmParams
 from softhsm_py.mechanisms.registry import MechInfo, mechanism
 
 B = engine.BLOCK
@@ -125,7 +125,7 @@ class AesEcb(CipherWrap, MechanismImpl):
         return self._init(param, key, False)
 
 
-@mechanism(Mechanism.AES_CBC, Mechanism.AES_CBC_PAD, info=_INFO)
+@mechanism(Mechanism.AES_CBC, Mechanism.AES_CBC_PAD, info=_INFO, param=IV16)
 class AesCbc(CipherWrap, MechanismImpl):
     key_types = frozenset({KeyType.AES})
 
@@ -157,7 +157,7 @@ class _CtrCtx(CipherContext):
         return in_len
 
 
-@mechanism(Mechanism.AES_CTR, info=MechInfo(16, 32, _ED))
+@mechanism(Mechanism.AES_CTR, info=MechInfo(16, 32, _ED), param=CtrParams)
 class AesCtr(MechanismImpl):
     key_types = frozenset({KeyType.AES})
 
@@ -219,7 +219,7 @@ def _gcm_params(param: Any) -> GcmParams:
     return param
 
 
-@mechanism(Mechanism.AES_GCM, info=_INFO)
+@mechanism(Mechanism.AES_GCM, info=_INFO, param=GcmParams)
 class AesGcm(CipherWrap, MechanismImpl):
     key_types = frozenset({KeyType.AES})
 
@@ -239,7 +239,7 @@ def _kw_param(param: Any, default: bytes) -> None:
         raise errors.MechanismParamInvalid()
 
 
-@mechanism(Mechanism.AES_KEY_WRAP, Mechanism.AES_KEY_WRAP_KWP, info=_INFO)
+@mechanism(Mechanism.AES_KEY_WRAP, Mechanism.AES_KEY_WRAP_KWP, info=_INFO, param=OPTIONAL_IV)
 class AesKeyWrap(CipherWrap, MechanismImpl):
     """Single-part only: C_Encrypt / C_Decrypt and C_WrapKey / C_UnwrapKey."""
 

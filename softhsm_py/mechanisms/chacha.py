@@ -38,7 +38,7 @@ class _Buffered(CipherContext):
         return max(0, len(self._buf) + in_len + self._delta) if final else 0
 
 
-@mechanism(Mechanism.CHACHA20_POLY1305, info=MechInfo(32, 32, _FLAGS))
+@mechanism(Mechanism.CHACHA20_POLY1305, info=MechInfo(32, 32, _FLAGS), param=ChaCha20Poly1305Params)
 class ChaCha20Poly1305(CipherWrap, MechanismImpl):
     key_types = frozenset({KeyType.CHACHA20})
 

@@ -1,42 +1,19 @@
-"""Message digests (CKM_SHA_1 ... CKM_SHA3_512) and the CKM/CKG -> hash-name tables others use."""
+"""Message digests (CKM_SHA_1 ... CKM_SHA3_512) and the CKM/CKG -> hash-name lookups others use."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from softhsm_py import errors
-from softhsm_py.constants import MGF, Mechanism, MechanismFlag
-from softhsm_py.engine import hashes
+from softhsm_py.constants import MechanismFlag
+from softhsm_py.engine import hash_table, hashes
 from softhsm_py.mechanisms.base import DigestContext, MechanismImpl
 from softhsm_py.mechanisms.registry import MechInfo, mechanism
 
 # CKM digest mechanism -> engine hash name (also the hashAlg of OAEP/PSS params, HKDF's prf).
-HASH_OF: dict[int, str] = {
-    Mechanism.SHA_1: "sha1",
-    Mechanism.SHA224: "sha224",
-    Mechanism.SHA256: "sha256",
-    Mechanism.SHA384: "sha384",
-    Mechanism.SHA512: "sha512",
-    Mechanism.SHA512_224: "sha512-224",
-    Mechanism.SHA512_256: "sha512-256",
-    Mechanism.SHA3_224: "sha3-224",
-    Mechanism.SHA3_256: "sha3-256",
-    Mechanism.SHA3_384: "sha3-384",
-    Mechanism.SHA3_512: "sha3-512",
-}
-
+HASH_OF: dict[int, str] = hash_table.names_by("digest")
 # CKG_MGF1_* -> hash name of MGF1.
-MGF1_OF: dict[int, str] = {
-    MGF.SHA1: "sha1",
-    MGF.SHA224: "sha224",
-    MGF.SHA256: "sha256",
-    MGF.SHA384: "sha384",
-    MGF.SHA512: "sha512",
-    MGF.SHA3_224: "sha3-224",
-    MGF.SHA3_256: "sha3-256",
-    MGF.SHA3_384: "sha3-384",
-    MGF.SHA3_512: "sha3-512",
-}
+MGF1_OF: dict[int, str] = hash_table.names_by("mgf")
 
 
 def param_hash(mech: int) -> str:

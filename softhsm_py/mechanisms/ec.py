@@ -1,4 +1,5 @@
-"""ECDSA (raw over a caller's hash, and ECDSA_SHA*) and EC key pair generation on prime curves."""
+"""ECDSA (raw over a caller's hash, and ECDSA_SHA*) and EC key pair generation on the prime curves
+of ``engine.curves``."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any
 
 from softhsm_py import errors
 from softhsm_py.constants import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from softhsm_py.engine import curves, hash_table, hashes
 from softhsm_py.engine import ec as engine
-from softhsm_py.engine import hashes
 from softhsm_py.mechanisms.base import (
     KeyView,
     MechanismImpl,
@@ -27,25 +28,15 @@ from softhsm_py.mechanisms.registry import MechInfo, mechanism
 
 F = MechanismFlag
 EC = frozenset({KeyType.EC})
-MIN_BITS, MAX_BITS = 256, 521
+MIN_BITS, MAX_BITS = curves.bit_range(curves.EC)
 _CURVE_FLAGS = F.EC_F_P | F.EC_OID | F.EC_UNCOMPRESS
 
-_HASHED: dict[int, str] = {
-    Mechanism.ECDSA_SHA1: "sha1",
-    Mechanism.ECDSA_SHA224: "sha224",
-    Mechanism.ECDSA_SHA256: "sha256",
-    Mechanism.ECDSA_SHA384: "sha384",
-    Mechanism.ECDSA_SHA512: "sha512",
-    Mechanism.ECDSA_SHA3_224: "sha3-224",
-    Mechanism.ECDSA_SHA3_256: "sha3-256",
-    Mechanism.ECDSA_SHA3_384: "sha3-384",
-    Mechanism.ECDSA_SHA3_512: "sha3-512",
-}
+_HASHED: dict[int, str] = hash_table.names_by("ecdsa")
 
 
 _PRIVATE_KEY, _PUBLIC_KEY = int(ObjectClass.PRIVATE_KEY), int(ObjectClass.PUBLIC_KEY)
 _ECDSA = int(Mechanism.ECDSA)
-_SIG_LEN = {c.name: engine.signature_len(c) for c in engine.CURVES}  # by cryptography curve name
+_SIG_LEN = {c.name: c.signature_len for c in curves.of_family(curves.EC)}  # by cryptography curve name
 
 
 def load_private(key: KeyView) -> engine.PrivateKey:
@@ -69,7 +60,7 @@ def load_public(key: KeyView) -> engine.PublicKey:
 
 
 def _sig_len(key: engine.PrivateKey | engine.PublicKey) -> int:
-    return _SIG_LEN[key.curve.name]  # engine.signature_len(engine.curve_named(...)), precomputed
+    return _SIG_LEN[key.curve.name]
 
 
 def _no_param(param: Any) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from softhsm_py import errors
 from softhsm_py.constants import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from softhsm_py.engine import curves
 from softhsm_py.engine import edwards as engine
 from softhsm_py.mechanisms.base import (
     KeyView,
@@ -32,7 +33,7 @@ from softhsm_py.mechanisms.registry import MechInfo, mechanism
 F = MechanismFlag
 EDWARDS = frozenset({KeyType.EC_EDWARDS})
 MONTGOMERY = frozenset({KeyType.EC_MONTGOMERY})
-MIN_BITS, MAX_BITS = 255, 448
+MIN_BITS, MAX_BITS = curves.bit_range(curves.EDWARDS, curves.MONTGOMERY)
 
 
 def curve_of(key: KeyView, montgomery: bool) -> engine.Curve:
@@ -64,7 +65,7 @@ def _check_param(param: Any) -> None:
         raise errors.MechanismParamInvalid()
 
 
-@mechanism(Mechanism.EDDSA, info=MechInfo(MIN_BITS, MAX_BITS, F.SIGN | F.VERIFY))
+@mechanism(Mechanism.EDDSA, info=MechInfo(MIN_BITS, MAX_BITS, F.SIGN | F.VERIFY), param=EddsaParams)
 class Eddsa(MechanismImpl):
     key_types = EDWARDS
 

@@ -7,7 +7,7 @@ from typing import Any
 from softhsm_py import errors
 from softhsm_py.constants import KeyType, Mechanism, MechanismFlag
 from softhsm_py.engine import aes as engine_aes
-from softhsm_py.engine import hashes
+from softhsm_py.engine import hash_table, hashes
 from softhsm_py.mechanisms.base import (
     KeyView,
     MechanismImpl,
@@ -18,33 +18,18 @@ from softhsm_py.mechanisms.base import (
     require_type,
     secret_value,
 )
+from softhsm_py.mechanisms.params import MAC_LENGTH
 from softhsm_py.mechanisms.registry import MechInfo, mechanism
 
 _SV = MechanismFlag.SIGN | MechanismFlag.VERIFY
 
-# mechanism -> (hash name, its own HMAC key type), for plain and _GENERAL variants.
-_HMAC: dict[int, tuple[str, int]] = {
-    Mechanism.SHA_1_HMAC: ("sha1", KeyType.SHA_1_HMAC),
-    Mechanism.SHA224_HMAC: ("sha224", KeyType.SHA224_HMAC),
-    Mechanism.SHA256_HMAC: ("sha256", KeyType.SHA256_HMAC),
-    Mechanism.SHA384_HMAC: ("sha384", KeyType.SHA384_HMAC),
-    Mechanism.SHA512_HMAC: ("sha512", KeyType.SHA512_HMAC),
-    Mechanism.SHA3_224_HMAC: ("sha3-224", KeyType.SHA3_224_HMAC),
-    Mechanism.SHA3_256_HMAC: ("sha3-256", KeyType.SHA3_256_HMAC),
-    Mechanism.SHA3_384_HMAC: ("sha3-384", KeyType.SHA3_384_HMAC),
-    Mechanism.SHA3_512_HMAC: ("sha3-512", KeyType.SHA3_512_HMAC),
-}
-_HMAC_GENERAL: dict[int, int] = {
-    Mechanism.SHA_1_HMAC_GENERAL: Mechanism.SHA_1_HMAC,
-    Mechanism.SHA224_HMAC_GENERAL: Mechanism.SHA224_HMAC,
-    Mechanism.SHA256_HMAC_GENERAL: Mechanism.SHA256_HMAC,
-    Mechanism.SHA384_HMAC_GENERAL: Mechanism.SHA384_HMAC,
-    Mechanism.SHA512_HMAC_GENERAL: Mechanism.SHA512_HMAC,
-    Mechanism.SHA3_224_HMAC_GENERAL: Mechanism.SHA3_224_HMAC,
-    Mechanism.SHA3_256_HMAC_GENERAL: Mechanism.SHA3_256_HMAC,
-    Mechanism.SHA3_384_HMAC_GENERAL: Mechanism.SHA3_384_HMAC,
-    Mechanism.SHA3_512_HMAC_GENERAL: Mechanism.SHA3_512_HMAC,
-}
+# mechanism -> (hash name, its own HMAC key type), and _GENERAL variant -> plain mechanism.
+_HMAC: dict[int, tuple[str, int]] = {}
+_HMAC_GENERAL: dict[int, int] = {}
+for _h in hash_table.HASHES:
+    if _h.hmac is not None and _h.hmac_general is not None and _h.hmac_key_type is not None:
+        _HMAC[_h.hmac] = (_h.name, _h.hmac_key_type)
+        _HMAC_GENERAL[_h.hmac_general] = _h.hmac
 HMAC_KEY_BYTES = (1, 1024)  # generic secrets of any practical length
 
 
@@ -87,7 +72,8 @@ class _Mac(MechanismImpl):
         return StreamVerify(ctx, _check, n)
 
 
-@mechanism(*_HMAC, *_HMAC_GENERAL, info=MechInfo(*HMAC_KEY_BYTES, _SV))
+@mechanism(*_HMAC, info=MechInfo(*HMAC_KEY_BYTES, _SV))
+@mechanism(*_HMAC_GENERAL, info=MechInfo(*HMAC_KEY_BYTES, _SV), param=MAC_LENGTH)
 class Hmac(_Mac):
     key_types = frozenset({KeyType.GENERIC_SECRET, *(kt for _, kt in _HMAC.values())})
 
@@ -104,7 +90,8 @@ class Hmac(_Mac):
         return ctx, _mac_len(param, ctx.size, mech in _HMAC_GENERAL)
 
 
-@mechanism(Mechanism.AES_CMAC, Mechanism.AES_CMAC_GENERAL, info=MechInfo(16, 32, _SV))
+@mechanism(Mechanism.AES_CMAC, info=MechInfo(16, 32, _SV))
+@mechanism(Mechanism.AES_CMAC_GENERAL, info=MechInfo(16, 32, _SV), param=MAC_LENGTH)
 class AesCmac(_Mac):
     key_types = frozenset({KeyType.AES})
 
@@ -113,7 +100,8 @@ class AesCmac(_Mac):
         return engine_aes.Cmac(_aes_key(key)), n
 
 
-@mechanism(Mechanism.AES_MAC, Mechanism.AES_MAC_GENERAL, info=MechInfo(16, 32, _SV))
+@mechanism(Mechanism.AES_MAC, info=MechInfo(16, 32, _SV))
+@mechanism(Mechanism.AES_MAC_GENERAL, info=MechInfo(16, 32, _SV), param=MAC_LENGTH)
 class AesMac(_Mac):
     """CBC-MAC (python-pkcs11 signs with it when an AES key names no mechanism): AES_MAC gives half
     a block, AES_MAC_GENERAL the length its CK_MAC_GENERAL_PARAMS asks for (3.0, 2.14)."""

@@ -17,9 +17,9 @@ from typing import Any
 from softhsm_py import errors
 from softhsm_py.constants import KDF, Attribute, HkdfSaltType, KeyType, Mechanism, MechanismFlag, ObjectClass
 from softhsm_py.engine import aes as engine_aes
+from softhsm_py.engine import curves, hash_table, hashes
 from softhsm_py.engine import ec as engine_ec
 from softhsm_py.engine import edwards as engine_ed
-from softhsm_py.engine import hashes
 from softhsm_py.mechanisms import ec as ec_mech
 from softhsm_py.mechanisms import eddsa as ed_mech
 from softhsm_py.mechanisms.base import KeyView, MechanismImpl, attr, require_class, require_type, template_len
@@ -29,34 +29,11 @@ from softhsm_py.mechanisms.registry import MechInfo, mechanism
 
 F = MechanismFlag
 
-_X963: dict[int, str] = {
-    KDF.SHA1_KDF: "sha1",
-    KDF.SHA224_KDF: "sha224",
-    KDF.SHA256_KDF: "sha256",
-    KDF.SHA384_KDF: "sha384",
-    KDF.SHA512_KDF: "sha512",
-    KDF.SHA3_224_KDF: "sha3-224",
-    KDF.SHA3_256_KDF: "sha3-256",
-    KDF.SHA3_384_KDF: "sha3-384",
-    KDF.SHA3_512_KDF: "sha3-512",
-}
+_X963: dict[int, str] = hash_table.names_by("kdf")
+_ECDH_BITS = curves.bit_range(curves.EC, curves.MONTGOMERY)
 _FIXED_LEN = {KeyType.CHACHA20: 32}
 _NO_VALUE_LEN = frozenset({KeyType.CHACHA20})
-_VARIABLE = frozenset(
-    {
-        KeyType.GENERIC_SECRET,
-        KeyType.HKDF,
-        KeyType.SHA_1_HMAC,
-        KeyType.SHA224_HMAC,
-        KeyType.SHA256_HMAC,
-        KeyType.SHA384_HMAC,
-        KeyType.SHA512_HMAC,
-        KeyType.SHA3_224_HMAC,
-        KeyType.SHA3_256_HMAC,
-        KeyType.SHA3_384_HMAC,
-        KeyType.SHA3_512_HMAC,
-    }
-)
+_VARIABLE = frozenset({KeyType.GENERIC_SECRET, KeyType.HKDF, *hash_table.HMAC_KEY_TYPES})
 
 
 def output_len(template: Mapping[int, Any], natural: int, maximum: int | None) -> tuple[int, int]:
@@ -103,7 +80,8 @@ def _ecdh_secret(base_key: KeyView, public_data: bytes) -> bytes:
 @mechanism(
     Mechanism.ECDH1_DERIVE,
     Mechanism.ECDH1_COFACTOR_DERIVE,
-    info=MechInfo(255, 521, F.DERIVE | F.EC_F_P | F.EC_OID | F.EC_UNCOMPRESS),
+    info=MechInfo(*_ECDH_BITS, F.DERIVE | F.EC_F_P | F.EC_OID | F.EC_UNCOMPRESS),
+    param=EcdhParams,
 )
 class Ecdh(MechanismImpl):
     """Every curve offered has cofactor 1 (prime curves) or clamps it away (X25519/X448), so the
@@ -144,7 +122,9 @@ def _hkdf_salt(p: HkdfParams) -> bytes | None:
     raise errors.MechanismParamInvalid()
 
 
-@mechanism(Mechanism.HKDF_DERIVE, Mechanism.HKDF_DATA, info=MechInfo(1, 0xFFFFFFFF, F.DERIVE))
+@mechanism(
+    Mechanism.HKDF_DERIVE, Mechanism.HKDF_DATA, info=MechInfo(1, 0xFFFFFFFF, F.DERIVE), param=HkdfParams
+)
 class Hkdf(MechanismImpl):
     key_types = frozenset({KeyType.GENERIC_SECRET, KeyType.HKDF})
 

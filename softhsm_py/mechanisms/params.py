@@ -1,12 +1,34 @@
-"""Mechanism parameters as plain Python values, filled by ``abi/mechparams.py``.
+"""Mechanism parameters as plain Python values: the types a mechanism declares where it is
+registered (``registry.mechanism(..., param=...)``) and a front end fills in (PKCS#11:
+``pkcs11/abi/mechparams.py`` from CK_MECHANISM.pParameter; REST: from the request's fields).
 
-Mechanisms without a parameter get ``None``; CBC modes and AES key wrap get the IV as ``bytes``;
-the *_HMAC_GENERAL and AES_CMAC_GENERAL mechanisms get the MAC length as ``int``.
+Structured parameters are the dataclasses below. Three parameters are plain values, named by a
+``ParamKind`` instead of a class: a CBC IV (``bytes``, 16), the optional IV of AES key wrap
+(``bytes`` or None) and the MAC length of the *_GENERAL MACs (``int``). A mechanism that takes no
+parameter declares none and gets ``None``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+class ParamKind:
+    """A parameter carried as a plain value (see the module docstring); compared by identity."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"ParamKind({self.name})"
+
+
+IV16 = ParamKind("16-byte IV")  # CBC, CBC_PAD: bytes
+OPTIONAL_IV = ParamKind("optional IV")  # AES key wrap (RFC 3394 / 5649): bytes or None
+MAC_LENGTH = ParamKind("MAC length")  # CK_MAC_GENERAL_PARAMS: int
+ParamType = type | ParamKind
 
 
 @dataclass(frozen=True)
@@ -83,10 +105,3 @@ class HkdfParams:
     salt_key_handle: int
     info: bytes
     salt_key_value: bytes | None = None
-
-
-@dataclass(frozen=True)
-class KeyDerivationStringData:
-    """CK_KEY_DERIVATION_STRING_DATA."""
-
-    data: bytes

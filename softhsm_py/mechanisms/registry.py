@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from softhsm_py import errors
 from softhsm_py.constants import MechanismFlag
@@ -20,6 +21,9 @@ from softhsm_py.mechanisms.base import (  # noqa: F401  re-exported for the sess
     SignContext,
     VerifyContext,
 )
+
+if TYPE_CHECKING:  # params loads dataclasses: not at module start, where this module is read
+    from softhsm_py.mechanisms.params import ParamType
 
 
 class MechInfo:
@@ -36,14 +40,16 @@ class MechInfo:
 
 _IMPLS: dict[int, MechanismImpl] = {}
 _INFOS: dict[int, MechInfo] = {}
+_PARAMS: dict[int, ParamType | None] = {}
 _FAMILIES = ("digest", "hmac", "aes", "chacha", "rsa", "ec", "eddsa", "kdf", "keygen")
 _loaded = False
 
 C = type[MechanismImpl]
 
 
-def mechanism(*mechs: int, info: MechInfo) -> Callable[[C], C]:
-    """Register ``cls`` (one shared instance) for ``mechs``; stack decorators for other infos."""
+def mechanism(*mechs: int, info: MechInfo, param: ParamType | None = None) -> Callable[[C], C]:
+    """Register ``cls`` (one shared instance) for ``mechs``, which take a parameter of type
+    ``param`` (None: no parameter); stack decorators for other infos or parameter types."""
 
     def register(cls: C) -> C:
         instance = cls.__dict__.get("_instance") or cls()
@@ -53,6 +59,7 @@ def mechanism(*mechs: int, info: MechInfo) -> Callable[[C], C]:
                 raise RuntimeError(f"mechanism 0x{int(mech):x} registered twice")
             _IMPLS[int(mech)] = instance
             _INFOS[int(mech)] = info
+            _PARAMS[int(mech)] = param
         return cls
 
     return register
@@ -85,6 +92,14 @@ def info(mech: int) -> MechInfo:
         return _INFOS[int(mech)]
     except KeyError:
         raise errors.MechanismInvalid() from None
+
+
+def param_type(mech: int) -> ParamType | None:
+    """The parameter type ``mech`` declared; None for one that takes none or is unknown (an
+    unknown mechanism is refused by ``lookup`` when the core starts the operation)."""
+    if not _loaded:
+        _load()
+    return _PARAMS.get(mech)
 
 
 def infos() -> dict[int, MechInfo]:

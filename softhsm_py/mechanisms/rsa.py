@@ -7,7 +7,7 @@ from typing import Any
 
 from softhsm_py import errors
 from softhsm_py.constants import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
-from softhsm_py.engine import hashes
+from softhsm_py.engine import hash_table, hashes
 from softhsm_py.engine import rsa as engine
 from softhsm_py.mechanisms.base import (
     CipherContext,
@@ -35,30 +35,9 @@ MIN_BITS, MAX_BITS = 1024, 8192
 RSA = frozenset({KeyType.RSA})
 F = MechanismFlag
 _SV = F.SIGN | F.VERIFY
-_OAEP_HASHES = frozenset({"sha1", "sha224", "sha256", "sha384", "sha512"})  # what OpenSSL's OAEP takes
-
-_HASHED_PKCS: dict[int, str] = {
-    Mechanism.SHA1_RSA_PKCS: "sha1",
-    Mechanism.SHA224_RSA_PKCS: "sha224",
-    Mechanism.SHA256_RSA_PKCS: "sha256",
-    Mechanism.SHA384_RSA_PKCS: "sha384",
-    Mechanism.SHA512_RSA_PKCS: "sha512",
-    Mechanism.SHA3_224_RSA_PKCS: "sha3-224",
-    Mechanism.SHA3_256_RSA_PKCS: "sha3-256",
-    Mechanism.SHA3_384_RSA_PKCS: "sha3-384",
-    Mechanism.SHA3_512_RSA_PKCS: "sha3-512",
-}
-_HASHED_PSS: dict[int, str] = {
-    Mechanism.SHA1_RSA_PKCS_PSS: "sha1",
-    Mechanism.SHA224_RSA_PKCS_PSS: "sha224",
-    Mechanism.SHA256_RSA_PKCS_PSS: "sha256",
-    Mechanism.SHA384_RSA_PKCS_PSS: "sha384",
-    Mechanism.SHA512_RSA_PKCS_PSS: "sha512",
-    Mechanism.SHA3_224_RSA_PKCS_PSS: "sha3-224",
-    Mechanism.SHA3_256_RSA_PKCS_PSS: "sha3-256",
-    Mechanism.SHA3_384_RSA_PKCS_PSS: "sha3-384",
-    Mechanism.SHA3_512_RSA_PKCS_PSS: "sha3-512",
-}
+_OAEP_HASHES = frozenset(h.name for h in hash_table.HASHES if h.oaep)  # what OpenSSL's OAEP takes
+_HASHED_PKCS: dict[int, str] = hash_table.names_by("rsa_pkcs")
+_HASHED_PSS: dict[int, str] = hash_table.names_by("rsa_pss")
 
 
 def _check_bits(key: KeyView) -> None:
@@ -279,7 +258,7 @@ def _exact(data: bytes, size: int) -> bytes:
     return data
 
 
-@mechanism(Mechanism.RSA_PKCS_PSS, *_HASHED_PSS, info=MechInfo(MIN_BITS, MAX_BITS, _SV))
+@mechanism(Mechanism.RSA_PKCS_PSS, *_HASHED_PSS, info=MechInfo(MIN_BITS, MAX_BITS, _SV), param=PssParams)
 class RsaPss(MechanismImpl):
     """RSA_PKCS_PSS signs a caller's hash (single-part); SHA*_RSA_PKCS_PSS hash multi-part."""
 
@@ -314,7 +293,9 @@ def _oaep_params(param: Any) -> tuple[str, str, bytes]:
 
 
 @mechanism(
-    Mechanism.RSA_PKCS_OAEP, info=MechInfo(MIN_BITS, MAX_BITS, F.ENCRYPT | F.DECRYPT | F.WRAP | F.UNWRAP)
+    Mechanism.RSA_PKCS_OAEP,
+    info=MechInfo(MIN_BITS, MAX_BITS, F.ENCRYPT | F.DECRYPT | F.WRAP | F.UNWRAP),
+    param=OaepParams,
 )
 class RsaOaep(CipherWrap, MechanismImpl):
     """Single-part. The OAEP hash and the MGF1 hash may differ (spec allows it; hosts use it)."""

@@ -138,11 +138,21 @@ P256 = bytes.fromhex("06082a8648ce3d030107")
 P384 = bytes.fromhex("06052b81040022")
 P521 = bytes.fromhex("06052b81040023")
 SECP256K1 = bytes.fromhex("06052b8104000a")
+P192 = bytes.fromhex("06082a8648ce3d030101")  # as `openssl ecparam -name NAME -outform DER` writes them
+P224 = bytes.fromhex("06052b81040021")
+BRAINPOOL_P256 = bytes.fromhex("06092b2403030208010107")
+BRAINPOOL_P384 = bytes.fromhex("06092b240303020801010b")
+BRAINPOOL_P512 = bytes.fromhex("06092b240303020801010d")
 ED25519_OID = bytes.fromhex("06032b6570")
 ED448_OID = bytes.fromhex("06032b6571")
 X25519_OID = bytes.fromhex("06032b656e")
 X448_OID = bytes.fromhex("06032b656f")
-CURVES = {P256: ec.SECP256R1(), P384: ec.SECP384R1(), P521: ec.SECP521R1(), SECP256K1: ec.SECP256K1()}
+CURVES = {P256: ec.SECP256R1(), P384: ec.SECP384R1(), P521: ec.SECP521R1(), SECP256K1: ec.SECP256K1(),
+          P192: ec.SECP192R1(), P224: ec.SECP224R1(), BRAINPOOL_P256: ec.BrainpoolP256R1(),
+          BRAINPOOL_P384: ec.BrainpoolP384R1(), BRAINPOOL_P512: ec.BrainpoolP512R1()}  # fmt: skip
+CURVE_IDS = {P256: "P-256", P384: "P-384", P521: "P-521", SECP256K1: "secp256k1", P192: "P-192",
+             P224: "P-224", BRAINPOOL_P256: "brainpoolP256r1", BRAINPOOL_P384: "brainpoolP384r1",
+             BRAINPOOL_P512: "brainpoolP512r1"}  # fmt: skip
 
 # hash name <-> mechanisms, for parametrisation
 HASH_MECH = {"sha1": CKM.SHA_1, "sha224": CKM.SHA224, "sha256": CKM.SHA256, "sha384": CKM.SHA384,

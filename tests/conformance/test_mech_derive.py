@@ -17,6 +17,7 @@ from .mech_support import (
     CKK,
     CKM,
     CKO,
+    CURVE_IDS,
     CURVES,
     OKP,
     P256,
@@ -63,7 +64,7 @@ def _expected(z: bytes, kdf: int, shared: bytes, length: int) -> bytes:
 
 
 @pytest.mark.parametrize("mechanism", [CKM.ECDH1_DERIVE, CKM.ECDH1_COFACTOR_DERIVE], ids=["ecdh", "cofactor"])
-@pytest.mark.parametrize("params", [P256, P384], ids=["P-256", "P-384"])
+@pytest.mark.parametrize("params", list(CURVES), ids=list(CURVE_IDS.values()))
 @pytest.mark.parametrize("kdf", list(KDFS), ids=["null", "sha1", "sha256", "sha512"])
 def test_ecdh_prime_curves(t: Token, mechanism: int, params: bytes, kdf: int) -> None:
     t.require(mechanism)

@@ -16,14 +16,12 @@ from .mech_support import (
     CKK,
     CKM,
     CKO,
+    CURVE_IDS,
     CURVES,
     ED448_OID,
     ED25519_OID,
     P256,
-    P384,
-    P521,
     RAW,
-    SECP256K1,
     X448_OID,
     X25519_OID,
     Template,
@@ -95,9 +93,7 @@ def test_pair_shares_id(t: Token, side: str) -> None:
     assert t.get(pub, CKA.ID) == t.get(priv, CKA.ID) == b"pair-7"
 
 
-@pytest.mark.parametrize(
-    "params", [P256, P384, P521, SECP256K1], ids=["P-256", "P-384", "P-521", "secp256k1"]
-)
+@pytest.mark.parametrize("params", list(CURVES), ids=list(CURVE_IDS.values()))
 def test_ec_key_pair(t: Token, params: bytes) -> None:
     pub, priv = t.generate_pair(CKM.EC_KEY_PAIR_GEN, {**PUB, CKA.EC_PARAMS: params}, PRIV)
     key = public_ec(t, pub, params)  # a point on the curve, or cryptography refuses it

@@ -23,7 +23,7 @@ from softhsm_py.core.objects import (
     modify,
     read,
 )
-from softhsm_py.engine import keycheck
+from softhsm_py.engine import asn1
 from softhsm_py.errors import (
     ActionProhibited,
     AttributeReadOnly,
@@ -42,6 +42,10 @@ CURVE_PARAMS = {
     "P-384": (bytes.fromhex("06052b81040022"), ec.SECP384R1()),
     "P-521": (bytes.fromhex("06052b81040023"), ec.SECP521R1()),
     "secp256k1": (bytes.fromhex("06052b8104000a"), ec.SECP256K1()),
+    "P-192": (bytes.fromhex("06082a8648ce3d030101"), ec.SECP192R1()),
+    "P-224": (bytes.fromhex("06052b81040021"), ec.SECP224R1()),
+    "brainpoolP256r1": (bytes.fromhex("06092b2403030208010107"), ec.BrainpoolP256R1()),
+    "brainpoolP512r1": (bytes.fromhex("06092b240303020801010d"), ec.BrainpoolP512R1()),
 }
 ED25519_OID, X25519_OID = bytes.fromhex("06032b6570"), bytes.fromhex("06032b656e")
 NSS_TRUST = 0xCE534353
@@ -52,7 +56,7 @@ def b(i: int) -> bytes:
 
 
 def der(data: bytes) -> bytes:
-    return keycheck.der_octet_string(data)
+    return asn1.octet_string(data)
 
 
 def printable(name: str) -> bytes:
@@ -295,7 +299,7 @@ def test_off_curve_point_rejected() -> None:
     ("params", "error"),
     [
         (ED25519_OID, AttributeValueInvalid),  # an Edwards curve on CKK_EC
-        (bytes.fromhex("06052b81040021"), CurveNotSupported),  # P-224: a real OID we lack
+        (bytes.fromhex("06052b81040020"), CurveNotSupported),  # secp224k1: a real OID we lack
         (b"\x30\x00", AttributeValueInvalid),  # explicit parameters
         (printable("edwards25519"), AttributeValueInvalid),
     ],

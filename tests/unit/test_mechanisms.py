@@ -369,6 +369,14 @@ CURVES = {
     "P-384": (P384, ec.SECP384R1),
     "P-521": (P521, ec.SECP521R1),
     "secp256k1": (K256, ec.SECP256K1),
+    # OIDs as `openssl ecparam -name NAME -outform DER` writes them
+    "P-192": (bytes.fromhex("06082a8648ce3d030101"), ec.SECP192R1),
+    "P-224": (bytes.fromhex("06052b81040021"), ec.SECP224R1),
+    "brainpoolP224r1": (bytes.fromhex("06092b2403030208010105"), ec.BrainpoolP224R1),
+    "brainpoolP256r1": (bytes.fromhex("06092b2403030208010107"), ec.BrainpoolP256R1),
+    "brainpoolP320r1": (bytes.fromhex("06092b2403030208010109"), ec.BrainpoolP320R1),
+    "brainpoolP384r1": (bytes.fromhex("06092b240303020801010b"), ec.BrainpoolP384R1),
+    "brainpoolP512r1": (bytes.fromhex("06092b240303020801010d"), ec.BrainpoolP512R1),
 }
 
 
@@ -423,7 +431,7 @@ def test_ec_public_point_raw_accepted_and_unknown_curve_refused():
     raw = Key({**pub.attrs, A.EC_POINT: pub.attrs[A.EC_POINT][2:]})
     verify(M.ECDSA, None, raw, b"\x01" * 32, sign(M.ECDSA, None, priv, b"\x01" * 32))
     with pytest.raises(errors.CurveNotSupported):
-        pair(M.EC_KEY_PAIR_GEN, {A.EC_PARAMS: bytes.fromhex("06052b81040021")})  # P-224
+        pair(M.EC_KEY_PAIR_GEN, {A.EC_PARAMS: bytes.fromhex("06052b81040020")})  # secp224k1
     with pytest.raises(errors.TemplateIncomplete):
         pair(M.EC_KEY_PAIR_GEN, {})
 
@@ -506,6 +514,27 @@ def test_ecdh_p256_null_and_x963_kdfs(mech):
         _derive(mech, EcdhParams(KDF.NULL, b"", b"\x04" + bytes(64)), priv, {})
     with pytest.raises(errors.TemplateInconsistent):
         _derive(mech, EcdhParams(KDF.NULL, b"", peer_point), priv, {A.VALUE_LEN: 33})
+
+
+@pytest.mark.parametrize("curve_name", list(CURVES))
+def test_ecdh_every_prime_curve(curve_name):
+    params, curve = CURVES[curve_name]
+    pub, priv = pair(M.EC_KEY_PAIR_GEN, {A.EC_PARAMS: params})
+    peer = ec.generate_private_key(curve())
+    peer_point = peer.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    z = peer.exchange(ec.ECDH(), _ec_crypto_public(pub, curve))
+    out = _derive(M.ECDH1_DERIVE, EcdhParams(KDF.NULL, b"", peer_point), priv, {})
+    assert out[A.VALUE] == z and len(z) == (curve().key_size + 7) // 8
+
+
+def test_ec_mechanism_info_spans_every_curve():
+    sizes = [curve().key_size for _, curve in CURVES.values()]
+    for mech in (M.ECDSA, M.EC_KEY_PAIR_GEN, M.ECDH1_DERIVE):
+        info = registry.info(mech)
+        assert info.min_key == min(sizes) and info.max_key == max(sizes)
+    assert (registry.info(M.EDDSA).min_key, registry.info(M.EDDSA).max_key) == (255, 448)
 
 
 @pytest.mark.parametrize(

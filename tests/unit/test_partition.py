@@ -152,7 +152,11 @@ def test_import_a_private_key_and_use_it(part: Partition) -> None:
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     info = part.import_key(
-        "imported", private_pkcs8=der, template={A.SIGN: True}, public_template={A.VERIFY: True}
+        "imported",
+        private_pkcs8=der,
+        key_type=KeyType.RSA,
+        template={A.SIGN: True},
+        public_template={A.VERIFY: True},
     )
     assert not info.generated and info.algorithm == "RSA" and info.key_size == 2048
     sig = part.sign("imported", Mech(Mechanism.SHA256_RSA_PKCS), b"msg")

@@ -17,7 +17,7 @@ from softhsm_py.constants import ObjectClass as O
 from softhsm_py.core.objects import Actor, Origin, build, codec, matches, modify, read
 from softhsm_py.core.objects.codec import Kind
 from softhsm_py.core.objects.policy import ENUMERATED, AttrSpec, R, Table, all_tables
-from softhsm_py.core.objects.policy_keys import HMAC_KEY_TYPES
+from softhsm_py.engine.hash_table import HMAC_KEY_TYPES
 from softhsm_py.errors import (
     AttributeReadOnly,
     AttributeSensitive,
@@ -79,7 +79,7 @@ def templates() -> dict[tuple[int, int | None], dict[int, Any]]:
         (sec, KeyType.AES): {A.VALUE: bytes(range(32))},
         (sec, KeyType.GENERIC_SECRET): {A.VALUE: b"secret"},
         (sec, KeyType.CHACHA20): {A.VALUE: bytes(range(32))},
-        **{(sec, kt): {A.VALUE: b"mac key"} for kt in HMAC_KEY_TYPES},
+        **{(sec, kt): {A.VALUE: b"mac key"} for kt in (*HMAC_KEY_TYPES, KeyType.HKDF)},
     }
     full = {}
     for (cls, kt), t in out.items():

@@ -1,5 +1,8 @@
 """The one reader of the attribute tables: builds, changes, reads, finds and destroys objects.
 
+Key material is the key type's business: the factory asks its spec (``core.keytypes``) to check
+and complete it and never branches on key types itself.
+
 Objects are plain ``dict[int, value]`` (docs/internals.md). Every function here returns a new
 dict and never mutates its arguments, so a failed call leaves the caller's object untouched.
 """
@@ -8,18 +11,17 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from softhsm_py.constants import UNAVAILABLE_INFORMATION, KeyType, ObjectClass
+from softhsm_py.constants import UNAVAILABLE_INFORMATION, ObjectClass
 from softhsm_py.constants import Attribute as A
 from softhsm_py.constants import VendorAttribute as V
+from softhsm_py.core import keytypes
 from softhsm_py.core.objects import codec
 from softhsm_py.core.objects.codec import Kind
 from softhsm_py.core.objects.policy import ENUMERATED, AttrSpec, R, Table, table_for
-from softhsm_py.core.objects.policy_keys import HMAC_KEY_TYPES
-from softhsm_py.engine import keycheck
+from softhsm_py.engine import asn1
 from softhsm_py.errors import (
     ActionProhibited,
     AttributeReadOnly,
@@ -43,9 +45,22 @@ class Origin(Enum):
     __hash__ = object.__hash__  # identity, in C (see codec.Kind)
 
 
-@dataclass(frozen=True)
 class Actor:
-    is_so: bool = False  # who acts: only the SO may set CKA_TRUSTED [10]
+    """Who acts: only the SO may set CKA_TRUSTED [10]. (Not a dataclass: see ``policy.AttrSpec``.)"""
+
+    __slots__ = ("is_so",)
+
+    def __init__(self, is_so: bool = False) -> None:
+        self.is_so = is_so
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Actor) and other.is_so == self.is_so
+
+    def __hash__(self) -> int:
+        return hash(self.is_so)
+
+    def __repr__(self) -> str:
+        return f"Actor(is_so={self.is_so})"
 
 
 # Which rows a template may not name, and which it must, per origin. C_DeriveKey has no
@@ -62,13 +77,6 @@ _REQUIRED = {
     Origin.UNWRAP: R.REQUIRED_ON_UNWRAP,
     Origin.DERIVE: R.NONE,
 }
-_KEY_CLASSES = (ObjectClass.PUBLIC_KEY, ObjectClass.PRIVATE_KEY, ObjectClass.SECRET_KEY)
-_CHECK_VALUE = {
-    KeyType.AES: keycheck.aes_check_value,
-    KeyType.CHACHA20: keycheck.chacha20_check_value,
-    **dict.fromkeys((KeyType.GENERIC_SECRET, *HMAC_KEY_TYPES), keycheck.generic_check_value),
-}
-_CURVE_FAMILY = {KeyType.EC: "ec", KeyType.EC_EDWARDS: "edwards", KeyType.EC_MONTGOMERY: "montgomery"}
 
 
 def _new_unique_id() -> bytes:
@@ -146,13 +154,13 @@ def build(
     material = dict(material or {})
     # The class decides which attributes exist, so it is settled first: an unknown class (NSS's
     # CKO_NSS_TRUST, with its vendor attributes) is AttributeValueInvalid, not TypeInvalid.
-    for attr in (A.CLASS, A.KEY_TYPE, A.CERTIFICATE_TYPE):
-        if attr in template and attr in material and template[attr] != material[attr]:
+    for head in (A.CLASS, A.KEY_TYPE, A.CERTIFICATE_TYPE):
+        if head in template and head in material and template[head] != material[head]:
             raise TemplateInconsistent()  # e.g. a CLASS the mechanism cannot make
     merged = {**template, **material}
-    for attr in (A.CLASS, A.KEY_TYPE, A.CERTIFICATE_TYPE):
-        if attr in merged:
-            codec.validate(attr, merged[attr])
+    for head in (A.CLASS, A.KEY_TYPE, A.CERTIFICATE_TYPE):
+        if head in merged:
+            codec.validate(head, merged[head])
     table = table_for(merged)
 
     rows = _rows(table)
@@ -192,81 +200,18 @@ def build(
     return obj
 
 
-def _int(obj: Attrs, attr: int) -> int | None:
-    value = obj.get(attr)
-    return None if value is None else int.from_bytes(value, "big")
-
-
-def _fill(obj: Attrs, attr: int, value: int) -> None:
-    if attr not in obj:  # keep the caller's own encoding of parts it gave
-        obj[attr] = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
-
-
 def _check_material(obj: Attrs, *, generated: bool = False) -> None:
-    """Key material must make a working key [spec 4.1.1: AttributeValueInvalid otherwise];
-    fill in what follows from it (CRT parts, MODULUS_BITS, VALUE_LEN, check value, SPKI).
-    ``generated``: a key pair the token made, with its SPKI; nothing to check."""
-    cls, kt = obj[A.CLASS], obj.get(A.KEY_TYPE)
-    spki: bytes | None = None
-    if generated:
-        if kt == KeyType.RSA and cls == ObjectClass.PUBLIC_KEY:
-            bits = (_int(obj, A.MODULUS) or 0).bit_length()
-            if obj.setdefault(A.MODULUS_BITS, bits) != bits:
-                raise TemplateInconsistent()
-        return
-    if kt == KeyType.RSA and cls == ObjectClass.PUBLIC_KEY:
-        n, e = _int(obj, A.MODULUS) or 0, _int(obj, A.PUBLIC_EXPONENT) or 0
-        spki = keycheck.rsa_public(n, e)
-        if obj.setdefault(A.MODULUS_BITS, n.bit_length()) != n.bit_length():
-            raise TemplateInconsistent()  # generated modulus differs from the bits asked for
-    elif kt == KeyType.RSA:
-        parts = keycheck.rsa_private(
-            n=_int(obj, A.MODULUS) or 0,
-            d=_int(obj, A.PRIVATE_EXPONENT) or 0,
-            e=_int(obj, A.PUBLIC_EXPONENT),
-            p=_int(obj, A.PRIME_1),
-            q=_int(obj, A.PRIME_2),
-            dmp1=_int(obj, A.EXPONENT_1),
-            dmq1=_int(obj, A.EXPONENT_2),
-            iqmp=_int(obj, A.COEFFICIENT),
-        )
-        _fill(obj, A.PUBLIC_EXPONENT, parts.e)
-        _fill(obj, A.PRIME_1, parts.p)
-        _fill(obj, A.PRIME_2, parts.q)
-        _fill(obj, A.EXPONENT_1, parts.dmp1)
-        _fill(obj, A.EXPONENT_2, parts.dmq1)
-        _fill(obj, A.COEFFICIENT, parts.iqmp)
-        spki = parts.spki
-    elif kt in _CURVE_FAMILY:
-        curve = keycheck.curve_of(_CURVE_FAMILY[kt], obj[A.EC_PARAMS])
-        if cls == ObjectClass.PUBLIC_KEY:
-            obj[A.EC_POINT], spki = keycheck.ec_public(curve, obj[A.EC_POINT])
-        else:
-            spki = keycheck.ec_private(curve, obj[A.VALUE])
-    elif kt in _CHECK_VALUE:
-        value = obj[A.VALUE]
-        kcv = _CHECK_VALUE[kt](value)
-        if obj.setdefault(A.VALUE_LEN, len(value)) != len(value):
-            raise TemplateInconsistent()  # VALUE_LEN asked for, VALUE of another length made
-        given = obj.get(A.CHECK_VALUE)
-        if given == b"":
-            del obj[A.CHECK_VALUE]  # an empty check value asks for none
-        elif given is None:
-            obj[A.CHECK_VALUE] = kcv
-        elif given != kcv:
-            raise AttributeValueInvalid()
-    if spki is not None:
-        if obj.get(A.PUBLIC_KEY_INFO, b"") == b"":
-            obj[A.PUBLIC_KEY_INFO] = spki
-        elif obj[A.PUBLIC_KEY_INFO] != spki:
-            raise AttributeValueInvalid()
+    """The key type's own check of its material, which also fills in what follows from it."""
+    spec = keytypes.find(obj[A.CLASS], obj.get(A.KEY_TYPE))
+    if spec is not None:  # data objects and certificates carry no key material
+        spec.check_material(obj, generated)
 
 
 def _set_token_attributes(obj: Attrs, origin: Origin, mechanism: int | None, base: Attrs | None) -> None:
     """The [2,4,6] attributes: only the token sets them."""
     obj[A.UNIQUE_ID] = _new_unique_id()
     cls = obj[A.CLASS]
-    if cls not in _KEY_CLASSES:
+    if cls not in keytypes.KEY_CLASSES:
         return
     obj[V.CREATED] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()).encode()
     generated = origin is Origin.GENERATE
@@ -376,7 +321,7 @@ def matches(attrs: Attrs, template: Attrs) -> bool:
         if _same(attr, have, value):
             continue
         # CKA_EC_POINT is stored DER-wrapped; a search with the raw point still finds it.
-        if attr == A.EC_POINT and isinstance(value, bytes) and have == keycheck.der_octet_string(value):
+        if attr == A.EC_POINT and isinstance(value, bytes) and have == asn1.octet_string(value):
             continue
         return False
     return True

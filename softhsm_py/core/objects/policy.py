@@ -7,13 +7,13 @@ Footnote numbers in brackets are those of the PKCS#11 3.0 attribute tables (sect
  [7] unreadable if SENSITIVE or !EXTRACTABLE  [8] C_SetAttributeValue / C_CopyObject may change it
  [9] default is token-specific           [10] only the SO may set it to TRUE
  [11] read-only once TRUE                 [12] read-only once FALSE
-Only ``objects.factory`` reads these tables; the rows themselves hold no code.
+Only ``objects.factory`` reads these tables; the rows themselves hold no code. Key tables live
+with their key types (``core.keytypes``), built on the class tables of ``policy_keys``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import IntFlag, auto
 from typing import Any
 
@@ -53,19 +53,23 @@ class R(IntFlag):
     CRT_PART = FORBIDDEN_ON_GENERATE | FORBIDDEN_ON_UNWRAP | HIDDEN_IF_SENSITIVE  # [4,6,7]
 
 
-@dataclass(frozen=True)
 class AttrSpec:
-    type: int
-    kind: Kind
-    rules: R = R.NONE
-    default: Any = None  # None: no default, the attribute is absent unless given or computed
+    """One row (read-only by convention). Not a dataclass: the factory and the key-type tables
+    load at module start, and ``dataclasses`` costs ~5 ms to import."""
 
-    def __post_init__(self) -> None:
+    __slots__ = ("_bits", "default", "kind", "rules", "type")
+
+    def __init__(self, type: int, kind: Kind, rules: R = R.NONE, default: Any = None) -> None:
+        self.type, self.kind, self.rules = type, kind, rules
+        self.default = default  # None: no default, the attribute is absent unless given or computed
         # Flag tests run for every attribute of every object built: plain ints, not IntFlag maths.
-        object.__setattr__(self, "_bits", int(self.rules))
+        self._bits = int(rules)
 
     def has(self, flag: R) -> bool:
-        return (self._bits & flag._value_) != 0  # type: ignore[attr-defined]
+        return (self._bits & flag._value_) != 0
+
+    def __repr__(self) -> str:
+        return f"AttrSpec({self.type:#x}, {self.kind.name}, {self.rules!r}, {self.default!r})"
 
 
 Table = dict[int, AttrSpec]
@@ -151,16 +155,19 @@ ENUMERATED: dict[int, frozenset[int]] = {
 CERTIFICATE_TABLES: dict[int, Table] = {CertificateType.X_509: X_509}
 
 
+_KEY_TABLES: dict[int, dict[int, Table]] | None = None  # class -> key type -> table
+
+
 def _key_tables() -> dict[int, dict[int, Table]]:
     global _KEY_TABLES
     if _KEY_TABLES is None:
-        from softhsm_py.core.objects import policy_keys  # key tables build on this module
+        from softhsm_py.core import keytypes  # the key tables build on this module
 
-        _KEY_TABLES = policy_keys.KEY_TABLES
+        tables: dict[int, dict[int, Table]] = {}
+        for (cls, key_type), spec in keytypes.SPECS.items():
+            tables.setdefault(cls, {})[key_type] = spec.table
+        _KEY_TABLES = tables
     return _KEY_TABLES
-
-
-_KEY_TABLES: dict[int, dict[int, Table]] | None = None
 
 
 def table_for(attrs: dict[int, Any]) -> Table:
@@ -175,10 +182,10 @@ def table_for(attrs: dict[int, Any]) -> Table:
         return DATA
     if cls == ObjectClass.CERTIFICATE:
         return _pick(CERTIFICATE_TABLES, attrs, A.CERTIFICATE_TYPE)
-    families = _key_tables().get(cls)
-    if families is None:
+    tables = _key_tables().get(cls)
+    if tables is None:
         raise AttributeValueInvalid()
-    return _pick(families, attrs, A.KEY_TYPE)
+    return _pick(tables, attrs, A.KEY_TYPE)
 
 
 def _pick(tables: dict[int, Table], attrs: dict[int, Any], attr: A) -> Table:
@@ -192,12 +199,10 @@ def _pick(tables: dict[int, Table], attrs: dict[int, Any], attr: A) -> Table:
 
 def all_tables() -> dict[tuple[int, int | None], Table]:
     """Every (class, key or certificate type) table: for tests and documentation."""
-    from softhsm_py.core.objects import policy_keys
-
     out: dict[tuple[int, int | None], Table] = {(int(ObjectClass.DATA), None): DATA}
     for ct, table in CERTIFICATE_TABLES.items():
         out[(int(ObjectClass.CERTIFICATE), int(ct))] = table
-    for cls, families in policy_keys.KEY_TABLES.items():
-        for kt, table in families.items():
-            out[(int(cls), int(kt))] = table
+    for cls, tables in _key_tables().items():
+        for key_type, table in tables.items():
+            out[(cls, key_type)] = table
     return out

@@ -1,6 +1,6 @@
-"""Key tables: PKCS#11 3.0 sections 4.7-4.10 (common key, public, private, secret) and the
-key-type sections (RSA 6.1.2-3, EC 6.3.3-4, EC_EDWARDS 6.3.5-6, EC_MONTGOMERY 6.3.7-8,
-GENERIC_SECRET 6.7.3, AES 6.8.2). Footnote numbers in brackets, see ``policy``.
+"""Key class tables: PKCS#11 3.0 sections 4.7-4.10 (common key, public, private, secret).
+Footnote numbers in brackets, see ``policy``. Each key type adds its own rows in its family
+module of ``core.keytypes`` (RSA 6.1.2-3, EC 6.3.3-8, secret keys 6.7-6.8).
 
 Usage defaults follow SoftHSMv2, because hosts rely on them (CLIENTS.md): Java sends an empty
 private-key template and only CLASS + VALUE_LEN for AES, then expects the key to work.
@@ -9,9 +9,8 @@ private-key template and only CLASS + VALUE_LEN for AES, then expects the key to
 from __future__ import annotations
 
 from softhsm_py.constants import Attribute as A
-from softhsm_py.constants import KeyType, ObjectClass
 from softhsm_py.constants import VendorAttribute as V
-from softhsm_py.core.objects.policy import STORAGE, R, Table, compose, row
+from softhsm_py.core.objects.policy import STORAGE, R, row
 
 M, T = R.MODIFIABLE, R.TOKEN_SET
 
@@ -96,75 +95,3 @@ SECRET_KEY = (
     row(A.ALWAYS_AUTHENTICATE, R.NONE, False),
     *_PASSWORD_ROWS,
 )
-
-# --- key types ---------------------------------------------------------------------------------
-RSA_PUBLIC = compose(
-    PUBLIC_KEY,
-    (
-        row(A.MODULUS, R.REQUIRED_ON_CREATE | R.FORBIDDEN_ON_GENERATE),  # [1,4]
-        row(A.MODULUS_BITS, R.FORBIDDEN_ON_CREATE | R.REQUIRED_ON_GENERATE),  # [2,3]
-        row(A.PUBLIC_EXPONENT, R.REQUIRED_ON_CREATE),  # [1]
-    ),
-)
-
-RSA_PRIVATE = compose(
-    PRIVATE_KEY,
-    (
-        row(A.MODULUS, R.KEY_PART),  # [1,4,6]
-        row(A.PUBLIC_EXPONENT, R.FORBIDDEN_ON_GENERATE | R.FORBIDDEN_ON_UNWRAP),  # [4,6]
-        row(A.PRIVATE_EXPONENT, R.SECRET_PART),  # [1,4,6,7]
-        row(A.PRIME_1, R.CRT_PART),  # [4,6,7]
-        row(A.PRIME_2, R.CRT_PART),
-        row(A.EXPONENT_1, R.CRT_PART),
-        row(A.EXPONENT_2, R.CRT_PART),
-        row(A.COEFFICIENT, R.CRT_PART),
-    ),
-)
-
-# EC, EC_EDWARDS and EC_MONTGOMERY share their rows; the curve check differs (keycheck).
-_EC_PUBLIC_ROWS = (
-    row(A.EC_PARAMS, R.REQUIRED_ON_CREATE | R.REQUIRED_ON_GENERATE),  # [1,3]
-    row(A.EC_POINT, R.REQUIRED_ON_CREATE | R.FORBIDDEN_ON_GENERATE),  # [1,4]
-)
-_EC_PRIVATE_ROWS = (
-    row(A.EC_PARAMS, R.KEY_PART),  # [1,4,6]
-    row(A.VALUE, R.SECRET_PART),  # [1,4,6,7]
-)
-EC_PUBLIC = compose(PUBLIC_KEY, _EC_PUBLIC_ROWS)
-EC_PRIVATE = compose(PRIVATE_KEY, _EC_PRIVATE_ROWS)
-
-_SECRET_ROWS = (
-    row(A.VALUE, R.SECRET_PART),  # [1,4,6,7]
-    row(A.VALUE_LEN, R.ON_GENERATE_ONLY),  # [2,3,6]
-)
-AES = compose(SECRET_KEY, _SECRET_ROWS)
-GENERIC_SECRET = compose(SECRET_KEY, _SECRET_ROWS)
-# Secret keys bound to one algorithm family share the generic rows; their values' lengths are
-# checked by keycheck (ChaCha20: 32 bytes).
-CHACHA20 = GENERIC_SECRET
-HMAC_KEY_TYPES = (
-    KeyType.SHA_1_HMAC, KeyType.SHA224_HMAC, KeyType.SHA256_HMAC, KeyType.SHA384_HMAC,
-    KeyType.SHA512_HMAC, KeyType.SHA3_224_HMAC, KeyType.SHA3_256_HMAC, KeyType.SHA3_384_HMAC,
-    KeyType.SHA3_512_HMAC, KeyType.HKDF,
-)  # fmt: skip
-
-KEY_TABLES: dict[int, dict[int, Table]] = {
-    ObjectClass.PUBLIC_KEY: {
-        KeyType.RSA: RSA_PUBLIC,
-        KeyType.EC: EC_PUBLIC,
-        KeyType.EC_EDWARDS: EC_PUBLIC,
-        KeyType.EC_MONTGOMERY: EC_PUBLIC,
-    },
-    ObjectClass.PRIVATE_KEY: {
-        KeyType.RSA: RSA_PRIVATE,
-        KeyType.EC: EC_PRIVATE,
-        KeyType.EC_EDWARDS: EC_PRIVATE,
-        KeyType.EC_MONTGOMERY: EC_PRIVATE,
-    },
-    ObjectClass.SECRET_KEY: {
-        KeyType.AES: AES,
-        KeyType.CHACHA20: CHACHA20,
-        **dict.fromkeys(HMAC_KEY_TYPES, GENERIC_SECRET),
-        KeyType.GENERIC_SECRET: GENERIC_SECRET,
-    },
-}

@@ -1,6 +1,7 @@
 """CK_MECHANISM.pParameter -> the Python values of ``softhsm_py.mechanisms.params``.
 
-One table maps a mechanism to its parser; a mechanism absent from the table takes no parameter
+Each mechanism declares its parameter type where it is registered (``registry.param_type``); one
+table maps a parameter type to its parser. A mechanism that declares none takes no parameter
 (NULL or length 0, else MechanismParamInvalid). A wrong ulParameterLen for the struct, NULL
 where a struct is required, and a NULL inner pointer with a non-zero length are all
 CKR_MECHANISM_PARAM_INVALID. Struct and field names are the spec's (3.0 layouts, declared in
@@ -14,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from softhsm_py import errors
-from softhsm_py.constants import Mechanism
 from softhsm_py.mechanisms import params as P
+from softhsm_py.mechanisms import registry
 from softhsm_py.pkcs11.abi.marshal import MAX_LENGTH
 
 Parser = Callable[[Any, Any, int], Any]
@@ -141,66 +142,27 @@ def _hkdf(ffi: Any, p: Any, n: int) -> P.HkdfParams:
     )
 
 
-def _string_data(ffi: Any, p: Any, n: int) -> P.KeyDerivationStringData:
-    s = _struct(ffi, "CK_KEY_DERIVATION_STRING_DATA", p, n)
-    return P.KeyDerivationStringData(data=_bytes(ffi, s.pData, s.ulLen))
-
-
-M = Mechanism
-PARSERS: dict[int, Parser] = {
-    M.AES_CBC: _iv16,
-    M.AES_CBC_PAD: _iv16,
-    M.AES_CTR: _ctr,
-    M.AES_GCM: _gcm,
-    M.AES_KEY_WRAP: _optional_bytes,
-    M.AES_KEY_WRAP_KWP: _optional_bytes,
-    M.AES_CMAC_GENERAL: _ulong,
-    M.AES_MAC_GENERAL: _ulong,
-    M.CHACHA20_POLY1305: _chacha,
-    M.RSA_PKCS_OAEP: _oaep,
-    M.ECDH1_DERIVE: _ecdh,
-    M.ECDH1_COFACTOR_DERIVE: _ecdh,
-    M.EDDSA: _eddsa,
-    M.HKDF_DERIVE: _hkdf,
-    M.HKDF_DATA: _hkdf,
-    M.AES_ECB_ENCRYPT_DATA: _string_data,
-    **{
-        m: _pss
-        for m in (
-            M.RSA_PKCS_PSS,
-            M.SHA1_RSA_PKCS_PSS,
-            M.SHA224_RSA_PKCS_PSS,
-            M.SHA256_RSA_PKCS_PSS,
-            M.SHA384_RSA_PKCS_PSS,
-            M.SHA512_RSA_PKCS_PSS,
-            M.SHA3_224_RSA_PKCS_PSS,
-            M.SHA3_256_RSA_PKCS_PSS,
-            M.SHA3_384_RSA_PKCS_PSS,
-            M.SHA3_512_RSA_PKCS_PSS,
-        )
-    },
-    **{
-        m: _ulong
-        for m in (
-            M.SHA_1_HMAC_GENERAL,
-            M.SHA224_HMAC_GENERAL,
-            M.SHA256_HMAC_GENERAL,
-            M.SHA384_HMAC_GENERAL,
-            M.SHA512_HMAC_GENERAL,
-            M.SHA3_224_HMAC_GENERAL,
-            M.SHA3_256_HMAC_GENERAL,
-            M.SHA3_384_HMAC_GENERAL,
-            M.SHA3_512_HMAC_GENERAL,
-        )
-    },
+# Parameter type (as the mechanism declared it at registration) -> its parser.
+PARSERS: dict[P.ParamType, Parser] = {
+    P.IV16: _iv16,
+    P.OPTIONAL_IV: _optional_bytes,
+    P.MAC_LENGTH: _ulong,
+    P.CtrParams: _ctr,
+    P.GcmParams: _gcm,
+    P.ChaCha20Poly1305Params: _chacha,
+    P.OaepParams: _oaep,
+    P.PssParams: _pss,
+    P.EcdhParams: _ecdh,
+    P.EddsaParams: _eddsa,
+    P.HkdfParams: _hkdf,
 }
 
 
 def parse_param(ffi: Any, mech: int, pParameter: Any, ulParameterLen: int) -> Any:
     """The parameter of ``mech`` as a Python value (``None`` when it takes none)."""
-    parser = PARSERS.get(int(mech))
-    if parser is None:  # _none, inlined: most mechanisms take no parameter
+    kind = registry.param_type(mech)
+    if kind is None:  # _none, inlined: most mechanisms take no parameter
         if int(ulParameterLen) != 0 and pParameter != ffi.NULL:
             raise errors.MechanismParamInvalid()
         return None
-    return parser(ffi, pParameter, int(ulParameterLen))
+    return PARSERS[kind](ffi, pParameter, int(ulParameterLen))
