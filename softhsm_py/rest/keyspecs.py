@@ -97,14 +97,18 @@ CURVES: dict[str, str] = {
     "1.2.840.10045.3.1.7": "EC",  # secp256r1
     "1.3.132.0.34": "EC",  # secp384r1
     "1.3.132.0.35": "EC",  # secp521r1
-    "1.2.840.10045.3.1.1": "EC",  # x962p239v1 (not in pyca/cryptography)
-    "1.2.840.10045.3.1.2": "EC",  # x962p239v2 (not in pyca/cryptography)
-    "1.2.840.10045.3.1.3": "EC",  # x962p239v3 (not in pyca/cryptography)
-    "1.3.36.3.3.2.8.1.1.1": "EC",  # brainpool224r1 (not in pyca/cryptography)
-    "1.3.36.3.3.2.8.1.1.7": "EC",  # brainpool256r1
-    "1.3.36.3.3.2.8.1.1.9": "EC",  # brainpool320r1 (not in pyca/cryptography)
-    "1.3.36.3.3.2.8.1.1.11": "EC",  # brainpool384r1
-    "1.3.36.3.3.2.8.1.1.13": "EC",  # brainpool512r1
+    # the TSB's list names 1.2.840.10045.3.1.1-.3 "x962p239v1-v3"; by X9.62 they are prime192v1-v3
+    # (prime239v1-v3 are .4-.6): the OID is what counts, and the engine has prime192v1 (secp192r1)
+    "1.2.840.10045.3.1.1": "EC",
+    "1.2.840.10045.3.1.2": "EC",
+    "1.2.840.10045.3.1.3": "EC",
+    # likewise its "brainpool224r1" OID is brainpoolP160r1 (not in pyca/cryptography); P224r1 is .5
+    "1.3.36.3.3.2.8.1.1.1": "EC",
+    "1.3.36.3.3.2.8.1.1.5": "EC",  # brainpoolP224r1
+    "1.3.36.3.3.2.8.1.1.7": "EC",  # brainpoolP256r1
+    "1.3.36.3.3.2.8.1.1.9": "EC",  # brainpoolP320r1
+    "1.3.36.3.3.2.8.1.1.11": "EC",  # brainpoolP384r1
+    "1.3.36.3.3.2.8.1.1.13": "EC",  # brainpoolP512r1
     "1.2.250.1.223.101.256.1": "EC",  # frp256v1 (not in pyca/cryptography)
     "1.3.101.112": "ED",  # Ed25519
     "1.3.101.113": "ED",  # Ed448
@@ -112,7 +116,10 @@ CURVES: dict[str, str] = {
 
 #: curve OID -> group order length in bytes (the half length of an r || s signature)
 ORDER_BYTES: dict[str, int] = {
+    "1.2.840.10045.3.1.1": 24,
     "1.3.132.0.33": 28,
+    "1.3.36.3.3.2.8.1.1.5": 28,
+    "1.3.36.3.3.2.8.1.1.9": 40,
     "1.3.132.0.10": 32,
     "1.2.840.10045.3.1.7": 32,
     "1.3.132.0.34": 48,

@@ -242,6 +242,7 @@ def test_key_attestation_zip(client: httpx.Client) -> None:
         ({"label": "t-bad", "algorithm": "RSA", "keySize": 1000, "attributes": ALL}, 400, 603),
         ({"label": "t-bad", "algorithm": "RSA", "attributes": ALL}, 400, 603),
         ({"label": "t-bad", "algorithm": "EC", "curveOid": "1.2.3.4", "attributes": ALL}, 400, 611),
+        ({"label": "t-bad", "algorithm": "EC", "curveOid": "1.3.132.0.32", "attributes": ALL}, 400, 611),
         ({"label": "t-bad", "algorithm": "EC", "curveOid": "1.3.101.112", "attributes": ALL}, 400, 600),
         (
             {"label": "t-bad", "algorithm": "EC", "curveOid": "1.2.250.1.223.101.256.1", "attributes": ALL},

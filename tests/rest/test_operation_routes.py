@@ -44,6 +44,8 @@ def keys(rest_server: Server) -> Iterator[dict[str, Any]]:
             ("op-p256", "EC", {"curveOid": "1.2.840.10045.3.1.7"}),
             ("op-p384", "EC", {"curveOid": "1.3.132.0.34"}),
             ("op-k1", "EC", {"curveOid": "1.3.132.0.10"}),
+            ("op-bp256", "EC", {"curveOid": "1.3.36.3.3.2.8.1.1.7"}),
+            ("op-p224", "EC", {"curveOid": "1.3.132.0.33"}),
             ("op-ed", "ED", {"curveOid": "1.3.101.112"}),
             ("op-aes", "AES", {"keySize": 256}),
             ("op-chacha", "ChaCha20", {"keySize": 256}),
@@ -137,7 +139,7 @@ EC_CASES = [
 ]
 
 
-@pytest.mark.parametrize("label", ["op-p256", "op-p384", "op-k1"])
+@pytest.mark.parametrize("label", ["op-p256", "op-p384", "op-k1", "op-bp256", "op-p224"])
 @pytest.mark.parametrize(("algorithm", "payload", "scheme"), EC_CASES)
 @pytest.mark.parametrize("signature_type", [None, "DER", "RAW"])
 def test_ecdsa_signatures(
