@@ -35,6 +35,8 @@ class ConfigError(Exception):
 
 #: The keys a file may set: Config's attributes (its slots) but ``source``.
 KEYS = ("token_dir", "log_level", "log_file", "pin_lockout", "pin_min_len", "pin_max_len", "kdf_cost")
+#: Tables read by other parts of the package from the same file (``rest``: softhsm_py.rest.config).
+TABLES = ("rest",)
 
 
 class Config:
@@ -134,7 +136,7 @@ def _load_file(path: Path, environ: Mapping[str, str]) -> Config:
 
 
 def _from_mapping(data: Mapping[str, object], path: Path, environ: Mapping[str, str]) -> Config:
-    unknown = sorted(set(data).difference(KEYS))
+    unknown = sorted(set(data).difference(KEYS, TABLES))
     if unknown:
         raise ConfigError(f"{path}: unknown key(s): {', '.join(unknown)}")
 
