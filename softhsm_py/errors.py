@@ -429,7 +429,12 @@ class VendorDefined(PKCS11Error):
 
 
 class KeyNotFound(KeyHandleInvalid):
-    """No key of that name in the partition."""
+    """No key of that name in the partition. ``name`` is the name asked for (a caller's words,
+    not a secret: a REST answer repeats it, as the TSB's "Key with name X not found" does)."""
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__()
+        self.name = name
 
 
 class KeyExists(TemplateInconsistent):

@@ -185,13 +185,13 @@ def get(part: Partition, name: str, *, missing_ok: bool = False) -> bytes | None
     if not found:
         if missing_ok:
             return None
-        raise errors.KeyNotFound()
+        raise errors.KeyNotFound(name)
     return bytes(objects.read(part.lib, part.handle, found[0], [A.VALUE])[0])
 
 
 def delete(part: Partition, name: str) -> None:
     found = _certificates(part, name)
     if not found:
-        raise errors.KeyNotFound()
+        raise errors.KeyNotFound(name)
     for handle in found:
         objects.destroy(part.lib, part.handle, handle)

@@ -162,6 +162,9 @@ def _core_row(exc: BaseException) -> tuple[int, BusinessReason, str] | None:
                 rv = getattr(exc, "rv", None)
                 name = getattr(rv, "name", "GENERAL_ERROR")
                 return (row[0], row[1], str(name))
+            key_name = getattr(exc, "name", None)
+            if cls.__name__ == "KeyNotFound" and isinstance(key_name, str):
+                return (row[0], row[1], f"Key with name {key_name} not found")  # the TSB's message
             return row
     return None
 

@@ -213,8 +213,8 @@ def test_eddsa(client: httpx.Client, keys: dict[str, Any]) -> None:
         ),
         ({"signKeyName": "op-p256", "signatureAlgorithm": "SHA256_WITH_ECDSA", "extra": 1}, 400, 621),
         ({"signKeyName": "op-p256"}, 400, 600),
-        # the core's gate refuses an ECDSA mechanism on an AES key before its type is compared
-        ({"signKeyName": "op-aes", "signatureAlgorithm": "SHA256_WITH_ECDSA"}, 400, 614),
+        # the core's gate compares the key's type first: an AES key is no ECDSA key (607)
+        ({"signKeyName": "op-aes", "signatureAlgorithm": "SHA256_WITH_ECDSA"}, 400, 607),
     ],
 )
 def test_sign_errors(
