@@ -14,13 +14,14 @@ from collections import Counter
 
 import pytest
 
-from .mech_support import CKM, mech
-from .pkcs11 import CKF_OS_LOCKING_OK, CKF_RW_SESSION, CKF_SERIAL_SESSION, Module, ffi, rv_name
+from support.constants import InitializeFlag, Mechanism, SessionFlag, rv_name
+from support.mechanisms import mech
+from support.pkcs11 import Module, ffi
 
 # SHA3-512 of BIG bytes takes ~0.4 s here (hashlib releases the GIL meanwhile): long enough for
 # another thread's call to meet it under way, SETTLE seconds after it began (the call first
 # copies the BIG bytes in).
-SLOW = CKM.SHA3_512
+SLOW = Mechanism.SHA3_512
 BIG = 128 * 1024 * 1024
 SETTLE = 0.1
 
@@ -29,7 +30,7 @@ SETTLE = 0.1
 def threaded(bare: Module) -> Module:
     if bare.softhsm2:
         pytest.skip("SoftHSMv2 crashes here (one session in two threads; C_Finalize under calls)")
-    bare.initialize(ffi.new("CK_C_INITIALIZE_ARGS *", {"flags": CKF_OS_LOCKING_OK}))
+    bare.initialize(ffi.new("CK_C_INITIALIZE_ARGS *", {"flags": InitializeFlag.OS_LOCKING_OK}))
     return bare
 
 
@@ -123,7 +124,12 @@ def test_finalize_while_other_threads_open_and_close_sessions(threaded: Module) 
                 seen[
                     rv_name(
                         module.rv(
-                            "C_OpenSession", slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, ffi.NULL, ffi.NULL, h
+                            "C_OpenSession",
+                            slot,
+                            SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION,
+                            ffi.NULL,
+                            ffi.NULL,
+                            h,
                         )
                     )
                 ] += 1
@@ -138,7 +144,7 @@ def test_finalize_while_other_threads_open_and_close_sessions(threaded: Module) 
         stop.set()
         for w in workers:
             w.join(timeout=30)
-        module.initialize(ffi.new("CK_C_INITIALIZE_ARGS *", {"flags": CKF_OS_LOCKING_OK}))
+        module.initialize(ffi.new("CK_C_INITIALIZE_ARGS *", {"flags": InitializeFlag.OS_LOCKING_OK}))
     assert set(seen) <= {"OK", "CRYPTOKI_NOT_INITIALIZED"}, seen
 
 

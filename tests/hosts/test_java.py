@@ -17,11 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from softhsm_py.cli import hostconfig
-
-try:
-    from .hostsupport import Token, assert_no_traceback, make_token, require
-except ImportError:
-    from hostsupport import Token, assert_no_traceback, make_token, require
+from support.hosts import Token, assert_no_traceback, make_token, require
 
 SOURCE = Path(__file__).resolve().parent / "java" / "P11Host.java"
 MESSAGE = b"signed and encrypted through Java SunPKCS11\n"
