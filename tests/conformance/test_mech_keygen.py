@@ -48,7 +48,7 @@ def check_local(t: Token, handle: int, mechanism: int) -> None:
 
 @pytest.mark.parametrize(
     ("bits", "exponent"),
-    [(1024, 3), (2048, 65537), pytest.param(4096, 65537, id="4096-65537")],
+    [(1024, 3), (2048, 65537), pytest.param(4096, 65537, id="4096-65537", marks=pytest.mark.slow)],
 )
 def test_rsa_key_pair(t: Token, bits: int, exponent: int) -> None:
     e = exponent.to_bytes(3 if exponent > 255 else 1, "big")

@@ -447,6 +447,7 @@ def _run(module: Module, profile: Profile, tmp_path: Path, examples: int, steps:
                 os.environ[key] = value
 
 
+@pytest.mark.slow  # a big hypothesis budget of whole C_* call sequences
 def test_object_rules_spec(bare: Module, tmp_path: Path) -> None:
     """The full model, softhsm-py's documented choices included."""
     if bare.softhsm2:
@@ -458,6 +459,7 @@ def test_object_rules_spec(bare: Module, tmp_path: Path) -> None:
     _run(bare, SPEC, tmp_path, examples=150, steps=50)
 
 
+@pytest.mark.slow
 def test_object_rules_portable(bare: Module, tmp_path: Path) -> None:
     """The spec's rules only, without the copy steps SoftHSMv2 departs from: runs on any module."""
     _run(bare, PORTABLE, tmp_path, examples=60, steps=40)

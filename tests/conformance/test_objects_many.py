@@ -29,6 +29,7 @@ def _template(i: int) -> dict[int, object]:
     }
 
 
+@pytest.mark.slow  # each object is written durably: a minute or more
 def test_find_one_among_100000(module: Module) -> None:
     if module.softhsm2:
         pytest.skip(

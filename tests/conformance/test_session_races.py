@@ -40,6 +40,7 @@ def digest_call(module: Module, h: int, data: object, size: int) -> tuple[str, b
     return rv, bytes(out)
 
 
+@pytest.mark.slow  # digests of a big buffer, so that the other call lands inside one
 def test_two_threads_digest_on_one_session(threaded: Module) -> None:
     """Two C_Digest calls on one C_DigestInit: one gets the digest of its data, the other finds
     the operation ended. Never a digest of both inputs (a context used twice) reported as OK."""
@@ -68,6 +69,7 @@ def test_two_threads_digest_on_one_session(threaded: Module) -> None:
         assert module.rv("C_DigestUpdate", h, b"x", 1) == 0x91  # OPERATION_NOT_INITIALIZED
 
 
+@pytest.mark.slow
 def test_close_session_while_calls_wait_on_it(threaded: Module) -> None:
     """C_CloseSession while one thread digests on the session and another waits to: the first
     finishes (its call began before the close), the second learns the session was closed
