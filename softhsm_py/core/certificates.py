@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 Name = Sequence[tuple[str, str]]  # (attribute, value); attributes: engine.x509.NAME_ATTRIBUTES
 _CKC_X_509 = 0
 # (key type, hash) -> the PKCS#11 mechanism a certificate signature amounts to, for the gate.
-_SIGNING = {
+_SIGNING: dict[tuple[int | None, str | None], Mechanism] = {
     (KeyType.RSA, "sha224"): Mechanism.SHA224_RSA_PKCS,
     (KeyType.RSA, "sha256"): Mechanism.SHA256_RSA_PKCS,
     (KeyType.RSA, "sha384"): Mechanism.SHA384_RSA_PKCS,

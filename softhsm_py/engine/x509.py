@@ -48,7 +48,13 @@ EXTENDED_KEY_USAGES = {
     "time_stamping": ExtendedKeyUsageOID.TIME_STAMPING,
     "ocsp_signing": ExtendedKeyUsageOID.OCSP_SIGNING,
 }
-_HASHES = {"sha224": hashes.SHA224, "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+SigningHash = hashes.SHA224 | hashes.SHA256 | hashes.SHA384 | hashes.SHA512
+_HASHES: dict[str, type[SigningHash]] = {
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
 
 PrivateKey = Any  # an rsa / ec / ed25519 / ed448 private key of pyca/cryptography
 
@@ -60,7 +66,7 @@ def _name(parts: Sequence[tuple[str, str]]) -> x509.Name:
         raise errors.ArgumentsBad() from None
 
 
-def _algorithm(key: PrivateKey, hash_name: str | None) -> hashes.HashAlgorithm | None:
+def _algorithm(key: PrivateKey, hash_name: str | None) -> SigningHash | None:
     if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
         return None  # EdDSA signs the message itself
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):

@@ -43,7 +43,9 @@ class OpKind(enum.Enum):
 class KeyView(Protocol):
     """A key object as a mechanism sees it."""
 
-    attrs: Mapping[int, Any]
+    @property
+    def attrs(self) -> Mapping[int, Any]: ...  # read-only here: an owner's dict[int, Any] is one
+
     cache: dict[str, Any]
 
 

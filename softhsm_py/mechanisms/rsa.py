@@ -335,13 +335,13 @@ class RsaKeyPairGen(MechanismImpl):
         e_bytes = pub_t.get(Attribute.PUBLIC_EXPONENT)
         e = int.from_bytes(e_bytes, "big") if e_bytes else 65537
         m = engine.generate(bits, e)
-        pub = {
+        pub: dict[int, Any] = {
             Attribute.KEY_TYPE: KeyType.RSA,
             Attribute.MODULUS: m.n,
             Attribute.PUBLIC_EXPONENT: m.e,
             Attribute.PUBLIC_KEY_INFO: m.spki,
         }
-        priv = {
+        priv: dict[int, Any] = {
             Attribute.KEY_TYPE: KeyType.RSA,
             Attribute.MODULUS: m.n,
             Attribute.PUBLIC_EXPONENT: m.e,

@@ -133,7 +133,7 @@ def _enter(lib: Library, session: Session, operation: Operation, stage: int) -> 
 
 
 def _bound(context: Any, in_len: int, final: bool) -> int | None:
-    return context.output_bound(in_len, final)  # type: ignore[no-any-return]
+    return context.output_bound(in_len, final)
 
 
 def _run(

@@ -67,6 +67,11 @@ def _digest_info(hash_name: str) -> Callable[[bytes], bytes]:
     return lambda payload: formats.DIGEST_INFO_PREFIX[hash_name] + _digest(hash_name)(payload)
 
 
+def _pss_of(hash_name: str) -> Callable[[bytes], PssParams]:
+    """The PSS parameter of ``hash_name`` whatever the payload (a row's ``param``)."""
+    return lambda payload: pss(hash_name)
+
+
 def _pss_by_length(payload: bytes) -> PssParams:
     hash_name = _BY_DIGEST_LEN.get(len(payload))
     if hash_name is None:
@@ -92,7 +97,7 @@ ROWS: dict[str, SignRow] = {
     },
     # RSA PSS
     **{
-        f"{h.upper()}_WITH_RSA_PSS": SignRow(RSA, m, param=lambda p, h=h: pss(h))
+        f"{h.upper()}_WITH_RSA_PSS": SignRow(RSA, m, param=_pss_of(h))
         for h, m in (
             ("sha1", Mechanism.SHA1_RSA_PKCS_PSS),
             ("sha224", Mechanism.SHA224_RSA_PKCS_PSS),
@@ -104,7 +109,7 @@ ROWS: dict[str, SignRow] = {
     "NONE_WITH_RSA_PSS": SignRow(RSA, Mechanism.RSA_PKCS_PSS, param=_pss_by_length),
     **{
         f"NONE{h.upper()}_WITH_RSA_PSS": SignRow(
-            RSA, Mechanism.RSA_PKCS_PSS, param=lambda p, h=h: pss(h), prepare=_digest(h)
+            RSA, Mechanism.RSA_PKCS_PSS, param=_pss_of(h), prepare=_digest(h)
         )
         for h in ("sha224", "sha256", "sha384", "sha512")
     },

@@ -17,8 +17,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, utils
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .mech_support import CKA, CKK, CKM, P256, Token, cbytes, gcm, mech
-from .pkcs11 import Module, ffi
+from support.constants import Attribute, KeyType, Mechanism
+from support.keys import P256
+from support.mechanisms import gcm, mech
+from support.pkcs11 import Module, ffi
+from support.templates import cbytes
+from support.token import Token
 
 KEY = bytes(range(32))
 IV = bytes(range(16))
@@ -42,8 +46,8 @@ def call(t: Token, name: str, *args: object, room: int = 4096) -> tuple[str, byt
 
 
 def test_a_signature_is_of_the_data_passed_not_of_the_data_asked_about(t: Token) -> None:
-    key = t.secret(KEY, CKK.GENERIC_SECRET)
-    t.ok("C_SignInit", mech(CKM.SHA256_HMAC).ptr, key)
+    key = t.secret(KEY, KeyType.GENERIC_SECRET)
+    t.ok("C_SignInit", mech(Mechanism.SHA256_HMAC).ptr, key)
     asked, paid = b"pay Alice 10", b"pay Mallory 1000"
     assert query(t, "C_Sign", cbytes(asked), len(asked)) == 32
     rv, mac, _ = call(t, "C_Sign", cbytes(paid), len(paid))
@@ -52,7 +56,7 @@ def test_a_signature_is_of_the_data_passed_not_of_the_data_asked_about(t: Token)
 
 def test_an_update_size_query_consumes_nothing(t: Token) -> None:
     key = t.secret(KEY)
-    t.ok("C_EncryptInit", mech(CKM.AES_CBC, IV).ptr, key)
+    t.ok("C_EncryptInit", mech(Mechanism.AES_CBC, IV).ptr, key)
     a, b = b"A" * 32, b"B" * 48
     assert query(t, "C_EncryptUpdate", cbytes(a), len(a)) >= 32
     rv, first, _ = call(t, "C_EncryptUpdate", cbytes(b), len(b))
@@ -81,7 +85,7 @@ def test_multi_part_gcm_decryption_after_repeated_size_queries(t: Token) -> None
 
 def test_an_update_below_its_bound_is_refused_and_consumes_nothing(t: Token) -> None:
     key = t.secret(KEY)
-    t.ok("C_EncryptInit", mech(CKM.AES_ECB).ptr, key)
+    t.ok("C_EncryptInit", mech(Mechanism.AES_ECB).ptr, key)
     data = bytes(32)
     rv, _, needed = call(t, "C_EncryptUpdate", cbytes(data), len(data), room=16)
     assert (rv, needed) == ("BUFFER_TOO_SMALL", 32)
@@ -93,14 +97,14 @@ def test_an_update_below_its_bound_is_refused_and_consumes_nothing(t: Token) -> 
 
 def _ec_pair(t: Token) -> tuple[int, int]:
     return t.generate_pair(
-        CKM.EC_KEY_PAIR_GEN,
-        {CKA.EC_PARAMS: P256, CKA.VERIFY: True, CKA.TOKEN: False},
-        {CKA.SIGN: True, CKA.TOKEN: False},
+        Mechanism.EC_KEY_PAIR_GEN,
+        {Attribute.EC_PARAMS: P256, Attribute.VERIFY: True, Attribute.TOKEN: False},
+        {Attribute.SIGN: True, Attribute.TOKEN: False},
     )
 
 
 def _public(t: Token, pub: int) -> ec.EllipticCurvePublicKey:
-    point = t.get(pub, CKA.EC_POINT)
+    point = t.get(pub, Attribute.EC_POINT)
     return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point[2:])
 
 
@@ -113,7 +117,7 @@ def _verify(t: Token, pub: int, digest: bytes, sig: bytes) -> None:
 def test_a_short_buffer_keeps_the_randomised_result_for_its_own_data(t: Token) -> None:
     pub, priv = _ec_pair(t)
     data = hashlib.sha256(b"to be signed").digest()  # CKM_ECDSA signs a caller's hash
-    t.ok("C_SignInit", mech(CKM.ECDSA).ptr, priv)
+    t.ok("C_SignInit", mech(Mechanism.ECDSA).ptr, priv)
     rv, _, needed = call(t, "C_Sign", cbytes(data), len(data), room=10)
     assert (rv, needed) == ("BUFFER_TOO_SMALL", 64)
     rv, sig, _ = call(t, "C_Sign", cbytes(data), len(data), room=64)
@@ -128,7 +132,7 @@ def test_a_retry_with_other_data_never_gets_the_first_datas_result(t: Token) -> 
     first data's signature never comes back for the second."""
     pub, priv = _ec_pair(t)
     first, second = hashlib.sha256(b"first").digest(), hashlib.sha256(b"second").digest()
-    t.ok("C_SignInit", mech(CKM.ECDSA).ptr, priv)
+    t.ok("C_SignInit", mech(Mechanism.ECDSA).ptr, priv)
     rv, _, _ = call(t, "C_Sign", cbytes(first), 32, room=10)
     assert rv == "BUFFER_TOO_SMALL"
     rv, sig, _ = call(t, "C_Sign", cbytes(second), 32, room=64)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from .mech_support import CKA, CKK, CKM, CKO, P256, Token, ecdh, hkdf, mech, oaep
-from .objects_support import create, get1, rsa_templates, set_rv, size_rv, user_ctx
-from .pkcs11 import CKU_SO, SO_PIN, Module, spec_departure
+from support.constants import Attribute, KeyType, Mechanism, ObjectClass, UserType
+from support.keys import P256, rsa_templates
+from support.mechanisms import ecdh, hkdf, mech, oaep
+from support.objects import create, get1, set_rv, size_rv, user_ctx
+from support.pkcs11 import SO_PIN, Module, spec_departure
+from support.token import Token
 
 CKF_DUAL_CRYPTO_OPERATIONS = 0x200
 CK_UNAVAILABLE_INFORMATION = 0xFFFFFFFFFFFFFFFF
@@ -29,24 +32,24 @@ def t(module: Module) -> Token:
 @pytest.mark.parametrize(
     ("function", "mechanism"),
     [
-        ("C_EncryptInit", CKM.RSA_PKCS),
-        pytest.param("C_SignInit", CKM.SHA256_RSA_PKCS, marks=_ACCEPTS_ANY_KEY),
-        pytest.param("C_SignInit", CKM.ECDSA, marks=_ACCEPTS_ANY_KEY),
-        ("C_DecryptInit", CKM.RSA_PKCS_OAEP),
+        ("C_EncryptInit", Mechanism.RSA_PKCS),
+        pytest.param("C_SignInit", Mechanism.SHA256_RSA_PKCS, marks=_ACCEPTS_ANY_KEY),
+        pytest.param("C_SignInit", Mechanism.ECDSA, marks=_ACCEPTS_ANY_KEY),
+        ("C_DecryptInit", Mechanism.RSA_PKCS_OAEP),
     ],
 )
 def test_a_key_of_another_type_is_key_type_inconsistent(t: Token, function: str, mechanism: int) -> None:
     """The AES key has every usage attribute: what is wrong is its type (KEY_TYPE_INCONSISTENT,
     not KEY_FUNCTION_NOT_PERMITTED)."""
     key = t.secret(bytes(32))
-    m = oaep() if mechanism == CKM.RSA_PKCS_OAEP else mech(mechanism)
+    m = oaep() if mechanism == Mechanism.RSA_PKCS_OAEP else mech(mechanism)
     assert t.rv(function, m.ptr, key) == "KEY_TYPE_INCONSISTENT"
 
 
 def test_wrapping_with_a_key_of_another_type(t: Token) -> None:
     wrapping = t.secret(bytes(32))
     key = t.secret(bytes(16))
-    assert t.wrap_rv(mech(CKM.RSA_PKCS), wrapping, key) == "WRAPPING_KEY_TYPE_INCONSISTENT"
+    assert t.wrap_rv(mech(Mechanism.RSA_PKCS), wrapping, key) == "WRAPPING_KEY_TYPE_INCONSISTENT"
 
 
 # ----------------------------------------------------------------------------- token flags (3.0, 4.x)
@@ -63,20 +66,28 @@ def test_unwrap_and_derive_refuse_a_key_that_asks_for_a_context_login(t: Token) 
     if t.softhsm2:
         pytest.skip("SoftHSMv2 does not enforce CKA_ALWAYS_AUTHENTICATE")
     pub, priv = t.generate_pair(
-        CKM.RSA_PKCS_KEY_PAIR_GEN,
-        {CKA.MODULUS_BITS: 2048, CKA.WRAP: True, CKA.TOKEN: False},
-        {CKA.UNWRAP: True, CKA.TOKEN: False, CKA.ALWAYS_AUTHENTICATE: True},
+        Mechanism.RSA_PKCS_KEY_PAIR_GEN,
+        {Attribute.MODULUS_BITS: 2048, Attribute.WRAP: True, Attribute.TOKEN: False},
+        {Attribute.UNWRAP: True, Attribute.TOKEN: False, Attribute.ALWAYS_AUTHENTICATE: True},
     )
-    wrapped = t.wrap(mech(CKM.RSA_PKCS), pub, t.secret(bytes(16)))
-    template = {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.AES, CKA.TOKEN: False}
-    assert t.unwrap_rv(mech(CKM.RSA_PKCS), priv, wrapped, template) == "USER_NOT_LOGGED_IN"
+    wrapped = t.wrap(mech(Mechanism.RSA_PKCS), pub, t.secret(bytes(16)))
+    template = {
+        Attribute.CLASS: ObjectClass.SECRET_KEY,
+        Attribute.KEY_TYPE: KeyType.AES,
+        Attribute.TOKEN: False,
+    }
+    assert t.unwrap_rv(mech(Mechanism.RSA_PKCS), priv, wrapped, template) == "USER_NOT_LOGGED_IN"
     _, ec_priv = t.generate_pair(
-        CKM.EC_KEY_PAIR_GEN,
-        {CKA.EC_PARAMS: P256, CKA.TOKEN: False},
-        {CKA.DERIVE: True, CKA.TOKEN: False, CKA.ALWAYS_AUTHENTICATE: True},
+        Mechanism.EC_KEY_PAIR_GEN,
+        {Attribute.EC_PARAMS: P256, Attribute.TOKEN: False},
+        {Attribute.DERIVE: True, Attribute.TOKEN: False, Attribute.ALWAYS_AUTHENTICATE: True},
     )
-    peer = t.get(pub, CKA.MODULUS)  # any bytes: the key is refused before the parameter is read
-    derive_template = {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.GENERIC_SECRET, CKA.VALUE_LEN: 32}
+    peer = t.get(pub, Attribute.MODULUS)  # any bytes: the key is refused before the parameter is read
+    derive_template = {
+        Attribute.CLASS: ObjectClass.SECRET_KEY,
+        Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+        Attribute.VALUE_LEN: 32,
+    }
     assert t.derive_rv(ecdh(peer), ec_priv, derive_template) == "USER_NOT_LOGGED_IN"
 
 
@@ -86,19 +97,26 @@ def test_a_private_keys_derive_template_binds_what_it_derives(t: Token) -> None:
         pytest.skip("SoftHSMv2 has no CKA_DERIVE_TEMPLATE on private keys")
 
     peer_pub, _ = t.generate_pair(
-        CKM.EC_KEY_PAIR_GEN, {CKA.EC_PARAMS: P256, CKA.TOKEN: False}, {CKA.DERIVE: True, CKA.TOKEN: False}
+        Mechanism.EC_KEY_PAIR_GEN,
+        {Attribute.EC_PARAMS: P256, Attribute.TOKEN: False},
+        {Attribute.DERIVE: True, Attribute.TOKEN: False},
     )
-    point = t.get(peer_pub, CKA.EC_POINT)
-    required = {CKA.SENSITIVE: True, CKA.EXTRACTABLE: False}
+    point = t.get(peer_pub, Attribute.EC_POINT)
+    required = {Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False}
     _, priv = t.generate_pair(
-        CKM.EC_KEY_PAIR_GEN,
-        {CKA.EC_PARAMS: P256, CKA.TOKEN: False},
-        {CKA.DERIVE: True, CKA.TOKEN: False, CKA.DERIVE_TEMPLATE: required},
+        Mechanism.EC_KEY_PAIR_GEN,
+        {Attribute.EC_PARAMS: P256, Attribute.TOKEN: False},
+        {Attribute.DERIVE: True, Attribute.TOKEN: False, Attribute.DERIVE_TEMPLATE: required},
     )
-    base = {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.GENERIC_SECRET, CKA.VALUE_LEN: 32, CKA.TOKEN: False}
-    assert t.derive_rv(ecdh(point), priv, {**base, CKA.EXTRACTABLE: True}) == "TEMPLATE_INCONSISTENT"
+    base = {
+        Attribute.CLASS: ObjectClass.SECRET_KEY,
+        Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+        Attribute.VALUE_LEN: 32,
+        Attribute.TOKEN: False,
+    }
+    assert t.derive_rv(ecdh(point), priv, {**base, Attribute.EXTRACTABLE: True}) == "TEMPLATE_INCONSISTENT"
     derived = t.derive(ecdh(point), priv, base)
-    assert t.get_bool(derived, CKA.SENSITIVE) and not t.get_bool(derived, CKA.EXTRACTABLE)
+    assert t.get_bool(derived, Attribute.SENSITIVE) and not t.get_bool(derived, Attribute.EXTRACTABLE)
 
 
 # ------------------------------------------------------- the HKDF salt key counts in the history
@@ -107,23 +125,34 @@ def test_an_hkdf_salt_key_that_left_the_token_ends_never_extractable(t: Token) -
         pytest.skip("SoftHSMv2 has no HKDF")
 
     base = t.generate_key(
-        CKM.GENERIC_SECRET_KEY_GEN,
-        {CKA.KEY_TYPE: CKK.GENERIC_SECRET, CKA.VALUE_LEN: 32, CKA.DERIVE: True, CKA.TOKEN: False,
-         CKA.SENSITIVE: True, CKA.EXTRACTABLE: False},
-    )  # fmt: skip
-    salt = t.secret(bytes(32), CKK.GENERIC_SECRET)  # imported: never NEVER_EXTRACTABLE
-    template = {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.GENERIC_SECRET, CKA.VALUE_LEN: 32,
-                CKA.TOKEN: False, CKA.SENSITIVE: True}  # fmt: skip
+        Mechanism.GENERIC_SECRET_KEY_GEN,
+        {
+            Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+            Attribute.VALUE_LEN: 32,
+            Attribute.DERIVE: True,
+            Attribute.TOKEN: False,
+            Attribute.SENSITIVE: True,
+            Attribute.EXTRACTABLE: False,
+        },
+    )
+    salt = t.secret(bytes(32), KeyType.GENERIC_SECRET)  # imported: never NEVER_EXTRACTABLE
+    template = {
+        Attribute.CLASS: ObjectClass.SECRET_KEY,
+        Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+        Attribute.VALUE_LEN: 32,
+        Attribute.TOKEN: False,
+        Attribute.SENSITIVE: True,
+    }
     derived = t.derive(hkdf(salt_key=salt), base, template)
-    assert t.get_bool(derived, CKA.NEVER_EXTRACTABLE) is False
-    assert t.get_bool(derived, CKA.ALWAYS_SENSITIVE) is False  # the salt key was never sensitive
+    assert t.get_bool(derived, Attribute.NEVER_EXTRACTABLE) is False
+    assert t.get_bool(derived, Attribute.ALWAYS_SENSITIVE) is False  # the salt key was never sensitive
 
 
 # ----------------------------------------------------------- C_GetObjectSize of hidden values (5.7)
 def test_the_size_of_an_object_with_hidden_values_is_not_told(module: Module) -> None:
     c = user_ctx(module)
     _, private = rsa_templates()
-    rv, n = size_rv(module, c.h, create(module, c.h, {**private, CKA.TOKEN: False}))
+    rv, n = size_rv(module, c.h, create(module, c.h, {**private, Attribute.TOKEN: False}))
     assert (rv, n) == ("OK", CK_UNAVAILABLE_INFORMATION)
 
 
@@ -133,10 +162,10 @@ def test_the_so_may_make_an_existing_public_key_trusted(module: Module) -> None:
         pytest.skip("SoftHSMv2 refuses CKA_TRUSTED in C_SetAttributeValue")
     c = user_ctx(module)
     public, _ = rsa_templates()
-    key = create(module, c.h, {**public, CKA.TOKEN: True, CKA.PRIVATE: False})
+    key = create(module, c.h, {**public, Attribute.TOKEN: True, Attribute.PRIVATE: False})
 
-    assert set_rv(module, c.h, key, {CKA.TRUSTED: True}) == "ATTRIBUTE_READ_ONLY"  # [10]: not the user
+    assert set_rv(module, c.h, key, {Attribute.TRUSTED: True}) == "ATTRIBUTE_READ_ONLY"  # [10]: not the user
     module.check("C_Logout", c.h)
-    module.login(c.h, CKU_SO, SO_PIN)
-    assert set_rv(module, c.h, key, {CKA.TRUSTED: True}) == "OK"
-    assert get1(module, c.h, key, CKA.TRUSTED) is True
+    module.login(c.h, UserType.SO, SO_PIN)
+    assert set_rv(module, c.h, key, {Attribute.TRUSTED: True}) == "OK"
+    assert get1(module, c.h, key, Attribute.TRUSTED) is True

@@ -23,11 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from softhsm_py.cli import hostconfig
-
-try:
-    from .hostsupport import P11KIT_CLIENT, Token, assert_no_traceback, make_token, require
-except ImportError:
-    from hostsupport import P11KIT_CLIENT, Token, assert_no_traceback, make_token, require
+from support.hosts import P11KIT_CLIENT, Token, assert_no_traceback, make_token, require
 
 MESSAGE = b"signed through p11-kit server and p11-kit-client.so\n"
 

@@ -14,10 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-try:
-    from .hostsupport import Token, assert_no_traceback, make_token, require
-except ImportError:
-    from hostsupport import Token, assert_no_traceback, make_token, require
+from support.hosts import Token, assert_no_traceback, make_token, require
 
 MESSAGE = b"softhsm-py signs this message for pkcs11-tool\n"
 

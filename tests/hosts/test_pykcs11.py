@@ -17,24 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-try:
-    from .hostsupport import (
-        assert_no_traceback,
-        make_token,
-        public_key_from_attributes,
-        python_has,
-        raw_ecdsa_to_der,
-        run_python,
-    )
-except ImportError:
-    from hostsupport import (
-        assert_no_traceback,
-        make_token,
-        public_key_from_attributes,
-        python_has,
-        raw_ecdsa_to_der,
-        run_python,
-    )
+from support.hosts import assert_no_traceback, make_token, python_has, run_python
+from support.keys import public_key_from_attributes, raw_to_der_ecdsa
 
 MESSAGE = b"PyKCS11 signs this"
 
@@ -161,7 +145,7 @@ def test_pykcs11_keygen_sign_encrypt_find(tmp_path: Path) -> None:
     assert bytes.fromhex(out["oaep_pt"]) == b"made outside"
 
     ec_key = public_key_from_attributes("ec", **{k: bytes.fromhex(v) for k, v in out["ec"].items()})
-    ec_key.verify(raw_ecdsa_to_der(bytes.fromhex(out["ecdsa"])), MESSAGE, ec.ECDSA(hashes.SHA256()))
+    ec_key.verify(raw_to_der_ecdsa(bytes.fromhex(out["ecdsa"])), MESSAGE, ec.ECDSA(hashes.SHA256()))
     ed_key = public_key_from_attributes("ed25519", ec_point=bytes.fromhex(out["ed25519"]["ec_point"]))
     ed_key.verify(bytes.fromhex(out["eddsa"]), MESSAGE)
 
@@ -306,9 +290,9 @@ def test_python_pkcs11_keygen_sign_encrypt_find(tmp_path: Path) -> None:
         Prehashed(hashes.SHA1()),
     )
     ec_key = public_key_from_attributes("ec", **{k: bytes.fromhex(v) for k, v in out["ec"].items()})
-    ec_key.verify(raw_ecdsa_to_der(bytes.fromhex(out["ecdsa_sha256"])), PP_MESSAGE, ec.ECDSA(hashes.SHA256()))
+    ec_key.verify(raw_to_der_ecdsa(bytes.fromhex(out["ecdsa_sha256"])), PP_MESSAGE, ec.ECDSA(hashes.SHA256()))
     ec_key.verify(
-        raw_ecdsa_to_der(bytes.fromhex(out["ecdsa_default"])), PP_MESSAGE, ec.ECDSA(hashes.SHA512())
+        raw_to_der_ecdsa(bytes.fromhex(out["ecdsa_default"])), PP_MESSAGE, ec.ECDSA(hashes.SHA512())
     )
     ed_key = public_key_from_attributes("ed25519", ec_point=bytes.fromhex(out["ed25519"]["ec_point"]))
     ed_key.verify(bytes.fromhex(out["eddsa"]), PP_MESSAGE)

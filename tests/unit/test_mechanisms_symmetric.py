@@ -14,12 +14,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mech_helpers import A, Key, aes, decrypt, encrypt, secret, sign, verify
 
 from softhsm_py import errors
+from softhsm_py.constants import Attribute as A
 from softhsm_py.constants import HkdfSaltType, KeyType, Mechanism, ObjectClass
 from softhsm_py.mechanisms import registry
 from softhsm_py.mechanisms.params import ChaCha20Poly1305Params, CtrParams, GcmParams, HkdfParams
+from support.registry_calls import Key, aes, decrypt, encrypt, secret, sign, verify
 
 M = Mechanism
 KEY = bytes(range(32))

@@ -24,6 +24,7 @@ from softhsm_py.constants import (
     Mechanism,
     ObjectClass,
     SecurityDomain,
+    VendorAttribute,
 )
 from softhsm_py.core.objects.codec import Kind, kind
 from softhsm_py.errors import AttributeValueInvalid, TemplateIncomplete
@@ -75,7 +76,7 @@ class AttrSpec:
 Table = dict[int, AttrSpec]
 
 
-def row(attr: A, rules: R = R.NONE, default: Any = None) -> AttrSpec:
+def row(attr: A | VendorAttribute, rules: R = R.NONE, default: Any = None) -> AttrSpec:
     """A row whose kind is the codec's kind of ``attr`` (one source of truth)."""
     return AttrSpec(int(attr), kind(attr), rules, default)
 

@@ -35,7 +35,7 @@ class CertificateAttributesDto(TsbModel):
 class SynchronousCertificateRequestRequestDto(TsbModel):
     signKeyName: Name
     keyPassword: Password
-    signatureAlgorithm: KeytoolSignatureAlgorithm  # type: ignore[valid-type]
+    signatureAlgorithm: KeytoolSignatureAlgorithm
     validity: int = Field(ge=1, le=365_000)
     standardCertificateAttributes: CertificateAttributesDto
     keyUsage: list[KeyUsage] | None = None
@@ -46,7 +46,7 @@ class SynchronousSelfSignCertificateRequestDto(TsbModel):
     signKeyName: Name
     keyPassword: Password
     validity: int = Field(ge=1, le=365_000)
-    signatureAlgorithm: KeytoolSignatureAlgorithm  # type: ignore[valid-type]
+    signatureAlgorithm: KeytoolSignatureAlgorithm
     commonName: Name
     certificateAuthority: bool | None = False
     keyUsage: list[KeyUsage] | None = None
@@ -57,7 +57,7 @@ class SynchronousSignCertificateRequestDto(TsbModel):
     signKeyName: Name
     keyPassword: Password
     validity: int = Field(default=365, ge=1, le=365_000)
-    signatureAlgorithm: KeytoolSignatureAlgorithm  # type: ignore[valid-type]
+    signatureAlgorithm: KeytoolSignatureAlgorithm
     commonName: Name
     certificateAuthority: bool | None = False
     certificateSigningRequest: Name

@@ -28,7 +28,7 @@ class SynchronousSignRequestDto(TsbModel):
     keyPassword: Password
     metaData: OptBase64
     metaDataSignature: OptBase64
-    signatureAlgorithm: SignatureAlgorithm  # type: ignore[valid-type]
+    signatureAlgorithm: SignatureAlgorithm
     signatureType: SignatureType | None = None
     signedApprovals: list[str] | None = None
 
@@ -46,7 +46,7 @@ class VerifySignatureRequestDto(TsbModel):
     signKeyName: Name
     signKeyObject: OptBase64
     masterKeyPassword: Password
-    signatureAlgorithm: SignatureAlgorithm  # type: ignore[valid-type]
+    signatureAlgorithm: SignatureAlgorithm
     payload: Base64
     signature: Base64
 
@@ -94,7 +94,7 @@ class EncryptRequestDto(TsbModel):
     payload: Base64
     encryptKeyName: Name
     keyPassword: Password
-    cipherAlgorithm: CipherAlgorithm  # type: ignore[valid-type]
+    cipherAlgorithm: CipherAlgorithm
     additionalAuthenticationData: OptBase64
     tagLength: int | None = 0
 
@@ -115,7 +115,7 @@ class SynchronousDecryptRequestDto(TsbModel):
     encryptedPayload: Base64
     decryptKeyName: Name
     keyPassword: Password
-    cipherAlgorithm: CipherAlgorithm  # type: ignore[valid-type]
+    cipherAlgorithm: CipherAlgorithm
     initializationVector: OptBase64
     additionalAuthenticationData: OptBase64
     signedApprovals: list[str] | None = None
@@ -136,7 +136,7 @@ class WrapKeyRequestDto(TsbModel):
     keyToBeWrappedPassword: Password
     wrapKeyName: Name
     wrapKeyPassword: Password
-    wrapMethod: WrapMethod  # type: ignore[valid-type]
+    wrapMethod: WrapMethod
 
 
 class SignedWrapKeyRequestDto(TsbModel):
@@ -154,7 +154,7 @@ class SynchronousUnwrapKeyRequestDto(TsbModel):
     attributes: AttributesDto
     unwrapKeyName: Name
     unwrapKeyPassword: Password
-    wrapMethod: WrapMethod  # type: ignore[valid-type]
+    wrapMethod: WrapMethod
     signedApprovals: list[str] | None = None
     policy: PolicyDto | None = None
 

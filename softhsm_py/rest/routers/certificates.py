@@ -13,8 +13,9 @@ from fastapi.responses import Response
 
 from softhsm_py.constants import KeyType
 from softhsm_py.core import certificates
+from softhsm_py.core.partition import Partition
 from softhsm_py.engine import x509 as engine_x509
-from softhsm_py.rest.binding import BoundPartition, Partition
+from softhsm_py.rest.binding import BoundPartition
 from softhsm_py.rest.errors import BusinessReason, TsbError, invalid
 from softhsm_py.rest.models.certificates import (
     CertificateImportDto,

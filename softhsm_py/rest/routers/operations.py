@@ -12,8 +12,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from softhsm_py.constants import Attribute, Mechanism
+from softhsm_py.core.partition import Partition
 from softhsm_py.rest import ciphers, formats, keyspecs, keyview, signing, wrapping
-from softhsm_py.rest.binding import BoundPartition, Partition
+from softhsm_py.rest.binding import BoundPartition
 from softhsm_py.rest.coreapi import mechanism
 from softhsm_py.rest.errors import BusinessReason, TsbError, invalid, not_implemented, unsupported
 from softhsm_py.rest.models.common import b64encode

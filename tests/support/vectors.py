@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "vectors" / "data"
 
 
 def parse(text: str) -> list[dict[str, str]]:
