@@ -54,7 +54,7 @@ def token(store):
 
 
 def db_files(store) -> list[Path]:
-    return sorted(store.path.parent.glob(DB_NAME + "*"))
+    return sorted(store.rows.path.parent.glob(DB_NAME + "*"))
 
 
 def raw_bytes(store) -> bytes:
@@ -75,7 +75,7 @@ def test_protocol_and_files(tmp_path):
         assert DB_NAME in names and DB_NAME + "-wal" in names
         for p in db_files(s):
             assert p.stat().st_mode & 0o777 == 0o600, p
-        with sqlite3.connect(s.path) as raw:
+        with sqlite3.connect(s.rows.path) as raw:
             assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
             assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
@@ -94,7 +94,7 @@ def test_newer_schema_is_refused(tmp_path):
 def test_reopen_keeps_everything(tmp_path, store, token):
     oid = store.insert(0, ObjectIndex(True, CKO_SECRET_KEY, CKK_AES, b"k", b"1"), {1: b"v"}, token)
     store.close()
-    again = open_store(store.path.parent, kdf_cost=COST)
+    again = open_store(store.rows.path.parent, kdf_cost=COST)
     try:
         key = again.verify_pin(0, UserType.USER, USER_PIN, 10)
         assert again.load(0, oid, key).attrs == {1: b"v"}
@@ -162,7 +162,7 @@ def test_private_values_labels_ids_and_keys_never_reach_the_files(store, token):
     check(blob)
     # After a checkpoint into the main file.
     store.close()
-    with sqlite3.connect(store.path) as raw:
+    with sqlite3.connect(store.rows.path) as raw:
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         # Only MACs in the index columns.
         row = raw.execute("SELECT label_mac, id_mac FROM objects WHERE oid = ?", (oid,)).fetchone()
@@ -174,7 +174,7 @@ def test_tampering_is_detected(store, token):
     a = store.insert(0, ObjectIndex(True, CKO_SECRET_KEY, CKK_AES, b"a"), {1: b"a"}, token)
     b = store.insert(0, ObjectIndex(True, CKO_SECRET_KEY, CKK_AES, b"b"), {1: b"b"}, token)
     c = store.insert(0, ObjectIndex(False, CKO_DATA), {1: b"c"}, None)
-    with sqlite3.connect(store.path) as raw:
+    with sqlite3.connect(store.rows.path) as raw:
         (blob_b,) = raw.execute("SELECT blob FROM objects WHERE oid = ?", (b,)).fetchone()
         raw.execute("UPDATE objects SET blob = ? WHERE oid = ?", (blob_b, a))  # swap rows
         raw.execute("UPDATE objects SET object_class = ? WHERE oid = ?", (CKO_CERTIFICATE, c))
@@ -245,7 +245,7 @@ def test_lockout_of_one(store, token):
 
 
 def test_parallel_guesses_cannot_exceed_the_lockout(tmp_path, store, token):
-    other = open_store(store.path.parent, kdf_cost=COST)
+    other = open_store(store.rows.path.parent, kdf_cost=COST)
     results: list[str] = []
     lock = threading.Lock()
 
@@ -409,7 +409,7 @@ def test_commits_of_any_other_connection_show_at_once(store, tmp_path):
     sqlite3 here, so nothing of ours runs on the writer's side) shows on the next call."""
     store.create_token(0, "t", SO_PIN)
     gen = store.generation(0)
-    raw = sqlite3.connect(store.path, isolation_level=None)
+    raw = sqlite3.connect(store.rows.path, isolation_level=None)
     try:
         for label in ("u", "v", "w"):
             raw.execute("UPDATE tokens SET label = ? WHERE slot_id = 0", (label,))
@@ -452,7 +452,7 @@ def test_open_stores_keep_sqlite_locks_so_no_other_process_resets_the_wal_index(
         second.close()
         assert [t.label for t in first.tokens()] == ["t"]
         probe = subprocess.run(
-            [sys.executable, "-c", _FIRST_CONNECTION_PROBE, f"{first.path}-shm"],
+            [sys.executable, "-c", _FIRST_CONNECTION_PROBE, f"{first.rows.path}-shm"],
             capture_output=True,
             text=True,
             timeout=60,
@@ -498,6 +498,46 @@ def test_insert_load_update_delete(store, token):
         store.update(0, oid, ObjectIndex(False, CKO_DATA), {}, token)
     # Oids are never reused.
     assert store.insert(0, ObjectIndex(False, CKO_DATA), {}, None) > oid
+
+
+def test_insert_many_stores_a_key_pair_in_one_transaction(store, token, monkeypatch):
+    pair = [
+        (ObjectIndex(False, CKO_PUBLIC_KEY, CKK_EC, b"pair", b"1"), {1: b"public half"}),
+        (ObjectIndex(True, CKO_PRIVATE_KEY, CKK_EC, b"pair", b"1"), {1: b"private half"}),
+    ]
+    gen = store.generation(0)
+    pub, priv = store.insert_many(0, pair, token)
+    assert pub < priv and store.generation(0) > gen
+    assert store.find(0, token_key=token, label=b"pair") == [pub, priv]
+    assert store.load(0, pub, None).attrs == {1: b"public half"}
+    assert store.load(0, priv, token).attrs == {1: b"private half"}
+    # All or none: a private half needs the key, and the public one is not stored alone.
+    with pytest.raises(errors.UserNotLoggedIn):
+        store.insert_many(0, pair, None)
+    with pytest.raises(TokenKeyStale):
+        store.insert_many(0, pair, os.urandom(32))
+    # A failure after the first row is written (here: the database refusing the second) rolls
+    # the first back too.
+    from softhsm_py.store.sqlite import SqliteTx
+
+    real = SqliteTx.insert_object
+    calls = []
+
+    def second_fails(self, row, blob_of):
+        calls.append(row)
+        if len(calls) == 2:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(self, row, blob_of)
+
+    monkeypatch.setattr(SqliteTx, "insert_object", second_fails)
+    gen = store.generation(0)
+    with pytest.raises(errors.DeviceError):
+        store.insert_many(0, pair, token)
+    monkeypatch.undo()
+    assert len(calls) == 2
+    assert store.find(0, token_key=token, label=b"pair") == [pub, priv]
+    assert store.generation(0) == gen
+    assert store.insert_many(0, [], token) == []
 
 
 def test_objects_belong_to_their_slot(store, token):
@@ -569,7 +609,7 @@ def test_find_queries_use_the_indexes(store, token):
     for i in range(50):
         store.insert(0, ObjectIndex(i % 2 == 0, i % 5, None, b"l%d" % i, b"i%d" % i), {}, token)
     statements: list[str] = []
-    store._db.set_trace_callback(statements.append)
+    store.rows._db.set_trace_callback(statements.append)
     try:
         cases = [
             ({"object_class": 3}, "objects_class"),
@@ -585,17 +625,17 @@ def test_find_queries_use_the_indexes(store, token):
                 store.find(0, token_key=key, **query)
                 select = [s for s in statements if s.startswith("SELECT oid FROM objects")]
                 assert len(select) == 1
-                plan = store._db.execute("EXPLAIN QUERY PLAN " + select[0]).fetchall()
+                plan = store.rows._db.execute("EXPLAIN QUERY PLAN " + select[0]).fetchall()
                 assert any(index_name in str(row) for row in plan), (query, plan)
     finally:
-        store._db.set_trace_callback(None)
+        store.rows._db.set_trace_callback(None)
 
 
 # --------------------------------------------------------------------------- threads
 
 
 def test_four_threads_writing_lose_nothing(store, token):
-    second = open_store(store.path.parent, kdf_cost=COST)  # a second connection, same process
+    second = open_store(store.rows.path.parent, kdf_cost=COST)  # a second connection, same process
     oids: list[int] = []
     lock = threading.Lock()
     failures: list[BaseException] = []
@@ -728,7 +768,7 @@ class Child:
 
 
 def test_two_processes_see_each_other(store, token):
-    child = Child(store.path.parent)
+    child = Child(store.rows.path.parent)
     try:
         # Parent inserts, child sees (public without login, private after login).
         pub = store.insert(0, ObjectIndex(False, CKO_DATA, None, b"shared"), {1: b"from-parent"}, None)
@@ -766,7 +806,7 @@ def test_two_processes_see_each_other(store, token):
 
 
 def test_two_processes_writing_at_once(store, token):
-    children = [Child(store.path.parent) for _ in range(2)]
+    children = [Child(store.rows.path.parent) for _ in range(2)]
     try:
         for c in children:
             assert c(op="login", user="USER", pin=USER_PIN.decode()) == "ok"
