@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-debian.sh
+. scripts/setup-postgres.sh  # Debian's postgresql for the store suite; exports SOFTHSM_PY_REQUIRE_PG=1
 scripts/venv.sh test
 .venv/bin/ruff check .
 # Run from tests/ so that `softhsm_py` is the installed package (with its built library), not the

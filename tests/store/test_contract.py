@@ -575,6 +575,14 @@ CHILD = textwrap.dedent(
             elif op == "change_pin":
                 store.change_pin(0, UserType.USER, keys["USER"], cmd["pin"].encode())
                 out = "ok"
+            elif op == "guess":
+                out = []
+                for _ in range(cmd["tries"]):
+                    try:
+                        store.verify_pin(0, UserType[cmd["user"]], b"wrong", cmd["lockout"])
+                        out.append("ok")
+                    except errors.PKCS11Error as exc:
+                        out.append(type(exc).__name__)
             elif op == "token":
                 t = store.token(0)
                 out = [t.user_failures, t.so_failures, t.generation]
@@ -600,13 +608,20 @@ class Child:
             cwd=REPO,
         )
 
-    def __call__(self, **cmd):
-        assert self.proc.stdin and self.proc.stdout
+    def send(self, **cmd):
+        assert self.proc.stdin
         self.proc.stdin.write(json.dumps(cmd) + "\n")
         self.proc.stdin.flush()
+
+    def receive(self):
+        assert self.proc.stdout
         line = self.proc.stdout.readline()
         assert line, "child died"
         return json.loads(line)
+
+    def __call__(self, **cmd):
+        self.send(**cmd)
+        return self.receive()
 
     def close(self) -> None:
         assert self.proc.stdin and self.proc.stdout
@@ -680,3 +695,18 @@ SECRET_LABEL = b"secret-label"
 
 
 SECRET_ID = b"secret-id-4242"
+
+
+def test_wrong_pins_from_several_processes_are_each_counted(backend, store, token):
+    """A PIN-try counter is never lost between instances: 3 processes x 20 wrong PINs, all at
+    once, and the counter says 60."""
+    children = [Child(backend) for _ in range(3)]
+    try:
+        for c in children:
+            c.send(op="guess", user="USER", tries=20, lockout=1000)
+        outcomes = [c.receive() for c in children]
+        assert all(o == ["PinIncorrect"] * 20 for o in outcomes), outcomes
+        assert store.token(0).user_failures == 60
+    finally:
+        for c in children:
+            c.close()
