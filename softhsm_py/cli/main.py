@@ -183,6 +183,9 @@ def parser() -> argparse.ArgumentParser:
     sp = add("delete-token", cmd_delete_token, "delete a token and all its objects")
     sp.add_argument("--slot", type=int, required=True)
     pin_options(sp, "SO", "so-pin")
+    from softhsm_py.cli.backup import add_commands
+
+    add_commands(add, pin_options)  # backup, restore, clone
     return p
 
 
