@@ -17,8 +17,11 @@ connections made, so nothing cached on one connection survives a reconnect.
 
 Failures: an error of the server or the network is ``DeviceError`` (logged with its SQLSTATE
 and primary message, never parameters); a broken connection is dropped and the next call
-connects again, so an instance recovers by itself once the server is back. A write whose COMMIT
-got no answer is reported failed, although it may have landed: never the other way round.
+connects again, so an instance recovers by itself once the server is back. A connection found
+dead by the first statement of a change check or of a transaction (the server restarted while
+we were idle) is replaced at once and the statement sent again: nothing had been done on it.
+A write whose COMMIT got no answer is reported failed, although it may have landed: never the
+other way round.
 
 Fork: libpq's socket is shared with the parent after fork, and closing it in the child (or the
 child's exit finalising it) would send the server a Terminate for the parent's session. A child's
@@ -375,13 +378,25 @@ class PgRows:
 
     # ----------------------------------------------------------------------- transactions
 
+    def _stale(self, exc: BaseException) -> bool:
+        """True if ``exc`` found the connection dead before anything was done on it (the server
+        restarted while we were idle): then the statement may be sent again on a new one."""
+        conn = self._conn
+        return isinstance(exc, psycopg.OperationalError) and conn is not None and conn.broken
+
     def version(self) -> tuple[int, int]:
+        what = "checking for changes"
         with self._lock:
-            tx = self._connect("checking for changes")
-            try:
-                return self._connections, int(tx._one(_CHANGES)[0])
-            except psycopg.Error as exc:
-                raise self._failed("checking for changes", exc) from exc
+            for attempt in (1, 2):
+                tx = self._connect(what)
+                try:
+                    return self._connections, int(tx._one(_CHANGES)[0])
+                except psycopg.Error as exc:
+                    if attempt == 1 and self._stale(exc):  # a read: safe to send again
+                        self._drop()
+                        continue
+                    raise self._failed(what, exc) from exc
+            raise AssertionError("unreachable")
 
     @contextmanager
     def read(self, what: str) -> Iterator[PgTx]:
@@ -405,14 +420,19 @@ class PgRows:
     @contextmanager
     def _transaction(self, what: str, begin: str, *, lock: bool = False) -> Iterator[PgTx]:
         with self._lock:
-            tx = self._connect(what)
-            try:
-                tx.cur.execute(begin)
-                if lock:  # the store-wide write lock (module docstring)
-                    tx._one("SELECT value FROM meta WHERE key = 'generation' FOR UPDATE")
-            except psycopg.Error as exc:
-                self._rollback()
-                raise self._failed(what, exc) from exc
+            for attempt in (1, 2):
+                tx = self._connect(what)
+                try:
+                    tx.cur.execute(begin)
+                    if lock:  # the store-wide write lock (module docstring)
+                        tx._one("SELECT value FROM meta WHERE key = 'generation' FOR UPDATE")
+                    break
+                except psycopg.Error as exc:
+                    if attempt == 1 and self._stale(exc):  # nothing written yet: start again
+                        self._drop()
+                        continue
+                    self._rollback()
+                    raise self._failed(what, exc) from exc
             try:
                 yield tx
                 tx.cur.execute("COMMIT")

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,13 @@ class Load:
         self._reader.join(60)
 
     def finish(self) -> None:
-        assert self.proc.wait(WAIT_S) == 0
+        try:
+            code = self.proc.wait(WAIT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"{self.name} did not stop; last events: {self.events[-5:]}") from None
         self._reader.join(60)
+        assert code == 0, (self.name, code, self.events[-5:])
 
     def in_flight(self) -> dict[str, Any] | None:
         """The operation started and neither acknowledged nor failed when the process died."""
@@ -103,10 +109,12 @@ class Load:
         return None
 
 
-def wait_for(condition, what: str) -> None:
+def wait_for(condition, what: str, loads: Sequence[Load] = ()) -> None:
     deadline = time.monotonic() + WAIT_S
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if time.monotonic() > deadline:
+            tails = {x.name: (x.proc.poll(), x.events[-5:]) for x in loads}
+            raise AssertionError(f"timed out waiting for {what}; last events: {tails}")
         time.sleep(0.05)
 
 
@@ -172,10 +180,10 @@ def test_failover_one_instance_killed_under_load(tmp_path, module_path, pg_url):
     stop = tmp_path / "stop"
     a, b = Load(envs[0], "A", stop), Load(envs[1], "B", stop)
     try:
-        wait_for(lambda: a.count("ack", "create") >= 12 and b.count("ack", "create") >= 12, "both loaded")
+        wait_for(lambda: a.count("ack", "create") >= 12 and b.count("ack", "create") >= 12, "load", [a, b])
         b.kill()
         mark = len(a.events)
-        wait_for(lambda: a.count("ack", "create", since=mark) >= 12, "the survivor to go on")
+        wait_for(lambda: a.count("ack", "create", since=mark) >= 12, "the survivor", [a, b])
     finally:
         stop.touch()
         if b.proc.poll() is None:
@@ -208,7 +216,7 @@ def test_server_crash_under_load_is_a_device_error_then_recovery(tmp_path, modul
     stop = tmp_path / "stop"
     loads = [Load(envs[0], "A", stop), Load(envs[1], "B", stop)]
     try:
-        wait_for(lambda: all(x.count("ack", "create") >= 5 for x in loads), "both loaded")
+        wait_for(lambda: all(x.count("ack", "create") >= 5 for x in loads), "load", loads)
         before = [len(x.events) for x in loads]
         own_cluster.stop_server("immediate")
         down = [len(x.events) for x in loads]
@@ -220,6 +228,7 @@ def test_server_crash_under_load_is_a_device_error_then_recovery(tmp_path, modul
         wait_for(
             lambda: all(x.count("ack", "create", since=m) >= 5 for x, m in zip(loads, up, strict=True)),
             "recovery",
+            loads,
         )
     finally:
         stop.touch()

@@ -152,3 +152,22 @@ def test_module_start_does_not_import_psycopg():
         timeout=60,
     )
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_a_restart_while_idle_costs_no_error(own_cluster):
+    """A connection the server dropped while we were idle is replaced by the next call's first
+    statement (a change check, or a transaction's BEGIN), with no error: nothing was done on it."""
+    store = pg_store(own_cluster.new_database("idle"))
+    try:
+        store.create_token(0, "t", SO_PIN)
+        assert [t.label for t in store.tokens()] == ["t"]
+        own_cluster.stop_server("fast")
+        own_cluster.start_server()
+        assert [t.label for t in store.tokens()] == ["t"]  # version(): sent again
+        own_cluster.stop_server("fast")
+        own_cluster.start_server()
+        oid = store.insert(0, ObjectIndex(False, 0), {1: b"x"}, None)  # write: BEGIN sent again
+        assert store.load(0, oid, None).attrs == {1: b"x"}
+        assert store.rows._connections == 3
+    finally:
+        store.close()
