@@ -76,24 +76,38 @@ class TokenRow:
 
     __slots__ = TOKEN_COLUMNS
 
-    def __init__(self, *values: object) -> None:
-        for name, value in zip(TOKEN_COLUMNS, values, strict=True):
-            setattr(self, name, value)
-
-    slot_id: int
-    serial: str
-    label: str
-    key_check: bytes
-    public_key: bytes
-    so_wrap: bytes
-    so_salt: bytes
-    so_cost: int
-    user_wrap: bytes | None
-    user_salt: bytes | None
-    user_cost: int | None
-    so_failures: int
-    user_failures: int
-    generation: int
+    def __init__(
+        self,
+        slot_id: int,
+        serial: str,
+        label: str,
+        key_check: bytes,
+        public_key: bytes,
+        so_wrap: bytes,
+        so_salt: bytes,
+        so_cost: int,
+        user_wrap: bytes | None,
+        user_salt: bytes | None,
+        user_cost: int | None,
+        so_failures: int,
+        user_failures: int,
+        generation: int,
+    ) -> None:
+        # Plain assignments, not a loop over TOKEN_COLUMNS: every find and write builds one.
+        self.slot_id = slot_id
+        self.serial = serial
+        self.label = label
+        self.key_check = key_check
+        self.public_key = public_key
+        self.so_wrap = so_wrap
+        self.so_salt = so_salt
+        self.so_cost = so_cost
+        self.user_wrap = user_wrap
+        self.user_salt = user_salt
+        self.user_cost = user_cost
+        self.so_failures = so_failures
+        self.user_failures = user_failures
+        self.generation = generation
 
     def values(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in TOKEN_COLUMNS)
@@ -257,7 +271,7 @@ class RowStore(Protocol):
 def object_row(values: Sequence[Any]) -> ObjectRow:
     """An ``ObjectRow`` from the columns in ``OBJECT_COLUMNS`` order, as a driver returns them."""
     oid, slot_id, private, object_class, key_type, label_mac, id_mac, blob = values
-    return ObjectRow(oid, slot_id, bool(private), object_class, key_type, label_mac, id_mac, bytes(blob))
+    return ObjectRow(oid, slot_id, bool(private), object_class, key_type, label_mac, id_mac, blob)
 
 
 def check_token_update(values: dict[str, object]) -> Iterator[str]:

@@ -31,7 +31,7 @@ import os
 import secrets
 import threading
 from collections.abc import Hashable
-from typing import Self
+from typing import Any, Self
 
 from softhsm_py import errors
 from softhsm_py.constants import UserType
@@ -226,7 +226,7 @@ class SealedStore:
         with self.rows.read("reading the store generation") as tx:
             return tx.store_generation()
 
-    def _new_token_secrets(self, serial: str, so_pin: bytes) -> dict[str, object]:
+    def _new_token_secrets(self, serial: str, so_pin: bytes) -> dict[str, Any]:
         token_key = sealing.random_key()
         salt = os.urandom(SALT_LEN)
         kek = sealing.derive_kek(so_pin, salt, self.kdf_cost)  # slow: outside any transaction
