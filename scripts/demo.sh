@@ -24,7 +24,9 @@ p11 --list-objects --type privkey | grep -q "demo-key" ||
 printf 'signed by softhsm-py\n' > demo-tokens/message.txt
 p11 --sign --id 01 -m ECDSA-SHA256 --signature-format openssl \
     -i demo-tokens/message.txt -o demo-tokens/message.sig
-p11 --read-object --type pubkey --id 01 -o demo-tokens/demo-key.der
+# Read without logging in (a public key is a public object): pkcs11-tool 0.23 builds the EC key it
+# exports from freed memory, which a login's heap can break (README, "With real hosts").
+pkcs11-tool --module "$module" --token-label demo --read-object --type pubkey --id 01 -o demo-tokens/demo-key.der
 openssl pkey -pubin -inform DER -in demo-tokens/demo-key.der -out demo-tokens/demo-key.pem
 openssl dgst -sha256 -verify demo-tokens/demo-key.pem -signature demo-tokens/message.sig demo-tokens/message.txt
 

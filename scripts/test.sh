@@ -11,6 +11,7 @@ if [ "${1:-}" = "--fast" ]; then
     tier=(-m "not slow")
 fi
 scripts/setup-debian.sh
+. scripts/setup-postgres.sh  # Debian's postgresql for the store suite; exports SOFTHSM_PY_REQUIRE_PG=1
 scripts/venv.sh test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

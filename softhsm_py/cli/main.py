@@ -203,6 +203,9 @@ def parser() -> argparse.ArgumentParser:
     from softhsm_py.cli import serve  # argparse only; the service loads when the command runs
 
     serve.add_parser(sub)
+    from softhsm_py.cli.backup import add_commands
+
+    add_commands(add, pin_options)  # backup, restore, clone
     return p
 
 

@@ -150,9 +150,8 @@ def test_server_and_client_module(token: Token, server: dict[str, str], tmp_path
         "-o",
         str(tmp_path / "sig.der"),
     )
-    client_tool(
-        token, server, "--read-object", "--type", "pubkey", "--id", "01", "-o", str(tmp_path / "pub.der")
-    )
+    out = str(tmp_path / "pub.der")  # without a login: see test_pkcs11_tool_crypto.public_key
+    client_tool(token, server, "--read-object", "--type", "pubkey", "--id", "01", "-o", out, login=False)
     pub = serialization.load_der_public_key((tmp_path / "pub.der").read_bytes())
     pub.verify((tmp_path / "sig.der").read_bytes(), MESSAGE, ec.ECDSA(hashes.SHA256()))
 
