@@ -605,3 +605,19 @@ def test_get_interface(loaded: Module, name: bytes | None, version: Any, flags: 
         have = ffi.cast("CK_VERSION *", pp[0].pFunctionList)
         assert version is None or (have.major, have.minor) == version
         assert version is not None or (have.major, have.minor) == (3, 0)  # the default is the newest
+
+
+@spec_departure("SoftHSMv2", clause="3.0 2.1.8: a NULL pParameter with a length (it reads no parameter)")
+@pytest.mark.parametrize("length", [1, 32, 2**63])
+def test_parameterless_mechanism_null_pointer_with_length(t: Token, length: int) -> None:
+    """Issue 16, item 8: a digest (or any mechanism without a parameter) named with pParameter
+    NULL and a length is an inconsistent CK_MECHANISM, not "no parameter"."""
+    m = Mech(Mechanism.SHA256)
+    m.ptr.pParameter, m.ptr.ulParameterLen = NULL, length
+    assert t.rv("C_DigestInit", m.ptr) == "MECHANISM_PARAM_INVALID"
+    key, _ = t.aes(16)
+    m = Mech(Mechanism.AES_ECB)
+    m.ptr.pParameter, m.ptr.ulParameterLen = NULL, length
+    assert t.rv("C_EncryptInit", m.ptr, key) == "MECHANISM_PARAM_INVALID"
+    m.ptr.ulParameterLen = 0  # and the same CK_MECHANISM without the length is fine
+    t.ok("C_EncryptInit", m.ptr, key)

@@ -194,3 +194,6 @@ def test_iv_and_parameterless_mechanisms(ffi):
     assert parse_param(ffi, M.SHA256_RSA_PKCS, iv, 0) is None  # a pointer with length 0 is tolerated
     with pytest.raises(errors.MechanismParamInvalid):
         parse_param(ffi, M.SHA256_RSA_PKCS, iv, 16)
+    for length in (1, 16, 2**63):  # a length with a NULL pointer is no "no parameter" (issue 16)
+        with pytest.raises(errors.MechanismParamInvalid):
+            parse_param(ffi, M.SHA256, ffi.NULL, length)

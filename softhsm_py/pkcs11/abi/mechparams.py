@@ -1,8 +1,9 @@
 """CK_MECHANISM.pParameter -> the Python values of ``softhsm_py.mechanisms.params``.
 
 Each mechanism declares its parameter type where it is registered (``registry.param_type``); one
-table maps a parameter type to its parser. A mechanism that declares none takes no parameter
-(NULL or length 0, else MechanismParamInvalid). A wrong ulParameterLen for the struct, NULL
+table maps a parameter type to its parser. A mechanism that declares none takes no parameter:
+ulParameterLen 0, whatever the pointer (a length, even with a NULL pointer, is
+MechanismParamInvalid). A wrong ulParameterLen for the struct, NULL
 where a struct is required, and a NULL inner pointer with a non-zero length are all
 CKR_MECHANISM_PARAM_INVALID. Struct and field names are the spec's (3.0 layouts, declared in
 native/pkcs11.h); the 2.40 CK_GCM_PARAMS (no ulIvBits) is accepted by its size, as Java and
@@ -44,7 +45,9 @@ def _struct(ffi: Any, name: str, p: Any, n: int) -> Any:
 
 
 def _none(ffi: Any, p: Any, n: int) -> None:
-    if int(n) != 0 and not _null(ffi, p):
+    """No parameter: a length of 0 (whatever the pointer). A length with a NULL pointer is as
+    wrong as a parameter the mechanism does not take."""
+    if int(n) != 0:
         raise errors.MechanismParamInvalid()
     return None
 
@@ -162,7 +165,7 @@ def parse_param(ffi: Any, mech: int, pParameter: Any, ulParameterLen: int) -> An
     """The parameter of ``mech`` as a Python value (``None`` when it takes none)."""
     kind = registry.param_type(mech)
     if kind is None:  # _none, inlined: most mechanisms take no parameter
-        if int(ulParameterLen) != 0 and pParameter != ffi.NULL:
+        if ulParameterLen:
             raise errors.MechanismParamInvalid()
         return None
     return PARSERS[kind](ffi, pParameter, int(ulParameterLen))
