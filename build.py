@@ -84,7 +84,6 @@ ffibuilder.cdef(
     """
     const char *shim_library_path(void);
     void shim_set_ready(void);
-    void shim_python_exiting(void);
     int shim_owns_python(void);
     unsigned long *shim_fork_counter(void);
     """

@@ -45,7 +45,6 @@ static pthread_once_t start_once = PTHREAD_ONCE_INIT;
 static volatile int start_failed;   /* Python could not start or the package failed to load */
 static volatile int started;        /* the interpreter ran our init code at least once */
 static volatile int py_ready;       /* set by softhsm_py.pkcs11.abi.entry.bind() when all py_C_* exist */
-static volatile int py_exiting;     /* set by a Python atexit hook: the interpreter is going down */
 static int owns_python;             /* this copy initialised the interpreter (a C host) */
 static char library_path[PATH_MAX];
 static PyGILState_STATE fork_gil;
@@ -57,7 +56,6 @@ static unsigned long fork_counter;
 /* Called from Python (declared in build.py's cdef). */
 static const char *shim_library_path(void) { return library_path; }
 static void shim_set_ready(void) { py_ready = 1; }
-static void shim_python_exiting(void) { py_exiting = 1; }
 static int shim_owns_python(void) { return owns_python; }
 static unsigned long *shim_fork_counter(void) { return &fork_counter; }
 
@@ -132,6 +130,19 @@ static int find_venv(void) {
     return 0;
 }
 
+/* Once the interpreter has run our init code it holds objects built on this library's static data
+ * (the cffi module and its type tables, the py_C_* callbacks): unmapped, they would point into
+ * nothing, and a host that dlclose()s us would crash at interpreter shutdown. CPython never
+ * unloads an extension module for that reason; neither do we, once Python was entered: the
+ * library stays mapped until the process exits (dlclose() is then a no-op, and a later dlopen()
+ * finds this state, initialised or not). Before that, nothing points into us and dlclose() unloads
+ * as usual (glibc drops our pthread_atfork handlers with us). */
+static void pin_library(void) {
+    if (library_path[0] && !dlopen(library_path, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE)) {
+        fprintf(stderr, "softhsm-py: cannot pin the library in memory: %s\n", dlerror());
+    }
+}
+
 static void start_python(void) {
     if (!Py_IsInitialized()) {
         PyConfig config;
@@ -160,15 +171,18 @@ static void start_python(void) {
         PyEval_SaveThread(); /* release the GIL; each call takes it with PyGILState_Ensure */
     }
     started = 1;
+    pin_library();
     if (cffi_start_python() != 0 || !py_ready) {
         fprintf(stderr, "softhsm-py: the Python package failed to load (see the messages above)\n");
         start_failed = 1;
     }
 }
 
-/* The interpreter is finalising or gone (a Python host exiting, then a C atexit handler calling us). */
+/* The interpreter is finalising or gone (a Python host exiting, then a C atexit handler calling us).
+ * Python's own exit hooks run before it finalises, with the interpreter whole: calls made from
+ * them go in as usual. */
 static int python_gone(void) {
-    return py_exiting || (started && (!Py_IsInitialized() || _Py_IsFinalizing()));
+    return started && (!Py_IsInitialized() || _Py_IsFinalizing());
 }
 
 /* What a call gets once Python is gone: teardown succeeds (there is nothing left to tear down),

@@ -1,5 +1,6 @@
 """The built library under small C hosts (tests/hosts/c/*.c, compiled here with gcc): exit-time
-teardown, fork, threads, RTLD_LOCAL without PYTHONPATH, and a broken configuration."""
+teardown, fork, threads, RTLD_LOCAL without PYTHONPATH, a broken configuration, and a host that
+unloads the library and exits (or loads it again)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from support.pkcs11 import ROOT, SOFTHSM2_PATH, TESTS, default_module_path, write_config
 
 SOURCES = Path(__file__).resolve().parent / "c"
-HOSTS = ("atexit", "fork", "thread", "info")
+HOSTS = ("atexit", "fork", "thread", "info", "unload")
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is missing")
 
@@ -107,6 +108,18 @@ def test_atexit_teardown_softhsm2(hosts: dict[str, Path], tmp_path: Path, order:
     if proc.returncode < 0:
         pytest.xfail(f"SoftHSMv2 dies of {signal.Signals(-proc.returncode).name} in the atexit teardown")
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("again", [False, True], ids=["once", "again"])
+def test_unload_then_exit(hosts: dict[str, Path], ours: str, tmp_path: Path, again: bool) -> None:
+    """Issue 16, item 2: dlclose() and then exit (or dlopen() again, C_Initialize, use, unload):
+    status 0, no crash, both rounds work."""
+    env = token_dir(tmp_path, ours)
+    proc = run(hosts["unload"], ours, *(["again"] if again else []), env=env, cwd=tmp_path)
+    assert_clean(proc, tmp_path / "softhsm-py.log")
+    assert "round 1 unloaded" in proc.stderr
+    assert ("round 2 unloaded" in proc.stderr) == again
+    assert "host: exits" in proc.stderr
 
 
 # ------------------------------------------------------------------------------- (b) fork

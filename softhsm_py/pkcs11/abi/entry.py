@@ -9,7 +9,6 @@ copy's ``ffi`` under ``py_<name>``. The entries of 5.8-5.14 live in ``entry_cryp
 
 from __future__ import annotations
 
-import atexit
 import functools
 from typing import TYPE_CHECKING, Any
 
@@ -349,8 +348,8 @@ def bind(ffi: Any, lib_c: Any) -> Library:
         ffi.def_extern(name=f"py_{name}", error=boundary.GENERAL_ERROR, onerror=boundary.on_callback_error)(
             guarded
         )
-    # Once Python's own exit hooks run, calls from the host's later exit handlers must not enter
-    # the dying interpreter: the shim answers them itself.
-    atexit.register(lib_c.shim_python_exiting)
+    # Nothing is registered with the host's interpreter that points into the library (an atexit
+    # hook calling a C function of ours crashed every host that unloads us): once the interpreter
+    # finalises, the shim sees it by itself and answers calls from later exit handlers alone.
     lib_c.shim_set_ready()
     return library
