@@ -15,13 +15,14 @@ Module start stays light (``pkcs11-tool -L`` starts an interpreter each time): t
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     import logging
-    from pathlib import Path
 
     from softhsm_py.config import Config
 
@@ -38,7 +39,14 @@ def _handler_classes() -> tuple[type[logging.FileHandler], type[logging.StreamHa
 
     class _FileHandler(logging.FileHandler):
         """Logging must never fail a PKCS#11 call: Python 3.11's FileHandler opens its (delayed)
-        file outside its own error handling, so a vanished log directory would raise into the caller."""
+        file outside its own error handling, so a vanished log directory would raise into the caller.
+        The file is opened by ``logfiles.open_append``: 0600, whatever the umask."""
+
+        def _open(self) -> TextIO:
+            from softhsm_py.logfiles import open_append
+
+            fd = open_append(Path(self.baseFilename))
+            return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
         def emit(self, record: logging.LogRecord) -> None:
             try:
@@ -137,7 +145,6 @@ def _install(level: int, log_file: Path | None) -> logging.Logger:
     with _lock:
         handler: logging.Handler
         if log_file is not None:
-            log_file.parent.mkdir(parents=True, exist_ok=True)
             handler = file_handler(log_file, mode="a", encoding="utf-8", delay=True)
             target = ("file", str(log_file))
         else:

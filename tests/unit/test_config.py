@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -263,3 +264,29 @@ def test_switching_destination_replaces_our_handler_only(tmp_path, clean_logger)
     assert foreign in clean_logger.handlers
     assert len(ours) == 1 and isinstance(ours[0], logging.FileHandler)
     assert ours[0].baseFilename.endswith("b.log")
+
+
+def test_log_file_is_private_whatever_the_umask(tmp_path, clean_logger):
+    """Issue 16, item 5: under umask 000 the log was 0666 (anyone could forge entries); it is 0600,
+    in directories made 0700; a file others could already write to loses those bits."""
+    log_file = tmp_path / "new" / "dir" / "hsm.log"
+    old = os.umask(0)
+    try:
+        logger = setup_logging(Config(token_dir=tmp_path, log_file=log_file))
+        logger.warning("first line")
+        for h in logger.handlers:
+            h.flush()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(log_file.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(log_file.parent.parent.stat().st_mode) == 0o700
+    shared = tmp_path / "shared.log"
+    shared.write_text("older lines\n")
+    shared.chmod(0o666)
+    logger = setup_logging(Config(token_dir=tmp_path, log_file=shared))
+    logger.warning("appended")
+    for h in logger.handlers:
+        h.flush()
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o644
+    assert shared.read_text().startswith("older lines\n") and "appended" in shared.read_text()
