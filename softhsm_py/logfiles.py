@@ -8,6 +8,7 @@ keeps the mode its owner gave it, less any write permission for group and others
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -28,10 +29,8 @@ def _make_dirs(directory: Path) -> None:
             break
         directory = directory.parent
     for path in reversed(missing):
-        try:
+        with contextlib.suppress(FileExistsError):
             os.mkdir(path, DIR_MODE)
-        except FileExistsError:
-            pass
 
 
 def open_append(path: Path) -> int:
