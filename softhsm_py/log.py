@@ -15,13 +15,13 @@ Module start stays light (``pkcs11-tool -L`` starts an interpreter each time): t
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    import io
     import logging
 
     from softhsm_py.config import Config
@@ -42,11 +42,11 @@ def _handler_classes() -> tuple[type[logging.FileHandler], type[logging.StreamHa
         file outside its own error handling, so a vanished log directory would raise into the caller.
         The file is opened by ``logfiles.open_append``: 0600, whatever the umask."""
 
-        def _open(self) -> TextIO:
+        def _open(self) -> io.TextIOWrapper:
             from softhsm_py.logfiles import open_append
 
             fd = open_append(Path(self.baseFilename))
-            return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+            return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
         def emit(self, record: logging.LogRecord) -> None:
             try:
