@@ -67,7 +67,9 @@ def open_partition(config: Config | None, label: str, pin: bytes) -> Partition:
             slots = [rec.slot_id for rec in rt.store.tokens() if rec.label == label]
         if not slots:
             raise errors.TokenNotPresent()
-        handle = sessions.open_session(lib, slots[0], SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION)
+        # A read-only store takes read-only sessions only: its keys still sign and decrypt.
+        rw = 0 if rt.store.read_only else SessionFlag.RW_SESSION
+        handle = sessions.open_session(lib, slots[0], SessionFlag.SERIAL_SESSION | rw)
         sessions.login(lib, handle, UserType.USER, pin)
     except BaseException:
         startup.stop(lib)

@@ -35,6 +35,8 @@ def open_session(lib: Library, slot_id: int, flags: int) -> int:
         token = rt.tokens.get(slot_id)
         if token is None:
             token = token_of(rt, slot_id)  # raises TokenNotRecognized or SlotIdInvalid
+        if rw and rt.store.read_only:
+            raise errors.TokenWriteProtected()  # only read-only sessions (3.0, 5.6 C_OpenSession)
         if not rw and token.so_logged_in:
             raise errors.SessionReadWriteSoExists()
         handle = next(rt.session_ids)

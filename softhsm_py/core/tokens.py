@@ -97,6 +97,8 @@ def init_token(lib: Library, slot_id: int, so_pin: bytes, text: str) -> None:
         present = check_slot(rt, slot_id)
         if sessions_on(rt, slot_id):
             raise errors.SessionExists()
+        if rt.store.read_only:
+            raise errors.TokenWriteProtected()
         if not present:
             check_pin_len(lib, so_pin)
             try:
@@ -154,6 +156,8 @@ def delete_token(lib: Library, slot_id: int, so_pin: bytes) -> None:
             raise errors.TokenNotRecognized()
         if sessions_on(rt, slot_id):
             raise errors.SessionExists()
+        if rt.store.read_only:
+            raise errors.TokenWriteProtected()
     rt.store.verify_pin(slot_id, UserType.SO, so_pin, rt.config.pin_lockout)
     rt.store.delete_token(slot_id)
     with lib.lock:

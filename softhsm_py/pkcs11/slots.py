@@ -110,11 +110,13 @@ def _pin_flags(failures: int, lockout: int, low: int, final: int, locked: int) -
     return low if failures else 0
 
 
-def _token_flags(rec: TokenRecord | None, lockout: int) -> int:
+def _token_flags(rec: TokenRecord | None, lockout: int, read_only: bool) -> int:
     # DUAL_CRYPTO_OPERATIONS: C_DigestEncryptUpdate and its siblings work (pkcs11.crypto).
     flags = (
         TokenFlag.RNG | TokenFlag.LOGIN_REQUIRED | TokenFlag.CLOCK_ON_TOKEN | TokenFlag.DUAL_CRYPTO_OPERATIONS
     )
+    if read_only:  # a read-only store: hosts then open read-only sessions (3.0, 5.6)
+        flags |= TokenFlag.WRITE_PROTECTED
     if rec is None:
         return int(flags)
     flags |= TokenFlag.TOKEN_INITIALIZED
@@ -148,7 +150,7 @@ def get_token_info(lib: Library, slot_id: int) -> TokenInfo:
         manufacturer="softhsm-py",
         model=MODEL,
         serial=rec.serial if rec else "",
-        flags=_token_flags(rec, rt.config.pin_lockout),
+        flags=_token_flags(rec, rt.config.pin_lockout, rt.store.read_only),
         session_count=len(mine),
         rw_session_count=sum(1 for s in mine if s.rw),
         max_pin_len=rt.config.pin_max_len,

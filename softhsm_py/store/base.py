@@ -140,6 +140,11 @@ class StoredObject:
 class Store(Protocol):
     def close(self) -> None: ...
 
+    @property
+    def read_only(self) -> bool:
+        """Every write raises TokenWriteProtected; PIN tries are counted per process."""
+        ...
+
     # -- tokens ------------------------------------------------------------------------------
     def tokens(self) -> list[TokenRecord]:
         """All tokens, ordered by slot_id. Called on every C_OpenSession and slot lookup."""

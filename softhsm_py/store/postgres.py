@@ -308,6 +308,7 @@ class PgRows:
         self._tx: PgTx | None = None
         self._connections = 0  # made so far: part of version()
         self._closed = False
+        self.read_only = False  # decided at each connection (a hot standby, a role that may only read)
         with self._lock:
             self._connect("opening the token store")
 
@@ -341,15 +342,43 @@ class PgRows:
             log.warning("token store: connected again to %s", self.location)
         return self._tx
 
+    def _refuse(self, why: str) -> errors.DeviceError:
+        log.error("token store %s is not a softhsm-py store and is left untouched: %s", self.location, why)
+        return errors.DeviceError()
+
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
         with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
-            if conn.execute("SELECT to_regclass('meta')").fetchone()[0] is None:  # type: ignore[index]
+            # A hot standby, or a session that may not write: the store is read-only (rows.py).
+            self.read_only = bool(
+                conn.execute(
+                    "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'"
+                ).fetchone()[0]  # type: ignore[index]
+            )
+            if not self.read_only:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
+            found = conn.execute(
+                "SELECT to_regclass('meta') IS NOT NULL, to_regclass('tokens') IS NOT NULL,"
+                " to_regclass('objects') IS NOT NULL"
+            ).fetchone()
+            assert found is not None
+            if not found[0]:
+                if found[1] or found[2]:  # never write our schema over another program's tables
+                    raise self._refuse("it has a tokens or objects table that softhsm-py did not make")
+                if self.read_only:
+                    raise self._refuse("it has no softhsm-py schema, and this session may not make one")
                 for statement in _SCHEMA_V1:
                     conn.execute(statement)
                 return
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            version = 0 if row is None else row[0]
+            if row is None:
+                raise self._refuse("its meta table has no schema_version: another program's")
+            version = row[0]
+            if not self.read_only:
+                # A role that may read but not write our rows is read-only too.
+                self.read_only = not conn.execute(
+                    "SELECT has_table_privilege('tokens', 'UPDATE')"
+                    " AND has_table_privilege('objects', 'INSERT')"
+                ).fetchone()[0]  # type: ignore[index]
             if version > SCHEMA_VERSION or version < 1:
                 log.error(
                     "token store %s has schema version %d; this softhsm-py knows 1 to %d",
@@ -414,6 +443,9 @@ class PgRows:
 
     @contextmanager
     def write(self, what: str) -> Iterator[PgTx]:
+        if self.read_only:
+            log.info("token store %s is read-only: %s refused", self.location, what)
+            raise errors.TokenWriteProtected()
         with self._transaction(what, "BEGIN", lock=True) as tx:
             yield tx
 

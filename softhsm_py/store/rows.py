@@ -242,6 +242,9 @@ class RowTx(Protocol):
 class RowStore(Protocol):
     #: Where the rows live, for messages: a path, or a URL without its password.
     location: str
+    #: This process may not write the store (a read-only file, mount or database role): every
+    #: ``write()`` raises ``errors.TokenWriteProtected`` before touching it. Fixed at open.
+    read_only: bool
 
     def version(self) -> Hashable:
         """Cheap; moves whenever anything in the store may have changed (see the docstring)."""

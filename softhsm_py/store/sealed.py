@@ -19,6 +19,12 @@ count is reset only after the PIN proved right, so parallel guesses from many pr
 hosts) can never exceed the lockout, and killing the process mid-try does not erase the try.
 One try at a time per process, and ``close()`` waits for a try in flight.
 
+A read-only store (``read_only``: a read-only file or mount, a database role that may only read)
+cannot count tries. A PIN locked in the store stays locked; other tries are counted in this
+process's memory, against what the store already holds: after ``lockout`` wrong tries in a row in
+one process the PIN is locked for that process, and a right one resets only the process's count.
+Another process gets its own tries: with the store read-only, no PIN lockout spans processes.
+
 Threads: scrypt (tens of milliseconds) always runs outside any transaction. ``tokens()`` and
 ``generation()`` run on nearly every PKCS#11 call; their answers are cached while the backend's
 ``version()`` stays put. A cache is a fresh object per version and data is read only after the
@@ -167,10 +173,17 @@ class SealedStore:
         self._pin_lock = threading.Lock()
         self._pid = os.getpid()
         self._cache = _Cache(object())  # matches no version
+        # Read-only stores: wrong PIN tries of this process, by (slot, serial, "so" | "user").
+        self._tries_here: dict[tuple[int, str, str], int] = {}
 
     @property
     def location(self) -> str:
         return self.rows.location
+
+    @property
+    def read_only(self) -> bool:
+        """Writes are refused with TokenWriteProtected (``rows.RowStore.read_only``)."""
+        return self.rows.read_only
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -312,7 +325,48 @@ class SealedStore:
         # One PIN try at a time per process: tries are counted before they are made, so right
         # PINs in flight from many threads would otherwise add up to a lockout.
         with self._pin_lock:
+            if self.rows.read_only:
+                return self._verify_pin_here(slot_id, user, pin, lockout)
             return self._verify_pin(slot_id, user, pin, lockout)
+
+    def _verify_pin_here(self, slot_id: int, user: UserType, pin: bytes, lockout: int) -> bytes:
+        """A PIN try on a read-only store, counted in this process (module docstring)."""
+        who = who_of(user)
+        if lockout < 1:
+            raise ValueError("lockout must be at least 1")
+        with self.rows.read("reading a token") as tx:
+            row = _token(tx, slot_id)
+        wrap, salt, cost = (
+            getattr(row, f"{who}_wrap"),
+            getattr(row, f"{who}_salt"),
+            getattr(row, f"{who}_cost"),
+        )
+        if wrap is None:
+            raise errors.UserPinNotInitialized()
+        key = (slot_id, row.serial, who)
+        count = getattr(row, f"{who}_failures") + self._tries_here.get(key, 0)
+        if count >= lockout:
+            raise errors.PinLocked()
+        self._tries_here[key] = self._tries_here.get(key, 0) + 1  # counted before it is made
+        try:
+            token_key = sealing.unseal(sealing.derive_kek(pin, salt, cost), wrap, wrap_aad(row.serial, who))
+        except sealing.SealBroken:
+            log.info(
+                "wrong %s PIN on slot %d (%d of %d, counted in this process)",
+                who,
+                slot_id,
+                count + 1,
+                lockout,
+            )
+            if count + 1 >= lockout:
+                log.warning("%s PIN on slot %d is now locked for this process", who, slot_id)
+                raise errors.PinLocked() from None
+            raise errors.PinIncorrect() from None
+        except Exception:
+            self._tries_here[key] -= 1  # not a verdict on the PIN (e.g. out of memory)
+            raise
+        self._tries_here.pop(key, None)
+        return token_key
 
     def _verify_pin(self, slot_id: int, user: UserType, pin: bytes, lockout: int) -> bytes:
         who = who_of(user)

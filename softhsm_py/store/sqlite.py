@@ -8,6 +8,18 @@ each other's changes, lose no write, and a crash leaves the last committed state
 Threads: one connection guarded by ``self._lock``, held only around SQL statements (and what the
 secrecy layer does inside a transaction: fast AES-GCM / HMAC calls, never scrypt).
 
+The file is ours or refused. A new store is built complete (schema, WAL mode, our
+``application_id``) under a temporary name and linked into place, so the store path never names an
+empty or half-made database. An existing file must carry our ``application_id`` (or, made before
+it existed, our schema); a zero-length file, a file that is not SQLite, or another program's
+database is refused with DeviceError and a log line saying why, and nothing is written to it.
+
+Read-only: a store this process cannot write (a read-only mount or directory, a file without
+write permission) is opened read-only: ``read_only`` is True, and a write raises
+TokenWriteProtected before touching the file. SQLite's WAL needs the -wal and -shm files next to
+the database; when they are absent and cannot be made, the file is opened as immutable: a
+snapshot, which changes made by a process that can write are not seen in (the README says so).
+
 Change detection: ``version()`` is ``PRAGMA data_version`` (moves when another connection, of
 any process, commits; never for this connection's own commits) paired with our own count of
 write transactions: one PRAGMA, no table read, and other processes' writes show at once.
@@ -58,6 +70,10 @@ log = get_logger("store")
 DB_NAME = "softhsm-py.sqlite3"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 10.0
+#: ``PRAGMA application_id`` of a softhsm-py store ("SHPY"): tells our file from any other SQLite file.
+APPLICATION_ID = 0x53485059
+#: The tables of a store made before it carried APPLICATION_ID (schema 1 as first released).
+_OUR_TABLES = frozenset({"meta", "tokens", "objects"})
 
 _SCHEMA_V1 = """
 CREATE TABLE meta (
@@ -116,31 +132,85 @@ _STORES: dict[int, weakref.ref[SqliteRows]] = {}
 _ABANDONED: list[tuple[tuple[int, int] | None, sqlite3.Connection]] = []
 
 
+def _refused(path: Path, why: str) -> errors.DeviceError:
+    log.error("token store %s is not a softhsm-py store and is left untouched: %s", path, why)
+    return errors.DeviceError()
+
+
 def _device_error(what: str, exc: BaseException) -> errors.DeviceError:
     # SQLite's messages name the failure (locked, I/O, full), never bound parameters.
     log.error("token store: %s failed: %s: %s", what, type(exc).__name__, exc)
     return errors.DeviceError()
 
 
-def _create_private(path: Path) -> None:
-    """Create ``path`` empty and 0600 unless it exists, without ever holding a descriptor of it:
-    another thread's store may open the file as soon as it exists, and closing a descriptor of
-    ours would then drop that store's locks (see the module docstring). The file is made under
-    a temporary name and linked into place."""
+def _create_store(path: Path, build: Callable[[sqlite3.Connection], None]) -> None:
+    """Make the store at ``path`` unless it exists: built complete and 0600 under a temporary name
+    (``build`` writes the schema), then linked into place. The file never exists empty or half
+    made, and we never hold a descriptor of it once it is in place: another thread's store may
+    open it as soon as it exists, and closing a descriptor of ours would then drop that store's
+    locks (see the module docstring)."""
     if os.path.lexists(path):
         return  # the usual case; and a read-only directory can still hold a writable database
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-    os.close(os.open(tmp, flags, 0o600))
+    os.close(os.open(tmp, flags, 0o600))  # SQLite would make it with the umask's mode
     try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    except OSError:  # no hard links on this file system: the short window is the lesser evil
-        with suppress(FileExistsError):
-            os.close(os.open(path, flags, 0o600))
+        db = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode = WAL")  # recorded in the file's header
+            build(db)
+        finally:
+            db.close()  # checkpoints and removes the temporary file's -wal and -shm
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: theirs is as good as ours
+        except OSError:  # no hard links on this file system: rename, unless one appeared
+            if not os.path.lexists(path):
+                os.rename(tmp, path)
     finally:
-        os.unlink(tmp)
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _writable(path: Path) -> bool:
+    """Can this process write the store: the file, and the directory its -wal, -shm and
+    temporary files go to?"""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+
+
+def _connect(target: str | Path, *, uri: bool = False) -> sqlite3.Connection:
+    return sqlite3.connect(
+        target,
+        timeout=BUSY_TIMEOUT_S,
+        isolation_level=None,  # autocommit; we issue BEGIN IMMEDIATE / COMMIT
+        check_same_thread=False,
+        uri=uri,
+    )
+
+
+def _uri(path: Path, query: str) -> str:
+    from urllib.parse import quote
+
+    return f"file:{quote(str(path.resolve()))}?{query}"
+
+
+def not_ours(path: Path, db: sqlite3.Connection) -> str | None:
+    """Why the SQLite database ``db`` (at ``path``) is not a softhsm-py store, or None if it is.
+    Reads only: nothing is written to a file that may be another program's."""
+    app_id = db.execute("PRAGMA application_id").fetchone()[0]
+    if app_id == APPLICATION_ID:
+        return None
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if app_id == 0 and version >= 1 and tables >= _OUR_TABLES:
+        return None  # ours, made before the application_id was set
+    if app_id:
+        return f"it is another program's SQLite database (application_id 0x{app_id & 0xFFFFFFFF:08x})"
+    if not tables:
+        return "it is a SQLite database with no tables, not one softhsm-py made"
+    shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+    return f"it is another SQLite database (tables: {shown})"
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -314,30 +384,33 @@ class SqliteRows:
         # What ``version()`` adds to SQLite's data_version: our own writes, which it ignores.
         self._writes = 0
         self._file: tuple[int, int] | None = None  # (device, inode) of the database file
+        self.read_only = False
         _forget_inherited()
         try:
             Path(token_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
-            # Create the file ourselves so that it is 0600 from the start; SQLite gives its
-            # -wal and -shm files the mode of the database file.
-            _create_private(self.path)
+            _create_store(self.path, self._build)
             self._file = _identity(self.path)
             if self._file is not None and any(file == self._file for file, _ in _ABANDONED):
                 log.error("token store %s: this process forked while the store was busy", self.path)
                 raise errors.DeviceError()
-            db = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_S,
-                isolation_level=None,  # autocommit; we issue BEGIN IMMEDIATE / COMMIT
-                check_same_thread=False,
-            )
+            if os.stat(self.path).st_size == 0:
+                raise _refused(self.path, "the file is empty (0 bytes): truncated, or never written")
+            self.read_only = not _writable(self.path)
+            db = self._open_read_only() if self.read_only else _connect(self.path)
         except (OSError, sqlite3.Error) as exc:
             raise _device_error(f"opening {self.path}", exc) from exc
         try:
+            why = not_ours(self.path, db)
+            if why is not None:
+                raise _refused(self.path, why)
             db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = FULL")
-            db.execute("PRAGMA foreign_keys = ON")
-            self._migrate(db)
+            if self.read_only:
+                self._check_schema(db)
+            else:
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = FULL")
+                db.execute("PRAGMA foreign_keys = ON")
+                self._migrate(db)
         except BaseException as exc:
             db.close()
             if isinstance(exc, sqlite3.Error):
@@ -354,10 +427,46 @@ class SqliteRows:
 
         _STORES[key] = weakref.ref(self, forget)
 
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A read-only connection (module docstring): a WAL reader if SQLite can use the -wal
+        and -shm files, else the file as an immutable snapshot."""
+        db = _connect(_uri(self.path, "mode=ro"), uri=True)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            log.warning("token store %s is read-only: writes are refused", self.path)
+            return db
+        except sqlite3.OperationalError:  # a WAL database whose -wal/-shm cannot be made here
+            db.close()
+        db = _connect(_uri(self.path, "immutable=1"), uri=True)
+        log.warning(
+            "token store %s is read-only and opened as a snapshot (no -wal/-shm files can be made"
+            " next to it): writes are refused, and changes made elsewhere are not seen",
+            self.path,
+        )
+        return db
+
+    def _check_schema(self, db: sqlite3.Connection) -> None:
+        """A read-only store cannot be migrated: it must be of our schema version."""
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            log.error(
+                "token store %s has schema version %d and is read-only; this softhsm-py needs %d",
+                self.path,
+                version,
+                SCHEMA_VERSION,
+            )
+            raise errors.DeviceError()
+
+    def _build(self, db: sqlite3.Connection) -> None:
+        """A new store's schema, in a database nobody else can see yet (``_create_store``)."""
+        self._migrate(db)
+
     def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute("BEGIN IMMEDIATE")
         try:
             version = db.execute("PRAGMA user_version").fetchone()[0]
+            if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # new, or made before it
             if version == 0:
                 for statement in _SCHEMA_V1.split(";"):
                     if statement.strip():
@@ -416,7 +525,11 @@ class SqliteRows:
 
     @contextmanager
     def write(self, what: str) -> Iterator[SqliteTx]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error."""
+        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on any error.
+        TokenWriteProtected on a read-only store."""
+        if self.read_only:
+            log.info("token store %s is read-only: %s refused", self.path, what)
+            raise errors.TokenWriteProtected()
         with self._transaction(what, "BEGIN IMMEDIATE", write=True) as tx:
             yield tx
 
@@ -455,7 +568,8 @@ class SqliteRows:
             if db is None:
                 return
             try:
-                db.execute("PRAGMA optimize")  # refresh planner statistics where useful
+                if not self.read_only:
+                    db.execute("PRAGMA optimize")  # refresh planner statistics where useful
                 db.close()
             except sqlite3.Error as exc:
                 log.warning("token store: close failed: %s", type(exc).__name__)
