@@ -103,8 +103,15 @@ def init_token(lib: Library, slot_id: int, so_pin: bytes, text: str) -> None:
             check_pin_len(lib, so_pin)
             try:
                 rt.store.create_token(slot_id, text, so_pin)
-            except SlotTaken:  # another process initialised this slot a moment ago
-                raise errors.TokenNotRecognized() from None
+            except SlotTaken:
+                # Another process initialised this slot since we looked. Re-initialising its new
+                # token with our PIN would wipe what it just made: nothing is changed.
+                log.warning(
+                    "C_InitToken: slot %d was initialised by another process during this call;"
+                    " nothing was changed (C_GetSlotList shows the next empty slot)",
+                    slot_id,
+                )
+                raise errors.FunctionFailed() from None
             log.info("token created in slot %d", slot_id)
         else:
             rt.store.verify_pin(slot_id, UserType.SO, so_pin, rt.config.pin_lockout)

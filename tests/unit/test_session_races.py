@@ -86,3 +86,38 @@ def test_read_only_session_opened_during_an_so_login(lib: Library) -> None:
     assert result == [errors.SessionReadOnlyExists]
     assert session_info.get_session_info(lib, ro).state == int(SessionState.RO_PUBLIC_SESSION)
     assert session_info.get_session_info(lib, rw).state == int(SessionState.RW_PUBLIC_SESSION)
+
+
+class SlotTakenMeanwhile:
+    """The runtime's store, with another process initialising the slot between our look at the
+    empty slot and our own write (the race of two C_InitToken on one slot)."""
+
+    def __init__(self, store: Any, other: Any) -> None:
+        self._store, self._other = store, other
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def create_token(self, slot_id: int, label: str, so_pin: bytes) -> Any:
+        self._other.create_token(slot_id, "the winner", b"winner-pin")
+        return self._store.create_token(slot_id, label, so_pin)
+
+
+def test_init_token_race_loser_gets_a_clear_code_and_a_log_line(lib: Library, tmp_path: Path) -> None:
+    """Issue 16, item 6: the loser got CKR_TOKEN_NOT_RECOGNIZED and no log line. It gets
+    CKR_FUNCTION_FAILED, a log line saying what happened, and the winner's token is untouched."""
+    from support.logs import log_to
+
+    rt = lib.runtime
+    other = open_store(rt.config.token_dir, kdf_cost=COST)
+    rt.store = SlotTakenMeanwhile(rt.store, other)  # type: ignore[assignment]
+    try:
+        with log_to(tmp_path / "log" / "races.log") as logged:
+            with pytest.raises(errors.FunctionFailed):
+                slots.init_token(lib, 1, SO_PIN, b"the loser".ljust(32))
+        assert "slot 1 was initialised by another process during this call" in logged()
+        assert [(t.slot_id, t.label) for t in other.tokens()] == [(0, "races"), (1, "the winner")]
+        other.verify_pin(1, UserType.SO, b"winner-pin", 3)  # the winner's PIN, not ours
+        assert 1 in slots.get_slot_list(lib, True) and 2 in slots.get_slot_list(lib, True)
+    finally:
+        other.close()
