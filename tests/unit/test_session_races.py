@@ -112,9 +112,8 @@ def test_init_token_race_loser_gets_a_clear_code_and_a_log_line(lib: Library, tm
     other = open_store(rt.config.token_dir, kdf_cost=COST)
     rt.store = SlotTakenMeanwhile(rt.store, other)  # type: ignore[assignment]
     try:
-        with log_to(tmp_path / "log" / "races.log") as logged:
-            with pytest.raises(errors.FunctionFailed):
-                slots.init_token(lib, 1, SO_PIN, b"the loser".ljust(32))
+        with log_to(tmp_path / "log" / "races.log") as logged, pytest.raises(errors.FunctionFailed):
+            slots.init_token(lib, 1, SO_PIN, b"the loser".ljust(32))
         assert "slot 1 was initialised by another process during this call" in logged()
         assert [(t.slot_id, t.label) for t in other.tokens()] == [(0, "races"), (1, "the winner")]
         other.verify_pin(1, UserType.SO, b"winner-pin", 3)  # the winner's PIN, not ours
