@@ -7,7 +7,10 @@ Lookup order:
 3. No file: defaults, with ``token_dir = $XDG_DATA_HOME/softhsm-py/tokens``
    (``XDG_DATA_HOME`` defaults to ``~/.local/share``).
 
-Every key is optional. A relative ``token_dir`` is resolved against the directory of the file.
+Every key is optional. A relative ``token_dir`` (``log_file``, ``trace_file``, ``audit_file``) is
+resolved against the directory of the file. ``trace_file`` writes every PKCS#11 call, decoded, one
+line each (``$SOFTHSM_PY_TRACE`` names one too, and wins); ``audit_file`` the security events as
+JSON lines (``softhsm_py/audit.py``); ``[[fault]]`` tables inject faults (``softhsm_py/faults.py``).
 ``store`` picks the backend: ``"sqlite"`` (the default: one file in ``token_dir``) or a
 ``postgresql://`` URL (libpq's: a password may also come from ``PGPASSWORD`` or ``~/.pgpass``).
 Errors raise ``ConfigError`` naming the file and the key, never a value.
@@ -18,6 +21,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from softhsm_py.faults import Rule
 
 __all__ = [
     "CONFIG_ENV",
@@ -30,6 +37,7 @@ __all__ = [
 ]
 
 CONFIG_ENV = "SOFTHSM_PY_CONF"
+TRACE_ENV = "SOFTHSM_PY_TRACE"  # a trace file: traces from the first call, whatever the config says
 APP_NAME = "softhsm-py"
 CONFIG_FILE_NAME = "softhsm-py.toml"
 
@@ -55,16 +63,18 @@ KEYS = (
     "pin_max_len",
     "kdf_cost",
     "store",
+    "trace_file",
+    "audit_file",
 )
 #: Tables read by other parts of the package from the same file (``rest``: softhsm_py.rest.config).
-TABLES = ("rest",)
+TABLES = ("rest", "fault")
 
 
 class Config:
     """The settings in effect, read-only by convention. Equal when every key is, whatever the
     ``source``. Not a dataclass: importing ``dataclasses`` costs ~5 ms of every module start."""
 
-    __slots__ = (*KEYS, "source")
+    __slots__ = (*KEYS, "faults", "source")
 
     def __init__(
         self,
@@ -76,6 +86,9 @@ class Config:
         pin_max_len: int = PIN_LEN_LIMIT,
         kdf_cost: int = 15,  # log2 of scrypt's n for new PIN wraps
         store: str = SQLITE,  # or a postgresql:// URL
+        trace_file: Path | None = None,  # every PKCS#11 call, one line each
+        audit_file: Path | None = None,  # security events, JSON lines
+        faults: tuple[Rule, ...] = (),  # [[fault]] tables
         source: Path | None = None,  # file read, if any
     ) -> None:
         self.token_dir = token_dir
@@ -86,10 +99,13 @@ class Config:
         self.pin_max_len = pin_max_len
         self.kdf_cost = kdf_cost
         self.store = store
+        self.trace_file = trace_file
+        self.audit_file = audit_file
+        self.faults = faults
         self.source = source
 
     def _key(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in KEYS)
+        return (*(getattr(self, name) for name in KEYS), self.faults)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Config:
@@ -187,6 +203,16 @@ def _from_mapping(data: Mapping[str, object], path: Path, environ: Mapping[str, 
     defaults = Config(token_dir=Path())
     token_dir = get_path("token_dir") or default_token_dir(environ)
     log_file = get_path("log_file")
+    trace_file = get_path("trace_file")
+    audit_file = get_path("audit_file")
+    faults: tuple[Rule, ...] = ()
+    if "fault" in data:
+        from softhsm_py.faults import FaultConfigError, parse
+
+        try:
+            faults = parse(data["fault"], path)
+        except FaultConfigError as exc:
+            raise ConfigError(str(exc)) from None
 
     log_level = data.get("log_level", defaults.log_level)
     if not isinstance(log_level, str) or log_level.upper() not in LOG_LEVELS:
@@ -212,6 +238,9 @@ def _from_mapping(data: Mapping[str, object], path: Path, environ: Mapping[str, 
         pin_max_len=pin_max_len,
         kdf_cost=kdf_cost,
         store=store,
+        trace_file=trace_file.resolve() if trace_file else None,
+        audit_file=audit_file.resolve() if audit_file else None,
+        faults=faults,
         source=path,
     )
 
@@ -272,4 +301,19 @@ def render(config: Config) -> str:
     lines.append(f"pin_max_len = {config.pin_max_len}")
     lines.append(f"kdf_cost = {config.kdf_cost}")
     lines.append(f"store = {_toml_string(redact_url(config.store) if config.store != SQLITE else SQLITE)}")
+    for key, unset in (("trace_file", "no call trace"), ("audit_file", "no audit log")):
+        value = getattr(config, key)
+        lines.append(
+            f"{key} = {_toml_string(str(value))}" if value is not None else f"# {key} unset: {unset}"
+        )
+    trace_env = os.environ.get(TRACE_ENV)
+    if trace_env:
+        lines.append(f"# {TRACE_ENV} is set: calls are traced to {trace_env}")
+    if config.faults:
+        from softhsm_py.faults import render as render_faults
+
+        lines.append("# fault injection is ON: these calls fail on purpose")
+        lines.extend(render_faults(config.faults))
+    else:
+        lines.append("# no [[fault]] rules: fault injection is off")
     return "\n".join(lines) + "\n"

@@ -159,6 +159,15 @@ def cmd_attestation_root(args: argparse.Namespace) -> None:
     sys.stdout.write(pem(cert).decode())
 
 
+def cmd_trace_summary(args: argparse.Namespace) -> None:
+    from softhsm_py.cli.trace_summary import summarize_file
+
+    try:
+        sys.stdout.write(summarize_file(Path(args.trace)))
+    except OSError as exc:
+        raise CliError(f"{args.trace}: {exc.strerror or type(exc).__name__}") from None
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="softhsm-py", description="softhsm-py: a software HSM that speaks PKCS#11"
@@ -197,6 +206,12 @@ def parser() -> argparse.ArgumentParser:
         cmd_attestation_root,
         "print the attestation root certificate (PEM) that key attestations chain to",
     )
+    sp = add(
+        "trace-summary",
+        cmd_trace_summary,
+        "summarise a call trace (trace_file): per function, calls, errors and latency percentiles",
+    )
+    sp.add_argument("trace", help="the trace file")
     sp = add("delete-token", cmd_delete_token, "delete a token and all its objects")
     sp.add_argument("--slot", type=int, required=True)
     pin_options(sp, "SO", "so-pin")

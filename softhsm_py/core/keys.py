@@ -13,7 +13,7 @@ from typing import Any
 
 from softhsm_py import errors
 from softhsm_py.constants import Attribute, HkdfSaltType, ObjectClass
-from softhsm_py.core import gate, keytypes
+from softhsm_py.core import events, gate, keytypes
 from softhsm_py.core.mechanism import Mechanism
 from softhsm_py.core.objects import factory
 from softhsm_py.core.objects.lifecycle import actor, add_object, add_objects
@@ -54,7 +54,7 @@ def generate_key(
     )
     with lib.lock:
         rt, session = session_of(lib, handle)
-        return add_object(rt, session, attrs)
+        return add_object(rt, session, attrs, "generate")
 
 
 def generate_key_pair(
@@ -84,7 +84,7 @@ def generate_key_pair(
     priv = factory.build(priv_t, factory.Origin.GENERATE, who, material=priv_m, mechanism=mechanism.type)
     with lib.lock:
         rt, session = session_of(lib, handle)
-        pub_handle, priv_handle = add_objects(rt, session, [pub, priv])
+        pub_handle, priv_handle = add_objects(rt, session, [pub, priv], "generate_pair")
         return pub_handle, priv_handle
 
 
@@ -126,6 +126,8 @@ def wrap_key(
             gate.check_unattended(key)
         gate.check_wrappable(key, wrapping)
         plain = _key_bytes(key.attrs)
+        events.key_used(rt, session, wrapping_handle, wrapping.attrs, "wrap", mechanism.type)
+        events.key_used(rt, session, key_handle, key.attrs, "export", mechanism.type)
     return impl.wrap(mechanism.type, mechanism.param, wrapping, plain)
 
 
@@ -154,6 +156,7 @@ def unwrap_key(
         if not authorized:
             gate.check_unattended(unwrapping)
         wanted = _merge(template, unwrapping.attrs.get(Attribute.UNWRAP_TEMPLATE))
+        events.key_used(rt, session, unwrapping_handle, unwrapping.attrs, "unwrap", mechanism.type)
     if Attribute.CLASS not in wanted or Attribute.KEY_TYPE not in wanted:
         raise errors.TemplateIncomplete()  # 3.0, 4.7 footnote 5
     plain = impl.unwrap(mechanism.type, mechanism.param, unwrapping, wrapped)
@@ -169,7 +172,7 @@ def unwrap_key(
     attrs = factory.build(wanted, factory.Origin.UNWRAP, actor(session), material=material)
     with lib.lock:
         rt, session = session_of(lib, handle)
-        return add_object(rt, session, attrs)
+        return add_object(rt, session, attrs, "unwrap")
 
 
 def derive_key(
@@ -188,6 +191,7 @@ def derive_key(
         if not authorized:
             gate.check_unattended(base)
         wanted = _merge(template, base.attrs.get(Attribute.DERIVE_TEMPLATE))
+        events.key_used(rt, session, base_handle, base.attrs, "derive", mechanism.type)
         history = dict(base.attrs)  # what the new key's ALWAYS_SENSITIVE / NEVER_EXTRACTABLE follow
         param = mechanism.param
         if isinstance(param, HkdfParams) and param.salt_type == HkdfSaltType.KEY:
@@ -210,4 +214,4 @@ def derive_key(
     attrs = factory.build(wanted, factory.Origin.DERIVE, actor(session), material=material, base=history)
     with lib.lock:
         rt, session = session_of(lib, handle)
-        return add_object(rt, session, attrs)
+        return add_object(rt, session, attrs, "derive")

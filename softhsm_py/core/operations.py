@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from softhsm_py.constants import Attribute
-from softhsm_py.core import gate, passwords
+from softhsm_py.core import events, gate, passwords
 from softhsm_py.core.mechanism import Mechanism
 from softhsm_py.core.runtime import Library, Runtime
 from softhsm_py.core.session import OpKind, Session
@@ -41,6 +41,8 @@ def start(rt: Runtime, session: Session, kind: OpKind, mechanism: Mechanism, key
     impl = registry.lookup(mechanism.type)
     ref = gate.usable_key(rt, session, key_handle, gate.USAGE[kind], mechanism.type, impl.key_types)
     context = impl.start(kind, mechanism.type, mechanism.param, ref)
+    if rt.audit.enabled:
+        events.key_used(rt, session, key_handle, ref.attrs, kind.value, mechanism.type)
     password = ref.attrs.get(passwords.PASSWORD)
     always = ref.attrs.get(_ALWAYS_AUTHENTICATE) is True or password is not None
     return Operation(kind, mechanism.type, context, always, key_handle=key_handle, password=password)

@@ -89,6 +89,16 @@ def _set_failures(lib: Library, handle: int, key_handle: int, count: int) -> Non
         lifecycle.rewrite(rt, session, ref, {FAILURES: count})
 
 
+def _audit_failure(lib: Library, handle: int, key_handle: int, *, locked: bool) -> None:
+    from softhsm_py.core import events
+
+    with lib.lock:
+        rt, session, ref = lifecycle.object_of(lib, handle, key_handle)
+        if rt.audit.enabled:
+            attrs = lifecycle.attrs_of(rt, session, ref)
+            events.key_password_failed(rt, session, key_handle, attrs, locked=locked)
+
+
 def check(lib: Library, handle: int, key_handle: int, stored: bytes, password: bytes | None) -> None:
     """Raise unless ``password`` is the key's (``stored``: its CKA_VENDOR_PASSWORD). Call without
     the library lock: scrypt is slow."""
@@ -106,6 +116,7 @@ def check(lib: Library, handle: int, key_handle: int, stored: bytes, password: b
             raise errors.KeyPasswordLocked()
         if not _matches(stored, password):
             _set_failures(lib, handle, key_handle, failures + 1)
+            _audit_failure(lib, handle, key_handle, locked=failures + 1 >= lockout)
             raise (errors.KeyPasswordLocked if failures + 1 >= lockout else errors.KeyPasswordIncorrect)()
         if failures:
             _set_failures(lib, handle, key_handle, 0)

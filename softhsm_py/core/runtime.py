@@ -29,6 +29,7 @@ import weakref
 from collections.abc import Sequence
 
 from softhsm_py import errors
+from softhsm_py.audit import NOWHERE, AuditLog
 from softhsm_py.config import Config
 from softhsm_py.core.handles import HandleTable
 from softhsm_py.core.session import Session
@@ -39,7 +40,7 @@ from softhsm_py.store import Store
 class Runtime:
     """What C_Initialize set up. The defaults of ``pid`` and the tables are made per runtime."""
 
-    __slots__ = ("config", "forks", "handles", "pid", "session_ids", "sessions", "store", "tokens")
+    __slots__ = ("audit", "config", "forks", "handles", "pid", "session_ids", "sessions", "store", "tokens")
 
     def __init__(
         self,
@@ -51,9 +52,11 @@ class Runtime:
         sessions: dict[int, Session] | None = None,
         handles: HandleTable | None = None,
         session_ids: itertools.count[int] | None = None,
+        audit: AuditLog = NOWHERE,  # security events (core/events.py); NOWHERE: none
     ) -> None:
         self.config = config
         self.store = store
+        self.audit = audit
         self.pid = os.getpid() if pid is None else pid
         self.forks = forks
         self.tokens = {} if tokens is None else tokens
@@ -93,6 +96,7 @@ class Library:
         # Session handles, never reused while this library is loaded (across C_Finalize and
         # C_Initialize too), so a stale handle stays invalid.
         self._session_ids = itertools.count(1)
+        self.binding: object = None  # the PKCS#11 front end's callbacks of this copy (abi.binding)
         os.register_at_fork(after_in_child=functools.partial(_new_lock_in_child, weakref.ref(self)))
 
     @property

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from softhsm_py import errors
 from softhsm_py.constants import SessionFlag, UserType
+from softhsm_py.core import events
 from softhsm_py.core.runtime import Library, Runtime
 from softhsm_py.core.session import Session
 
@@ -94,25 +95,33 @@ def login(lib: Library, handle: int, user_type: int, pin: bytes) -> None:
             if user is UserType.SO and any(not s.rw for s in sessions_on(rt, session.slot_id)):
                 raise errors.SessionReadOnlyExists()
     # The PIN check runs scrypt (~0.1 s): outside the library lock so other threads keep going.
-    if operation is not None and operation.password is not None:
-        from softhsm_py.core import passwords  # loads the object layer: not at module start
+    try:
+        if operation is not None and operation.password is not None:
+            from softhsm_py.core import passwords  # loads the object layer: not at module start
 
-        passwords.check(lib, handle, operation.key_handle, operation.password, pin)  # the key's own
-        key = b""
-    else:
-        key = rt.store.verify_pin(session.slot_id, user, pin, rt.config.pin_lockout)
+            passwords.check(lib, handle, operation.key_handle, operation.password, pin)  # the key's own
+            key = b""
+        else:
+            key = rt.store.verify_pin(session.slot_id, user, pin, rt.config.pin_lockout)
+    except errors.PKCS11Error as exc:
+        events.login(rt, session, UserType.CONTEXT_SPECIFIC if operation is not None else user, exc)
+        raise
     with lib.lock:
         if rt.sessions.get(handle) is not session:  # closed by another thread meanwhile
             raise errors.SessionClosed()
         if operation is not None:
             operation.context_authenticated = True
-            return
-        if token.user is not None:  # another thread logged in while we checked the PIN
-            raise (errors.UserAlreadyLoggedIn if token.user is user else errors.UserAnotherAlreadyLoggedIn)()
-        if user is UserType.SO and any(not s.rw for s in sessions_on(rt, session.slot_id)):
-            raise errors.SessionReadOnlyExists()  # opened by another thread while we checked the PIN
-        token.log_in(user, key)
-    log.info("%s logged in on slot %d", user.name, session.slot_id)
+        else:
+            if token.user is not None:  # another thread logged in while we checked the PIN
+                raise (
+                    errors.UserAlreadyLoggedIn if token.user is user else errors.UserAnotherAlreadyLoggedIn
+                )()
+            if user is UserType.SO and any(not s.rw for s in sessions_on(rt, session.slot_id)):
+                raise errors.SessionReadOnlyExists()  # opened by another thread while we checked the PIN
+            token.log_in(user, key)
+    events.login(rt, session, UserType.CONTEXT_SPECIFIC if operation is not None else user)
+    if operation is None:
+        log.info("%s logged in on slot %d", user.name, session.slot_id)
 
 
 def _awaiting_context_login(session: Session) -> Operation:
@@ -138,6 +147,7 @@ def logout(lib: Library, handle: int) -> None:
         token = session.token
         if token.user is None:
             raise errors.UserNotLoggedIn()
+        events.logout(rt, session, token.user)
         token.log_out()
         # 3.0, 5.6 C_Logout: handles to private objects become invalid and private session objects
         # are destroyed; we also end the operations, which may be using private keys.

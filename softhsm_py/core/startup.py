@@ -4,6 +4,7 @@ C_Finalize on the PKCS#11 side; a REST worker's start and shutdown; the CLI's ev
 from __future__ import annotations
 
 from softhsm_py import errors
+from softhsm_py.audit import open_log
 from softhsm_py.config import Config, ConfigError, load_config
 from softhsm_py.core import sessions
 from softhsm_py.core.runtime import Library, Runtime
@@ -28,7 +29,7 @@ def start(lib: Library, config: Config | None = None) -> None:
                 raise errors.GeneralError() from None
         configure_logging(config)
         store = open_store(config.token_dir, kdf_cost=config.kdf_cost, location=config.store)
-        lib.start(Runtime(config=config, store=store))
+        lib.start(Runtime(config=config, store=store, audit=open_log(config.audit_file)))
     log.info("initialised (token_dir=%s)", config.token_dir)
 
 

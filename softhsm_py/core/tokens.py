@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from softhsm_py import errors
 from softhsm_py.constants import UserType
+from softhsm_py.core import events
 from softhsm_py.core.runtime import Library, Runtime
 from softhsm_py.core.session import Session
 from softhsm_py.core.token import Token
@@ -111,13 +112,22 @@ def init_token(lib: Library, slot_id: int, so_pin: bytes, text: str) -> None:
                     " nothing was changed (C_GetSlotList shows the next empty slot)",
                     slot_id,
                 )
+                events.token(rt, "token_init_race", slot_id, None, text)
                 raise errors.FunctionFailed() from None
             log.info("token created in slot %d", slot_id)
+            events.token(rt, "token_init", slot_id, _serial(rt, slot_id), text)
         else:
-            rt.store.verify_pin(slot_id, UserType.SO, so_pin, rt.config.pin_lockout)
+            try:
+                rt.store.verify_pin(slot_id, UserType.SO, so_pin, rt.config.pin_lockout)
+            except errors.PKCS11Error as exc:
+                events.token(rt, "token_reinit_refused", slot_id, _serial(rt, slot_id))
+                if getattr(exc, "locked_now", False):
+                    events.token(rt, "pin_locked", slot_id, _serial(rt, slot_id))
+                raise
             check_pin_len(lib, so_pin)
             rt.store.reinit_token(slot_id, text, so_pin)
             log.info("token in slot %d re-initialised", slot_id)
+            events.token(rt, "token_reinit", slot_id, _serial(rt, slot_id), text)
         token = rt.tokens.pop(slot_id, None)
         if token is not None:
             token.log_out()
@@ -140,6 +150,7 @@ def init_pin(lib: Library, session_handle: int, pin: bytes) -> None:
             raise errors.SessionClosed()  # closed (and so logged out) by another thread meanwhile
     rt.store.init_user_pin(session.slot_id, key, pin)
     log.info("user PIN initialised on slot %d", session.slot_id)
+    events.pin_initialised(rt, session)
 
 
 def set_pin(lib: Library, session_handle: int, old_pin: bytes, new_pin: bytes) -> None:
@@ -148,10 +159,15 @@ def set_pin(lib: Library, session_handle: int, old_pin: bytes, new_pin: bytes) -
         if not session.rw:
             raise errors.SessionReadOnly()
         who = UserType.SO if session.token.so_logged_in else UserType.USER
-    key = rt.store.verify_pin(session.slot_id, who, old_pin, rt.config.pin_lockout)
+    try:
+        key = rt.store.verify_pin(session.slot_id, who, old_pin, rt.config.pin_lockout)
+    except errors.PKCS11Error as exc:
+        events.login(rt, session, who, exc)  # a PIN try, as a login's
+        raise
     check_pin_len(lib, new_pin)
     rt.store.change_pin(session.slot_id, who, key, new_pin)
     log.info("%s PIN changed on slot %d", who.name, session.slot_id)
+    events.pin_changed(rt, session, who)
 
 
 def delete_token(lib: Library, slot_id: int, so_pin: bytes) -> None:
@@ -165,9 +181,23 @@ def delete_token(lib: Library, slot_id: int, so_pin: bytes) -> None:
             raise errors.SessionExists()
         if rt.store.read_only:
             raise errors.TokenWriteProtected()
-    rt.store.verify_pin(slot_id, UserType.SO, so_pin, rt.config.pin_lockout)
+    serial = _serial(rt, slot_id)
+    try:
+        rt.store.verify_pin(slot_id, UserType.SO, so_pin, rt.config.pin_lockout)
+    except errors.PKCS11Error:
+        events.token(rt, "token_delete_refused", slot_id, serial)
+        raise
     rt.store.delete_token(slot_id)
     with lib.lock:
         rt.tokens.pop(slot_id, None)
         rt.handles.forget_slot(slot_id)
     log.info("token in slot %d deleted", slot_id)
+    events.token(rt, "token_delete", slot_id, serial)
+
+
+def _serial(rt: Runtime, slot_id: int) -> str | None:
+    """The token's serial for an audit record (only read when an audit log is kept)."""
+    if not rt.audit.enabled:
+        return None
+    record = rt.store.token(slot_id)
+    return None if record is None else record.serial

@@ -88,6 +88,13 @@ def _token(tx: RowTx, slot_id: int) -> TokenRow:
     return row
 
 
+def _locked_now() -> errors.PinLocked:
+    """PinLocked for the try that locked the PIN (``locked_now``: the core audits the lockout)."""
+    exc = errors.PinLocked()
+    exc.locked_now = True  # type: ignore[attr-defined]
+    return exc
+
+
 def _check_key(key_check: bytes, token_key: bytes) -> None:
     if not secrets.compare_digest(key_check, key_check_of(token_key)):
         raise TokenKeyStale()
@@ -360,7 +367,7 @@ class SealedStore:
             )
             if count + 1 >= lockout:
                 log.warning("%s PIN on slot %d is now locked for this process", who, slot_id)
-                raise errors.PinLocked() from None
+                raise _locked_now() from None
             raise errors.PinIncorrect() from None
         except Exception:
             self._tries_here[key] -= 1  # not a verdict on the PIN (e.g. out of memory)
@@ -398,7 +405,7 @@ class SealedStore:
                 log.info("wrong %s PIN on slot %d (%d of %d)", who, slot_id, count, lockout)
                 if count >= lockout:
                     log.warning("%s PIN on slot %d is now locked", who, slot_id)
-                    raise errors.PinLocked() from None
+                    raise _locked_now() from None
                 raise errors.PinIncorrect() from None
             except Exception:
                 # Not a verdict on the PIN (e.g. out of memory): take the try back.

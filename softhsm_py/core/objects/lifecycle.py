@@ -15,7 +15,7 @@ from typing import Any
 
 from softhsm_py import errors
 from softhsm_py.constants import UNAVAILABLE_INFORMATION, Attribute
-from softhsm_py.core import access
+from softhsm_py.core import access, events
 from softhsm_py.core.handles import ObjectRef
 from softhsm_py.core.objects import codec, factory
 from softhsm_py.core.runtime import Library, Runtime
@@ -58,10 +58,10 @@ def _encoded(attrs: Attrs) -> dict[int, bytes]:
     return {kind: codec.encode(kind, value) for kind, value in attrs.items()}
 
 
-def add_objects(rt: Runtime, session: Session, new: list[Attrs]) -> list[int]:
+def add_objects(rt: Runtime, session: Session, new: list[Attrs], how: str = "create") -> list[int]:
     """Store the objects the factory built, all or none; their handles. Caller holds the
     library lock. Token objects go to the store in one transaction (a key pair is never half
-    there, even after a crash)."""
+    there, even after a crash). ``how`` names the making in the audit log (core/events.py)."""
     for attrs in new:
         access.check_write(
             session.state, bool(attrs.get(Attribute.TOKEN, False)), bool(attrs.get(Attribute.PRIVATE, False))
@@ -87,11 +87,12 @@ def add_objects(rt: Runtime, session: Session, new: list[Attrs]) -> list[int]:
         else:
             ref = ObjectRef(slot_id=session.slot_id, private=private, session=session.handle, attrs=attrs)
             handles.append(rt.handles.add(ref))
+    events.created(rt, session, how, handles, new)
     return handles
 
 
-def add_object(rt: Runtime, session: Session, attrs: Attrs) -> int:
-    return add_objects(rt, session, [attrs])[0]
+def add_object(rt: Runtime, session: Session, attrs: Attrs, how: str = "create") -> int:
+    return add_objects(rt, session, [attrs], how)[0]
 
 
 def actor(session: Session) -> factory.Actor:
@@ -112,7 +113,7 @@ def copy(lib: Library, handle: int, object_handle: int, template: Attrs) -> int:
         rt, session, ref = object_of(lib, handle, object_handle)
         source = attrs_of(rt, session, ref)
         attrs = factory.build(template, factory.Origin.COPY, actor(session), base=source)
-        return add_object(rt, session, attrs)
+        return add_object(rt, session, attrs, "copy")
 
 
 def destroy(lib: Library, handle: int, object_handle: int) -> None:
@@ -124,6 +125,7 @@ def destroy(lib: Library, handle: int, object_handle: int) -> None:
         if ref.oid is not None:
             rt.store.delete(ref.slot_id, ref.oid)
         rt.handles.drop(object_handle)
+        events.destroyed(rt, session, object_handle, attrs)
 
 
 def remove(rt: Runtime, session: Session, object_handle: int) -> None:
@@ -178,6 +180,7 @@ def change(lib: Library, handle: int, object_handle: int, changes: Attrs) -> Non
             rt.store.update(ref.slot_id, ref.oid, _index(new), _encoded(new), session.token.token_key)
         ref.attrs = new
         ref.cache.clear()
+        events.changed(rt, session, object_handle, new, changes)
 
 
 def rewrite(

@@ -3,13 +3,13 @@
 Each entry unpacks the caller's pointers (marshal), calls the chapter (``softhsm_py.pkcs11``) or
 the core, and writes the results back; nothing else. ``bind`` wraps every entry in
 ``boundary.guard``, the one place where an exception becomes a CK_RV, and registers it with this
-copy's ``ffi`` under ``py_<name>``. The entries of 5.8-5.14 live in ``entry_crypto`` and
+copy's ``ffi`` under ``py_<name>`` (``binding.Binding``, which also installs tracing and fault
+injection when they are asked for). The entries of 5.8-5.14 live in ``entry_crypto`` and
 ``entry_keys``; the registry of all of them in ``entries``.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Any
 
 from softhsm_py import errors
@@ -21,8 +21,8 @@ from softhsm_py.pkcs11 import general, slots
 from softhsm_py.pkcs11 import sessions as session_info
 
 # The other entry modules register their entries on import.
-from softhsm_py.pkcs11.abi import boundary, entry_crypto, entry_keys, entry_message  # noqa: F401
-from softhsm_py.pkcs11.abi.entries import ENTRIES, Chapter, entry
+from softhsm_py.pkcs11.abi import entry_crypto, entry_keys, entry_message  # noqa: F401
+from softhsm_py.pkcs11.abi.entries import Chapter, entry
 from softhsm_py.pkcs11.abi.marshal import MAX_LENGTH, Marshal
 
 if TYPE_CHECKING:
@@ -340,14 +340,10 @@ def _fork_counter(ffi: Any, lib_c: Any) -> Any:
 
 def bind(ffi: Any, lib_c: Any) -> Library:
     """Register this copy's ``py_C_*`` functions; return its fresh library state."""
+    from softhsm_py.pkcs11.abi.binding import Binding
+
     library = Library(_fork_counter(ffi, lib_c))
-    m = Marshal(ffi)
-    for name, fn in ENTRIES.items():
-        call = functools.partial(fn, library, m)
-        guarded = boundary.guard(functools.update_wrapper(call, fn))
-        ffi.def_extern(name=f"py_{name}", error=boundary.GENERAL_ERROR, onerror=boundary.on_callback_error)(
-            guarded
-        )
+    library.binding = Binding(ffi, library)  # keeps the registered callbacks' owner alive
     # Nothing is registered with the host's interpreter that points into the library (an atexit
     # hook calling a C function of ours crashed every host that unloads us): once the interpreter
     # finalises, the shim sees it by itself and answers calls from later exit handlers alone.
