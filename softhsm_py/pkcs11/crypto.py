@@ -88,6 +88,15 @@ def digest_init(lib: Library, handle: int, mechanism: Mechanism) -> None:
         operations_[_DIGEST] = Operation(_DIGEST, mechanism.type, context)  # session.start, checked above
 
 
+def cancel(lib: Library, handle: int, kind: OpKind) -> None:
+    """An ``*Init`` with a NULL mechanism: end the session's active ``kind`` operation, if it has
+    one (3.0, 5.8-5.12: "can be called with pMechanism set to NULL_PTR to terminate an active
+    ... operation"; ours can always be cancelled)."""
+    with lib.lock:
+        _, session = session_of(lib, handle)
+        session.end(kind)
+
+
 def _active(lib: Library, handle: int, kind: OpKind) -> tuple[Session, Operation]:
     with lib.lock:
         session = lib.runtime.sessions.get(handle)

@@ -228,3 +228,55 @@ def test_context_login_is_needed_for_each_operation(t: Token) -> None:
         output(t, "C_Decrypt", cbytes(secret), len(secret))[0],
     }
     assert results == {"OK", "USER_NOT_LOGGED_IN"}
+
+
+# ------------------------------------------------------------------------------- *Init(NULL): terminate
+@spec_departure(
+    "SoftHSMv2", clause="3.0 5.8-5.12: an *Init with pMechanism NULL_PTR terminates (2.40 module)"
+)
+@pytest.mark.parametrize(
+    ("init", "step", "key_kind"),
+    [
+        ("C_EncryptInit", "C_EncryptUpdate", "aes"),
+        ("C_DecryptInit", "C_DecryptUpdate", "aes"),
+        ("C_SignInit", "C_SignUpdate", "hmac"),
+        ("C_VerifyInit", "C_VerifyUpdate", "hmac"),
+        ("C_DigestInit", "C_DigestUpdate", None),
+    ],
+)
+def test_init_with_null_mechanism_terminates(t: Token, init: str, step: str, key_kind: str | None) -> None:
+    """Found by the C-ABI fuzzer (tests/fuzz): CKR_ARGUMENTS_BAD is not among these functions'
+    codes in 3.0, which made a NULL mechanism the way to end an active operation."""
+    if key_kind is None:
+        mechanism, args = mech(Mechanism.SHA256), ()
+    elif key_kind == "aes":
+        mechanism, args = mech(Mechanism.AES_ECB), (t.aes(16)[0],)
+    else:
+        mechanism, args = mech(Mechanism.SHA256_HMAC), (t.secret(KEY, KeyType.GENERIC_SECRET),)
+    data = cbytes(bytes(16))
+    out, n = ffi.new("CK_BYTE[64]"), ffi.new("CK_ULONG *", 64)
+    step_args = (data, 16, out, n) if step in ("C_EncryptUpdate", "C_DecryptUpdate") else (data, 16)
+    t.ok(init, mechanism.ptr, *args)
+    t.ok(step, *step_args)
+    assert t.rv(init, ffi.NULL, *args) == "OK"  # terminated
+    assert t.rv(step, *step_args) == "OPERATION_NOT_INITIALIZED"
+    assert t.rv(init, ffi.NULL, *args) == "OK"  # nothing active: nothing to terminate
+    t.ok(init, mechanism.ptr, *args)  # a new one starts
+    assert t.m.rv(init, 0xDEAD, ffi.NULL, *args) == 0xB3  # CKR_SESSION_HANDLE_INVALID
+
+
+def test_find_with_one_attribute_twice_finds_nothing(t: Token) -> None:
+    """Also found by the fuzzer: a search template naming a type twice with two values matches
+    no object; CKR_TEMPLATE_INCONSISTENT is not among C_FindObjectsInit's codes."""
+    from support.constants import Attribute, ObjectClass
+    from support.objects import find
+    from support.templates import Template
+
+    t.create({Attribute.CLASS: ObjectClass.DATA, Attribute.TOKEN: False, Attribute.LABEL: b"a"})
+    twice = Template([(Attribute.LABEL, b"a"), (Attribute.LABEL, b"b")])
+    t.ok("C_FindObjectsInit", twice.ptr, twice.count)
+    found, count = ffi.new("CK_OBJECT_HANDLE[4]"), ffi.new("CK_ULONG *")
+    t.ok("C_FindObjects", found, 4, count)
+    t.ok("C_FindObjectsFinal")
+    assert int(count[0]) == 0
+    assert len(find(t.m, t.h, {Attribute.LABEL: b"a"})) == 1

@@ -1,5 +1,6 @@
 """Entries of encryption, decryption, digests, signatures and the dual functions (PKCS#11 3.0,
-5.8-5.13): one def per C_* function; each unpacks its arguments and calls ``pkcs11.crypto``."""
+5.8-5.13): one def per C_* function; each unpacks its arguments and calls ``pkcs11.crypto``. An
+``*Init`` with a NULL mechanism terminates the session's active operation of its kind (3.0)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ SIGN_RECOVER, VERIFY_RECOVER = OpKind.SIGN_RECOVER, OpKind.VERIFY_RECOVER
 # -- encryption (5.8) ---------------------------------------------------------------------------------
 @entry
 def C_EncryptInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
+    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+        return crypto.cancel(lib, hSession, ENCRYPT)
     crypto.operation_init(lib, hSession, ENCRYPT, mechanism_in(m, pMechanism), hKey)
 
 
@@ -66,6 +69,8 @@ def C_EncryptFinal(
 # -- decryption (5.9) ---------------------------------------------------------------------------------
 @entry
 def C_DecryptInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
+    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+        return crypto.cancel(lib, hSession, DECRYPT)
     crypto.operation_init(lib, hSession, DECRYPT, mechanism_in(m, pMechanism), hKey)
 
 
@@ -107,6 +112,8 @@ def C_DecryptFinal(lib: Library, m: Marshal, hSession: int, pLastPart: Any, pulL
 # -- message digesting (5.10) -------------------------------------------------------------------------
 @entry
 def C_DigestInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any) -> None:
+    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+        return crypto.cancel(lib, hSession, DIGEST)
     crypto.digest_init(lib, hSession, mechanism_in(m, pMechanism))
 
 
@@ -135,6 +142,8 @@ def C_DigestFinal(lib: Library, m: Marshal, hSession: int, pDigest: Any, pulDige
 # -- signing and MACing (5.11) ------------------------------------------------------------------------
 @entry
 def C_SignInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
+    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+        return crypto.cancel(lib, hSession, SIGN)
     crypto.operation_init(lib, hSession, SIGN, mechanism_in(m, pMechanism), hKey)
 
 
@@ -157,6 +166,8 @@ def C_SignFinal(lib: Library, m: Marshal, hSession: int, pSignature: Any, pulSig
 
 @entry
 def C_SignRecoverInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
+    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+        return crypto.cancel(lib, hSession, SIGN_RECOVER)
     crypto.operation_init(lib, hSession, SIGN_RECOVER, mechanism_in(m, pMechanism), hKey)
 
 
@@ -172,6 +183,8 @@ def C_SignRecover(
 # -- verifying signatures and MACs (5.12) -------------------------------------------------------------
 @entry
 def C_VerifyInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
+    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+        return crypto.cancel(lib, hSession, VERIFY)
     crypto.operation_init(lib, hSession, VERIFY, mechanism_in(m, pMechanism), hKey)
 
 
@@ -194,6 +207,8 @@ def C_VerifyFinal(lib: Library, m: Marshal, hSession: int, pSignature: Any, ulSi
 
 @entry
 def C_VerifyRecoverInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
+    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+        return crypto.cancel(lib, hSession, VERIFY_RECOVER)
     crypto.operation_init(lib, hSession, VERIFY_RECOVER, mechanism_in(m, pMechanism), hKey)
 
 
