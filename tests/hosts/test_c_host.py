@@ -110,7 +110,7 @@ def test_atexit_teardown_softhsm2(hosts: dict[str, Path], tmp_path: Path, order:
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.parametrize("again", [False, True], ids=["once", "again"])
+@pytest.mark.parametrize("again", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["once", "again"])
 def test_unload_then_exit(hosts: dict[str, Path], ours: str, tmp_path: Path, again: bool) -> None:
     """Issue 16, item 2: dlclose() and then exit (or dlopen() again, C_Initialize, use, unload):
     status 0, no crash, both rounds work."""

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from support.hosts import assert_no_traceback, make_token, require
 from support.readonly import readonly_view
 
 
+@pytest.mark.slow
 def test_pkcs11_tool_signs_on_a_read_only_store(tmp_path: Path) -> None:
     require("pkcs11-tool")
     token = make_token(tmp_path)

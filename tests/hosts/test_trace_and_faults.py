@@ -7,7 +7,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from support.hosts import assert_no_traceback, cli, make_token, require
+
+pytestmark = pytest.mark.slow  # pkcs11-tool runs: a second or more each
 
 LINE = re.compile(r"^\S+Z pid=\d+ tid=\d+ (C_\w+)\((.*)\) = (CKR_\w+) \d+\.\dus$")
 
