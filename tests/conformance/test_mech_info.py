@@ -8,12 +8,14 @@ listed that is not exercised here) and is skipped for other modules."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from . import legacy_support as legacy
 from .mech_support import (
     CKA,
     CKD,
@@ -105,6 +107,22 @@ class Keys:
     def _x25519(self) -> tuple[int, int]:
         return import_okp(self.t, "x25519")[:2]
 
+    def _des3(self) -> tuple[int, int]:
+        key = legacy.secret(self.t, legacy.odd_parity(bytes(range(24))), legacy.K.DES3)
+        return key, key
+
+    def _camellia(self) -> tuple[int, int]:
+        key = legacy.secret(self.t, bytes(range(16)), legacy.K.CAMELLIA)
+        return key, key
+
+    def _dsa(self) -> tuple[int, int]:
+        return self.t.generate_pair(L.DSA_KEY_PAIR_GEN, {CKA.TOKEN: False, **DSA_DOMAIN}, {CKA.TOKEN: False})
+
+    def _dh(self) -> tuple[int, int]:
+        return self.t.generate_pair(
+            L.DH_PKCS_KEY_PAIR_GEN, {CKA.TOKEN: False, **DH_DOMAIN}, {CKA.TOKEN: False}
+        )
+
 
 @dataclass
 class Recipe:
@@ -144,7 +162,88 @@ def _pss3(m: int, h: str) -> Callable[[], Mech]:
     return build
 
 
+L = legacy.M
+DSA_DOMAIN, DH_DOMAIN = legacy.DSA_DOMAIN, legacy.DH_DOMAIN  # RFC 5114 2.1's group
+_DH_PEER = legacy.big(pow(legacy.G1024, 12345, legacy.P1024))
+
+
+def _kdf(m: int) -> Callable[[], Mech]:
+    fields = (
+        [legacy.counter(), legacy.byte_array(b"label")]
+        if m == L.SP800_108_COUNTER_KDF
+        else [legacy.chaining(), legacy.byte_array(b"label")]
+    )
+    iv = b"iv" if m == L.SP800_108_FEEDBACK_KDF else None
+    return lambda: legacy.sp800_108(m, L.SHA256_HMAC, fields, iv=iv)
+
+
+LEGACY_RECIPES: dict[int, Recipe] = {
+    L.DES2_KEY_GEN: Recipe(""),
+    L.DES3_KEY_GEN: Recipe(""),
+    L.DES3_ECB: Recipe("des3"),
+    L.DES3_CBC: Recipe("des3", _p(L.DES3_CBC, bytes(8))),
+    L.DES3_CBC_PAD: Recipe("des3", _p(L.DES3_CBC_PAD, bytes(8)), data=b"not a block multiple"),
+    L.DES3_MAC: Recipe("des3"),
+    L.DES3_CMAC: Recipe("des3"),
+    L.DES3_MAC_GENERAL: Recipe("des3", lambda: mac_general(L.DES3_MAC_GENERAL, 4)),
+    L.DES3_CMAC_GENERAL: Recipe("des3", lambda: mac_general(L.DES3_CMAC_GENERAL, 4)),
+    L.CAMELLIA_KEY_GEN: Recipe("", gen={CKA.VALUE_LEN: 16}),
+    L.CAMELLIA_ECB: Recipe("camellia"),
+    L.CAMELLIA_CBC: Recipe("camellia", _p(L.CAMELLIA_CBC, bytes(16))),
+    L.CAMELLIA_CBC_PAD: Recipe("camellia", _p(L.CAMELLIA_CBC_PAD, bytes(16)), data=b"not a block multiple"),
+    L.MD5: Recipe(""),
+    L.MD5_HMAC: Recipe("generic"),
+    L.MD5_HMAC_GENERAL: Recipe("generic", lambda: mac_general(L.MD5_HMAC_GENERAL, 10)),
+    L.DSA_PARAMETER_GEN: Recipe("", gen={CKA.CLASS: legacy.OC.DOMAIN_PARAMETERS, legacy.A.PRIME_BITS: 1024}),
+    L.DSA_KEY_PAIR_GEN: Recipe("dsa", gen=DSA_DOMAIN),
+    L.DSA: Recipe("dsa", data=digest("sha1", b"x")),
+    **{
+        m: Recipe("dsa")
+        for m in (
+            L.DSA_SHA1,
+            L.DSA_SHA224,
+            L.DSA_SHA256,
+            L.DSA_SHA384,
+            L.DSA_SHA512,
+            L.DSA_SHA3_224,
+            L.DSA_SHA3_256,
+            L.DSA_SHA3_384,
+            L.DSA_SHA3_512,
+        )
+    },
+    L.DH_PKCS_KEY_PAIR_GEN: Recipe("dh", gen=DH_DOMAIN),
+    L.DH_PKCS_DERIVE: Recipe("dh", _p(L.DH_PKCS_DERIVE, _DH_PEER)),
+    L.AES_ECB_ENCRYPT_DATA: Recipe("aes", lambda: legacy.string_data(L.AES_ECB_ENCRYPT_DATA, bytes(32))),
+    L.AES_CBC_ENCRYPT_DATA: Recipe(
+        "aes", lambda: legacy.cbc_encrypt_data(L.AES_CBC_ENCRYPT_DATA, bytes(16), bytes(32))
+    ),
+    L.DES3_ECB_ENCRYPT_DATA: Recipe("des3", lambda: legacy.string_data(L.DES3_ECB_ENCRYPT_DATA, bytes(32))),
+    L.DES3_CBC_ENCRYPT_DATA: Recipe(
+        "des3", lambda: legacy.cbc_encrypt_data(L.DES3_CBC_ENCRYPT_DATA, bytes(8), bytes(32))
+    ),
+    L.CONCATENATE_BASE_AND_KEY: Recipe("generic"),  # the other key: the base key itself (see _run)
+    **{
+        m: Recipe("generic", (lambda m=m: legacy.string_data(m, bytes(32))))
+        for m in (L.CONCATENATE_BASE_AND_DATA, L.CONCATENATE_DATA_AND_BASE, L.XOR_BASE_AND_DATA)
+    },
+    L.EXTRACT_KEY_FROM_KEY: Recipe("generic", lambda: legacy.ulong_param(L.EXTRACT_KEY_FROM_KEY, 5)),
+    **{
+        m: Recipe("generic", _kdf(m))
+        for m in (L.SP800_108_COUNTER_KDF, L.SP800_108_FEEDBACK_KDF, L.SP800_108_DOUBLE_PIPELINE_KDF)
+    },
+    L.PKCS5_PBKD2: Recipe("", lambda: legacy.pbkdf2(b"password", b"salt", 2), gen={CKA.VALUE_LEN: 16}),
+    L.AES_KEY_WRAP_PAD: Recipe("aes"),
+}
+# The digest each digest mechanism is, by hashlib's name.
+DIGESTS = {
+    **{m: name.replace("-", "_") for name, m in HASH_MECH.items()},
+    M.SHA512_224: "sha512_224",
+    M.SHA512_256: "sha512_256",
+    L.MD5: "md5",
+}
+
 RECIPES: dict[int, Recipe] = {
+    **LEGACY_RECIPES,
     M.RSA_PKCS_KEY_PAIR_GEN: Recipe("rsa", gen={CKA.MODULUS_BITS: 1024}),
     M.RSA_PKCS: Recipe("rsa"),
     M.RSA_X_509: Recipe("rsa", data=b"\x00" + bytes(range(1, 255)) + b"\x01"),
@@ -213,11 +312,9 @@ def _run(t: Token, keys: Keys, m: int, flag: int, r: Recipe) -> None:
     elif flag == CKF.VERIFY_RECOVER:
         pass  # with SIGN_RECOVER
     elif flag == CKF.DIGEST:
-        name = {v: k for k, v in HASH_MECH.items()}.get(m) or {M.SHA512_224: "sha512-224",
-                                                                M.SHA512_256: "sha512-256"}[m]  # fmt: skip
-        assert t.digest(m, b"abc") == digest(name, b"abc")
+        assert t.digest(m, b"abc") == hashlib.new(DIGESTS[m], b"abc").digest()
     elif flag == CKF.GENERATE:
-        key = t.generate_key(m, {CKA.TOKEN: False, **(r.gen or {})})
+        key = t.generate_key(param(), {CKA.TOKEN: False, **(r.gen or {})})
         assert t.get_bool(key, CKA.LOCAL) is True
     elif flag == CKF.GENERATE_KEY_PAIR:
         _, priv_h = t.generate_pair(m, {CKA.TOKEN: False, **(r.gen or {})}, {CKA.TOKEN: False})
@@ -238,6 +335,9 @@ def _run(t: Token, keys: Keys, m: int, flag: int, r: Recipe) -> None:
             tpl = {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.GENERIC_SECRET, CKA.VALUE_LEN: 32}
         elif m == CKM.HKDF_DATA:
             p, tpl = param(), {CKA.CLASS: CKO.DATA, CKA.VALUE_LEN: 32}
+        elif m == L.CONCATENATE_BASE_AND_KEY:
+            p = legacy.ulong_param(m, priv)
+            tpl = {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.GENERIC_SECRET, CKA.VALUE_LEN: 32}
         else:
             p, tpl = param(), {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.GENERIC_SECRET, CKA.VALUE_LEN: 32}
         t.derive(p, priv, {CKA.TOKEN: False, **tpl})
