@@ -205,7 +205,10 @@ def derive_keys(
             other = gate.usable_key(rt, session, param.handle, gate.DERIVE, mechanism.type)
             if other.attrs.get(Attribute.CLASS) != ObjectClass.SECRET_KEY:
                 raise errors.MechanismParamInvalid()
-            param = dataclasses.replace(param, value=bytes(other.attrs[Attribute.VALUE]))
+            protected = other.attrs.get(Attribute.SENSITIVE) is not False or (
+                other.attrs.get(Attribute.EXTRACTABLE) is not True
+            )
+            param = dataclasses.replace(param, value=bytes(other.attrs[Attribute.VALUE]), protected=protected)
             sources.append(dict(other.attrs))
         extra = [_merge(dict(k.template), required) for k in getattr(param, "additional", ())]
     if getattr(impl, "inherits_protection", False):

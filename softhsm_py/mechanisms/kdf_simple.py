@@ -11,7 +11,11 @@ the encryption derivations, as PKCS#11 2.20 names it). Derived DES keys get thei
 The simple derivations hand the base key's bits to the new key, so the new key keeps their
 protection (2.43): ``inherits_protection`` tells the core to make it sensitive if a source key is,
 unextractable if one is, and to take the other settings from the base key when the template
-names none.
+names none. And a key made from a protected (sensitive or unextractable) key must keep all of its
+bits, none truncated away (TemplateInconsistent otherwise): a key of one unknown byte and
+fifteen known ones (CONCATENATE_DATA_AND_BASE, then truncated, or EXTRACT_KEY_FROM_KEY of one
+byte) would give the protected key away a byte at a time, by guessing each byte against a MAC
+made with the short key. The spec allows the truncation; a token that guards its keys may not.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from softhsm_py import errors
-from softhsm_py.constants import KeyType, Mechanism, MechanismFlag
+from softhsm_py.constants import Attribute, KeyType, Mechanism, MechanismFlag
 from softhsm_py.engine import aes as engine_aes
 from softhsm_py.engine import blockciphers
 from softhsm_py.mechanisms.aes import aes_key
@@ -39,6 +43,10 @@ from softhsm_py.mechanisms.registry import MechInfo, mechanism
 
 M = Mechanism
 _INFO = MechInfo(0, 0, MechanismFlag.DERIVE)  # any secret key, of any length
+
+
+def _protected(key: KeyView) -> bool:
+    return key.attrs.get(Attribute.SENSITIVE) is not False or key.attrs.get(Attribute.EXTRACTABLE) is not True
 
 
 def _data(param: Any) -> bytes:
@@ -70,23 +78,27 @@ class SimpleDerive(MechanismImpl):
 
     def derive(self, mech: int, param: Any, base_key: KeyView, template: Mapping[int, Any]) -> dict[int, Any]:
         base = secret_value(base_key)
+        protected = _protected(base_key)
         if mech == M.CONCATENATE_BASE_AND_KEY:
             if not isinstance(param, KeyHandle) or param.value is None:
                 raise errors.MechanismParamInvalid()  # the core resolves the handle
-            material = base + param.value
+            material, protected = base + param.value, protected or param.protected
         elif mech == M.CONCATENATE_BASE_AND_DATA:
             material = base + _data(param)
         elif mech == M.CONCATENATE_DATA_AND_BASE:
             material = _data(param) + base
         elif mech == M.XOR_BASE_AND_DATA:
             data = _data(param)
+            if protected and len(data) < len(base):
+                raise errors.TemplateInconsistent()  # the new key would hold only part of the base
             material = bytes(a ^ b for a, b in zip(base, data, strict=False))
         else:
             if not isinstance(param, int) or isinstance(param, bool) or not 0 <= param < 8 * len(base):
                 raise errors.MechanismParamInvalid()
-            key_type, n = output_len(template, len(base), len(base))
-            return key_material(key_type, extract_bits(base, param, n))
+            material = extract_bits(base, param, len(base))
         key_type, n = output_len(template, len(material), len(material))
+        if protected and n < len(material):
+            raise errors.TemplateInconsistent()  # see the module docstring
         return key_material(key_type, material[:n])
 
 

@@ -131,11 +131,12 @@ class CbcEncryptData:
 @dataclass(frozen=True)
 class KeyHandle:
     """CKM_CONCATENATE_BASE_AND_KEY's CK_OBJECT_HANDLE. The core resolves the handle (checking
-    the key as it checks the base key) and passes its CKA_VALUE as ``value``
-    (``dataclasses.replace``)."""
+    the key as it checks the base key) and passes its CKA_VALUE as ``value``, and ``protected``
+    when that key is sensitive or unextractable (``dataclasses.replace``)."""
 
     handle: int
     value: bytes | None = field(default=None, repr=False)
+    protected: bool = False
 
 
 @dataclass(frozen=True)

@@ -178,12 +178,12 @@ def test_simple_derivations_keep_protection(t: Token) -> None:
         {A.VALUE_LEN: 16, A.TOKEN: False, A.DERIVE: True, A.SENSITIVE: True, A.EXTRACTABLE: False},
     )
     readable = secret(t, bytes(16), K.GENERIC_SECRET)
-    for m, base in (
-        (string_data(M.CONCATENATE_BASE_AND_DATA, b"x"), guarded),
-        (ulong_param(M.EXTRACT_KEY_FROM_KEY, 3), guarded),
-        (ulong_param(M.CONCATENATE_BASE_AND_KEY, guarded), readable),
+    for m, base, n in (
+        (string_data(M.CONCATENATE_BASE_AND_DATA, b"x"), guarded, 17),
+        (ulong_param(M.EXTRACT_KEY_FROM_KEY, 3), guarded, 16),
+        (ulong_param(M.CONCATENATE_BASE_AND_KEY, guarded), readable, 32),
     ):
-        key = t.derive(m, base, derived(length=8))  # asks SENSITIVE FALSE, EXTRACTABLE TRUE
+        key = t.derive(m, base, derived(length=n))  # asks SENSITIVE FALSE, EXTRACTABLE TRUE
         assert t.get_bool(key, A.SENSITIVE) and not t.get_bool(key, A.EXTRACTABLE)
         assert t.get_rv(key, A.VALUE) == "ATTRIBUTE_SENSITIVE"
         assert t.get_bool(key, A.ALWAYS_SENSITIVE) is (base == guarded)
@@ -195,6 +195,37 @@ def test_simple_derivations_keep_protection(t: Token) -> None:
         {A.CLASS: OC.SECRET_KEY, A.KEY_TYPE: K.GENERIC_SECRET, A.TOKEN: False},
     )
     assert t.get(key, A.VALUE) == bytes(16) + b"x"
+
+
+def test_simple_derivations_keep_every_bit_of_a_protected_key(t: Token) -> None:
+    """A short key made of a protected key's bits would give that key away: derive a 1-byte key
+    (EXTRACT_KEY_FROM_KEY, or 15 known bytes and 1 unknown with CONCATENATE_DATA_AND_BASE cut to
+    16), MAC a message with it, try the 256 values outside. So a key made from a sensitive or
+    unextractable key keeps all of its bits; a readable key's may be cut (test_concatenate_and_xor)."""
+    need(
+        t,
+        M.EXTRACT_KEY_FROM_KEY,
+        M.CONCATENATE_DATA_AND_BASE,
+        M.XOR_BASE_AND_DATA,
+        M.CONCATENATE_BASE_AND_KEY,
+    )
+    guarded = t.generate_key(
+        M.AES_KEY_GEN,
+        {A.VALUE_LEN: 16, A.TOKEN: False, A.DERIVE: True, A.SENSITIVE: True, A.EXTRACTABLE: True},
+    )
+    readable = secret(t, bytes(16), K.GENERIC_SECRET)
+    refused = "TEMPLATE_INCONSISTENT"
+    assert t.derive_rv(ulong_param(M.EXTRACT_KEY_FROM_KEY, 8), guarded, derived(length=1)) == refused
+    assert (
+        t.derive_rv(string_data(M.CONCATENATE_DATA_AND_BASE, bytes(15)), guarded, derived(K.AES, 16))
+        == refused
+    )
+    assert t.derive_rv(string_data(M.XOR_BASE_AND_DATA, b"\x01"), guarded, derived()) == refused
+    assert (
+        t.derive_rv(ulong_param(M.CONCATENATE_BASE_AND_KEY, guarded), readable, derived(length=17)) == refused
+    )
+    key = t.derive(string_data(M.CONCATENATE_DATA_AND_BASE, bytes(15)), guarded, derived())  # all 31 bytes
+    assert t.get_bool(key, A.SENSITIVE)
 
 
 def test_concatenate_other_key_is_checked(t: Token) -> None:
