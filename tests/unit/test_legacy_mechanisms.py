@@ -146,6 +146,27 @@ def test_pbkdf2_both_layouts(ffi: FFI, legacy: bool) -> None:
     assert "password" not in repr(parsed).replace("Pbkdf2Params", "")
 
 
+def test_absurd_counts_and_lengths_read_no_memory(ffi: FFI) -> None:
+    """Counts and lengths no caller's memory holds are refused before anything is read."""
+    mem = Mem(ffi)
+    p = mem.new("CK_SP800_108_KDF_PARAMS *")
+    p.prfType, p.ulNumberOfDataParams, p.pDataParams = (
+        M.SHA256_HMAC,
+        1 << 40,
+        _data_params(mem, [(1, (0, 8))]),
+    )
+    with pytest.raises(errors.MechanismParamInvalid):
+        parse_param(ffi, M.SP800_108_COUNTER_KDF, *mem.param(p))
+    p.ulNumberOfDataParams, p.ulAdditionalDerivedKeys = 1, (1 << 64) - 1
+    p.pAdditionalDerivedKeys = mem.new("CK_DERIVED_KEY[]", 1)
+    with pytest.raises(errors.MechanismParamInvalid):
+        parse_param(ffi, M.SP800_108_COUNTER_KDF, *mem.param(p))
+    q = mem.new("CK_PKCS5_PBKD2_PARAMS2 *", {"saltSource": 1, "iterations": 1, "prf": 1})
+    q.pPassword, q.ulPasswordLen = mem.buf(b"pw"), 1 << 63  # neither a length nor a pointer
+    with pytest.raises(errors.MechanismParamInvalid):
+        parse_param(ffi, M.PKCS5_PBKD2, *mem.param(q))
+
+
 # ------------------------------------------------------------------------------- SP 800-108 engine
 def _hmac_prf() -> tuple[Any, int]:
     from softhsm_py.engine import hashes

@@ -177,8 +177,13 @@ def _bool(value: Any) -> bool:
     return bool(value)
 
 
+# SP 800-108 lists: a handful of fields and keys in any real use; a count far beyond that is a
+# caller's error we answer without reading memory the caller never had.
+_MAX_ENTRIES = 256
+
+
 def _array(ffi: Any, ptr: Any, count: int, struct: str) -> Any:
-    if _null(ffi, ptr) or int(count) > MAX_LENGTH // ffi.sizeof(struct):
+    if _null(ffi, ptr) or int(count) > _MAX_ENTRIES:
         raise errors.MechanismParamInvalid()
     return ffi.cast(f"{struct} *", ptr)
 
@@ -252,12 +257,15 @@ def _sp800_108_feedback(ffi: Any, p: Any, n: int) -> P.Sp800108:
 
 
 _PASSWORD_LEN_LIMIT = 1 << 16  # above it, ulPasswordLen is the 2.40 layout's pointer
+_USER_SPACE_END = 1 << 48  # no user-space pointer of x86-64 or arm64 Linux reaches it
 
 
 def _pbkdf2(ffi: Any, p: Any, n: int) -> P.Pbkdf2Params:
     s = _struct(ffi, "CK_PKCS5_PBKD2_PARAMS2", p, n)
     length = int(s.ulPasswordLen)
     if length > _PASSWORD_LEN_LIMIT:  # CK_PKCS5_PBKD2_PARAMS: a CK_ULONG_PTR
+        if length >= _USER_SPACE_END:
+            raise errors.MechanismParamInvalid()  # neither a length nor a pointer
         length = int(ffi.cast("CK_ULONG *", length)[0])
     return P.Pbkdf2Params(
         salt_source=int(s.saltSource),
