@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import report
+from . import backends, report
 from .loader import SOFTHSM2_PATH, default_module_path
 from .ops import catalogue, select
 from .profile import profile
@@ -41,6 +41,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--module", default=None, help="softhsm-py library (default: the in-place build)")
     p.add_argument("--softhsm2-module", default=SOFTHSM2_PATH, help=f"SoftHSMv2 (default {SOFTHSM2_PATH})")
     p.add_argument(
+        "--postgresql",
+        action="store_true",
+        help="also time softhsm-py on SQLite against softhsm-py on PostgreSQL (a throw-away cluster; "
+        "needs Debian's postgresql: scripts/setup-postgres.sh)",
+    )
+    p.add_argument(
         "--profile",
         metavar="PATTERN",
         help="instead of the comparison: cProfile softhsm-py on the matching operations",
@@ -72,8 +78,15 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 side.close()
         return 0
+    if args.postgresql and not backends.available():
+        raise SystemExit("--postgresql: PostgreSQL's initdb is not installed (scripts/setup-postgres.sh)")
     result = benchmark(opts, log_stderr)
+    if args.postgresql:
+        result["store_backends"] = backends.compare(opts, log_stderr)
     print(report.text(result))
+    if args.postgresql:
+        print("\nStore backends (same library, same operations; a throw-away local PostgreSQL cluster):\n")
+        print(backends.table(result["store_backends"]))
     report.write_json(result, args.json)
     log_stderr(f"wrote {args.json}")
     return 0

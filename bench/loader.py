@@ -1,39 +1,34 @@
 """The PKCS#11 loader and the few constants the benchmark needs.
 
-The loader is the conformance suite's (tests/conformance/pkcs11.py: cffi ABI mode, types from
-native/pkcs11.h, function lists from native/functions.h), imported as ``tests.conformance.pkcs11``
-when the repository root is importable, else loaded from its file. The constants are written from
-the PKCS#11 3.0 specification, like the loader's, not taken from softhsm_py.
+The loader is the test suite's (tests/support/pkcs11.py: cffi ABI mode, types from native/pkcs11.h,
+function lists from native/functions.h), imported as ``support.pkcs11`` with tests/ on sys.path (the
+module the test process already has, if it runs there), else as ``tests.support.pkcs11``. The
+constants are written from the PKCS#11 3.0 specification, like the suite's, not taken from softhsm_py.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-LOADER_FILE = ROOT / "tests" / "conformance" / "pkcs11.py"
+LOADER_FILE = ROOT / "tests" / "support" / "pkcs11.py"
 
 
 def _load() -> ModuleType:
-    if str(ROOT) not in sys.path:
-        sys.path.append(str(ROOT))  # appended: an installed softhsm_py still wins over the tree
-    try:
-        module = importlib.import_module("tests.conformance.pkcs11")
+    for name, where in (("support.pkcs11", ROOT / "tests"), ("tests.support.pkcs11", ROOT)):
+        if str(where) not in sys.path:
+            sys.path.append(str(where))  # appended: an installed softhsm_py still wins over the tree
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
         if Path(module.__file__ or "").resolve() == LOADER_FILE:
             return module
-    except ImportError:  # another top-level `tests` package shadows ours
-        pass
-    spec = importlib.util.spec_from_file_location("bench._pkcs11", LOADER_FILE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    raise ImportError(f"cannot import the PKCS#11 loader {LOADER_FILE}")  # another `support` shadows it
 
 
 pkcs11 = _load()
@@ -43,16 +38,14 @@ CKRError = pkcs11.CKRError
 SOFTHSM2_PATH: str = pkcs11.SOFTHSM2_PATH
 SO_PIN: bytes = pkcs11.SO_PIN
 USER_PIN: bytes = pkcs11.USER_PIN
-CKU_USER: int = pkcs11.CKU_USER
-CKF_SERIAL_SESSION: int = pkcs11.CKF_SERIAL_SESSION
-CKF_RW_SESSION: int = pkcs11.CKF_RW_SESSION
-CKF_OS_LOCKING_OK: int = pkcs11.CKF_OS_LOCKING_OK
 write_config = pkcs11.write_config
 is_softhsm2 = pkcs11.is_softhsm2
 default_module_path = pkcs11.default_module_path
 rv_name = pkcs11.rv_name
 
 # ------------------------------------------------------------------------------- constants (3.0)
+CKU_USER = 1
+CKF_SERIAL_SESSION, CKF_RW_SESSION, CKF_OS_LOCKING_OK = 0x4, 0x2, 0x2
 CKO_DATA, CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY = 0, 2, 3, 4
 CKK_GENERIC_SECRET, CKK_AES = 0x10, 0x1F
 

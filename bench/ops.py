@@ -12,7 +12,9 @@ from .loader import (
     CKA_CLASS,
     CKA_KEY_TYPE,
     CKA_LABEL,
+    CKA_PRIVATE,
     CKA_TOKEN,
+    CKA_VALUE,
     CKM_AES_KEY_GEN,
     CKM_ECDSA,
     CKM_EDDSA,
@@ -292,6 +294,33 @@ def catalogue(small: int, large: int) -> list[Op]:
         Op(f"C_FindObjects by label among {large:,}", find_by_label(LARGE_TOKEN, large)),
         Op("C_OpenSession + C_CloseSession", open_close),
         Op("C_Initialize + C_Finalize", initialize_finalize, threads=(1,)),
+    ]
+
+
+def create_destroy(side: Side, i: int) -> Prepared:
+    """A private token data object created and destroyed: two store transactions."""
+    create, destroy, h = side.fl.C_CreateObject, side.fl.C_DestroyObject, _session(side, i)
+    t = Template(
+        {CKA_CLASS: CKO_DATA, CKA_TOKEN: True, CKA_PRIVATE: True, CKA_LABEL: f"tmp-{i}", CKA_VALUE: b"v" * 32}
+    )
+    obj = ffi.new("CK_OBJECT_HANDLE *")
+
+    def call() -> None:
+        rv = create(h, t.array, t.count, obj) or destroy(h, obj[0])
+        if rv:
+            check("C_CreateObject/C_DestroyObject", rv)
+
+    return Prepared(call)
+
+
+def store_catalogue(small: int) -> list[Op]:
+    """The operations whose cost the token store decides: the rows of the backend comparison."""
+    return [
+        Op("token object C_CreateObject + C_DestroyObject", create_destroy),
+        Op(f"C_FindObjects by label among {small:,}", find_by_label(KEYS_TOKEN, small)),
+        Op("C_GetAttributeValue 2 attributes", get_attributes),
+        Op("ECDSA P-256 sign (32 B hash)", sign(Mechanism(CKM_ECDSA), "ec-priv", 32, 64)),
+        Op("C_OpenSession + C_CloseSession", open_close),
     ]
 
 

@@ -128,12 +128,16 @@ def data_label(i: int) -> str:
 class Side:
     """A loaded module with its own token directory (named in os.environ before C_Initialize)."""
 
-    def __init__(self, path: str, workdir: Path) -> None:
+    def __init__(
+        self, path: str, workdir: Path, *, name: str | None = None, store: str | None = None
+    ) -> None:
         self.path = path
         self.softhsm2 = is_softhsm2(path)
-        self.name = "SoftHSMv2" if self.softhsm2 else "softhsm-py"
-        self.dir = workdir / ("softhsm2" if self.softhsm2 else "softhsm-py")
+        self.name = name or ("SoftHSMv2" if self.softhsm2 else "softhsm-py")
+        self.dir = workdir / (name or ("softhsm2" if self.softhsm2 else "softhsm-py")).replace(" ", "-")
         extra = {} if self.softhsm2 else {"log_file": str(self.dir / "softhsm-py.log")}
+        if store is not None:
+            extra["store"] = store  # a softhsm-py store backend other than SQLite
         self.env: dict[str, str] = write_config(self.dir, path, **extra)
         os.environ.update(self.env)
         self.module = Module(path)

@@ -6,6 +6,7 @@
 #   certutil), p11-kit (p11-kit server and its client module), openjdk-17-jdk-headless (SunPKCS11,
 #   keytool, javac), openssh-client (ssh-keygen, ssh-agent, ssh-add)
 set -euo pipefail
+"$(dirname "$0")/setup-rest.sh"  # the REST service's test tools (Go, Chromium)
 packages=(opensc softhsm2 gcc libengine-pkcs11-openssl gnutls-bin libnss3-tools p11-kit
           openjdk-17-jdk-headless openssh-client)
 backports=(pkcs11-provider)

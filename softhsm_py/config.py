@@ -8,6 +8,8 @@ Lookup order:
    (``XDG_DATA_HOME`` defaults to ``~/.local/share``).
 
 Every key is optional. A relative ``token_dir`` is resolved against the directory of the file.
+``store`` picks the backend: ``"sqlite"`` (the default: one file in ``token_dir``) or a
+``postgresql://`` URL (libpq's: a password may also come from ``PGPASSWORD`` or ``~/.pgpass``).
 Errors raise ``ConfigError`` naming the file and the key, never a value.
 """
 
@@ -17,7 +19,15 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["CONFIG_ENV", "Config", "ConfigError", "default_config_path", "load_config", "render"]
+__all__ = [
+    "CONFIG_ENV",
+    "Config",
+    "ConfigError",
+    "default_config_path",
+    "load_config",
+    "redact_url",
+    "render",
+]
 
 CONFIG_ENV = "SOFTHSM_PY_CONF"
 APP_NAME = "softhsm-py"
@@ -27,6 +37,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: PKCS#11 PINs are counted in bytes; a CK_ULONG length, but we keep them sane.
 PIN_LEN_LIMIT = 255
 KDF_COST_RANGE = (10, 22)
+SQLITE = "sqlite"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 class ConfigError(Exception):
@@ -34,7 +46,18 @@ class ConfigError(Exception):
 
 
 #: The keys a file may set: Config's attributes (its slots) but ``source``.
-KEYS = ("token_dir", "log_level", "log_file", "pin_lockout", "pin_min_len", "pin_max_len", "kdf_cost")
+KEYS = (
+    "token_dir",
+    "log_level",
+    "log_file",
+    "pin_lockout",
+    "pin_min_len",
+    "pin_max_len",
+    "kdf_cost",
+    "store",
+)
+#: Tables read by other parts of the package from the same file (``rest``: softhsm_py.rest.config).
+TABLES = ("rest",)
 
 
 class Config:
@@ -52,6 +75,7 @@ class Config:
         pin_min_len: int = 4,
         pin_max_len: int = PIN_LEN_LIMIT,
         kdf_cost: int = 15,  # log2 of scrypt's n for new PIN wraps
+        store: str = SQLITE,  # or a postgresql:// URL
         source: Path | None = None,  # file read, if any
     ) -> None:
         self.token_dir = token_dir
@@ -61,6 +85,7 @@ class Config:
         self.pin_min_len = pin_min_len
         self.pin_max_len = pin_max_len
         self.kdf_cost = kdf_cost
+        self.store = store
         self.source = source
 
     def _key(self) -> tuple[object, ...]:
@@ -134,7 +159,7 @@ def _load_file(path: Path, environ: Mapping[str, str]) -> Config:
 
 
 def _from_mapping(data: Mapping[str, object], path: Path, environ: Mapping[str, str]) -> Config:
-    unknown = sorted(set(data).difference(KEYS))
+    unknown = sorted(set(data).difference(KEYS, TABLES))
     if unknown:
         raise ConfigError(f"{path}: unknown key(s): {', '.join(unknown)}")
 
@@ -174,6 +199,9 @@ def _from_mapping(data: Mapping[str, object], path: Path, environ: Mapping[str, 
     if pin_max_len < pin_min_len:
         raise ConfigError(f"{where('pin_max_len')} must be at least pin_min_len")
     kdf_cost = get_int("kdf_cost", defaults.kdf_cost, *KDF_COST_RANGE)
+    store = data.get("store", defaults.store)
+    if not isinstance(store, str) or not (store == SQLITE or store.startswith(POSTGRES_SCHEMES)):
+        raise ConfigError(f'{where("store")} must be "{SQLITE}" or a postgresql:// URL')
 
     return Config(
         token_dir=token_dir.resolve(),
@@ -183,6 +211,7 @@ def _from_mapping(data: Mapping[str, object], path: Path, environ: Mapping[str, 
         pin_min_len=pin_min_len,
         pin_max_len=pin_max_len,
         kdf_cost=kdf_cost,
+        store=store,
         source=path,
     )
 
@@ -205,6 +234,26 @@ def _toml_string(value: str) -> str:
     return "".join(out)
 
 
+def redact_url(url: str) -> str:
+    """``url`` without its password (in the user part or a ``password=`` parameter), for
+    output and logs; anything else is left exactly as written."""
+    import re
+
+    scheme, sep, rest = url.partition("://")
+    end = len(rest)
+    for stop in "/?#":
+        pos = rest.find(stop)
+        if pos != -1:
+            end = min(end, pos)
+    authority, tail = rest[:end], rest[end:]
+    if "@" in authority:
+        user, _, host = authority.rpartition("@")
+        if ":" in user:
+            authority = user.split(":", 1)[0] + ":***@" + host
+    tail = re.sub(r"([?&]password=)[^&#]*", r"\1***", tail)
+    return scheme + sep + authority + tail
+
+
 def render(config: Config) -> str:
     """The effective configuration as TOML (``softhsm-py show-config``); ``load`` reads it back."""
     lines = []
@@ -222,4 +271,5 @@ def render(config: Config) -> str:
     lines.append(f"pin_min_len = {config.pin_min_len}")
     lines.append(f"pin_max_len = {config.pin_max_len}")
     lines.append(f"kdf_cost = {config.kdf_cost}")
+    lines.append(f"store = {_toml_string(redact_url(config.store) if config.store != SQLITE else SQLITE)}")
     return "\n".join(lines) + "\n"

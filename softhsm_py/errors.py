@@ -4,7 +4,7 @@ Messages are fixed: an exception never carries caller data (PINs, key bytes, tem
 ``str(exc)`` and ``repr(exc)`` show only the class name and the CKR name.
 """
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from softhsm_py.constants import ReturnValue
 
@@ -23,7 +23,7 @@ class PKCS11Error(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(CKR_{self.rv.name})"
 
-    def __reduce__(self) -> tuple[type["PKCS11Error"], tuple[()]]:
+    def __reduce__(self) -> tuple[type["PKCS11Error"], tuple[Any, ...]]:
         return (type(self), ())
 
 
@@ -348,7 +348,7 @@ class BufferTooSmall(PKCS11Error):
         super().__init__()
         self.needed = needed
 
-    def __reduce__(self) -> tuple[type[PKCS11Error], tuple[int]]:
+    def __reduce__(self) -> tuple[type[PKCS11Error], tuple[Any, ...]]:
         return (type(self), (self.needed,))
 
 
@@ -429,7 +429,12 @@ class VendorDefined(PKCS11Error):
 
 
 class KeyNotFound(KeyHandleInvalid):
-    """No key of that name in the partition."""
+    """No key of that name in the partition. ``name`` is the name asked for (a caller's words,
+    not a secret: a REST answer repeats it, as the TSB's "Key with name X not found" does)."""
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__()
+        self.name = name
 
 
 class KeyExists(TemplateInconsistent):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     import logging
@@ -33,7 +33,7 @@ _MARK = "_softhsm_py_handler"  # attribute set on the handler we own
 _lock = threading.Lock()
 
 
-def _handler_classes() -> tuple[type[logging.Handler], type[logging.Handler]]:
+def _handler_classes() -> tuple[type[logging.FileHandler], type[logging.StreamHandler[TextIO]]]:
     import logging
 
     class _FileHandler(logging.FileHandler):
@@ -49,7 +49,7 @@ def _handler_classes() -> tuple[type[logging.Handler], type[logging.Handler]]:
         def handleError(self, record: logging.LogRecord) -> None:
             pass  # nowhere better to report it: stdout is the host's, stderr may be too
 
-    class _StreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    class _StreamHandler(logging.StreamHandler[TextIO]):
         def handleError(self, record: logging.LogRecord) -> None:
             pass
 

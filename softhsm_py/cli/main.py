@@ -200,6 +200,12 @@ def parser() -> argparse.ArgumentParser:
     sp = add("delete-token", cmd_delete_token, "delete a token and all its objects")
     sp.add_argument("--slot", type=int, required=True)
     pin_options(sp, "SO", "so-pin")
+    from softhsm_py.cli import serve  # argparse only; the service loads when the command runs
+
+    serve.add_parser(sub)
+    from softhsm_py.cli.backup import add_commands
+
+    add_commands(add, pin_options)  # backup, restore, clone
     return p
 
 

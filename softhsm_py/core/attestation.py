@@ -120,9 +120,15 @@ def _certificate(part: Partition) -> bytes | None:
 def _make_key(part: Partition) -> None:
     ident = b"attestation"
     mechanism = Mech(Mechanism.RSA_PKCS_KEY_PAIR_GEN)
-    public = {A.TOKEN: True, A.LABEL: LABEL.encode(), A.ID: ident, A.MODULUS_BITS: 2048, A.VERIFY: True}
+    public: dict[int, Any] = {
+        A.TOKEN: True,
+        A.LABEL: LABEL.encode(),
+        A.ID: ident,
+        A.MODULUS_BITS: 2048,
+        A.VERIFY: True,
+    }
     public.update({A.ENCRYPT: False, A.WRAP: False, A.VERIFY_RECOVER: False, A.MODIFIABLE: False})
-    private = {
+    private: dict[int, Any] = {
         A.TOKEN: True,
         A.PRIVATE: True,
         A.LABEL: LABEL.encode(),

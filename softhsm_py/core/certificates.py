@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 Name = Sequence[tuple[str, str]]  # (attribute, value); attributes: engine.x509.NAME_ATTRIBUTES
 _CKC_X_509 = 0
 # (key type, hash) -> the PKCS#11 mechanism a certificate signature amounts to, for the gate.
-_SIGNING = {
+_SIGNING: dict[tuple[int | None, str | None], Mechanism] = {
     (KeyType.RSA, "sha224"): Mechanism.SHA224_RSA_PKCS,
     (KeyType.RSA, "sha256"): Mechanism.SHA256_RSA_PKCS,
     (KeyType.RSA, "sha384"): Mechanism.SHA384_RSA_PKCS,
@@ -185,13 +185,13 @@ def get(part: Partition, name: str, *, missing_ok: bool = False) -> bytes | None
     if not found:
         if missing_ok:
             return None
-        raise errors.KeyNotFound()
+        raise errors.KeyNotFound(name)
     return bytes(objects.read(part.lib, part.handle, found[0], [A.VALUE])[0])
 
 
 def delete(part: Partition, name: str) -> None:
     found = _certificates(part, name)
     if not found:
-        raise errors.KeyNotFound()
+        raise errors.KeyNotFound(name)
     for handle in found:
         objects.destroy(part.lib, part.handle, handle)

@@ -27,6 +27,9 @@ USAGE: dict[OpKind, int] = {
 }
 WRAP, UNWRAP, DERIVE = int(Attribute.WRAP), int(Attribute.UNWRAP), int(Attribute.DERIVE)
 _CLASS = int(Attribute.CLASS)
+_KEY_TYPE = int(Attribute.KEY_TYPE)
+_ALWAYS_AUTHENTICATE = int(Attribute.ALWAYS_AUTHENTICATE)
+_PASSWORD = int(VendorAttribute.PASSWORD)
 _ATTESTATION = int(VendorAttribute.ATTESTATION)
 _ALLOWED_MECHANISMS = int(Attribute.ALLOWED_MECHANISMS)
 _KEY_CLASSES = frozenset(
@@ -35,11 +38,18 @@ _KEY_CLASSES = frozenset(
 
 
 def usable_key(
-    rt: Runtime, session: Session, key_handle: int, usage: int | None, mechanism: int | None
+    rt: Runtime,
+    session: Session,
+    key_handle: int,
+    usage: int | None,
+    mechanism: int | None,
+    key_types: frozenset[int] = frozenset(),
 ) -> ObjectRef:
     """The key for an operation, after the checks every key use shares: ``usage`` is the attribute
     that must be TRUE, ``mechanism`` the one its CKA_ALLOWED_MECHANISMS must allow (None for a key
-    that is an operation's data, like the key C_WrapKey wraps). Caller holds the library lock."""
+    that is an operation's data, like the key C_WrapKey wraps), ``key_types`` the mechanism's (none:
+    the mechanism checks). A key of the wrong type is KEY_TYPE_INCONSISTENT before its usage is
+    looked at: an AES key has CKA_ENCRYPT, yet CKM_RSA_PKCS cannot use it. Caller holds the lock."""
     try:
         ref = rt.handles.get(key_handle)
         if ref.slot_id != session.slot_id:
@@ -51,6 +61,8 @@ def usable_key(
         raise errors.KeyHandleInvalid()
     if attrs.get(_ATTESTATION) is True:
         raise errors.KeyFunctionNotPermitted()  # signs attestations (core.attestation), nothing else
+    if key_types and attrs.get(_KEY_TYPE) not in key_types:
+        raise errors.KeyTypeInconsistent()
     if usage is not None and attrs.get(usage) is not True:
         raise errors.KeyFunctionNotPermitted()
     allowed = attrs.get(_ALLOWED_MECHANISMS)
@@ -70,3 +82,12 @@ def check_wrappable(key: ObjectRef, wrapping: ObjectRef) -> None:
     required = wrapping.attrs.get(Attribute.WRAP_TEMPLATE)
     if required and not factory.matches(attrs, required):
         raise errors.KeyNotWrappable()  # 3.0, 4.8: CKA_WRAP_TEMPLATE
+
+
+def check_unattended(key: ObjectRef) -> None:
+    """A key used by one call with no *Init before it (C_WrapKey, C_UnwrapKey, C_DeriveKey) has
+    no operation a C_Login(CKU_CONTEXT_SPECIFIC) could authorise: a key that asks for one
+    (CKA_ALWAYS_AUTHENTICATE, a key password) is refused there (CKR_USER_NOT_LOGGED_IN). A front
+    end that checked the key's password itself (core.partition) does not call this."""
+    if key.attrs.get(_ALWAYS_AUTHENTICATE) is True or _PASSWORD in key.attrs:
+        raise errors.UserNotLoggedIn()

@@ -98,15 +98,32 @@ def _key_bytes(attrs: Attrs) -> bytes:
     raise errors.KeyNotWrappable()
 
 
-def wrap_key(lib: Library, handle: int, mechanism: Mechanism, wrapping_handle: int, key_handle: int) -> bytes:
+def wrap_key(
+    lib: Library,
+    handle: int,
+    mechanism: Mechanism,
+    wrapping_handle: int,
+    key_handle: int,
+    *,
+    authorized: bool = False,
+) -> bytes:
+    """``authorized``: the caller checked both keys' passwords (core.partition); otherwise a key
+    that asks for a context login is refused (``gate.check_unattended``)."""
     with lib.lock:
         rt, session = session_of(lib, handle)
         impl = registry.lookup(mechanism.type)
         try:
-            wrapping = gate.usable_key(rt, session, wrapping_handle, gate.WRAP, mechanism.type)
+            wrapping = gate.usable_key(
+                rt, session, wrapping_handle, gate.WRAP, mechanism.type, impl.key_types
+            )
         except errors.KeyHandleInvalid:
             raise errors.WrappingKeyHandleInvalid() from None
+        except errors.KeyTypeInconsistent:
+            raise errors.WrappingKeyTypeInconsistent() from None
         key = gate.usable_key(rt, session, key_handle, None, None)
+        if not authorized:
+            gate.check_unattended(wrapping)
+            gate.check_unattended(key)
         gate.check_wrappable(key, wrapping)
         plain = _key_bytes(key.attrs)
     return impl.wrap(mechanism.type, mechanism.param, wrapping, plain)
@@ -121,14 +138,21 @@ def unwrap_key(
     template: Attrs,
     *,
     core_attrs: Attrs | None = None,
+    authorized: bool = False,
 ) -> int:
     with lib.lock:
         rt, session = session_of(lib, handle)
         impl = registry.lookup(mechanism.type)
         try:
-            unwrapping = gate.usable_key(rt, session, unwrapping_handle, gate.UNWRAP, mechanism.type)
+            unwrapping = gate.usable_key(
+                rt, session, unwrapping_handle, gate.UNWRAP, mechanism.type, impl.key_types
+            )
         except errors.KeyHandleInvalid:
             raise errors.UnwrappingKeyHandleInvalid() from None
+        except errors.KeyTypeInconsistent:
+            raise errors.UnwrappingKeyTypeInconsistent() from None
+        if not authorized:
+            gate.check_unattended(unwrapping)
         wanted = _merge(template, unwrapping.attrs.get(Attribute.UNWRAP_TEMPLATE))
     if Attribute.CLASS not in wanted or Attribute.KEY_TYPE not in wanted:
         raise errors.TemplateIncomplete()  # 3.0, 4.7 footnote 5
@@ -165,26 +189,44 @@ def _protection(wanted: Attrs, sources: list[Attrs]) -> Attrs:
 
 
 def _history(sources: list[Attrs]) -> Attrs:
-    """What a derived key's ALWAYS_SENSITIVE / NEVER_EXTRACTABLE follow from: all its sources."""
+    """What a derived key's ALWAYS_SENSITIVE / NEVER_EXTRACTABLE follow from: all its keying
+    material (the base key, an HKDF salt key, CONCATENATE_BASE_AND_KEY's other key)."""
     return {
         Attribute.ALWAYS_SENSITIVE: all(s.get(Attribute.ALWAYS_SENSITIVE) is True for s in sources),
         Attribute.NEVER_EXTRACTABLE: all(s.get(Attribute.NEVER_EXTRACTABLE) is True for s in sources),
     }
 
 
-def derive_key(lib: Library, handle: int, mechanism: Mechanism, base_handle: int, template: Attrs) -> int:
-    return derive_keys(lib, handle, mechanism, base_handle, template)[0]
+def derive_key(
+    lib: Library,
+    handle: int,
+    mechanism: Mechanism,
+    base_handle: int,
+    template: Attrs,
+    *,
+    authorized: bool = False,
+) -> int:
+    return derive_keys(lib, handle, mechanism, base_handle, template, authorized=authorized)[0]
 
 
 def derive_keys(
-    lib: Library, handle: int, mechanism: Mechanism, base_handle: int, template: Attrs
+    lib: Library,
+    handle: int,
+    mechanism: Mechanism,
+    base_handle: int,
+    template: Attrs,
+    *,
+    authorized: bool = False,
 ) -> list[int]:
     """C_DeriveKey: the handle of the new key, then those of the additional keys an SP 800-108
-    derivation makes (its CK_DERIVED_KEY templates, in order), all stored in one transaction."""
+    derivation makes (its CK_DERIVED_KEY templates, in order), all stored in one transaction.
+    ``authorized``: as for ``wrap_key``."""
     with lib.lock:
         rt, session = session_of(lib, handle)
         impl = registry.lookup(mechanism.type)
-        base = gate.usable_key(rt, session, base_handle, gate.DERIVE, mechanism.type)
+        base = gate.usable_key(rt, session, base_handle, gate.DERIVE, mechanism.type, impl.key_types)
+        if not authorized:
+            gate.check_unattended(base)
         required = base.attrs.get(Attribute.DERIVE_TEMPLATE)
         wanted = _merge(template, required)
         param = mechanism.param
@@ -200,11 +242,14 @@ def derive_keys(
             ):
                 raise errors.MechanismParamInvalid()
             param = dataclasses.replace(param, salt_key_value=bytes(salt_key.attrs[Attribute.VALUE]))
+            sources.append(dict(salt_attrs))
         elif isinstance(param, KeyHandle):
             # CONCATENATE_BASE_AND_KEY: the other key is keying material too, checked the same way.
             other = gate.usable_key(rt, session, param.handle, gate.DERIVE, mechanism.type)
             if other.attrs.get(Attribute.CLASS) != ObjectClass.SECRET_KEY:
                 raise errors.MechanismParamInvalid()
+            if not authorized:
+                gate.check_unattended(other)
             protected = other.attrs.get(Attribute.SENSITIVE) is not False or (
                 other.attrs.get(Attribute.EXTRACTABLE) is not True
             )

@@ -28,7 +28,8 @@ class Operation:
     context_authenticated: bool = False
     key_handle: int = 0
     password: bytes | None = None  # the key's password hash, when it has one
-    pending: bytes | None = None  # a computed result waiting for a big enough buffer
+    pending: bytes | None = None  # a computed result waiting for a big enough buffer...
+    pending_input: bytes | None = None  # ...and the input it is the result of
     stage: int = 0  # the kind of call that used it so far (pkcs11.crypto: single, update, final)
 
     def __repr__(self) -> str:
@@ -38,7 +39,7 @@ class Operation:
 def start(rt: Runtime, session: Session, kind: OpKind, mechanism: Mechanism, key_handle: int) -> Operation:
     """A ``kind`` operation with ``mechanism`` on the key ``key_handle``. Caller holds the lock."""
     impl = registry.lookup(mechanism.type)
-    ref = gate.usable_key(rt, session, key_handle, gate.USAGE[kind], mechanism.type)
+    ref = gate.usable_key(rt, session, key_handle, gate.USAGE[kind], mechanism.type, impl.key_types)
     context = impl.start(kind, mechanism.type, mechanism.param, ref)
     password = ref.attrs.get(passwords.PASSWORD)
     always = ref.attrs.get(_ALWAYS_AUTHENTICATE) is True or password is not None

@@ -120,7 +120,7 @@ class Partition:
                 handle, attrs = named[cls]
                 return handle, attrs, public[1] if public else None
         if public is None:
-            raise errors.KeyNotFound()
+            raise errors.KeyNotFound(name)
         return public[0], public[1], None
 
     def _object_for(self, name: str, kind: OpKind) -> int:
@@ -133,7 +133,7 @@ class Partition:
             return named[cls][0]
         if named:  # a pair's other half: the key exists but cannot do this
             raise errors.KeyFunctionNotPermitted()
-        raise errors.KeyNotFound()
+        raise errors.KeyNotFound(name)
 
     def _check_password(self, handle: int, attrs: Attrs, password: bytes | None) -> None:
         stored = attrs.get(passwords.PASSWORD)
@@ -368,7 +368,7 @@ class Partition:
             rt, session = session_of(self.lib, self.handle)
             wrapping_attrs = objects.attrs_of(rt, session, rt.handles.get(wrapping))
         self._check_password(wrapping, wrapping_attrs, wrapping_password)
-        return keys.wrap_key(self.lib, self.handle, mechanism, wrapping, handle)
+        return keys.wrap_key(self.lib, self.handle, mechanism, wrapping, handle, authorized=True)
 
     def unwrap(
         self,
@@ -399,6 +399,7 @@ class Partition:
             wrapped,
             wanted,
             core_attrs=self._core_attrs(new_password),
+            authorized=True,
         )
         self._settle(new_name, [handle])
         return self._info(new_name)

@@ -50,7 +50,7 @@ class Runtime:
         tokens: dict[int, Token] | None = None,  # slot id -> token of this instance
         sessions: dict[int, Session] | None = None,
         handles: HandleTable | None = None,
-        session_ids: itertools.count | None = None,
+        session_ids: itertools.count[int] | None = None,
     ) -> None:
         self.config = config
         self.store = store

@@ -27,7 +27,7 @@ def start(lib: Library, config: Config | None = None) -> None:
                 log.error("configuration: %s", exc)
                 raise errors.GeneralError() from None
         configure_logging(config)
-        store = open_store(config.token_dir, kdf_cost=config.kdf_cost)
+        store = open_store(config.token_dir, kdf_cost=config.kdf_cost, location=config.store)
         lib.start(Runtime(config=config, store=store))
     log.info("initialised (token_dir=%s)", config.token_dir)
 

@@ -38,8 +38,8 @@ def sync_tokens(rt: Runtime) -> None:
             return
     records = {rec.slot_id: rec for rec in listed}
     for slot_id in list(rt.tokens):
-        rec = records.get(slot_id)
-        if rec is None or rec.serial != rt.tokens[slot_id].serial:
+        record = records.get(slot_id)
+        if record is None or record.serial != rt.tokens[slot_id].serial:
             del rt.tokens[slot_id]
     for slot_id, rec in records.items():
         if slot_id not in rt.tokens:

@@ -31,7 +31,9 @@ def _algo(key: bytes) -> algorithms.AES:
     return algorithms.AES(bytes(key))
 
 
-def _ctx(key: bytes, mode: modes.Mode, encrypt: bool) -> Stream:
+def _ctx(
+    key: bytes, mode: modes.ECB | modes.ModeWithInitializationVector | modes.ModeWithNonce, encrypt: bool
+) -> Stream:
     with mapped(errors.MechanismParamInvalid):
         cipher = Cipher(_algo(key), mode)
         return cipher.encryptor() if encrypt else cipher.decryptor()

@@ -21,9 +21,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from softhsm_py import errors
+from softhsm_py.constants import DkmLengthMethod, PrfDataType
 
-ITERATION, COUNTER, DKM_LENGTH, BYTE_ARRAY = 1, 2, 3, 4  # CK_SP800_108_* data types
-SUM_OF_KEYS, SUM_OF_SEGMENTS = 1, 2  # CK_SP800_108_DKM_LENGTH_METHOD
+ITERATION, COUNTER = PrfDataType.ITERATION_VARIABLE, PrfDataType.OPTIONAL_COUNTER
+DKM_LENGTH, BYTE_ARRAY = PrfDataType.DKM_LENGTH, PrfDataType.BYTE_ARRAY
+SUM_OF_KEYS, SUM_OF_SEGMENTS = DkmLengthMethod.SUM_OF_KEYS, DkmLengthMethod.SUM_OF_SEGMENTS
 COUNTER_MODE, FEEDBACK_MODE, PIPELINE_MODE = "counter", "feedback", "pipeline"
 COUNTER_WIDTHS = frozenset({8, 16, 24, 32})
 DKM_WIDTHS = frozenset(range(8, 65, 8))
@@ -65,7 +67,7 @@ def _encode(value: int, bits: int, little_endian: bool) -> bytes:
 
 def _check(mode: str, fields: Sequence[Field]) -> int:
     """Validate the field list for ``mode``; return r, the width of the counter in bits."""
-    counts = {ITERATION: 0, COUNTER: 0, DKM_LENGTH: 0}
+    counts: dict[int, int] = {ITERATION: 0, COUNTER: 0, DKM_LENGTH: 0}
     r = 32
     for kind, value in fields:
         if kind == BYTE_ARRAY:

@@ -43,7 +43,9 @@ class OpKind(enum.Enum):
 class KeyView(Protocol):
     """A key object as a mechanism sees it."""
 
-    attrs: Mapping[int, Any]
+    @property
+    def attrs(self) -> Mapping[int, Any]: ...  # read-only here: an owner's dict[int, Any] is one
+
     cache: dict[str, Any]
 
 
@@ -108,8 +110,11 @@ class SignContext:
         """The single-part call (C_Sign, C_SignRecover)."""
         return self.sign(data)
 
-    def length(self) -> int:
-        raise NotImplementedError
+    def output_bound(self, in_len: int, final: bool) -> int | None:
+        """At least the length of the output a call gives for ``in_len`` more bytes of input
+        (``final``: the single-part or final call, which also ends it): what a size query answers
+        (3.0, 5.2), without running the crypto. None: unknown before the crypto runs."""
+        return None
 
 
 class VerifyContext:
@@ -138,8 +143,11 @@ class CipherContext:
         """The single-part call (C_Encrypt, C_Decrypt)."""
         return self.oneshot(data)
 
-    def max_output(self, in_len: int, final: bool) -> int:
-        raise NotImplementedError
+    def output_bound(self, in_len: int, final: bool) -> int | None:
+        """At least the length of the output a call gives for ``in_len`` more bytes of input
+        (``final``: the single-part or final call, which also ends it): what a size query answers
+        (3.0, 5.2), without running the crypto. None: unknown before the crypto runs."""
+        return None
 
 
 class DigestContext:
@@ -160,8 +168,11 @@ class DigestContext:
         """The single-part call (C_Digest)."""
         return self.digest(data)
 
-    def length(self) -> int:
-        raise NotImplementedError
+    def output_bound(self, in_len: int, final: bool) -> int | None:
+        """At least the length of the output a call gives for ``in_len`` more bytes of input
+        (``final``: the single-part or final call, which also ends it): what a size query answers
+        (3.0, 5.2), without running the crypto. None: unknown before the crypto runs."""
+        return None
 
 
 class _Hasher(Protocol):
@@ -181,8 +192,8 @@ class StreamSign(SignContext):
     def final(self) -> bytes:
         return self._finish(self._hasher.finalize())
 
-    def length(self) -> int:
-        return self._length
+    def output_bound(self, in_len: int, final: bool) -> int:
+        return self._length  # a signature's length does not depend on the data
 
 
 class StreamVerify(VerifyContext):
@@ -213,8 +224,8 @@ class OneShotSign(SignContext):
     def sign(self, data: bytes) -> bytes:
         return self._fn(bytes(data))
 
-    def length(self) -> int:
-        return self._length
+    def output_bound(self, in_len: int, final: bool) -> int:
+        return self._length  # a signature's length does not depend on the data
 
 
 class OneShotVerify(VerifyContext):
@@ -246,7 +257,7 @@ class OneShotCipher(CipherContext):
     def oneshot(self, data: bytes) -> bytes:
         return self._fn(bytes(data))
 
-    def max_output(self, in_len: int, final: bool) -> int:
+    def output_bound(self, in_len: int, final: bool) -> int:
         return self._max_len(in_len)
 
 

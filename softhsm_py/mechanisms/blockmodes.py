@@ -1,6 +1,7 @@
-"""ECB and CBC with or without PKCS #7 padding (*_CBC_PAD), for any block size: the context every
-block cipher family shares (AES, TDEA, Camellia). Whole blocks go to the engine's stream; the
-padding and the hold-back of the last block are done here, where the CKR of each misuse is known.
+"""ECB and CBC with or without PKCS #7 padding (*_CBC_PAD), for any block size: the context of
+TDEA and Camellia (AES's in mechanisms/aes.py follows the same rules for its 16-byte block). Whole
+blocks go to the engine's stream; the padding and the hold-back of the last block are done here,
+where the CKR of each misuse is known. ``output_bound`` answers size queries without the crypto.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ class BlockCtx(CipherContext):
             raise errors.DataLenRange() if self._encrypt else errors.EncryptedDataLenRange()
         return super().oneshot(data)
 
-    def max_output(self, in_len: int, final: bool) -> int:
+    def output_bound(self, in_len: int, final: bool) -> int:
+        # Whole blocks only; CBC_PAD encryption adds a block at the end, decryption holds one back.
         b = self._block
         total = len(self._buf) + in_len
         if final:

@@ -34,8 +34,9 @@ class _Buffered(CipherContext):
         buf, self._buf = self._buf, b""
         return self._fn(buf)
 
-    def max_output(self, in_len: int, final: bool) -> int:
-        return max(0, len(self._buf) + in_len + self._delta) if final else 0
+    def output_bound(self, in_len: int, final: bool) -> int:
+        # An update gives nothing; its bound is the input's length all the same (see _GcmDecrypt).
+        return max(0, len(self._buf) + in_len + self._delta) if final else in_len
 
 
 @mechanism(Mechanism.CHACHA20_POLY1305, info=MechInfo(32, 32, _FLAGS), param=ChaCha20Poly1305Params)

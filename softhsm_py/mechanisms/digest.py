@@ -59,7 +59,7 @@ class _Digest(DigestContext):
 
     run = digest
 
-    def length(self) -> int:
+    def output_bound(self, in_len: int, final: bool) -> int:
         return int(self._ctx.digest_size)
 
 

@@ -103,8 +103,12 @@ class EcKeyPairGen(MechanismImpl):
         if params is None:
             raise errors.TemplateIncomplete()
         point, value, spki = engine.generate(bytes(params))
-        pub = {Attribute.KEY_TYPE: KeyType.EC, Attribute.EC_POINT: point, Attribute.PUBLIC_KEY_INFO: spki}
-        priv = {
+        pub: dict[int, Any] = {
+            Attribute.KEY_TYPE: KeyType.EC,
+            Attribute.EC_POINT: point,
+            Attribute.PUBLIC_KEY_INFO: spki,
+        }
+        priv: dict[int, Any] = {
             Attribute.KEY_TYPE: KeyType.EC,
             Attribute.EC_PARAMS: bytes(params),
             Attribute.VALUE: value,

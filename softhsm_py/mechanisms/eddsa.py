@@ -90,8 +90,12 @@ def _generate(
         raise errors.TemplateIncomplete()
     curve = engine.curve_for(bytes(params), montgomery)
     point, value, spki = engine.generate(curve)
-    pub = {Attribute.KEY_TYPE: key_type, Attribute.EC_POINT: point, Attribute.PUBLIC_KEY_INFO: spki}
-    priv = {
+    pub: dict[int, Any] = {
+        Attribute.KEY_TYPE: key_type,
+        Attribute.EC_POINT: point,
+        Attribute.PUBLIC_KEY_INFO: spki,
+    }
+    priv: dict[int, Any] = {
         Attribute.KEY_TYPE: key_type,
         Attribute.EC_PARAMS: bytes(params),
         Attribute.VALUE: value,

@@ -26,7 +26,7 @@ from typing import Any
 from softhsm_py import errors
 from softhsm_py.constants import Attribute, KeyType, Mechanism, MechanismFlag
 from softhsm_py.engine import aes as engine_aes
-from softhsm_py.engine import blockciphers
+from softhsm_py.engine import blockciphers, hash_table
 from softhsm_py.mechanisms.aes import aes_key
 from softhsm_py.mechanisms.base import KeyView, MechanismImpl, secret_value
 from softhsm_py.mechanisms.des import DES_KEYS, des_key
@@ -43,6 +43,19 @@ from softhsm_py.mechanisms.registry import MechInfo, mechanism
 
 M = Mechanism
 _INFO = MechInfo(0, 0, MechanismFlag.DERIVE)  # any secret key, of any length
+# The base key of a simple derivation is a secret key of any type (2.43): the key gate refuses
+# every other type (KEY_TYPE_INCONSISTENT), as it does for the other mechanisms.
+SECRET_KEY_TYPES = frozenset(
+    {
+        KeyType.GENERIC_SECRET,
+        KeyType.AES,
+        KeyType.CHACHA20,
+        KeyType.CAMELLIA,
+        KeyType.HKDF,
+        *DES_KEYS,
+        *hash_table.HMAC_KEY_TYPES,
+    }
+)
 
 
 def _protected(key: KeyView) -> bool:
@@ -74,6 +87,7 @@ def extract_bits(value: bytes, start: int, length: int) -> bytes:
 )
 @mechanism(M.EXTRACT_KEY_FROM_KEY, info=_INFO, param=BIT_INDEX)
 class SimpleDerive(MechanismImpl):
+    key_types = SECRET_KEY_TYPES
     inherits_protection = True
 
     def derive(self, mech: int, param: Any, base_key: KeyView, template: Mapping[int, Any]) -> dict[int, Any]:

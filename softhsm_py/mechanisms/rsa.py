@@ -101,6 +101,9 @@ class RecoverContext:
 
     run = recover  # the single-part call (C_VerifyRecover)
 
+    def output_bound(self, in_len: int, final: bool) -> int:
+        return self._length  # the recovered data is at most the modulus long
+
 
 def _public_block(k: engine.PublicKey, signature: bytes) -> bytes:
     try:
@@ -332,13 +335,13 @@ class RsaKeyPairGen(MechanismImpl):
         e_bytes = pub_t.get(Attribute.PUBLIC_EXPONENT)
         e = int.from_bytes(e_bytes, "big") if e_bytes else 65537
         m = engine.generate(bits, e)
-        pub = {
+        pub: dict[int, Any] = {
             Attribute.KEY_TYPE: KeyType.RSA,
             Attribute.MODULUS: m.n,
             Attribute.PUBLIC_EXPONENT: m.e,
             Attribute.PUBLIC_KEY_INFO: m.spki,
         }
-        priv = {
+        priv: dict[int, Any] = {
             Attribute.KEY_TYPE: KeyType.RSA,
             Attribute.MODULUS: m.n,
             Attribute.PUBLIC_EXPONENT: m.e,

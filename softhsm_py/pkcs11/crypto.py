@@ -1,17 +1,25 @@
 """Encryption, decryption, digests, signatures and their dual-function forms (PKCS#11 3.0,
 5.8-5.13).
 
-An operation is started by an ``*Init`` (key and mechanism checks happen there, once) and lives in
-its session until it ends. Output follows one rule: the result of a step is computed once and kept
-in the operation until the caller's buffer is big enough, so a size query or a short buffer never
-runs the crypto twice (ECDSA is randomised: the caller gets the bytes whose length it was told)
-and never ends the operation; any other error ends it.
+An operation is started by an ``*Init`` (the core's gate checks the key and mechanism there, once)
+and lives in its session until it ends.
 
-An operation is used either single-part (C_Sign) or multi-part (C_SignUpdate, then C_SignFinal),
-and a kept result goes only to the call of the kind that computed it: C_Sign may not follow
-C_SignUpdate (3.0, 5.11), and C_DigestUpdate after a size query of C_DigestFinal would otherwise
-be answered with the digest computed before it. Both end the operation with
-CKR_OPERATION_NOT_INITIALIZED (SoftHSMv2's code for C_Sign after C_SignUpdate).
+Output follows 5.2. A size query (NULL buffer) is answered with a bound the context computes from
+the input's length (the signature size, the block-rounded length), without running the crypto
+and without consuming the input: ``C_EncryptUpdate(A, NULL)`` then ``C_EncryptUpdate(B, buf)``
+encrypts B, and a later call with other data is answered for that data. A buffer below the bound
+of an update is refused (CKR_BUFFER_TOO_SMALL, the bound), as SoftHSMv2 does, so an update never
+consumes input it cannot deliver. A single-part or final call whose buffer is below the bound runs
+the crypto (the exact length may fit: RSA decryption), and a result that does not fit is kept with
+the input it belongs to: the retry gets those bytes (ECDSA is randomised: the caller gets what it
+was told the length of), and a retry with other input ends the operation
+(CKR_OPERATION_NOT_INITIALIZED) rather than answer for data it was not given. Any error but a short
+buffer ends the operation.
+
+An operation is used either single-part (C_Sign) or multi-part (C_SignUpdate, then C_SignFinal):
+C_Sign may not follow C_SignUpdate (3.0, 5.11), and C_DigestUpdate may not follow a size query of
+C_DigestFinal. Both end the operation with CKR_OPERATION_NOT_INITIALIZED (SoftHSMv2's code for
+C_Sign after C_SignUpdate).
 
 Inputs arrive as ``DataIn`` callables that read the caller's buffer: a refused pointer
 (ArgumentsBad) is then an error of the step like any other, and ends the operation (3.0, 5.2).
@@ -41,7 +49,23 @@ _VERIFY = OpKind.VERIFY
 
 
 class Output(Protocol):
-    def deliver(self, data: bytes) -> bool: ...
+    """A caller's output buffer (3.0, 5.2)."""
+
+    def wants_length(self) -> bool:
+        """True for a size query (NULL buffer); ArgumentsBad for a NULL length pointer."""
+        ...
+
+    def room(self) -> int:
+        """The size of the caller's buffer."""
+        ...
+
+    def tell(self, length: int) -> None:
+        """Answer a length, deliver nothing."""
+        ...
+
+    def deliver(self, data: bytes) -> bool:
+        """Write ``data`` (True), or its length for a size query (False); BufferTooSmall."""
+        ...
 
 
 def operation_init(lib: Library, handle: int, kind: OpKind, mechanism: Mechanism, key_handle: int) -> None:
@@ -108,22 +132,41 @@ def _enter(lib: Library, session: Session, operation: Operation, stage: int) -> 
         operation.stage = stage
 
 
+def _bound(context: Any, in_len: int, final: bool) -> int | None:
+    return context.output_bound(in_len, final)
+
+
 def _run(
     lib: Library,
     session: Session,
     operation: Operation,
-    step: Callable[[], bytes],
+    step: Callable[[bytes], bytes],
+    data: DataIn | None,
     out: Output,
     stage: int,
 ) -> None:
-    """Compute once, deliver, and end the operation when the final result was delivered."""
+    """One call with output (see the module docstring): a size query is answered from the bound;
+    a result is computed once per input, delivered, and the operation ends when the final result
+    was delivered."""
     with session.lock:
         _enter(lib, session, operation, stage)
         try:
-            if operation.pending is None:
-                operation.pending = step()
-            if out.deliver(operation.pending):
-                operation.pending = None
+            given = data() if data is not None else b""
+            pending = operation.pending
+            if pending is None:
+                bound = _bound(operation.context, len(given), stage != _UPDATE)
+                if bound is not None and out.wants_length():
+                    out.tell(bound)
+                    return
+                if bound is not None and stage == _UPDATE and out.room() < bound:
+                    out.tell(bound)
+                    raise errors.BufferTooSmall(bound)
+                pending = operation.pending = step(given)
+                operation.pending_input = given
+            elif operation.pending_input != given:
+                raise errors.OperationNotInitialized()  # the kept result is another input's
+            if out.deliver(pending):
+                operation.pending = operation.pending_input = None
                 if stage != _UPDATE:
                     _end(lib, session, operation)
         except errors.BufferTooSmall:
@@ -150,25 +193,7 @@ def _call(lib: Library, session: Session, operation: Operation, step: Callable[[
 def single(lib: Library, handle: int, kind: OpKind, data: DataIn, out: Output) -> None:
     """C_Encrypt, C_Decrypt, C_Digest, C_Sign, C_SignRecover, C_VerifyRecover."""
     session, operation = _active(lib, handle, kind)
-    with session.lock:  # _run(..., _SINGLE_PART), inlined: the hot path of every small operation
-        operations_ = session.operations
-        if operations_.get(kind) is not operation or operation.stage > _SINGLE_PART:
-            _enter(lib, session, operation, _SINGLE_PART)  # raises: ended, or used multi-part
-        operation.stage = _SINGLE_PART
-        try:
-            pending = operation.pending
-            if pending is None:
-                pending = operation.pending = operation.context.run(data())
-            if out.deliver(pending):
-                operation.pending = None
-                with lib.lock:  # _end, inlined
-                    if operations_.get(kind) is operation:
-                        del operations_[kind]
-        except errors.BufferTooSmall:
-            raise
-        except BaseException:
-            _end(lib, session, operation)
-            raise
+    _run(lib, session, operation, operation.context.run, data, out, _SINGLE_PART)
 
 
 def update(lib: Library, handle: int, kind: OpKind, data: DataIn, out: Output | None) -> None:
@@ -177,13 +202,13 @@ def update(lib: Library, handle: int, kind: OpKind, data: DataIn, out: Output | 
     if out is None:  # digest, sign, verify: nothing comes back until the final call
         _call(lib, session, operation, lambda: operation.context.update(data()), _UPDATE)
     else:
-        _run(lib, session, operation, lambda: operation.context.update(data()), out, _UPDATE)
+        _run(lib, session, operation, operation.context.update, data, out, _UPDATE)
 
 
 def final(lib: Library, handle: int, kind: OpKind, out: Output) -> None:
     """C_EncryptFinal, C_DecryptFinal, C_DigestFinal, C_SignFinal."""
     session, operation = _active(lib, handle, kind)
-    _run(lib, session, operation, operation.context.final, out, _FINAL)
+    _run(lib, session, operation, lambda _: operation.context.final(), None, out, _FINAL)
 
 
 def verify(lib: Library, handle: int, data: DataIn, signature: DataIn) -> None:
@@ -222,20 +247,19 @@ def dual_update(lib: Library, handle: int, first: OpKind, second: OpKind, data: 
     if first is OpKind.DECRYPT:  # decrypt, then digest/verify the plaintext
         cipher, other = op_first, op_second
 
-        def step() -> bytes:
-            plain = cipher.context.update(data())
+        def step(given: bytes) -> bytes:
+            plain = cipher.context.update(given)
             _call(lib, session, other, lambda: other.context.update(plain), _UPDATE)
             return plain
     else:  # digest/sign the plaintext, then encrypt it
         cipher, other = op_second, op_first
 
-        def step() -> bytes:
-            given = data()
+        def step(given: bytes) -> bytes:
             _call(lib, session, other, lambda: other.context.update(given), _UPDATE)
             return cipher.context.update(given)
 
     try:
-        _run(lib, session, cipher, step, out, _UPDATE)
+        _run(lib, session, cipher, step, data, out, _UPDATE)
     except errors.BufferTooSmall:
         raise
     except BaseException:

@@ -111,7 +111,10 @@ def _pin_flags(failures: int, lockout: int, low: int, final: int, locked: int) -
 
 
 def _token_flags(rec: TokenRecord | None, lockout: int) -> int:
-    flags = TokenFlag.RNG | TokenFlag.LOGIN_REQUIRED | TokenFlag.CLOCK_ON_TOKEN
+    # DUAL_CRYPTO_OPERATIONS: C_DigestEncryptUpdate and its siblings work (pkcs11.crypto).
+    flags = (
+        TokenFlag.RNG | TokenFlag.LOGIN_REQUIRED | TokenFlag.CLOCK_ON_TOKEN | TokenFlag.DUAL_CRYPTO_OPERATIONS
+    )
     if rec is None:
         return int(flags)
     flags |= TokenFlag.TOKEN_INITIALIZED

@@ -1,4 +1,5 @@
-"""The persistent token store: the contract every backend implements (SQLite is the default).
+"""The persistent token store: the contract the secrecy layer (``store/sealed.py``) implements over
+every row backend (``store/rows.py``; SQLite is the default).
 
 A store holds the tokens (partitions) of one token directory and their token objects. It
 persists attribute values as opaque ``dict[int, bytes]`` (the codec's encoding) and knows nothing
@@ -199,9 +200,13 @@ class Store(Protocol):
     ) -> int: ...
 
     def insert_many(
-        self, slot_id: int, objects: list[tuple[ObjectIndex, dict[int, bytes]]], token_key: bytes | None
+        self,
+        slot_id: int,
+        objects: list[tuple[ObjectIndex, dict[int, bytes]]],
+        token_key: bytes | None,
     ) -> list[int]:
-        """Several new objects in one transaction (all or none); their oids in order."""
+        """Several new objects in ONE transaction (a generated key pair): all stored or none.
+        Their oids, in the order given."""
         ...
 
     def update(

@@ -1,7 +1,8 @@
-"""The bytes the SQLite store writes: the attribute TLV and the sealing contexts (keys, AADs).
+"""The bytes the store writes, whatever the backend: the attribute TLV and the sealing contexts
+(keys, AADs).
 
-Kept apart from ``sqlite.py`` (the SQL and transactions) so that the format can be read, and
-checked, on its own. See ``store/base.py`` for the secrecy model.
+Kept apart from ``sealed.py`` (the secrecy model) and the backends (rows and transactions) so that
+the format can be read, and checked, on its own. See ``store/base.py`` for the secrecy model.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def decode_attrs(data: bytes) -> dict[int, bytes]:
 
 
 def u64(value: int) -> int:
-    """CK_ULONG -> SQLite's signed 64-bit INTEGER (same bits)."""
+    """CK_ULONG -> a signed 64-bit database integer (same bits; the AAD binds this form)."""
     if not 0 <= value < 2**64:
         raise ValueError("CK_ULONG out of range")
     return value - 2**64 if value >= 2**63 else value

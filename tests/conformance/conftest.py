@@ -2,7 +2,8 @@
 with --softhsm2, any other with --module PATH or $SOFTHSM_PY_TEST_MODULE) and give each test a
 fresh token directory (configured for softhsm-py and SoftHSMv2; another module is used with the
 tokens it has, the tests initialising one on its empty slot). The PINs come from
-$PKCS11_TEST_SO_PIN and $PKCS11_TEST_USER_PIN (defaults 12345678 and 87654321)."""
+$PKCS11_TEST_SO_PIN and $PKCS11_TEST_USER_PIN (defaults 12345678 and 87654321). The options are
+declared in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -11,24 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .pkcs11 import SOFTHSM2_PATH, Module, default_module_path, is_softhsm2, write_config
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("pkcs11", "PKCS#11 module under test")
-    try:
-        group.addoption("--module", default=None, help="path of the PKCS#11 module to test")
-        group.addoption("--softhsm2", action="store_true", help=f"test {SOFTHSM2_PATH}")
-    except ValueError:  # already added by the other conftest (tests/hosts)
-        pass
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "spec_departure(impl, clause, run=True): the module `impl` departs from the spec here "
-        "(strict xfail when testing that module)",
-    )
+from support.pkcs11 import SOFTHSM2_PATH, Module, default_module_path, is_softhsm2, write_config
 
 
 def selected_module_path(config: pytest.Config) -> str:

@@ -8,20 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from .pkcs11 import (
-    CKF_DONT_BLOCK,
-    CKF_RW_SESSION,
-    CKF_SERIAL_SESSION,
-    CKU_SO,
-    CKU_USER,
-    SO_PIN,
-    USER_PIN,
-    Module,
-    ffi,
-    padded,
-    rv_name,
-    spec_departure,
-)
+from support.constants import DONT_BLOCK, SessionFlag, UserType, rv_name
+from support.pkcs11 import SO_PIN, USER_PIN, Module, ffi, padded, spec_departure
 
 NULL = ffi.NULL
 V3_ONLY = {"C_LoginUser", "C_SessionCancel"}
@@ -41,7 +29,7 @@ class Setup:
 def setup(module: Module) -> Setup:
     slot = module.ready_token()
     h = module.open(slot)
-    module.login(h, CKU_SO, SO_PIN)
+    module.login(h, UserType.SO, SO_PIN)
     return Setup(slot, module.empty_slot(), h, max(module.slot_list()) + 1000)
 
 
@@ -66,14 +54,20 @@ NULL_ARGS: dict[str, Callable[[Setup], tuple]] = {
     "C_InitPIN": lambda s: (s.h, NULL, 8),
     "C_SetPIN old": lambda s: (s.h, NULL, 8, b"newpin12", 8),
     "C_SetPIN new": lambda s: (s.h, SO_PIN, len(SO_PIN), NULL, 8),
-    "C_OpenSession": lambda s: (s.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, NULL),
+    "C_OpenSession": lambda s: (
+        s.slot,
+        SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION,
+        NULL,
+        NULL,
+        NULL,
+    ),
     "C_GetSessionInfo": lambda s: (s.h, NULL),
-    "C_Login": lambda s: (s.h, CKU_USER, NULL, 8),
+    "C_Login": lambda s: (s.h, UserType.USER, NULL, 8),
     "C_SeedRandom": lambda s: (s.h, NULL, 8),
     "C_GenerateRandom": lambda s: (s.h, NULL, 8),
-    "C_WaitForSlotEvent slot": lambda s: (CKF_DONT_BLOCK, NULL, NULL),
-    "C_WaitForSlotEvent reserved": lambda s: (CKF_DONT_BLOCK, ffi.new("CK_SLOT_ID *"), ffi.new("int *")),
-    "C_LoginUser": lambda s: (s.h, CKU_USER, NULL, 8, NULL, 0),
+    "C_WaitForSlotEvent slot": lambda s: (DONT_BLOCK, NULL, NULL),
+    "C_WaitForSlotEvent reserved": lambda s: (DONT_BLOCK, ffi.new("CK_SLOT_ID *"), ffi.new("int *")),
+    "C_LoginUser": lambda s: (s.h, UserType.USER, NULL, 8, NULL, 0),
 }
 NULL_DEPARTURES = {
     # SoftHSMv2 answers CKR_NO_EVENT without looking at its arguments.
@@ -103,9 +97,9 @@ def test_null_pointers_change_nothing(module: Module, setup: Setup) -> None:
     call(module, "C_SetPIN", setup.h, SO_PIN, len(SO_PIN), NULL, 8)
     call(module, "C_InitToken", setup.empty, SO_PIN, len(SO_PIN), NULL)
     module.check("C_Logout", setup.h)
-    module.login(setup.h, CKU_SO, SO_PIN)
+    module.login(setup.h, UserType.SO, SO_PIN)
     module.check("C_Logout", setup.h)
-    module.login(setup.h, CKU_USER, USER_PIN)
+    module.login(setup.h, UserType.USER, USER_PIN)
     assert len(module.empty_slots()) == 1
 
 
@@ -115,7 +109,13 @@ SLOT_FUNCTIONS: dict[str, Callable[[int], tuple]] = {
     "C_GetSlotInfo": lambda slot: (slot, ffi.new("CK_SLOT_INFO *")),
     "C_GetTokenInfo": lambda slot: (slot, ffi.new("CK_TOKEN_INFO *")),
     "C_InitToken": lambda slot: (slot, SO_PIN, len(SO_PIN), padded("x")),
-    "C_OpenSession": lambda slot: (slot, CKF_SERIAL_SESSION, NULL, NULL, ffi.new("CK_SESSION_HANDLE *")),
+    "C_OpenSession": lambda slot: (
+        slot,
+        SessionFlag.SERIAL_SESSION,
+        NULL,
+        NULL,
+        ffi.new("CK_SESSION_HANDLE *"),
+    ),
     "C_CloseAllSessions": lambda slot: (slot,),
 }
 
@@ -143,13 +143,13 @@ SESSION_FUNCTIONS: dict[str, Callable[[int], tuple]] = {
     "C_SetPIN": lambda h: (h, USER_PIN, len(USER_PIN), b"newpin12", 8),
     "C_CloseSession": lambda h: (h,),
     "C_GetSessionInfo": lambda h: (h, ffi.new("CK_SESSION_INFO *")),
-    "C_Login": lambda h: (h, CKU_USER, USER_PIN, len(USER_PIN)),
+    "C_Login": lambda h: (h, UserType.USER, USER_PIN, len(USER_PIN)),
     "C_Logout": lambda h: (h,),
     "C_SeedRandom": lambda h: (h, b"seed", 4),
     "C_GenerateRandom": lambda h: (h, ffi.new("CK_BYTE[8]"), 8),
     "C_GetFunctionStatus": lambda h: (h,),
     "C_CancelFunction": lambda h: (h,),
-    "C_LoginUser": lambda h: (h, CKU_USER, USER_PIN, len(USER_PIN), NULL, 0),
+    "C_LoginUser": lambda h: (h, UserType.USER, USER_PIN, len(USER_PIN), NULL, 0),
     "C_SessionCancel": lambda h: (h, 0),
 }
 # The legacy functions may answer FUNCTION_NOT_PARALLEL before looking at the handle (3.0 5.16).

@@ -10,24 +10,11 @@ import textwrap
 import threading
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-from .pkcs11 import (
-    CKF_OS_LOCKING_OK,
-    CKF_USER_PIN_INITIALIZED,
-    CKF_USER_PIN_LOCKED,
-    CKU_SO,
-    CKU_USER,
-    SO_PIN,
-    USER_PIN,
-    Module,
-    ffi,
-    rv_name,
-    spec_departure,
-    text,
-)
+from support.constants import InitializeFlag, TokenFlag, UserType, rv_name
+from support.pkcs11 import SO_PIN, TESTS, USER_PIN, Module, ffi, spec_departure, text
 
 THREADS = 8
 
@@ -43,7 +30,7 @@ def threaded(bare: Module, request: pytest.FixtureRequest) -> Module:
             pytest.skip("C_Initialize(NULL) promises a single thread (3.0 5.4 case 1)")
         bare.initialize()
     else:
-        args = ffi.new("CK_C_INITIALIZE_ARGS *", {"flags": CKF_OS_LOCKING_OK})
+        args = ffi.new("CK_C_INITIALIZE_ARGS *", {"flags": InitializeFlag.OS_LOCKING_OK})
         bare.initialize(args)
     return bare
 
@@ -82,7 +69,7 @@ def test_threads_login_or_already(threaded: Module) -> None:
         for _ in range(10):
             h = module.open(slot, rw=bool(i % 2))
             rv = module.expect(
-                ("OK", "USER_ALREADY_LOGGED_IN"), "C_Login", h, CKU_USER, USER_PIN, len(USER_PIN)
+                ("OK", "USER_ALREADY_LOGGED_IN"), "C_Login", h, UserType.USER, USER_PIN, len(USER_PIN)
             )
             seen[rv] += 1
             assert len(module.random(h, 32)) == 32
@@ -122,7 +109,7 @@ def test_threads_on_separate_tokens(threaded: Module) -> None:
         for j in range(5):
             h = module.open(slot)
             if j % 2:
-                module.login(h, CKU_SO, SO_PIN)
+                module.login(h, UserType.SO, SO_PIN)
                 assert module.state(h) == 4
             else:
                 module.login(h)
@@ -133,7 +120,7 @@ def test_threads_on_separate_tokens(threaded: Module) -> None:
 
     run_threads(work)
     for slot in slots:
-        assert module.token_flags(slot) & CKF_USER_PIN_INITIALIZED
+        assert module.token_flags(slot) & TokenFlag.USER_PIN_INITIALIZED
 
 
 def test_threads_open_close_many_sessions(threaded: Module) -> None:
@@ -163,7 +150,7 @@ def test_login_racing_close_session(threaded: Module) -> None:
         result: dict[str, str] = {}
 
         def login(h: int = h, result: dict[str, str] = result) -> None:
-            result["rv"] = rv_name(module.rv("C_Login", h, CKU_USER, USER_PIN, len(USER_PIN)))
+            result["rv"] = rv_name(module.rv("C_Login", h, UserType.USER, USER_PIN, len(USER_PIN)))
 
         t = threading.Thread(target=login)
         t.start()
@@ -184,7 +171,8 @@ PEER = textwrap.dedent(
     """
     import json, sys
     sys.path.insert(0, {tests!r})
-    from conformance.pkcs11 import CKU_USER, Module, rv_name, text
+    from support.constants import UserType, rv_name
+    from support.pkcs11 import Module, text
     m = Module(sys.argv[1])
     m.initialize()
     out = {{}}
@@ -195,14 +183,15 @@ PEER = textwrap.dedent(
         verb, _, arg = action.partition("=")
         h = m.open(slot)
         if verb == "login":
-            out.setdefault("login", []).append(rv_name(m.rv("C_Login", h, CKU_USER, arg.encode(), len(arg))))
+            rv = m.rv("C_Login", h, UserType.USER, arg.encode(), len(arg))
+            out.setdefault("login", []).append(rv_name(rv))
         m.close(h)
     if slot is not None:
         out["flags"] = int(m.token_flags(slot))
     m.finalize()
     print(json.dumps(out))
     """
-).format(tests=str(Path(__file__).resolve().parents[1]))
+).format(tests=str(TESTS))
 
 
 def peer(module: Module, *actions: str) -> dict:
@@ -223,7 +212,7 @@ def test_two_processes_see_tokens_and_pins(module: Module) -> None:
     slot = module.ready_token("shared")
     seen = peer(module)
     assert "shared" in seen["labels"]
-    assert seen["flags"] & CKF_USER_PIN_INITIALIZED
+    assert seen["flags"] & TokenFlag.USER_PIN_INITIALIZED
     # A PIN changed here works there, the old one no longer does.
     new = "changed-pin"
     with module.session(slot) as h:
@@ -241,11 +230,11 @@ def test_two_processes_pin_lockout(module: Module) -> None:
     seen = peer(module, "login=wrong-1", "login=wrong-2", "login=wrong-3", f"login={USER_PIN.decode()}")
     assert seen["login"][:2] == ["PIN_INCORRECT", "PIN_INCORRECT"]
     assert seen["login"][3] == "PIN_LOCKED"
-    assert module.token_flags(slot) & CKF_USER_PIN_LOCKED
+    assert module.token_flags(slot) & TokenFlag.USER_PIN_LOCKED
     with module.session(slot) as h:
-        assert rv_name(module.rv("C_Login", h, CKU_USER, USER_PIN, len(USER_PIN))) == "PIN_LOCKED"
-        module.login(h, CKU_SO, SO_PIN)
+        assert rv_name(module.rv("C_Login", h, UserType.USER, USER_PIN, len(USER_PIN))) == "PIN_LOCKED"
+        module.login(h, UserType.SO, SO_PIN)
         module.check("C_InitPIN", h, USER_PIN, len(USER_PIN))  # the SO unlocks the user here...
     seen = peer(module, f"login={USER_PIN.decode()}")
     assert seen["login"] == ["OK"]  # ... and the other process can log in again
-    assert not seen["flags"] & CKF_USER_PIN_LOCKED
+    assert not seen["flags"] & TokenFlag.USER_PIN_LOCKED

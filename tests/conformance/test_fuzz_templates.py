@@ -14,9 +14,8 @@ from collections import Counter
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from .objects_support import (
-    CKA_CLASS,
-    CKA_KEY_TYPE,
+from support.constants import Attribute
+from support.objects import (
     Ctx,
     copy_rv,
     create,
@@ -27,7 +26,7 @@ from .objects_support import (
     set_rv,
     user_ctx,
 )
-from .pkcs11 import Module
+from support.pkcs11 import Module
 
 ULONG = struct.Struct("=Q")
 # Real attribute types of every kind (bool, ulong, bytes, big integers, dates, templates, mechanism
@@ -53,9 +52,9 @@ VALUES = st.one_of(
 def templates(draw: st.DrawFn) -> list[tuple[int, bytes]]:
     items = draw(st.lists(st.tuples(TYPES, VALUES), max_size=8))
     if draw(st.booleans()):
-        items.append((CKA_CLASS, ULONG.pack(draw(CLASSES))))
+        items.append((Attribute.CLASS, ULONG.pack(draw(CLASSES))))
     if draw(st.booleans()):
-        items.append((CKA_KEY_TYPE, ULONG.pack(draw(KEY_TYPES))))
+        items.append((Attribute.KEY_TYPE, ULONG.pack(draw(KEY_TYPES))))
     if draw(st.booleans()):  # CKA_VALUE_LEN, so that some key generations can succeed
         items.append((0x161, ULONG.pack(draw(st.sampled_from([0, 16, 24, 32, 33, 2**64 - 1])))))
     return draw(st.permutations(items))
@@ -84,7 +83,7 @@ def test_create_object(module: Module) -> None:
 
     @SETTINGS
     @given(template=templates())
-    @example(template=[(CKA_CLASS, ULONG.pack(0))])  # a data object: one that must be made
+    @example(template=[(Attribute.CLASS, ULONG.pack(0))])  # a data object: one that must be made
     def run(template: list[tuple[int, bytes]]) -> None:
         seen[_ok(create_rv(module, ctx.h, template)[0])] += 1
 

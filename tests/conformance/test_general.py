@@ -6,19 +6,8 @@ import threading
 
 import pytest
 
-from .pkcs11 import (
-    CKF_INTERFACE_FORK_SAFE,
-    CKF_LIBRARY_CANT_CREATE_OS_THREADS,
-    CKF_OS_LOCKING_OK,
-    CKR,
-    FUNCTION_NAMES,
-    FUNCTIONS,
-    INTERFACE_NAME,
-    Module,
-    ffi,
-    rv_name,
-    spec_departure,
-)
+from support.constants import InitializeFlag, InterfaceFlag, ReturnValue, rv_name
+from support.pkcs11 import FUNCTION_NAMES, FUNCTIONS, INTERFACE_NAME, Module, ffi, spec_departure
 
 # ------------------------------------------------------------------------------- C_Initialize
 # Callbacks handed to a module stay alive for the whole run: a module that uses them (SoftHSMv2)
@@ -36,21 +25,21 @@ def init_args(callbacks: int = 0, flags: int = 0, reserved: bool = False) -> tup
         key = len(locks) + 1
         locks[key] = threading.Lock()
         pp[0] = ffi.cast("void *", key)
-        return CKR["OK"]
+        return ReturnValue.OK
 
     @ffi.callback("CK_RV(CK_VOID_PTR)")
     def destroy(p):
-        return CKR["OK"] if locks.pop(int(ffi.cast("uintptr_t", p)), None) else CKR["MUTEX_BAD"]
+        return ReturnValue.OK if locks.pop(int(ffi.cast("uintptr_t", p)), None) else ReturnValue.MUTEX_BAD
 
     @ffi.callback("CK_RV(CK_VOID_PTR)")
     def lock(p):
         locks[int(ffi.cast("uintptr_t", p))].acquire()
-        return CKR["OK"]
+        return ReturnValue.OK
 
     @ffi.callback("CK_RV(CK_VOID_PTR)")
     def unlock(p):
         locks[int(ffi.cast("uintptr_t", p))].release()
-        return CKR["OK"]
+        return ReturnValue.OK
 
     keep = [create, destroy, lock, unlock]
     args = ffi.new("CK_C_INITIALIZE_ARGS *")
@@ -77,7 +66,7 @@ def test_initialize_null_and_finalize(bare: Module) -> None:
 
 def test_initialize_twice(module: Module) -> None:
     module.expect("CRYPTOKI_ALREADY_INITIALIZED", "C_Initialize", ffi.NULL)
-    args, _keep = init_args(flags=CKF_OS_LOCKING_OK)
+    args, _keep = init_args(flags=InitializeFlag.OS_LOCKING_OK)
     module.expect("CRYPTOKI_ALREADY_INITIALIZED", "C_Initialize", args)
 
 
@@ -90,7 +79,7 @@ def test_initialize_reserved_not_null(bare: Module) -> None:
 @pytest.mark.parametrize("callbacks", [1, 2, 3])
 def test_initialize_some_mutex_callbacks(bare: Module, callbacks: int) -> None:
     """3.0 5.4 C_Initialize: all four mutex functions or none."""
-    for flags in (0, CKF_OS_LOCKING_OK):
+    for flags in (0, InitializeFlag.OS_LOCKING_OK):
         args, _keep = init_args(callbacks, flags)
         bare.expect("ARGUMENTS_BAD", "C_Initialize", args)
 
@@ -103,12 +92,17 @@ def test_initialize_callbacks_without_os_locking(bare: Module) -> None:
     bare.expect(expected, "C_Initialize", args)
     if expected == "OK":
         bare.info()  # it works with our mutexes
-        assert bare.finalize() == CKR["OK"]
+        assert bare.finalize() == ReturnValue.OK
 
 
 @pytest.mark.parametrize(
     "callbacks, flags",
-    [(4, CKF_OS_LOCKING_OK), (0, CKF_OS_LOCKING_OK), (0, 0), (0, CKF_LIBRARY_CANT_CREATE_OS_THREADS)],
+    [
+        (4, InitializeFlag.OS_LOCKING_OK),
+        (0, InitializeFlag.OS_LOCKING_OK),
+        (0, 0),
+        (0, InitializeFlag.LIBRARY_CANT_CREATE_OS_THREADS),
+    ],
     ids=["callbacks+os", "os", "no-flags", "cant-create-threads"],
 )
 def test_initialize_accepted_args(bare: Module, callbacks: int, flags: int) -> None:
@@ -189,7 +183,7 @@ def test_before_initialize(bare: Module, name: str) -> None:
 def test_not_initialized_after_finalize(module: Module) -> None:
     slot = module.ready_token()
     h = module.open(slot)
-    assert module.finalize() == CKR["OK"]
+    assert module.finalize() == ReturnValue.OK
     module.expect("CRYPTOKI_NOT_INITIALIZED", "C_GetSessionInfo", h, ffi.new("CK_SESSION_INFO *"))
     module.expect("CRYPTOKI_NOT_INITIALIZED", "C_GenerateRandom", h, ffi.new("CK_BYTE[1]"), 1)
 
@@ -200,7 +194,7 @@ def test_not_initialized_after_finalize(module: Module) -> None:
 def test_get_function_list(bare: Module) -> None:
     """Pure discovery: works before C_Initialize, every entry is set."""
     pp = ffi.new("CK_VOID_PTR *")
-    assert bare.lib.C_GetFunctionList(pp) == CKR["OK"]
+    assert bare.lib.C_GetFunctionList(pp) == ReturnValue.OK
     fl = ffi.cast("CK_FUNCTION_LIST *", pp[0])
     assert fl.version.major == 2 or (fl.version.major, fl.version.minor) == (3, 0)
     for name, _, v3 in FUNCTIONS:
@@ -318,8 +312,8 @@ def test_get_interface_unknown(bare: Module, name: bytes | None, version: tuple[
 def test_get_interface_flags(bare: Module) -> None:
     """Asking for a flag no interface has (CKF_INTERFACE_FORK_SAFE) finds nothing, unless listed."""
     bare.require_3_0()
-    listed = any(flags & CKF_INTERFACE_FORK_SAFE for _, _, flags in interfaces(bare))
-    rv, _ = get_interface(bare, INTERFACE_NAME, (3, 0), CKF_INTERFACE_FORK_SAFE)
+    listed = any(flags & InterfaceFlag.FORK_SAFE for _, _, flags in interfaces(bare))
+    rv, _ = get_interface(bare, INTERFACE_NAME, (3, 0), InterfaceFlag.FORK_SAFE)
     assert rv == ("OK" if listed else "ARGUMENTS_BAD")
 
 

@@ -10,26 +10,12 @@ from cryptography.hazmat.primitives.asymmetric import padding as rsa_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from .mech_support import (
-    CKA,
-    CKK,
-    CKM,
-    HASH_MECH,
-    Token,
-    cbytes,
-    chacha_poly,
-    crypto_hash,
-    ctr,
-    digest,
-    ffi,
-    gcm,
-    import_rsa,
-    mech,
-    oaep,
-    rsa_key,
-    split,
-)
-from .pkcs11 import Module, spec_departure
+from support.constants import Attribute, KeyType, Mechanism
+from support.keys import import_rsa, rsa_key
+from support.mechanisms import HASH_MECH, chacha_poly, crypto_hash, ctr, digest, gcm, mech, oaep
+from support.pkcs11 import Module, ffi, spec_departure
+from support.templates import cbytes
+from support.token import Token, split
 
 DATA = bytes(range(256)) * 2 + b"tail bytes"  # 522 bytes: not a block multiple
 BLOCKS = DATA[:512]
@@ -57,15 +43,15 @@ def _pad(data: bytes) -> bytes:
 def test_aes_ecb(t: Token, size: int) -> None:
     key, value = t.aes(size)
     expected = _aes(value, modes.ECB(), BLOCKS)
-    assert t.encrypt(CKM.AES_ECB, key, BLOCKS) == expected
-    assert t.encrypt_parts(CKM.AES_ECB, key, split(BLOCKS, 5, 27, 100)) == expected
-    assert t.decrypt(CKM.AES_ECB, key, expected) == BLOCKS
-    assert t.decrypt_parts(CKM.AES_ECB, key, split(expected, 16, 1)) == BLOCKS
+    assert t.encrypt(Mechanism.AES_ECB, key, BLOCKS) == expected
+    assert t.encrypt_parts(Mechanism.AES_ECB, key, split(BLOCKS, 5, 27, 100)) == expected
+    assert t.decrypt(Mechanism.AES_ECB, key, expected) == BLOCKS
+    assert t.decrypt_parts(Mechanism.AES_ECB, key, split(expected, 16, 1)) == BLOCKS
 
 
 def test_aes_cbc(t: Token) -> None:
     key, value = t.aes(32)
-    m = mech(CKM.AES_CBC, IV)
+    m = mech(Mechanism.AES_CBC, IV)
     expected = _aes(value, modes.CBC(IV), BLOCKS)
     assert t.encrypt(m, key, BLOCKS) == expected
     assert t.encrypt_parts(m, key, split(BLOCKS, 3, 29)) == expected
@@ -76,7 +62,7 @@ def test_aes_cbc(t: Token) -> None:
 @pytest.mark.parametrize("length", [0, 1, 15, 16, 17, 522])
 def test_aes_cbc_pad(t: Token, length: int) -> None:
     key, value = t.aes(16)
-    m = mech(CKM.AES_CBC_PAD, IV)
+    m = mech(Mechanism.AES_CBC_PAD, IV)
     data = DATA[:length]
     expected = _aes(value, modes.CBC(IV), _pad(data))
     assert t.encrypt(m, key, data) == expected
@@ -138,9 +124,9 @@ def test_aes_gcm_outside_ciphertext(t: Token) -> None:
 
 def test_chacha20_poly1305(t: Token) -> None:
     """Imports a CKK_CHACHA20 key (3.0 2.42.2: CKA_VALUE, 32 bytes)."""
-    t.require(CKM.CHACHA20_POLY1305)
+    t.require(Mechanism.CHACHA20_POLY1305)
     value = bytes(range(32))
-    key = t.secret(value, CKK.CHACHA20)
+    key = t.secret(value, KeyType.CHACHA20)
     nonce, aad = b"\x07" * 12, b"associated"
     expected = ChaCha20Poly1305(value).encrypt(nonce, DATA, aad)
     assert t.encrypt(chacha_poly(nonce, aad), key, DATA) == expected
@@ -153,13 +139,19 @@ def test_chacha20_poly1305(t: Token) -> None:
 
 def test_chacha20_generated_key(t: Token) -> None:
     """A key from CKM_CHACHA20_KEY_GEN (listed with CKF_GENERATE) seals and opens."""
-    t.require(CKM.CHACHA20_KEY_GEN, CKM.CHACHA20_POLY1305)
+    t.require(Mechanism.CHACHA20_KEY_GEN, Mechanism.CHACHA20_POLY1305)
     key = t.generate_key(
-        CKM.CHACHA20_KEY_GEN,
-        {CKA.TOKEN: False, CKA.KEY_TYPE: CKK.CHACHA20, CKA.ENCRYPT: True, CKA.DECRYPT: True,
-         CKA.SENSITIVE: False, CKA.EXTRACTABLE: True},
-    )  # fmt: skip
-    value = t.get(key, CKA.VALUE)
+        Mechanism.CHACHA20_KEY_GEN,
+        {
+            Attribute.TOKEN: False,
+            Attribute.KEY_TYPE: KeyType.CHACHA20,
+            Attribute.ENCRYPT: True,
+            Attribute.DECRYPT: True,
+            Attribute.SENSITIVE: False,
+            Attribute.EXTRACTABLE: True,
+        },
+    )
+    value = t.get(key, Attribute.VALUE)
     assert len(value) == 32
     nonce = b"\x09" * 12
     assert t.encrypt(chacha_poly(nonce), key, b"msg") == ChaCha20Poly1305(value).encrypt(nonce, b"msg", None)
@@ -169,11 +161,11 @@ def test_chacha20_generated_key(t: Token) -> None:
 def test_rsa_pkcs_encrypt(t: Token) -> None:
     key = rsa_key(2048)
     pub, priv = import_rsa(t, key)
-    ct = t.encrypt(CKM.RSA_PKCS, pub, b"session key bytes")
+    ct = t.encrypt(Mechanism.RSA_PKCS, pub, b"session key bytes")
     assert len(ct) == 256
     assert key.decrypt(ct, rsa_padding.PKCS1v15()) == b"session key bytes"
     outside = key.public_key().encrypt(b"from outside", rsa_padding.PKCS1v15())
-    assert t.decrypt(CKM.RSA_PKCS, priv, outside) == b"from outside"
+    assert t.decrypt(Mechanism.RSA_PKCS, priv, outside) == b"from outside"
 
 
 def test_rsa_x_509_encrypt(t: Token) -> None:
@@ -181,9 +173,9 @@ def test_rsa_x_509_encrypt(t: Token) -> None:
     pub, priv = import_rsa(t, key)
     n, e = key.public_key().public_numbers().n, key.public_key().public_numbers().e
     block = b"\x00\x01" + b"\x55" * 254
-    ct = t.encrypt(CKM.RSA_X_509, pub, block)
+    ct = t.encrypt(Mechanism.RSA_X_509, pub, block)
     assert int.from_bytes(ct, "big") == pow(int.from_bytes(block, "big"), e, n)
-    assert t.decrypt(CKM.RSA_X_509, priv, ct) == block
+    assert t.decrypt(Mechanism.RSA_X_509, priv, ct) == block
 
 
 _OAEP_SHA2 = "3.0 2.1.8: CKM_RSA_PKCS_OAEP hashAlg/MGF other than SHA-1 (SoftHSMv2 2.6.1: PARAM_INVALID)"
@@ -232,7 +224,7 @@ def test_digest(t: Token, name: str) -> None:
 
 def test_digest_key(t: Token) -> None:
     key, value = t.aes(32)
-    t.ok("C_DigestInit", mech(CKM.SHA256).ptr)
+    t.ok("C_DigestInit", mech(Mechanism.SHA256).ptr)
     t.ok("C_DigestUpdate", cbytes(b"before"), 6)
     t.ok("C_DigestKey", key)
     t.ok("C_DigestUpdate", cbytes(b"after"), 5)
@@ -251,8 +243,8 @@ def _pieces(t: Token, name: str, parts: list[bytes]) -> bytes:
 @dual
 def test_digest_encrypt_update(t: Token) -> None:
     key, value = t.aes(16)
-    t.ok("C_DigestInit", mech(CKM.SHA256).ptr)
-    t.ok("C_EncryptInit", mech(CKM.AES_CBC_PAD, IV).ptr, key)
+    t.ok("C_DigestInit", mech(Mechanism.SHA256).ptr)
+    t.ok("C_EncryptInit", mech(Mechanism.AES_CBC_PAD, IV).ptr, key)
     ct = _pieces(t, "C_DigestEncryptUpdate", split(DATA, 20, 100))
     ct += t.out("C_EncryptFinal")
     assert ct == _aes(value, modes.CBC(IV), _pad(DATA))
@@ -263,8 +255,8 @@ def test_digest_encrypt_update(t: Token) -> None:
 def test_decrypt_digest_update(t: Token) -> None:
     key, value = t.aes(16)
     ct = _aes(value, modes.CBC(IV), _pad(DATA))
-    t.ok("C_DecryptInit", mech(CKM.AES_CBC_PAD, IV).ptr, key)
-    t.ok("C_DigestInit", mech(CKM.SHA384).ptr)
+    t.ok("C_DecryptInit", mech(Mechanism.AES_CBC_PAD, IV).ptr, key)
+    t.ok("C_DigestInit", mech(Mechanism.SHA384).ptr)
     plain = _pieces(t, "C_DecryptDigestUpdate", split(ct, 16, 256))
     tail = t.out("C_DecryptFinal")
     assert plain + tail == DATA
@@ -283,9 +275,9 @@ def _hmac256(key: bytes, data: bytes) -> bytes:
 def test_sign_encrypt_update(t: Token) -> None:
     key, value = t.aes(32)
     mac_value = bytes(range(32))
-    mac_key = t.secret(mac_value, CKK.GENERIC_SECRET)
-    t.ok("C_SignInit", mech(CKM.SHA256_HMAC).ptr, mac_key)
-    t.ok("C_EncryptInit", mech(CKM.AES_CBC, IV).ptr, key)
+    mac_key = t.secret(mac_value, KeyType.GENERIC_SECRET)
+    t.ok("C_SignInit", mech(Mechanism.SHA256_HMAC).ptr, mac_key)
+    t.ok("C_EncryptInit", mech(Mechanism.AES_CBC, IV).ptr, key)
     ct = _pieces(t, "C_SignEncryptUpdate", split(BLOCKS, 48, 100))
     ct += t.out("C_EncryptFinal")
     assert ct == _aes(value, modes.CBC(IV), BLOCKS)
@@ -296,10 +288,10 @@ def test_sign_encrypt_update(t: Token) -> None:
 def test_decrypt_verify_update(t: Token) -> None:
     key, value = t.aes(32)
     mac_value = bytes(range(32))
-    mac_key = t.secret(mac_value, CKK.GENERIC_SECRET)
+    mac_key = t.secret(mac_value, KeyType.GENERIC_SECRET)
     ct = _aes(value, modes.CTR(IV), DATA)
     t.ok("C_DecryptInit", ctr(IV).ptr, key)
-    t.ok("C_VerifyInit", mech(CKM.SHA256_HMAC).ptr, mac_key)
+    t.ok("C_VerifyInit", mech(Mechanism.SHA256_HMAC).ptr, mac_key)
     plain = _pieces(t, "C_DecryptVerifyUpdate", split(ct, 100, 1))
     plain += t.out("C_DecryptFinal")
     assert plain == DATA
@@ -311,8 +303,8 @@ def test_decrypt_verify_update(t: Token) -> None:
 def test_dual_size_query_feeds_digest_once(t: Token) -> None:
     """A NULL-buffer length query on a dual call must not feed the digest side twice."""
     key, value = t.aes(16)
-    t.ok("C_DigestInit", mech(CKM.SHA256).ptr)
-    t.ok("C_EncryptInit", mech(CKM.AES_ECB).ptr, key)
+    t.ok("C_DigestInit", mech(Mechanism.SHA256).ptr)
+    t.ok("C_EncryptInit", mech(Mechanism.AES_ECB).ptr, key)
     n = ffi.new("CK_ULONG *")
     t.ok("C_DigestEncryptUpdate", cbytes(BLOCKS[:32]), 32, ffi.NULL, n)
     assert int(n[0]) == 32

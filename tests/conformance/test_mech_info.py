@@ -15,53 +15,77 @@ from typing import Any
 
 import pytest
 
-from . import legacy_support as legacy
-from .mech_support import (
-    CKA,
-    CKD,
-    CKF,
-    CKK,
-    CKM,
-    CKO,
+from support import legacy
+from support.constants import KDF, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from support.keys import OKP, P256, ec_key, ec_point, import_ec, import_okp, import_rsa, rsa_key
+from support.mechanisms import (
     HASH_MECH,
-    OKP,
-    P256,
-    CallError,
     Mech,
-    Token,
-    cbytes,
     chacha_poly,
     ctr,
     digest,
-    ec_key,
-    ec_point,
     ecdh,
-    ffi,
     gcm,
     hkdf,
-    import_ec,
-    import_okp,
-    import_rsa,
     mac_general,
     mech,
     oaep,
     pss,
-    rsa_key,
 )
-from .pkcs11 import Module
+from support.pkcs11 import CKRError, Module, ffi
+from support.templates import cbytes
+from support.token import Token
 
 KNOWN_FLAGS = (
-    CKF.HW | CKF.ENCRYPT | CKF.DECRYPT | CKF.DIGEST | CKF.SIGN | CKF.SIGN_RECOVER | CKF.VERIFY
-    | CKF.VERIFY_RECOVER | CKF.GENERATE | CKF.GENERATE_KEY_PAIR | CKF.WRAP | CKF.UNWRAP | CKF.DERIVE
-    | CKF.EC_F_P | CKF.EC_F_2M | CKF.EC_ECPARAMETERS | CKF.EC_OID | CKF.EC_UNCOMPRESS | CKF.EC_COMPRESS
-    | CKF.EC_CURVENAME | CKF.MESSAGE_ENCRYPT | CKF.MESSAGE_DECRYPT | CKF.MESSAGE_SIGN | CKF.MESSAGE_VERIFY
-    | CKF.MULTI_MESSAGE | CKF.FIND_OBJECTS
-)  # fmt: skip
+    MechanismFlag.HW
+    | MechanismFlag.ENCRYPT
+    | MechanismFlag.DECRYPT
+    | MechanismFlag.DIGEST
+    | MechanismFlag.SIGN
+    | MechanismFlag.SIGN_RECOVER
+    | MechanismFlag.VERIFY
+    | MechanismFlag.VERIFY_RECOVER
+    | MechanismFlag.GENERATE
+    | MechanismFlag.GENERATE_KEY_PAIR
+    | MechanismFlag.WRAP
+    | MechanismFlag.UNWRAP
+    | MechanismFlag.DERIVE
+    | MechanismFlag.EC_F_P
+    | MechanismFlag.EC_F_2M
+    | MechanismFlag.EC_ECPARAMETERS
+    | MechanismFlag.EC_OID
+    | MechanismFlag.EC_UNCOMPRESS
+    | MechanismFlag.EC_COMPRESS
+    | MechanismFlag.EC_CURVENAME
+    | MechanismFlag.MESSAGE_ENCRYPT
+    | MechanismFlag.MESSAGE_DECRYPT
+    | MechanismFlag.MESSAGE_SIGN
+    | MechanismFlag.MESSAGE_VERIFY
+    | MechanismFlag.MULTI_MESSAGE
+    | MechanismFlag.FIND_OBJECTS
+)
 FUNCTION_FLAGS = (
-    CKF.ENCRYPT | CKF.DECRYPT | CKF.DIGEST | CKF.SIGN | CKF.SIGN_RECOVER | CKF.VERIFY | CKF.VERIFY_RECOVER
-    | CKF.GENERATE | CKF.GENERATE_KEY_PAIR | CKF.WRAP | CKF.UNWRAP | CKF.DERIVE
-)  # fmt: skip
-EC_FLAGS = CKF.EC_F_P | CKF.EC_F_2M | CKF.EC_ECPARAMETERS | CKF.EC_OID | CKF.EC_UNCOMPRESS | CKF.EC_COMPRESS
+    MechanismFlag.ENCRYPT
+    | MechanismFlag.DECRYPT
+    | MechanismFlag.DIGEST
+    | MechanismFlag.SIGN
+    | MechanismFlag.SIGN_RECOVER
+    | MechanismFlag.VERIFY
+    | MechanismFlag.VERIFY_RECOVER
+    | MechanismFlag.GENERATE
+    | MechanismFlag.GENERATE_KEY_PAIR
+    | MechanismFlag.WRAP
+    | MechanismFlag.UNWRAP
+    | MechanismFlag.DERIVE
+)
+EC_FLAGS = (
+    MechanismFlag.EC_F_P
+    | MechanismFlag.EC_F_2M
+    | MechanismFlag.EC_ECPARAMETERS
+    | MechanismFlag.EC_OID
+    | MechanismFlag.EC_UNCOMPRESS
+    | MechanismFlag.EC_COMPRESS
+)
 
 
 @pytest.fixture
@@ -87,15 +111,15 @@ class Keys:
         return key, key
 
     def _generic(self) -> tuple[int, int]:
-        key = self.t.secret(bytes(range(64)), CKK.GENERIC_SECRET)
+        key = self.t.secret(bytes(range(64)), KeyType.GENERIC_SECRET)
         return key, key
 
     def _chacha(self) -> tuple[int, int]:
-        key = self.t.secret(bytes(range(32)), CKK.CHACHA20)
+        key = self.t.secret(bytes(range(32)), KeyType.CHACHA20)
         return key, key
 
     def _rsa(self) -> tuple[int, int]:
-        recover = {CKA.VERIFY_RECOVER: True}
+        recover = {Attribute.VERIFY_RECOVER: True}
         return import_rsa(self.t, rsa_key(2048), public=recover, SIGN_RECOVER=True)
 
     def _ec(self) -> tuple[int, int]:
@@ -108,19 +132,23 @@ class Keys:
         return import_okp(self.t, "x25519")[:2]
 
     def _des3(self) -> tuple[int, int]:
-        key = legacy.secret(self.t, legacy.odd_parity(bytes(range(24))), legacy.K.DES3)
+        key = self.t.secret(legacy.odd_parity(bytes(range(24))), KeyType.DES3)
         return key, key
 
     def _camellia(self) -> tuple[int, int]:
-        key = legacy.secret(self.t, bytes(range(16)), legacy.K.CAMELLIA)
+        key = self.t.secret(bytes(range(16)), KeyType.CAMELLIA)
         return key, key
 
     def _dsa(self) -> tuple[int, int]:
-        return self.t.generate_pair(L.DSA_KEY_PAIR_GEN, {CKA.TOKEN: False, **DSA_DOMAIN}, {CKA.TOKEN: False})
+        return self.t.generate_pair(
+            M.DSA_KEY_PAIR_GEN, {Attribute.TOKEN: False, **DSA_DOMAIN}, {Attribute.TOKEN: False}
+        )
 
     def _dh(self) -> tuple[int, int]:
         return self.t.generate_pair(
-            L.DH_PKCS_KEY_PAIR_GEN, {CKA.TOKEN: False, **DH_DOMAIN}, {CKA.TOKEN: False}
+            M.DH_PKCS_KEY_PAIR_GEN,
+            {Attribute.TOKEN: False, **DH_DOMAIN},
+            {Attribute.TOKEN: False, Attribute.DERIVE: True},  # CKA_DERIVE defaults to FALSE
         )
 
 
@@ -136,7 +164,7 @@ def _p(m: int, param: Any = None) -> Callable[[], Mech]:
     return lambda: mech(m, param)
 
 
-M = CKM
+M = Mechanism
 RSA_SIGN = [M.SHA1_RSA_PKCS, M.SHA224_RSA_PKCS, M.SHA256_RSA_PKCS, M.SHA384_RSA_PKCS, M.SHA512_RSA_PKCS,
             M.SHA3_224_RSA_PKCS, M.SHA3_256_RSA_PKCS, M.SHA3_384_RSA_PKCS, M.SHA3_512_RSA_PKCS]  # fmt: skip
 RSA_PSS = {M.SHA1_RSA_PKCS_PSS: "sha1", M.SHA224_RSA_PKCS_PSS: "sha224", M.SHA256_RSA_PKCS_PSS: "sha256",
@@ -162,7 +190,6 @@ def _pss3(m: int, h: str) -> Callable[[], Mech]:
     return build
 
 
-L = legacy.M
 DSA_DOMAIN, DH_DOMAIN = legacy.DSA_DOMAIN, legacy.DH_DOMAIN  # RFC 5114 2.1's group
 _DH_PEER = legacy.big(pow(legacy.G1024, 12345, legacy.P1024))
 
@@ -170,81 +197,83 @@ _DH_PEER = legacy.big(pow(legacy.G1024, 12345, legacy.P1024))
 def _kdf(m: int) -> Callable[[], Mech]:
     fields = (
         [legacy.counter(), legacy.byte_array(b"label")]
-        if m == L.SP800_108_COUNTER_KDF
+        if m == M.SP800_108_COUNTER_KDF
         else [legacy.chaining(), legacy.byte_array(b"label")]
     )
-    iv = b"iv" if m == L.SP800_108_FEEDBACK_KDF else None
-    return lambda: legacy.sp800_108(m, L.SHA256_HMAC, fields, iv=iv)
+    iv = b"iv" if m == M.SP800_108_FEEDBACK_KDF else None
+    return lambda: legacy.sp800_108(m, M.SHA256_HMAC, fields, iv=iv)
 
 
 LEGACY_RECIPES: dict[int, Recipe] = {
-    L.DES2_KEY_GEN: Recipe(""),
-    L.DES3_KEY_GEN: Recipe(""),
-    L.DES3_ECB: Recipe("des3"),
-    L.DES3_CBC: Recipe("des3", _p(L.DES3_CBC, bytes(8))),
-    L.DES3_CBC_PAD: Recipe("des3", _p(L.DES3_CBC_PAD, bytes(8)), data=b"not a block multiple"),
-    L.DES3_MAC: Recipe("des3"),
-    L.DES3_CMAC: Recipe("des3"),
-    L.DES3_MAC_GENERAL: Recipe("des3", lambda: mac_general(L.DES3_MAC_GENERAL, 4)),
-    L.DES3_CMAC_GENERAL: Recipe("des3", lambda: mac_general(L.DES3_CMAC_GENERAL, 4)),
-    L.CAMELLIA_KEY_GEN: Recipe("", gen={CKA.VALUE_LEN: 16}),
-    L.CAMELLIA_ECB: Recipe("camellia"),
-    L.CAMELLIA_CBC: Recipe("camellia", _p(L.CAMELLIA_CBC, bytes(16))),
-    L.CAMELLIA_CBC_PAD: Recipe("camellia", _p(L.CAMELLIA_CBC_PAD, bytes(16)), data=b"not a block multiple"),
-    L.MD5: Recipe(""),
-    L.MD5_HMAC: Recipe("generic"),
-    L.MD5_HMAC_GENERAL: Recipe("generic", lambda: mac_general(L.MD5_HMAC_GENERAL, 10)),
-    L.DSA_PARAMETER_GEN: Recipe("", gen={CKA.CLASS: legacy.OC.DOMAIN_PARAMETERS, legacy.A.PRIME_BITS: 1024}),
-    L.DSA_KEY_PAIR_GEN: Recipe("dsa", gen=DSA_DOMAIN),
-    L.DSA: Recipe("dsa", data=digest("sha1", b"x")),
+    M.DES2_KEY_GEN: Recipe(""),
+    M.DES3_KEY_GEN: Recipe(""),
+    M.DES3_ECB: Recipe("des3"),
+    M.DES3_CBC: Recipe("des3", _p(M.DES3_CBC, bytes(8))),
+    M.DES3_CBC_PAD: Recipe("des3", _p(M.DES3_CBC_PAD, bytes(8)), data=b"not a block multiple"),
+    M.DES3_MAC: Recipe("des3"),
+    M.DES3_CMAC: Recipe("des3"),
+    M.DES3_MAC_GENERAL: Recipe("des3", lambda: mac_general(M.DES3_MAC_GENERAL, 4)),
+    M.DES3_CMAC_GENERAL: Recipe("des3", lambda: mac_general(M.DES3_CMAC_GENERAL, 4)),
+    M.CAMELLIA_KEY_GEN: Recipe("", gen={Attribute.VALUE_LEN: 16}),
+    M.CAMELLIA_ECB: Recipe("camellia"),
+    M.CAMELLIA_CBC: Recipe("camellia", _p(M.CAMELLIA_CBC, bytes(16))),
+    M.CAMELLIA_CBC_PAD: Recipe("camellia", _p(M.CAMELLIA_CBC_PAD, bytes(16)), data=b"not a block multiple"),
+    M.MD5: Recipe(""),
+    M.MD5_HMAC: Recipe("generic"),
+    M.MD5_HMAC_GENERAL: Recipe("generic", lambda: mac_general(M.MD5_HMAC_GENERAL, 10)),
+    M.DSA_PARAMETER_GEN: Recipe(
+        "", gen={Attribute.CLASS: ObjectClass.DOMAIN_PARAMETERS, Attribute.PRIME_BITS: 1024}
+    ),
+    M.DSA_KEY_PAIR_GEN: Recipe("dsa", gen=DSA_DOMAIN),
+    M.DSA: Recipe("dsa", data=digest("sha1", b"x")),
     **{
         m: Recipe("dsa")
         for m in (
-            L.DSA_SHA1,
-            L.DSA_SHA224,
-            L.DSA_SHA256,
-            L.DSA_SHA384,
-            L.DSA_SHA512,
-            L.DSA_SHA3_224,
-            L.DSA_SHA3_256,
-            L.DSA_SHA3_384,
-            L.DSA_SHA3_512,
+            M.DSA_SHA1,
+            M.DSA_SHA224,
+            M.DSA_SHA256,
+            M.DSA_SHA384,
+            M.DSA_SHA512,
+            M.DSA_SHA3_224,
+            M.DSA_SHA3_256,
+            M.DSA_SHA3_384,
+            M.DSA_SHA3_512,
         )
     },
-    L.DH_PKCS_KEY_PAIR_GEN: Recipe("dh", gen=DH_DOMAIN),
-    L.DH_PKCS_DERIVE: Recipe("dh", _p(L.DH_PKCS_DERIVE, _DH_PEER)),
-    L.AES_ECB_ENCRYPT_DATA: Recipe("aes", lambda: legacy.string_data(L.AES_ECB_ENCRYPT_DATA, bytes(32))),
-    L.AES_CBC_ENCRYPT_DATA: Recipe(
-        "aes", lambda: legacy.cbc_encrypt_data(L.AES_CBC_ENCRYPT_DATA, bytes(16), bytes(32))
+    M.DH_PKCS_KEY_PAIR_GEN: Recipe("dh", gen=DH_DOMAIN),
+    M.DH_PKCS_DERIVE: Recipe("dh", _p(M.DH_PKCS_DERIVE, _DH_PEER)),
+    M.AES_ECB_ENCRYPT_DATA: Recipe("aes", lambda: legacy.string_data(M.AES_ECB_ENCRYPT_DATA, bytes(32))),
+    M.AES_CBC_ENCRYPT_DATA: Recipe(
+        "aes", lambda: legacy.cbc_encrypt_data(M.AES_CBC_ENCRYPT_DATA, bytes(16), bytes(32))
     ),
-    L.DES3_ECB_ENCRYPT_DATA: Recipe("des3", lambda: legacy.string_data(L.DES3_ECB_ENCRYPT_DATA, bytes(32))),
-    L.DES3_CBC_ENCRYPT_DATA: Recipe(
-        "des3", lambda: legacy.cbc_encrypt_data(L.DES3_CBC_ENCRYPT_DATA, bytes(8), bytes(32))
+    M.DES3_ECB_ENCRYPT_DATA: Recipe("des3", lambda: legacy.string_data(M.DES3_ECB_ENCRYPT_DATA, bytes(32))),
+    M.DES3_CBC_ENCRYPT_DATA: Recipe(
+        "des3", lambda: legacy.cbc_encrypt_data(M.DES3_CBC_ENCRYPT_DATA, bytes(8), bytes(32))
     ),
-    L.CONCATENATE_BASE_AND_KEY: Recipe("generic"),  # the other key: the base key itself (see _run)
+    M.CONCATENATE_BASE_AND_KEY: Recipe("generic"),  # the other key: the base key itself (see _run)
     **{
         m: Recipe("generic", (lambda m=m: legacy.string_data(m, bytes(32))))
-        for m in (L.CONCATENATE_BASE_AND_DATA, L.CONCATENATE_DATA_AND_BASE, L.XOR_BASE_AND_DATA)
+        for m in (M.CONCATENATE_BASE_AND_DATA, M.CONCATENATE_DATA_AND_BASE, M.XOR_BASE_AND_DATA)
     },
-    L.EXTRACT_KEY_FROM_KEY: Recipe("generic", lambda: legacy.ulong_param(L.EXTRACT_KEY_FROM_KEY, 5)),
+    M.EXTRACT_KEY_FROM_KEY: Recipe("generic", lambda: legacy.ulong_param(M.EXTRACT_KEY_FROM_KEY, 5)),
     **{
         m: Recipe("generic", _kdf(m))
-        for m in (L.SP800_108_COUNTER_KDF, L.SP800_108_FEEDBACK_KDF, L.SP800_108_DOUBLE_PIPELINE_KDF)
+        for m in (M.SP800_108_COUNTER_KDF, M.SP800_108_FEEDBACK_KDF, M.SP800_108_DOUBLE_PIPELINE_KDF)
     },
-    L.PKCS5_PBKD2: Recipe("", lambda: legacy.pbkdf2(b"password", b"salt", 2), gen={CKA.VALUE_LEN: 16}),
-    L.AES_KEY_WRAP_PAD: Recipe("aes"),
+    M.PKCS5_PBKD2: Recipe("", lambda: legacy.pbkdf2(b"password", b"salt", 2), gen={Attribute.VALUE_LEN: 16}),
+    M.AES_KEY_WRAP_PAD: Recipe("aes"),
 }
 # The digest each digest mechanism is, by hashlib's name.
 DIGESTS = {
     **{m: name.replace("-", "_") for name, m in HASH_MECH.items()},
     M.SHA512_224: "sha512_224",
     M.SHA512_256: "sha512_256",
-    L.MD5: "md5",
+    M.MD5: "md5",
 }
 
 RECIPES: dict[int, Recipe] = {
     **LEGACY_RECIPES,
-    M.RSA_PKCS_KEY_PAIR_GEN: Recipe("rsa", gen={CKA.MODULUS_BITS: 1024}),
+    M.RSA_PKCS_KEY_PAIR_GEN: Recipe("rsa", gen={Attribute.MODULUS_BITS: 1024}),
     M.RSA_PKCS: Recipe("rsa"),
     M.RSA_X_509: Recipe("rsa", data=b"\x00" + bytes(range(1, 255)) + b"\x01"),
     M.RSA_PKCS_OAEP: Recipe("rsa", lambda: oaep("sha256")),
@@ -257,16 +286,16 @@ RECIPES: dict[int, Recipe] = {
     M.SHA512_256: Recipe(""),
     **{m: Recipe("generic") for m in HMACS},
     **{m + 1: Recipe("generic", (lambda m=m: mac_general(m + 1, 10))) for m in HMACS},  # *_HMAC_GENERAL
-    M.GENERIC_SECRET_KEY_GEN: Recipe("", gen={CKA.VALUE_LEN: 24}),
-    M.EC_KEY_PAIR_GEN: Recipe("ec", gen={CKA.EC_PARAMS: P256}),
+    M.GENERIC_SECRET_KEY_GEN: Recipe("", gen={Attribute.VALUE_LEN: 24}),
+    M.EC_KEY_PAIR_GEN: Recipe("ec", gen={Attribute.EC_PARAMS: P256}),
     M.ECDSA: Recipe("ec", data=digest("sha256", b"x")),
     **{m: Recipe("ec") for m in ECDSAS},
     M.ECDH1_DERIVE: Recipe("ec"),
     M.ECDH1_COFACTOR_DERIVE: Recipe("ec"),
-    M.EC_EDWARDS_KEY_PAIR_GEN: Recipe("ed25519", gen={CKA.EC_PARAMS: OKP["ed25519"][1]}),
-    M.EC_MONTGOMERY_KEY_PAIR_GEN: Recipe("x25519", gen={CKA.EC_PARAMS: OKP["x25519"][1]}),
+    M.EC_EDWARDS_KEY_PAIR_GEN: Recipe("ed25519", gen={Attribute.EC_PARAMS: OKP["ed25519"][1]}),
+    M.EC_MONTGOMERY_KEY_PAIR_GEN: Recipe("x25519", gen={Attribute.EC_PARAMS: OKP["x25519"][1]}),
     M.EDDSA: Recipe("ed25519"),
-    M.AES_KEY_GEN: Recipe("", gen={CKA.VALUE_LEN: 16}),
+    M.AES_KEY_GEN: Recipe("", gen={Attribute.VALUE_LEN: 16}),
     M.AES_ECB: Recipe("aes"),
     M.AES_CBC: Recipe("aes", _p(M.AES_CBC, bytes(16))),
     M.AES_CBC_PAD: Recipe("aes", _p(M.AES_CBC_PAD, bytes(16)), data=b"not a block multiple"),
@@ -278,10 +307,10 @@ RECIPES: dict[int, Recipe] = {
     M.AES_MAC_GENERAL: Recipe("aes", lambda: mac_general(M.AES_MAC_GENERAL, 8)),
     M.AES_KEY_WRAP: Recipe("aes"),
     M.AES_KEY_WRAP_KWP: Recipe("aes", data=b"seventeen bytes!!"),
-    M.CHACHA20_KEY_GEN: Recipe("", gen={CKA.KEY_TYPE: CKK.CHACHA20}),
+    M.CHACHA20_KEY_GEN: Recipe("", gen={Attribute.KEY_TYPE: KeyType.CHACHA20}),
     M.CHACHA20_POLY1305: Recipe("chacha", lambda: chacha_poly(bytes(12), b"aad")),
     M.HKDF_DERIVE: Recipe("generic", lambda: hkdf(salt=b"salt", info=b"info")),
-    M.HKDF_DATA: Recipe("generic", lambda: hkdf(CKM.HKDF_DATA, salt=b"salt", info=b"info")),
+    M.HKDF_DATA: Recipe("generic", lambda: hkdf(Mechanism.HKDF_DATA, salt=b"salt", info=b"info")),
 }
 
 
@@ -291,56 +320,78 @@ def _run(t: Token, keys: Keys, m: int, flag: int, r: Recipe) -> None:
         return r.param() or Mech(m)
 
     pub, priv = keys.get(r.key) if r.key else (0, 0)
-    if flag == CKF.ENCRYPT:
+    if flag == MechanismFlag.ENCRYPT:
         ct = t.encrypt(param(), pub, r.data)
         assert t.decrypt(param(), priv, ct) == r.data, "decrypt(encrypt(x)) != x"
-    elif flag == CKF.DECRYPT:
+    elif flag == MechanismFlag.DECRYPT:
         pass  # proved together with ENCRYPT (a decrypt-only mechanism would need its own recipe)
-    elif flag == CKF.SIGN:
+    elif flag == MechanismFlag.SIGN:
         sig = t.sign(param(), priv, r.data)
         assert t.verify(param(), pub, r.data, sig) == "OK"
-    elif flag == CKF.VERIFY:
+    elif flag == MechanismFlag.VERIFY:
         sig = t.sign(param(), priv, r.data)
         changed = bytes([r.data[0] ^ 1]) + r.data[1:]
         assert t.verify(param(), pub, changed, sig) == "SIGNATURE_INVALID"
-    elif flag == CKF.SIGN_RECOVER:
+    elif flag == MechanismFlag.SIGN_RECOVER:
         t.ok("C_SignRecoverInit", param().ptr, priv)
         sig = t.out("C_SignRecover", cbytes(r.data), len(r.data))
         t.ok("C_VerifyRecoverInit", param().ptr, pub)
         recovered = t.out("C_VerifyRecover", cbytes(sig), len(sig))
         assert recovered.lstrip(b"\x00") == r.data.lstrip(b"\x00")
-    elif flag == CKF.VERIFY_RECOVER:
+    elif flag == MechanismFlag.VERIFY_RECOVER:
         pass  # with SIGN_RECOVER
-    elif flag == CKF.DIGEST:
+    elif flag == MechanismFlag.DIGEST:
         assert t.digest(m, b"abc") == hashlib.new(DIGESTS[m], b"abc").digest()
-    elif flag == CKF.GENERATE:
-        key = t.generate_key(param(), {CKA.TOKEN: False, **(r.gen or {})})
-        assert t.get_bool(key, CKA.LOCAL) is True
-    elif flag == CKF.GENERATE_KEY_PAIR:
-        _, priv_h = t.generate_pair(m, {CKA.TOKEN: False, **(r.gen or {})}, {CKA.TOKEN: False})
-        assert t.get_ulong(priv_h, CKA.KEY_GEN_MECHANISM) == m
-    elif flag == CKF.WRAP:
-        target = t.secret(bytes(range(32)) if m != CKM.AES_KEY_WRAP_KWP else r.data, CKK.GENERIC_SECRET)
+    elif flag == MechanismFlag.GENERATE:
+        key = t.generate_key(param(), {Attribute.TOKEN: False, **(r.gen or {})})
+        assert t.get_bool(key, Attribute.LOCAL) is True
+    elif flag == MechanismFlag.GENERATE_KEY_PAIR:
+        _, priv_h = t.generate_pair(m, {Attribute.TOKEN: False, **(r.gen or {})}, {Attribute.TOKEN: False})
+        assert t.get_ulong(priv_h, Attribute.KEY_GEN_MECHANISM) == m
+    elif flag == MechanismFlag.WRAP:
+        target = t.secret(
+            bytes(range(32)) if m != Mechanism.AES_KEY_WRAP_KWP else r.data, KeyType.GENERIC_SECRET
+        )
         wrapped = t.wrap(param(), pub, target)
-        template = {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.GENERIC_SECRET, CKA.TOKEN: False,
-                    CKA.SENSITIVE: False, CKA.EXTRACTABLE: True}  # fmt: skip
+        template = {
+            Attribute.CLASS: ObjectClass.SECRET_KEY,
+            Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+            Attribute.TOKEN: False,
+            Attribute.SENSITIVE: False,
+            Attribute.EXTRACTABLE: True,
+        }
         back = t.unwrap(param(), priv, wrapped, template)
-        assert t.get(back, CKA.VALUE) == t.get(target, CKA.VALUE)
-    elif flag == CKF.UNWRAP:
+        assert t.get(back, Attribute.VALUE) == t.get(target, Attribute.VALUE)
+    elif flag == MechanismFlag.UNWRAP:
         pass  # with WRAP
-    elif flag == CKF.DERIVE:
-        if m in (CKM.ECDH1_DERIVE, CKM.ECDH1_COFACTOR_DERIVE):
+    elif flag == MechanismFlag.DERIVE:
+        if m in (Mechanism.ECDH1_DERIVE, Mechanism.ECDH1_COFACTOR_DERIVE):
             peer = ec_key(P256)
-            p = ecdh(ec_point(peer.public_key()), CKD.NULL, mechanism=m)
-            tpl = {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.GENERIC_SECRET, CKA.VALUE_LEN: 32}
-        elif m == CKM.HKDF_DATA:
-            p, tpl = param(), {CKA.CLASS: CKO.DATA, CKA.VALUE_LEN: 32}
-        elif m == L.CONCATENATE_BASE_AND_KEY:
+            p = ecdh(ec_point(peer.public_key()), KDF.NULL, mechanism=m)
+            tpl = {
+                Attribute.CLASS: ObjectClass.SECRET_KEY,
+                Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+                Attribute.VALUE_LEN: 32,
+            }
+        elif m == Mechanism.HKDF_DATA:
+            p, tpl = param(), {Attribute.CLASS: ObjectClass.DATA, Attribute.VALUE_LEN: 32}
+        elif m == Mechanism.CONCATENATE_BASE_AND_KEY:
             p = legacy.ulong_param(m, priv)
-            tpl = {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.GENERIC_SECRET, CKA.VALUE_LEN: 32}
+            tpl = {
+                Attribute.CLASS: ObjectClass.SECRET_KEY,
+                Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+                Attribute.VALUE_LEN: 32,
+            }
         else:
-            p, tpl = param(), {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.GENERIC_SECRET, CKA.VALUE_LEN: 32}
-        t.derive(p, priv, {CKA.TOKEN: False, **tpl})
+            p, tpl = (
+                param(),
+                {
+                    Attribute.CLASS: ObjectClass.SECRET_KEY,
+                    Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+                    Attribute.VALUE_LEN: 32,
+                },
+            )
+        t.derive(p, priv, {Attribute.TOKEN: False, **tpl})
     else:
         raise AssertionError(f"flag 0x{flag:x} has no smoke test")
 
@@ -358,17 +409,24 @@ def test_mechanism_list_and_info(t: Token) -> None:
     for m in listed:
         info = t.mechanism_info(m)
         flags, lo, hi = int(info.flags), int(info.ulMinKeySize), int(info.ulMaxKeySize)
-        if flags & ~KNOWN_FLAGS & ~CKF.EXTENSION:
+        if flags & ~KNOWN_FLAGS & ~MechanismFlag.EXTENSION:
             problems.append(f"0x{m:x}: unknown flags 0x{flags & ~KNOWN_FLAGS:x}")
         if not flags & FUNCTION_FLAGS:
             problems.append(f"0x{m:x}: no function flag")
         if lo > hi:
             problems.append(f"0x{m:x}: min key size {lo} > max {hi}")
-        if flags & CKF.HW and not t.softhsm2:
+        if flags & MechanismFlag.HW and not t.softhsm2:
             problems.append(f"0x{m:x}: CKF_HW on a software token")
-        if flags & EC_FLAGS and not flags & (CKF.SIGN | CKF.VERIFY | CKF.DERIVE | CKF.GENERATE_KEY_PAIR):
+        if flags & EC_FLAGS and not flags & (
+            MechanismFlag.SIGN | MechanismFlag.VERIFY | MechanismFlag.DERIVE | MechanismFlag.GENERATE_KEY_PAIR
+        ):
             problems.append(f"0x{m:x}: EC capability flags on a non-EC mechanism")
-        message = CKF.MESSAGE_ENCRYPT | CKF.MESSAGE_DECRYPT | CKF.MESSAGE_SIGN | CKF.MESSAGE_VERIFY
+        message = (
+            MechanismFlag.MESSAGE_ENCRYPT
+            | MechanismFlag.MESSAGE_DECRYPT
+            | MechanismFlag.MESSAGE_SIGN
+            | MechanismFlag.MESSAGE_VERIFY
+        )
         if flags & message and not t.softhsm2:  # C_Message* answer CKR_FUNCTION_NOT_SUPPORTED
             problems.append(f"0x{m:x}: a CKF_MESSAGE_* flag without the message functions")
     assert not problems, "\n".join(problems)
@@ -377,7 +435,7 @@ def test_mechanism_list_and_info(t: Token) -> None:
 def test_info_for_unlisted_mechanism(t: Token) -> None:
     info = ffi.new("CK_MECHANISM_INFO *")
     assert t.m.rv("C_GetMechanismInfo", t.slot, 0x7FFF0000, info) == 0x70  # MECHANISM_INVALID
-    assert t.m.rv("C_GetMechanismInfo", 0x7FFF, CKM.SHA256, info) == 0x3  # SLOT_ID_INVALID
+    assert t.m.rv("C_GetMechanismInfo", 0x7FFF, Mechanism.SHA256, info) == 0x3  # SLOT_ID_INVALID
 
 
 def test_mechanism_list_short_buffer(t: Token) -> None:
@@ -404,7 +462,7 @@ def test_every_listed_mechanism_does_what_it_claims(t: Token) -> None:
             try:
                 _run(t, keys, m, flag, recipe)
                 checked += 1
-            except (CallError, AssertionError) as exc:
+            except (CKRError, AssertionError) as exc:
                 problems.append(f"0x{m:x} flag 0x{flag:x}: {exc}")
                 # A failed step may leave an operation active: go on in a new session (the
                 # keys, session objects of the first one, stay usable while it stays open).

@@ -1,5 +1,5 @@
 """Known-answer tests through the built library: published vectors (tests/vectors/data, read by
-the one loader tests/vectors/loader.py), the key imported with C_CreateObject and the mechanism
+the one loader support/vectors.py), the key imported with C_CreateObject and the mechanism
 run at the C ABI."""
 
 from __future__ import annotations
@@ -8,26 +8,14 @@ from typing import Any
 
 import pytest
 
-from .mech_support import (
-    CKA,
-    CKD,
-    CKK,
-    CKM,
-    CKO,
-    ED25519_OID,
-    HASH_MECH,
-    X25519_OID,
-    Mech,
-    Token,
-    der_octet_string,
-    ecdh,
-    gcm,
-    hkdf,
-    vectors,
-)
-from .pkcs11 import Module
+from support import vectors
+from support.constants import KDF, Attribute, KeyType, Mechanism, ObjectClass
+from support.keys import ED25519_OID, X25519_OID, der_octet_string
+from support.mechanisms import HASH_MECH, Mech, ecdh, gcm, hkdf
+from support.pkcs11 import Module
+from support.token import Token
 
-V = vectors()
+V = vectors
 h = V.h
 
 
@@ -44,8 +32,18 @@ def records(name: str) -> list[dict[str, str]]:
 
 
 def readable(**extra: Any) -> dict[int, Any]:
-    attrs = {CKA.CLASS: CKO.SECRET_KEY, CKA.TOKEN: False, CKA.SENSITIVE: False, CKA.EXTRACTABLE: True}
-    return {**attrs, CKA.ENCRYPT: True, CKA.DECRYPT: True, **{getattr(CKA, k): v for k, v in extra.items()}}
+    attrs = {
+        Attribute.CLASS: ObjectClass.SECRET_KEY,
+        Attribute.TOKEN: False,
+        Attribute.SENSITIVE: False,
+        Attribute.EXTRACTABLE: True,
+    }
+    return {
+        **attrs,
+        Attribute.ENCRYPT: True,
+        Attribute.DECRYPT: True,
+        **{Attribute[k]: v for k, v in extra.items()},
+    }
 
 
 def test_aes_key_wrap_rfc3394(t: Token) -> None:
@@ -55,32 +53,32 @@ def test_aes_key_wrap_rfc3394(t: Token) -> None:
     t.m.departure("SoftHSMv2", clause="3.0 2.14.3: CKM_AES_KEY_WRAP with C_EncryptInit (MECHANISM_INVALID)")
     for v in records("aes_kw_rfc3394.txt"):
         kek = t.secret(h(v["KEK"]))
-        assert t.encrypt(CKM.AES_KEY_WRAP, kek, h(v["Key"])) == h(v["Wrapped"])
-        assert t.decrypt(CKM.AES_KEY_WRAP, kek, h(v["Wrapped"])) == h(v["Key"])
+        assert t.encrypt(Mechanism.AES_KEY_WRAP, kek, h(v["Key"])) == h(v["Wrapped"])
+        assert t.decrypt(Mechanism.AES_KEY_WRAP, kek, h(v["Wrapped"])) == h(v["Key"])
 
 
 def _aes_key_wrap_rfc3394(t: Token, v: dict[str, str]) -> None:
     kek = t.secret(h(v["KEK"]))
-    key = t.secret(h(v["Key"]), CKK.GENERIC_SECRET)
-    m = Mech(CKM.AES_KEY_WRAP)
+    key = t.secret(h(v["Key"]), KeyType.GENERIC_SECRET)
+    m = Mech(Mechanism.AES_KEY_WRAP)
     assert t.wrap(m, kek, key) == h(v["Wrapped"])
-    back = t.unwrap(m, kek, h(v["Wrapped"]), readable(KEY_TYPE=CKK.GENERIC_SECRET))
-    assert t.get(back, CKA.VALUE) == h(v["Key"])
+    back = t.unwrap(m, kek, h(v["Wrapped"]), readable(KEY_TYPE=KeyType.GENERIC_SECRET))
+    assert t.get(back, Attribute.VALUE) == h(v["Key"])
 
 
 def test_aes_key_wrap_kwp_rfc5649(t: Token) -> None:
-    t.require(CKM.AES_KEY_WRAP_KWP)  # SoftHSMv2 2.6.1 has RFC 5649 only as AES_KEY_WRAP_PAD
+    t.require(Mechanism.AES_KEY_WRAP_KWP)  # SoftHSMv2 2.6.1 has RFC 5649 only as AES_KEY_WRAP_PAD
     for v in records("aes_kwp_rfc5649.txt"):
         _aes_key_wrap_kwp_rfc5649(t, v)
 
 
 def _aes_key_wrap_kwp_rfc5649(t: Token, v: dict[str, str]) -> None:
     kek = t.secret(h(v["KEK"]))
-    key = t.secret(h(v["Key"]), CKK.GENERIC_SECRET)
-    m = Mech(CKM.AES_KEY_WRAP_KWP)
+    key = t.secret(h(v["Key"]), KeyType.GENERIC_SECRET)
+    m = Mech(Mechanism.AES_KEY_WRAP_KWP)
     assert t.wrap(m, kek, key) == h(v["Wrapped"])
-    back = t.unwrap(m, kek, h(v["Wrapped"]), readable(KEY_TYPE=CKK.GENERIC_SECRET))
-    assert t.get(back, CKA.VALUE) == h(v["Key"])
+    back = t.unwrap(m, kek, h(v["Wrapped"]), readable(KEY_TYPE=KeyType.GENERIC_SECRET))
+    assert t.get(back, Attribute.VALUE) == h(v["Key"])
 
 
 def test_aes_gcm_nist(t: Token) -> None:
@@ -98,8 +96,12 @@ def _aes_gcm_nist(t: Token, v: dict[str, str]) -> None:
     assert t.decrypt(m, key, h(v["CT"]) + tag) == h(v["PT"])
 
 
-HMAC_MECH = {"sha224": CKM.SHA224_HMAC, "sha256": CKM.SHA256_HMAC, "sha384": CKM.SHA384_HMAC,
-             "sha512": CKM.SHA512_HMAC}  # fmt: skip
+HMAC_MECH = {
+    "sha224": Mechanism.SHA224_HMAC,
+    "sha256": Mechanism.SHA256_HMAC,
+    "sha384": Mechanism.SHA384_HMAC,
+    "sha512": Mechanism.SHA512_HMAC,
+}
 
 
 def test_hmac_rfc4231(t: Token) -> None:
@@ -112,7 +114,7 @@ def _hmac_rfc4231(t: Token, v: dict[str, str]) -> None:
     key_value = h(v["Key"])
     if t.softhsm2 and len(key_value) < int(t.mechanism_info(m).ulMinKeySize):
         return  # SoftHSMv2's minimum HMAC key size is the hash size
-    key = t.secret(key_value, CKK.GENERIC_SECRET)
+    key = t.secret(key_value, KeyType.GENERIC_SECRET)
     mac = h(v["MD"])  # RFC 4231 case 5 is truncated to 128 bits
     full = t.sign(m, key, h(v["Msg"]))
     assert full[: len(mac)] == mac
@@ -136,10 +138,10 @@ def test_cmac_sp800_38b(t: Token) -> None:
 
 
 def _cmac_sp800_38b(t: Token, v: dict[str, str]) -> None:
-    t.require(CKM.AES_CMAC)
+    t.require(Mechanism.AES_CMAC)
     key = t.secret(h(v["Key"]))
-    assert t.sign(CKM.AES_CMAC, key, h(v["Msg"])) == h(v["Mac"])
-    assert t.verify(CKM.AES_CMAC, key, h(v["Msg"]), h(v["Mac"])) == "OK"
+    assert t.sign(Mechanism.AES_CMAC, key, h(v["Msg"])) == h(v["Mac"])
+    assert t.verify(Mechanism.AES_CMAC, key, h(v["Msg"]), h(v["Mac"])) == "OK"
 
 
 def test_ed25519_rfc8032(t: Token) -> None:
@@ -148,14 +150,29 @@ def test_ed25519_rfc8032(t: Token) -> None:
 
 
 def _ed25519_rfc8032(t: Token, v: dict[str, str]) -> None:
-    t.require(CKM.EDDSA)
-    priv = t.create({CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: CKK.EC_EDWARDS, CKA.TOKEN: False,
-                     CKA.EC_PARAMS: ED25519_OID, CKA.VALUE: h(v["Secret"]), CKA.SIGN: True})  # fmt: skip
-    pub = t.create({CKA.CLASS: CKO.PUBLIC_KEY, CKA.KEY_TYPE: CKK.EC_EDWARDS, CKA.TOKEN: False,
-                    CKA.EC_PARAMS: ED25519_OID, CKA.EC_POINT: der_octet_string(h(v["Public"])),
-                    CKA.VERIFY: True})  # fmt: skip
-    assert t.sign(CKM.EDDSA, priv, h(v["Msg"])) == h(v["Signature"])
-    assert t.verify(CKM.EDDSA, pub, h(v["Msg"]), h(v["Signature"])) == "OK"
+    t.require(Mechanism.EDDSA)
+    priv = t.create(
+        {
+            Attribute.CLASS: ObjectClass.PRIVATE_KEY,
+            Attribute.KEY_TYPE: KeyType.EC_EDWARDS,
+            Attribute.TOKEN: False,
+            Attribute.EC_PARAMS: ED25519_OID,
+            Attribute.VALUE: h(v["Secret"]),
+            Attribute.SIGN: True,
+        }
+    )
+    pub = t.create(
+        {
+            Attribute.CLASS: ObjectClass.PUBLIC_KEY,
+            Attribute.KEY_TYPE: KeyType.EC_EDWARDS,
+            Attribute.TOKEN: False,
+            Attribute.EC_PARAMS: ED25519_OID,
+            Attribute.EC_POINT: der_octet_string(h(v["Public"])),
+            Attribute.VERIFY: True,
+        }
+    )
+    assert t.sign(Mechanism.EDDSA, priv, h(v["Msg"])) == h(v["Signature"])
+    assert t.verify(Mechanism.EDDSA, pub, h(v["Msg"]), h(v["Signature"])) == "OK"
 
 
 def test_x25519_rfc7748(t: Token) -> None:
@@ -164,14 +181,22 @@ def test_x25519_rfc7748(t: Token) -> None:
 
 
 def _x25519_rfc7748(t: Token, v: dict[str, str]) -> None:
-    t.require(CKM.ECDH1_DERIVE, CKM.EC_MONTGOMERY_KEY_PAIR_GEN)
-    priv = t.create({CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: CKK.EC_MONTGOMERY, CKA.TOKEN: False,
-                     CKA.EC_PARAMS: X25519_OID, CKA.VALUE: h(v["Scalar"]), CKA.DERIVE: True})  # fmt: skip
-    shared = t.derive(ecdh(h(v["U"]), CKD.NULL), priv, readable(KEY_TYPE=CKK.GENERIC_SECRET))
-    assert t.get(shared, CKA.VALUE) == h(v["Out"])
+    t.require(Mechanism.ECDH1_DERIVE, Mechanism.EC_MONTGOMERY_KEY_PAIR_GEN)
+    priv = t.create(
+        {
+            Attribute.CLASS: ObjectClass.PRIVATE_KEY,
+            Attribute.KEY_TYPE: KeyType.EC_MONTGOMERY,
+            Attribute.TOKEN: False,
+            Attribute.EC_PARAMS: X25519_OID,
+            Attribute.VALUE: h(v["Scalar"]),
+            Attribute.DERIVE: True,
+        }
+    )
+    shared = t.derive(ecdh(h(v["U"]), KDF.NULL), priv, readable(KEY_TYPE=KeyType.GENERIC_SECRET))
+    assert t.get(shared, Attribute.VALUE) == h(v["Out"])
 
 
-PRF = {"sha1": CKM.SHA_1, "sha256": CKM.SHA256}
+PRF = {"sha1": Mechanism.SHA_1, "sha256": Mechanism.SHA256}
 
 
 def test_hkdf_rfc5869(t: Token) -> None:
@@ -180,20 +205,20 @@ def test_hkdf_rfc5869(t: Token) -> None:
 
 
 def _hkdf_rfc5869(t: Token, v: dict[str, str]) -> None:
-    t.require(CKM.HKDF_DERIVE, CKM.HKDF_DATA)
-    base = t.secret(h(v["IKM"]), CKK.GENERIC_SECRET)
+    t.require(Mechanism.HKDF_DERIVE, Mechanism.HKDF_DATA)
+    base = t.secret(h(v["IKM"]), KeyType.GENERIC_SECRET)
     prf, n = PRF[v["Hash"]], int(v["L"])
     okm = t.derive(hkdf(prf=prf, salt=h(v["salt"]), info=h(v["info"])), base,
-                   readable(KEY_TYPE=CKK.GENERIC_SECRET, VALUE_LEN=n))  # fmt: skip
-    assert t.get(okm, CKA.VALUE) == h(v["OKM"])
+                   readable(KEY_TYPE=KeyType.GENERIC_SECRET, VALUE_LEN=n))  # fmt: skip
+    assert t.get(okm, Attribute.VALUE) == h(v["OKM"])
     extract_only = hkdf(prf=prf, salt=h(v["salt"]), expand=False)
-    prk = t.derive(extract_only, base, readable(KEY_TYPE=CKK.GENERIC_SECRET))
-    assert t.get(prk, CKA.VALUE) == h(v["PRK"])
+    prk = t.derive(extract_only, base, readable(KEY_TYPE=KeyType.GENERIC_SECRET))
+    assert t.get(prk, Attribute.VALUE) == h(v["PRK"])
     # HKDF_DATA: expand-only from the PRK, into a data object.
-    prk_key = t.secret(h(v["PRK"]), CKK.GENERIC_SECRET)
+    prk_key = t.secret(h(v["PRK"]), KeyType.GENERIC_SECRET)
     data = t.derive(
-        hkdf(CKM.HKDF_DATA, prf=prf, info=h(v["info"]), extract=False),
+        hkdf(Mechanism.HKDF_DATA, prf=prf, info=h(v["info"]), extract=False),
         prk_key,
-        {CKA.CLASS: CKO.DATA, CKA.TOKEN: False, CKA.VALUE_LEN: n},
+        {Attribute.CLASS: ObjectClass.DATA, Attribute.TOKEN: False, Attribute.VALUE_LEN: n},
     )
-    assert t.get(data, CKA.VALUE) == h(v["OKM"])
+    assert t.get(data, Attribute.VALUE) == h(v["OKM"])

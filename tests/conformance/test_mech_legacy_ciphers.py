@@ -15,24 +15,22 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import Camellia, TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from cryptography.hazmat.primitives.padding import PKCS7
 
-from .legacy_support import (
-    OC,
-    A,
-    K,
-    M,
+from support import vectors
+from support.constants import Attribute, KeyType, Mechanism, ObjectClass
+from support.legacy import (
     create_rv,
     derived,
     generate_rv,
     has_odd_parity,
     need,
     odd_parity,
-    secret,
     ulong_param,
 )
-from .mech_support import Mech, Token, split, vectors
-from .pkcs11 import Module, spec_departure
+from support.mechanisms import Mech, hkdf
+from support.pkcs11 import Module, spec_departure
+from support.token import Token, split
 
-V = vectors()
+V = vectors
 h = V.h
 DATA = b"legacy ciphers at the C ABI, 41 bytes of it"
 
@@ -67,24 +65,29 @@ def cavp(relpath: str) -> list[dict[str, str]]:
 def des_key_of(v: dict[str, str]) -> tuple[bytes, int]:
     """The TDEA key of a CAVP record: DES2 when KEY3 repeats KEY1 (keying option 2)."""
     k1, k2, k3 = h(v["KEY1"]), h(v["KEY2"]), h(v["KEY3"])
-    return (k1 + k2, K.DES2) if k1 == k3 else (k1 + k2 + k3, K.DES3)
+    return (k1 + k2, KeyType.DES2) if k1 == k3 else (k1 + k2 + k3, KeyType.DES3)
 
 
 # ------------------------------------------------------------------------------- TDEA
 @pytest.mark.parametrize(
-    ("mechanism", "key_type", "length"), [(M.DES2_KEY_GEN, K.DES2, 16), (M.DES3_KEY_GEN, K.DES3, 24)]
+    ("mechanism", "key_type", "length"),
+    [(Mechanism.DES2_KEY_GEN, KeyType.DES2, 16), (Mechanism.DES3_KEY_GEN, KeyType.DES3, 24)],
 )
 def test_des_key_generation(t: Token, mechanism: int, key_type: int, length: int) -> None:
     need(t, mechanism)
-    key = t.generate_key(mechanism, {A.TOKEN: False, A.SENSITIVE: False, A.EXTRACTABLE: True})
-    value = t.get(key, A.VALUE)
+    key = t.generate_key(
+        mechanism, {Attribute.TOKEN: False, Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True}
+    )
+    value = t.get(key, Attribute.VALUE)
     assert len(value) == length and has_odd_parity(value)
-    assert t.get_ulong(key, A.KEY_TYPE) == key_type
-    assert t.get_bool(key, A.LOCAL) and t.get_ulong(key, A.KEY_GEN_MECHANISM) == mechanism
+    assert t.get_ulong(key, Attribute.KEY_TYPE) == key_type
+    assert t.get_bool(key, Attribute.LOCAL) and t.get_ulong(key, Attribute.KEY_GEN_MECHANISM) == mechanism
     # the check value: the first three bytes of a zero block encrypted under the key
-    assert t.get(key, A.CHECK_VALUE) == crypt(tdea(value), modes.ECB(), bytes(8))[:3]
-    two = t.generate_key(mechanism, {A.TOKEN: False, A.SENSITIVE: False, A.EXTRACTABLE: True})
-    assert t.get(two, A.VALUE) != value
+    assert t.get(key, Attribute.CHECK_VALUE) == crypt(tdea(value), modes.ECB(), bytes(8))[:3]
+    two = t.generate_key(
+        mechanism, {Attribute.TOKEN: False, Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True}
+    )
+    assert t.get(two, Attribute.VALUE) != value
 
 
 @pytest.mark.parametrize(
@@ -92,13 +95,13 @@ def test_des_key_generation(t: Token, mechanism: int, key_type: int, length: int
 )
 def test_tdea_nist_cavp(t: Token, name: str) -> None:
     """NIST's multi-block message tests: DES2 (MMT2) and DES3 (MMT3) keys, ECB and CBC, both ways."""
-    need(t, M.DES3_ECB, M.DES3_CBC)
+    need(t, Mechanism.DES3_ECB, Mechanism.DES3_CBC)
     records = cavp(f"ciphers/3DES/{name}")
     assert len(records) == 20
     for v in records:
         value, key_type = des_key_of(v)
-        key = secret(t, value, key_type)
-        m = Mech(M.DES3_ECB) if "IV" not in v else iv_mech(M.DES3_CBC, h(v["IV"]))
+        key = t.secret(value, key_type)
+        m = Mech(Mechanism.DES3_ECB) if "IV" not in v else iv_mech(Mechanism.DES3_CBC, h(v["IV"]))
         pt, ct = h(v["PLAINTEXT"]), h(v["CIPHERTEXT"])
         assert t.encrypt(m, key, pt) == ct
         assert t.decrypt(m, key, ct) == pt
@@ -107,11 +110,11 @@ def test_tdea_nist_cavp(t: Token, name: str) -> None:
 
 @pytest.mark.parametrize("size", [16, 24])
 def test_des3_cbc_pad(t: Token, size: int) -> None:
-    need(t, M.DES3_CBC_PAD)
+    need(t, Mechanism.DES3_CBC_PAD)
     value = odd_parity(bytes(range(7, 7 + size)))
-    key = secret(t, value, K.DES2 if size == 16 else K.DES3)
+    key = t.secret(value, KeyType.DES2 if size == 16 else KeyType.DES3)
     iv = bytes.fromhex("0102030405060708")
-    m = iv_mech(M.DES3_CBC_PAD, iv)
+    m = iv_mech(Mechanism.DES3_CBC_PAD, iv)
     for n in (0, 1, 7, 8, 9, 41):
         expected = crypt(tdea(value), modes.CBC(iv), DATA[:n], pad=True)
         assert t.encrypt(m, key, DATA[:n]) == expected
@@ -126,98 +129,104 @@ def cbc_mac(key: bytes, data: bytes) -> bytes:
 
 
 def test_des3_mac(t: Token) -> None:
-    need(t, M.DES3_MAC, M.DES3_MAC_GENERAL)
+    need(t, Mechanism.DES3_MAC, Mechanism.DES3_MAC_GENERAL)
     value = odd_parity(bytes(range(40, 64)))
-    key = secret(t, value, K.DES3)
+    key = t.secret(value, KeyType.DES3)
     for n in (0, 5, 8, 41):
         full = cbc_mac(value, DATA[:n])
-        assert t.sign(M.DES3_MAC, key, DATA[:n]) == full[:4]  # half a block (3.0, DES3_MAC)
-        assert t.verify(M.DES3_MAC, key, DATA[:n], full[:4]) == "OK"
-        assert t.sign_parts(M.DES3_MAC, key, split(DATA[:n], 3)) == full[:4]
-        general = ulong_param(M.DES3_MAC_GENERAL, 7)
+        assert t.sign(Mechanism.DES3_MAC, key, DATA[:n]) == full[:4]  # half a block (3.0, DES3_MAC)
+        assert t.verify(Mechanism.DES3_MAC, key, DATA[:n], full[:4]) == "OK"
+        assert t.sign_parts(Mechanism.DES3_MAC, key, split(DATA[:n], 3)) == full[:4]
+        general = ulong_param(Mechanism.DES3_MAC_GENERAL, 7)
         assert t.sign(general, key, DATA[:n]) == full[:7]
-    assert t.verify(M.DES3_MAC, key, DATA, bytes(4)) == "SIGNATURE_INVALID"
+    assert t.verify(Mechanism.DES3_MAC, key, DATA, bytes(4)) == "SIGNATURE_INVALID"
 
 
 def test_des3_cmac_nist(t: Token) -> None:
     """SP 800-38B's TDEA examples, three-key and two-key."""
-    need(t, M.DES3_CMAC)
+    need(t, Mechanism.DES3_CMAC)
     records = V.parse(V.external("CMAC/nist-800-38b-3des.txt").read_text())
     assert len(records) == 8
     for v in records:
         value, key_type = des_key_of(v)
-        key = secret(t, value, key_type)
+        key = t.secret(value, key_type)
         msg, mac = h(v["MESSAGE"]), h(v["OUTPUT"])
-        assert t.sign(M.DES3_CMAC, key, msg) == mac
-        assert t.verify(M.DES3_CMAC, key, msg, mac) == "OK"
+        assert t.sign(Mechanism.DES3_CMAC, key, msg) == mac
+        assert t.verify(Mechanism.DES3_CMAC, key, msg, mac) == "OK"
 
 
 def test_des3_cmac_general(t: Token) -> None:
-    need(t, M.DES3_CMAC, M.DES3_CMAC_GENERAL)
-    key = secret(t, odd_parity(bytes(range(24))), K.DES3)
-    full = t.sign(M.DES3_CMAC, key, DATA)
-    assert t.sign(ulong_param(M.DES3_CMAC_GENERAL, 5), key, DATA) == full[:5]
-    assert t.verify(ulong_param(M.DES3_CMAC_GENERAL, 5), key, DATA, full[:5]) == "OK"
+    need(t, Mechanism.DES3_CMAC, Mechanism.DES3_CMAC_GENERAL)
+    key = t.secret(odd_parity(bytes(range(24))), KeyType.DES3)
+    full = t.sign(Mechanism.DES3_CMAC, key, DATA)
+    assert t.sign(ulong_param(Mechanism.DES3_CMAC_GENERAL, 5), key, DATA) == full[:5]
+    assert t.verify(ulong_param(Mechanism.DES3_CMAC_GENERAL, 5), key, DATA, full[:5]) == "OK"
 
 
 @spec_departure("SoftHSMv2", clause="DES2/DES3 key objects: a key with wrong parity must not be created")
 def test_des_key_parity_and_length(t: Token) -> None:
     good = odd_parity(bytes(range(100, 124)))
-    assert t.get(secret(t, good, K.DES3), A.VALUE) == good
-    template = {A.CLASS: OC.SECRET_KEY, A.KEY_TYPE: K.DES3, A.TOKEN: False}
+    assert t.get(t.secret(good, KeyType.DES3), Attribute.VALUE) == good
+    template = {
+        Attribute.CLASS: ObjectClass.SECRET_KEY,
+        Attribute.KEY_TYPE: KeyType.DES3,
+        Attribute.TOKEN: False,
+    }
     bad_parity = bytes([good[0] ^ 1]) + good[1:]
-    assert create_rv(t, {**template, A.VALUE: bad_parity}) == "ATTRIBUTE_VALUE_INVALID"
-    assert create_rv(t, {**template, A.VALUE: good[:16]}) == "ATTRIBUTE_VALUE_INVALID"
+    assert create_rv(t, {**template, Attribute.VALUE: bad_parity}) == "ATTRIBUTE_VALUE_INVALID"
+    assert create_rv(t, {**template, Attribute.VALUE: good[:16]}) == "ATTRIBUTE_VALUE_INVALID"
 
 
 @spec_departure("SoftHSMv2", clause="Triple-DES mechanisms: DES3_ECB, DES3_CBC, DES3_CBC_PAD wrap and unwrap")
-@pytest.mark.parametrize("mechanism", [M.DES3_CBC, M.DES3_ECB, M.DES3_CBC_PAD])
+@pytest.mark.parametrize("mechanism", [Mechanism.DES3_CBC, Mechanism.DES3_ECB, Mechanism.DES3_CBC_PAD])
 def test_des3_wrap(t: Token, mechanism: int) -> None:
     """python-pkcs11 wraps with DES3_ECB when a DES3 key names no mechanism."""
     need(t, mechanism)
     kek_value = odd_parity(bytes(range(60, 84)))
-    kek = secret(t, kek_value, K.DES3)
-    inner = secret(t, bytes(range(32)), K.AES)
+    kek = t.secret(kek_value, KeyType.DES3)
+    inner = t.secret(bytes(range(32)), KeyType.AES)
     iv = bytes(8)
-    m = Mech(mechanism) if mechanism == M.DES3_ECB else iv_mech(mechanism, iv)
+    m = Mech(mechanism) if mechanism == Mechanism.DES3_ECB else iv_mech(mechanism, iv)
     wrapped = t.wrap(m, kek, inner)
-    mode: Any = modes.ECB() if mechanism == M.DES3_ECB else modes.CBC(iv)
-    assert wrapped == crypt(tdea(kek_value), mode, bytes(range(32)), pad=mechanism == M.DES3_CBC_PAD)
-    back = t.unwrap(m, kek, wrapped, derived(K.AES))
-    assert t.get(back, A.VALUE) == bytes(range(32))
+    mode: Any = modes.ECB() if mechanism == Mechanism.DES3_ECB else modes.CBC(iv)
+    assert wrapped == crypt(tdea(kek_value), mode, bytes(range(32)), pad=mechanism == Mechanism.DES3_CBC_PAD)
+    back = t.unwrap(m, kek, wrapped, derived(KeyType.AES))
+    assert t.get(back, Attribute.VALUE) == bytes(range(32))
 
 
 def test_des3_refusals(t: Token) -> None:
-    need(t, M.DES3_ECB, M.DES3_CBC)
-    key = secret(t, odd_parity(bytes(range(24))), K.DES3)
-    aes = secret(t, bytes(range(16)), K.AES)
-    assert t.rv("C_EncryptInit", Mech(M.DES3_ECB).ptr, aes) == "KEY_TYPE_INCONSISTENT"
-    t.ok("C_EncryptInit", Mech(M.DES3_ECB).ptr, key)
+    need(t, Mechanism.DES3_ECB, Mechanism.DES3_CBC)
+    key = t.secret(odd_parity(bytes(range(24))), KeyType.DES3)
+    aes = t.secret(bytes(range(16)), KeyType.AES)
+    assert t.rv("C_EncryptInit", Mech(Mechanism.DES3_ECB).ptr, aes) == "KEY_TYPE_INCONSISTENT"
+    t.ok("C_EncryptInit", Mech(Mechanism.DES3_ECB).ptr, key)
     n = t.m.ffi.new("CK_ULONG *", 64)
     out = t.m.ffi.new("CK_BYTE[]", 64)
     assert t.rv("C_Encrypt", *t._data(DATA[:7]), out, n) == "DATA_LEN_RANGE"
-    assert t.decrypt_rv(iv_mech(M.DES3_CBC_PAD, bytes(8)), key, bytes(12)) == "ENCRYPTED_DATA_LEN_RANGE"
+    assert (
+        t.decrypt_rv(iv_mech(Mechanism.DES3_CBC_PAD, bytes(8)), key, bytes(12)) == "ENCRYPTED_DATA_LEN_RANGE"
+    )
 
 
 @spec_departure(
     "SoftHSMv2", clause="3.0 5.9 C_Decrypt: bad CBC_PAD padding is ENCRYPTED_DATA_INVALID (GENERAL_ERROR)"
 )
 def test_des3_cbc_pad_bad_padding(t: Token) -> None:
-    need(t, M.DES3_CBC_PAD)
+    need(t, Mechanism.DES3_CBC_PAD)
     value = odd_parity(bytes(range(24)))
-    key = secret(t, value, K.DES3)
+    key = t.secret(value, KeyType.DES3)
     bad = crypt(tdea(value), modes.CBC(bytes(8)), bytes(8))  # a last byte of 0 is no PKCS #7 padding
-    assert t.decrypt_rv(iv_mech(M.DES3_CBC_PAD, bytes(8)), key, bad) == "ENCRYPTED_DATA_INVALID"
+    assert t.decrypt_rv(iv_mech(Mechanism.DES3_CBC_PAD, bytes(8)), key, bad) == "ENCRYPTED_DATA_INVALID"
 
 
 @spec_departure(
     "SoftHSMv2", clause="3.0 5.8: an IV of the wrong length is MECHANISM_PARAM_INVALID (MECHANISM_INVALID)"
 )
 def test_des3_cbc_iv_length(t: Token) -> None:
-    need(t, M.DES3_CBC)
-    key = secret(t, odd_parity(bytes(range(24))), K.DES3)
-    assert t.rv("C_EncryptInit", iv_mech(M.DES3_CBC, bytes(16)).ptr, key) == "MECHANISM_PARAM_INVALID"
-    assert t.rv("C_EncryptInit", Mech(M.DES3_CBC).ptr, key) == "MECHANISM_PARAM_INVALID"
+    need(t, Mechanism.DES3_CBC)
+    key = t.secret(odd_parity(bytes(range(24))), KeyType.DES3)
+    assert t.rv("C_EncryptInit", iv_mech(Mechanism.DES3_CBC, bytes(16)).ptr, key) == "MECHANISM_PARAM_INVALID"
+    assert t.rv("C_EncryptInit", Mech(Mechanism.DES3_CBC).ptr, key) == "MECHANISM_PARAM_INVALID"
 
 
 # ------------------------------------------------------------------------------- Camellia
@@ -241,39 +250,45 @@ def ntt_vectors(relpath: str) -> list[tuple[bytes, list[tuple[bytes, bytes]]]]:
 
 @pytest.mark.parametrize("size", [128, 192, 256])
 def test_camellia_ecb_ntt(t: Token, size: int) -> None:
-    need(t, M.CAMELLIA_ECB)
+    need(t, Mechanism.CAMELLIA_ECB)
     keys = ntt_vectors(f"ciphers/Camellia/camellia-{size}-ecb.txt")
     assert keys
     for value, blocks in keys:
-        key = secret(t, value, K.CAMELLIA)
+        key = t.secret(value, KeyType.CAMELLIA)
         pt, ct = b"".join(p for p, _ in blocks), b"".join(c for _, c in blocks)
-        assert t.encrypt(M.CAMELLIA_ECB, key, pt) == ct
-        assert t.decrypt(M.CAMELLIA_ECB, key, ct) == pt
+        assert t.encrypt(Mechanism.CAMELLIA_ECB, key, pt) == ct
+        assert t.decrypt(Mechanism.CAMELLIA_ECB, key, ct) == pt
 
 
 def test_camellia_cbc_openssl(t: Token) -> None:
-    need(t, M.CAMELLIA_CBC)
+    need(t, Mechanism.CAMELLIA_CBC)
     records = cavp("ciphers/Camellia/camellia-cbc.txt")
     assert len(records) == 12
     for v in records:
-        key = secret(t, h(v["KEY"]), K.CAMELLIA)
-        m = iv_mech(M.CAMELLIA_CBC, h(v["IV"]))
+        key = t.secret(h(v["KEY"]), KeyType.CAMELLIA)
+        m = iv_mech(Mechanism.CAMELLIA_CBC, h(v["IV"]))
         assert t.encrypt(m, key, h(v["PLAINTEXT"])) == h(v["CIPHERTEXT"])
         assert t.decrypt(m, key, h(v["CIPHERTEXT"])) == h(v["PLAINTEXT"])
 
 
 @pytest.mark.parametrize("size", [16, 24, 32])
 def test_camellia_keygen_and_cbc_pad(t: Token, size: int) -> None:
-    need(t, M.CAMELLIA_KEY_GEN, M.CAMELLIA_CBC_PAD)
+    need(t, Mechanism.CAMELLIA_KEY_GEN, Mechanism.CAMELLIA_CBC_PAD)
     key = t.generate_key(
-        M.CAMELLIA_KEY_GEN,
-        {A.KEY_TYPE: K.CAMELLIA, A.VALUE_LEN: size, A.TOKEN: False, A.SENSITIVE: False, A.EXTRACTABLE: True},
+        Mechanism.CAMELLIA_KEY_GEN,
+        {
+            Attribute.KEY_TYPE: KeyType.CAMELLIA,
+            Attribute.VALUE_LEN: size,
+            Attribute.TOKEN: False,
+            Attribute.SENSITIVE: False,
+            Attribute.EXTRACTABLE: True,
+        },
     )
-    value = t.get(key, A.VALUE)
-    assert len(value) == size and t.get_ulong(key, A.KEY_TYPE) == K.CAMELLIA
-    assert t.get(key, A.CHECK_VALUE) == crypt(Camellia(value), modes.ECB(), bytes(16))[:3]
+    value = t.get(key, Attribute.VALUE)
+    assert len(value) == size and t.get_ulong(key, Attribute.KEY_TYPE) == KeyType.CAMELLIA
+    assert t.get(key, Attribute.CHECK_VALUE) == crypt(Camellia(value), modes.ECB(), bytes(16))[:3]
     iv = bytes(range(16))
-    m = iv_mech(M.CAMELLIA_CBC_PAD, iv)
+    m = iv_mech(Mechanism.CAMELLIA_CBC_PAD, iv)
     for n in (0, 15, 16, 41):
         expected = crypt(Camellia(value), modes.CBC(iv), DATA[:n], pad=True)
         assert t.encrypt_parts(m, key, split(DATA[:n], 7)) == expected
@@ -281,53 +296,62 @@ def test_camellia_keygen_and_cbc_pad(t: Token, size: int) -> None:
 
 
 def test_camellia_refusals(t: Token) -> None:
-    need(t, M.CAMELLIA_KEY_GEN, M.CAMELLIA_ECB)
-    aes = secret(t, bytes(range(16)), K.AES)
-    assert t.rv("C_EncryptInit", Mech(M.CAMELLIA_ECB).ptr, aes) == "KEY_TYPE_INCONSISTENT"
-    camellia = secret(t, bytes(range(16)), K.CAMELLIA)
-    assert t.rv("C_EncryptInit", iv_mech(M.CAMELLIA_CBC, bytes(8)).ptr, camellia) == "MECHANISM_PARAM_INVALID"
-    wrong_size = {A.CLASS: OC.SECRET_KEY, A.VALUE_LEN: 20, A.TOKEN: False}
-    assert generate_rv(t, Mech(M.CAMELLIA_KEY_GEN), wrong_size) == "KEY_SIZE_RANGE"
-    bad = {A.CLASS: OC.SECRET_KEY, A.KEY_TYPE: K.CAMELLIA, A.VALUE: bytes(20), A.TOKEN: False}
+    need(t, Mechanism.CAMELLIA_KEY_GEN, Mechanism.CAMELLIA_ECB)
+    aes = t.secret(bytes(range(16)), KeyType.AES)
+    assert t.rv("C_EncryptInit", Mech(Mechanism.CAMELLIA_ECB).ptr, aes) == "KEY_TYPE_INCONSISTENT"
+    camellia = t.secret(bytes(range(16)), KeyType.CAMELLIA)
+    assert (
+        t.rv("C_EncryptInit", iv_mech(Mechanism.CAMELLIA_CBC, bytes(8)).ptr, camellia)
+        == "MECHANISM_PARAM_INVALID"
+    )
+    wrong_size = {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.VALUE_LEN: 20, Attribute.TOKEN: False}
+    assert generate_rv(t, Mech(Mechanism.CAMELLIA_KEY_GEN), wrong_size) == "KEY_SIZE_RANGE"
+    bad = {
+        Attribute.CLASS: ObjectClass.SECRET_KEY,
+        Attribute.KEY_TYPE: KeyType.CAMELLIA,
+        Attribute.VALUE: bytes(20),
+        Attribute.TOKEN: False,
+    }
     assert create_rv(t, bad) == "ATTRIBUTE_VALUE_INVALID"
 
 
 # ------------------------------------------------------------------------------- MD5
 def test_md5_rfc1321(t: Token) -> None:
-    need(t, M.MD5)
+    need(t, Mechanism.MD5)
     records = V.parse(V.external("hashes/MD5/rfc-1321.txt").read_text())
     assert len(records) == 7
     for v in records:
         msg = h(v["Msg"])[: int(v["Len"]) // 8]
-        assert t.digest(M.MD5, msg) == h(v["MD"])
-        assert t.digest_parts(M.MD5, split(msg, 3)) == h(v["MD"])
+        assert t.digest(Mechanism.MD5, msg) == h(v["MD"])
+        assert t.digest_parts(Mechanism.MD5, split(msg, 3)) == h(v["MD"])
 
 
 def test_md5_hmac_rfc2202(t: Token) -> None:
-    need(t, M.MD5_HMAC)
+    need(t, Mechanism.MD5_HMAC)
     records = V.parse(V.external("HMAC/rfc-2202-md5.txt").read_text())
     assert len(records) == 7
     for v in records:
         key_value = h(v["Key"])
-        if t.softhsm2 and len(key_value) < int(t.mechanism_info(M.MD5_HMAC).ulMinKeySize):
+        if t.softhsm2 and len(key_value) < int(t.mechanism_info(Mechanism.MD5_HMAC).ulMinKeySize):
             continue  # SoftHSMv2's minimum HMAC key is the hash's size
-        key = secret(t, key_value, K.GENERIC_SECRET)
-        mac = t.sign(M.MD5_HMAC, key, h(v["Msg"]))
+        key = t.secret(key_value, KeyType.GENERIC_SECRET)
+        mac = t.sign(Mechanism.MD5_HMAC, key, h(v["Msg"]))
         assert mac[: len(h(v["MD"]))] == h(v["MD"])
-        assert t.verify(M.MD5_HMAC, key, h(v["Msg"]), mac) == "OK"
+        assert t.verify(Mechanism.MD5_HMAC, key, h(v["Msg"]), mac) == "OK"
 
 
 def test_md5_is_legacy_only(t: Token) -> None:
     """MD5 digests and HMACs; it is no hash of another mechanism's parameter (OAEP, PSS, HKDF)."""
-    need(t, M.MD5, M.MD5_HMAC_GENERAL)
-    key = secret(t, b"legacy mac key", K.MD5_HMAC)
-    assert t.sign(ulong_param(M.MD5_HMAC_GENERAL, 10), key, DATA) == t.sign(M.MD5_HMAC, key, DATA)[:10]
+    need(t, Mechanism.MD5, Mechanism.MD5_HMAC_GENERAL)
+    key = t.secret(b"legacy mac key", KeyType.MD5_HMAC)
+    assert (
+        t.sign(ulong_param(Mechanism.MD5_HMAC_GENERAL, 10), key, DATA)
+        == t.sign(Mechanism.MD5_HMAC, key, DATA)[:10]
+    )
     if t.softhsm2:
         return
-    from .mech_support import hkdf
-
-    base = secret(t, bytes(32), K.GENERIC_SECRET)
-    rv = t.derive_rv(hkdf(prf=M.MD5), base, derived(length=16))
+    base = t.secret(bytes(32), KeyType.GENERIC_SECRET)
+    rv = t.derive_rv(hkdf(prf=Mechanism.MD5), base, derived(length=16))
     assert rv == "MECHANISM_PARAM_INVALID"
 
 
@@ -338,13 +362,13 @@ def test_aes_key_wrap_pad_aes_keys(t: Token, size: int) -> None:
     RFC 5649 (3.0's AES_KEY_WRAP_KWP): AES keys travel between the two modules."""
     from cryptography.hazmat.primitives import keywrap
 
-    need(t, M.AES_KEY_WRAP_PAD)
+    need(t, Mechanism.AES_KEY_WRAP_PAD)
     kek_value, value = bytes(range(32)), bytes(range(100, 100 + size))
-    kek, key = secret(t, kek_value, K.AES), secret(t, value, K.AES)
-    wrapped = t.wrap(Mech(M.AES_KEY_WRAP_PAD), kek, key)
+    kek, key = t.secret(kek_value, KeyType.AES), t.secret(value, KeyType.AES)
+    wrapped = t.wrap(Mech(Mechanism.AES_KEY_WRAP_PAD), kek, key)
     assert wrapped == keywrap.aes_key_wrap_with_padding(kek_value, value)
-    back = t.unwrap(Mech(M.AES_KEY_WRAP_PAD), kek, wrapped, derived(K.AES))
-    assert t.get(back, A.VALUE) == value
+    back = t.unwrap(Mech(Mechanism.AES_KEY_WRAP_PAD), kek, wrapped, derived(KeyType.AES))
+    assert t.get(back, Attribute.VALUE) == value
 
 
 @spec_departure(
@@ -352,34 +376,34 @@ def test_aes_key_wrap_pad_aes_keys(t: Token, size: int) -> None:
 )
 def test_aes_key_wrap_pad_rfc5649(t: Token) -> None:
     """RFC 5649's own examples (20- and 7-byte keys)."""
-    need(t, M.AES_KEY_WRAP_PAD)
+    need(t, Mechanism.AES_KEY_WRAP_PAD)
     for v in V.load("aes_kwp_rfc5649.txt"):
-        kek = secret(t, h(v["KEK"]), K.AES)
-        key = secret(t, h(v["Key"]), K.GENERIC_SECRET)
-        m = Mech(M.AES_KEY_WRAP_PAD)
+        kek = t.secret(h(v["KEK"]), KeyType.AES)
+        key = t.secret(h(v["Key"]), KeyType.GENERIC_SECRET)
+        m = Mech(Mechanism.AES_KEY_WRAP_PAD)
         assert t.wrap(m, kek, key) == h(v["Wrapped"])
         back = t.unwrap(m, kek, h(v["Wrapped"]), derived())
-        assert t.get(back, A.VALUE) == h(v["Key"])
+        assert t.get(back, Attribute.VALUE) == h(v["Key"])
 
 
 # ------------------------------------------------------------------------------- mechanism info
 INFO = [
     # mechanism, min, max (bytes for the block ciphers), flags
-    (M.DES2_KEY_GEN, 16, 16, 0x8000),
-    (M.DES3_KEY_GEN, 24, 24, 0x8000),
-    (M.DES3_ECB, 16, 24, 0x100 | 0x200 | 0x20000 | 0x40000),
-    (M.DES3_CBC, 16, 24, 0x100 | 0x200 | 0x20000 | 0x40000),
-    (M.DES3_CBC_PAD, 16, 24, 0x100 | 0x200 | 0x20000 | 0x40000),
-    (M.DES3_MAC, 16, 24, 0x800 | 0x2000),
-    (M.DES3_MAC_GENERAL, 16, 24, 0x800 | 0x2000),
-    (M.DES3_CMAC, 16, 24, 0x800 | 0x2000),
-    (M.DES3_CMAC_GENERAL, 16, 24, 0x800 | 0x2000),
-    (M.CAMELLIA_KEY_GEN, 16, 32, 0x8000),
-    (M.CAMELLIA_ECB, 16, 32, 0x100 | 0x200 | 0x20000 | 0x40000),
-    (M.CAMELLIA_CBC, 16, 32, 0x100 | 0x200 | 0x20000 | 0x40000),
-    (M.CAMELLIA_CBC_PAD, 16, 32, 0x100 | 0x200 | 0x20000 | 0x40000),
-    (M.MD5, 0, 0, 0x400),
-    (M.AES_KEY_WRAP_PAD, 16, 32, 0x100 | 0x200 | 0x20000 | 0x40000),
+    (Mechanism.DES2_KEY_GEN, 16, 16, 0x8000),
+    (Mechanism.DES3_KEY_GEN, 24, 24, 0x8000),
+    (Mechanism.DES3_ECB, 16, 24, 0x100 | 0x200 | 0x20000 | 0x40000),
+    (Mechanism.DES3_CBC, 16, 24, 0x100 | 0x200 | 0x20000 | 0x40000),
+    (Mechanism.DES3_CBC_PAD, 16, 24, 0x100 | 0x200 | 0x20000 | 0x40000),
+    (Mechanism.DES3_MAC, 16, 24, 0x800 | 0x2000),
+    (Mechanism.DES3_MAC_GENERAL, 16, 24, 0x800 | 0x2000),
+    (Mechanism.DES3_CMAC, 16, 24, 0x800 | 0x2000),
+    (Mechanism.DES3_CMAC_GENERAL, 16, 24, 0x800 | 0x2000),
+    (Mechanism.CAMELLIA_KEY_GEN, 16, 32, 0x8000),
+    (Mechanism.CAMELLIA_ECB, 16, 32, 0x100 | 0x200 | 0x20000 | 0x40000),
+    (Mechanism.CAMELLIA_CBC, 16, 32, 0x100 | 0x200 | 0x20000 | 0x40000),
+    (Mechanism.CAMELLIA_CBC_PAD, 16, 32, 0x100 | 0x200 | 0x20000 | 0x40000),
+    (Mechanism.MD5, 0, 0, 0x400),
+    (Mechanism.AES_KEY_WRAP_PAD, 16, 32, 0x100 | 0x200 | 0x20000 | 0x40000),
 ]
 
 

@@ -6,32 +6,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from .mech_support import (
-    CKA,
-    CKD,
-    CKK,
-    CKM,
-    CKO,
-    P256,
-    P521,
-    Token,
-    cbytes,
-    ctr,
-    digest,
-    ec_key,
-    ec_point,
-    ecdh,
-    ffi,
-    gcm,
-    hkdf,
-    import_ec,
-    import_rsa,
-    mac_general,
-    mech,
-    pss,
-    rsa_key,
-)
-from .pkcs11 import Module, spec_departure
+from support.constants import KDF, Attribute, KeyType, Mechanism, ObjectClass
+from support.keys import P256, P521, ec_key, ec_point, import_ec, import_rsa, rsa_key
+from support.mechanisms import ctr, digest, ecdh, gcm, hkdf, mac_general, mech, oaep, pss
+from support.pkcs11 import Module, ffi, spec_departure
+from support.templates import cbytes
+from support.token import Token
 
 IV = bytes(range(16))
 NONCE = bytes(range(12))
@@ -99,20 +79,20 @@ def test_cbc_pad_bad_padding(t: Token) -> None:
     key, value = t.aes(16)
     c = Cipher(algorithms.AES(value), modes.CBC(IV)).encryptor()
     ct = c.update(b"a" * 15 + b"\x02") + c.finalize()
-    assert t.decrypt_rv(mech(CKM.AES_CBC_PAD, IV), key, ct) == "ENCRYPTED_DATA_INVALID"
+    assert t.decrypt_rv(mech(Mechanism.AES_CBC_PAD, IV), key, ct) == "ENCRYPTED_DATA_INVALID"
     c = Cipher(algorithms.AES(value), modes.CBC(IV)).encryptor()
     ct = c.update(b"a" * 15 + b"\x00") + c.finalize()
-    assert t.decrypt_rv(mech(CKM.AES_CBC_PAD, IV), key, ct) == "ENCRYPTED_DATA_INVALID"
-    assert t.decrypt_rv(mech(CKM.AES_CBC_PAD, IV), key, ct[:15]) == "ENCRYPTED_DATA_LEN_RANGE"
-    assert t.decrypt_rv(mech(CKM.AES_CBC_PAD, IV), key, b"") == "ENCRYPTED_DATA_LEN_RANGE"
+    assert t.decrypt_rv(mech(Mechanism.AES_CBC_PAD, IV), key, ct) == "ENCRYPTED_DATA_INVALID"
+    assert t.decrypt_rv(mech(Mechanism.AES_CBC_PAD, IV), key, ct[:15]) == "ENCRYPTED_DATA_LEN_RANGE"
+    assert t.decrypt_rv(mech(Mechanism.AES_CBC_PAD, IV), key, b"") == "ENCRYPTED_DATA_LEN_RANGE"
 
 
 def test_cbc_pad_multipart_hold_back(t: Token) -> None:
     key, _ = t.aes(16)
     data = b"z" * 32
-    ct = t.encrypt(mech(CKM.AES_CBC_PAD, IV), key, data)
+    ct = t.encrypt(mech(Mechanism.AES_CBC_PAD, IV), key, data)
     assert len(ct) == 48
-    t.ok("C_DecryptInit", mech(CKM.AES_CBC_PAD, IV).ptr, key)
+    t.ok("C_DecryptInit", mech(Mechanism.AES_CBC_PAD, IV).ptr, key)
     out = t.out("C_DecryptUpdate", cbytes(ct[:16]), 16)
     assert out == b""
     out += t.out("C_DecryptUpdate", cbytes(ct[16:48]), 32)
@@ -120,10 +100,10 @@ def test_cbc_pad_multipart_hold_back(t: Token) -> None:
     assert t.out("C_DecryptFinal") == b""
 
 
-@pytest.mark.parametrize("m", [CKM.AES_ECB, CKM.AES_CBC])
+@pytest.mark.parametrize("m", [Mechanism.AES_ECB, Mechanism.AES_CBC])
 def test_block_not_multiple(t: Token, m: int) -> None:
     key, _ = t.aes(16)
-    mm = mech(m, IV) if m == CKM.AES_CBC else mech(m)
+    mm = mech(m, IV) if m == Mechanism.AES_CBC else mech(m)
     t.ok("C_EncryptInit", mm.ptr, key)
     n = ffi.new("CK_ULONG *", 64)
     buf = ffi.new("CK_BYTE[]", 64)
@@ -151,12 +131,12 @@ def test_ctr_counter_bits(t: Token) -> None:
     assert t.rv("C_EncryptInit", ctr(cb, 129).ptr, key) == "MECHANISM_PARAM_INVALID"
 
 
-@pytest.mark.parametrize("m,full", [(CKM.SHA256_HMAC, 32), (CKM.AES_CMAC, 16)])
+@pytest.mark.parametrize("m,full", [(Mechanism.SHA256_HMAC, 32), (Mechanism.AES_CMAC, 16)])
 def test_mac_verify_lengths(t: Token, m: int, full: int) -> None:
-    if m == CKM.AES_CMAC:
+    if m == Mechanism.AES_CMAC:
         key, _ = t.aes(16)
     else:
-        key = t.secret(b"k" * 32, CKK.GENERIC_SECRET)
+        key = t.secret(b"k" * 32, KeyType.GENERIC_SECRET)
     sig = t.sign(m, key, b"data")
     assert len(sig) == full
     assert t.verify(m, key, b"data", sig) == "OK"
@@ -165,13 +145,13 @@ def test_mac_verify_lengths(t: Token, m: int, full: int) -> None:
     assert t.verify(m, key, b"datX", sig) == "SIGNATURE_INVALID"
 
 
-@pytest.mark.parametrize("m,full", [(CKM.SHA256_HMAC_GENERAL, 32), (CKM.AES_CMAC_GENERAL, 16)])
+@pytest.mark.parametrize("m,full", [(Mechanism.SHA256_HMAC_GENERAL, 32), (Mechanism.AES_CMAC_GENERAL, 16)])
 def test_mac_general_lengths(t: Token, m: int, full: int) -> None:
     t.require(m)
-    if m == CKM.AES_CMAC_GENERAL:
+    if m == Mechanism.AES_CMAC_GENERAL:
         key, _ = t.aes(16)
     else:
-        key = t.secret(b"k" * 32, CKK.GENERIC_SECRET)
+        key = t.secret(b"k" * 32, KeyType.GENERIC_SECRET)
     for n in (1, 8, full):
         sig = t.sign(mac_general(m, n), key, b"data")
         assert len(sig) == n
@@ -186,16 +166,16 @@ def test_mac_general_lengths(t: Token, m: int, full: int) -> None:
 )
 def test_rsa_pkcs_sign_too_long(t: Token) -> None:
     _, priv = import_rsa(t, rsa_key(2048))
-    t.ok("C_SignInit", mech(CKM.RSA_PKCS).ptr, priv)
+    t.ok("C_SignInit", mech(Mechanism.RSA_PKCS).ptr, priv)
     n = ffi.new("CK_ULONG *", 512)
     buf = ffi.new("CK_BYTE[]", 512)
     assert t.rv("C_Sign", cbytes(b"a" * 246), 246, buf, n) == "DATA_LEN_RANGE"
-    assert len(t.sign(CKM.RSA_PKCS, priv, b"a" * 245)) == 256
+    assert len(t.sign(Mechanism.RSA_PKCS, priv, b"a" * 245)) == 256
 
 
 def test_rsa_sig_len(t: Token) -> None:
     pub, priv = import_rsa(t, rsa_key(2048))
-    for m in (mech(CKM.SHA256_RSA_PKCS), pss(CKM.SHA256_RSA_PKCS_PSS, "sha256")):
+    for m in (mech(Mechanism.SHA256_RSA_PKCS), pss(Mechanism.SHA256_RSA_PKCS_PSS, "sha256")):
         sig = t.sign(m, priv, b"data")
         assert t.verify(m, pub, b"data", sig[:-1]) == "SIGNATURE_LEN_RANGE"
         assert t.verify(m, pub, b"datX", sig) == "SIGNATURE_INVALID"
@@ -209,9 +189,10 @@ def test_pss_salt_too_long(t: Token) -> None:
     _, priv = import_rsa(t, rsa_key(2048))
     # emLen = 256, hLen 32: max salt 222
     assert (
-        t.rv("C_SignInit", pss(CKM.SHA256_RSA_PKCS_PSS, "sha256", 223).ptr, priv) == "MECHANISM_PARAM_INVALID"
+        t.rv("C_SignInit", pss(Mechanism.SHA256_RSA_PKCS_PSS, "sha256", 223).ptr, priv)
+        == "MECHANISM_PARAM_INVALID"
     )
-    assert len(t.sign(pss(CKM.SHA256_RSA_PKCS_PSS, "sha256", 222), priv, b"data")) == 256
+    assert len(t.sign(pss(Mechanism.SHA256_RSA_PKCS_PSS, "sha256", 222), priv, b"data")) == 256
 
 
 @pytest.mark.parametrize("params,size", [(P256, 64), (P521, 132)])
@@ -219,11 +200,11 @@ def test_ecdsa_lengths(t: Token, params: bytes, size: int) -> None:
     k = ec_key(params)
     pub, priv = import_ec(t, k, params)
     long_digest = digest("sha512", b"m") + b"\x01" * 16
-    sig = t.sign(CKM.ECDSA, priv, long_digest)
+    sig = t.sign(Mechanism.ECDSA, priv, long_digest)
     assert len(sig) == size
-    assert t.verify(CKM.ECDSA, pub, long_digest, sig) == "OK"
-    assert t.verify(CKM.ECDSA, pub, long_digest, sig[:-1]) == "SIGNATURE_LEN_RANGE"
-    assert t.verify(CKM.ECDSA, pub, long_digest, bytes(size)) == "SIGNATURE_INVALID"
+    assert t.verify(Mechanism.ECDSA, pub, long_digest, sig) == "OK"
+    assert t.verify(Mechanism.ECDSA, pub, long_digest, sig[:-1]) == "SIGNATURE_LEN_RANGE"
+    assert t.verify(Mechanism.ECDSA, pub, long_digest, bytes(size)) == "SIGNATURE_INVALID"
 
 
 def test_ecdsa_long_digest_truncated_like_x962(t: Token) -> None:
@@ -233,7 +214,7 @@ def test_ecdsa_long_digest_truncated_like_x962(t: Token) -> None:
     k = ec_key(P256)
     _, priv = import_ec(t, k, P256)
     h = digest("sha512", b"message")
-    sig = t.sign(CKM.ECDSA, priv, h)
+    sig = t.sign(Mechanism.ECDSA, priv, h)
     der = utils.encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
     k.public_key().verify(der, h, ec.ECDSA(utils.Prehashed(hashes.SHA512())))
 
@@ -252,13 +233,11 @@ def test_ctr_decrypt_counter_exhausted(t: Token) -> None:
     clause="3.0 5.9 C_Decrypt: RSA ciphertext not k bytes is ENCRYPTED_DATA_LEN_RANGE (GENERAL_ERROR)",
 )
 def test_rsa_encrypt_lengths(t: Token) -> None:
-    from .mech_support import oaep
-
     pub, priv = import_rsa(t, rsa_key(2048))
-    ct = t.encrypt(CKM.RSA_PKCS, pub, b"a" * 245)
-    assert t.decrypt(CKM.RSA_PKCS, priv, ct) == b"a" * 245
-    assert t.decrypt_rv(CKM.RSA_PKCS, priv, ct[:-1]) == "ENCRYPTED_DATA_LEN_RANGE"
-    t.ok("C_EncryptInit", mech(CKM.RSA_PKCS).ptr, pub)
+    ct = t.encrypt(Mechanism.RSA_PKCS, pub, b"a" * 245)
+    assert t.decrypt(Mechanism.RSA_PKCS, priv, ct) == b"a" * 245
+    assert t.decrypt_rv(Mechanism.RSA_PKCS, priv, ct[:-1]) == "ENCRYPTED_DATA_LEN_RANGE"
+    t.ok("C_EncryptInit", mech(Mechanism.RSA_PKCS).ptr, pub)
     n = ffi.new("CK_ULONG *", 512)
     buf = ffi.new("CK_BYTE[]", 512)
     assert t.rv("C_Encrypt", cbytes(b"a" * 246), 246, buf, n) == "DATA_LEN_RANGE"
@@ -272,12 +251,12 @@ def test_key_wrap_lengths(t: Token) -> None:
     if t.softhsm2:
         pytest.skip("SoftHSMv2 2.6.1 offers AES key wrap through C_WrapKey only")
     kek, _ = t.aes(16)
-    assert t.decrypt_rv(mech(CKM.AES_KEY_WRAP), kek, bytes(20)) == "ENCRYPTED_DATA_LEN_RANGE"
-    assert t.decrypt_rv(mech(CKM.AES_KEY_WRAP), kek, bytes(24)) == "ENCRYPTED_DATA_INVALID"
-    assert t.decrypt_rv(mech(CKM.AES_KEY_WRAP_KWP), kek, bytes(16)) == "ENCRYPTED_DATA_INVALID"
-    assert t.decrypt_rv(mech(CKM.AES_KEY_WRAP_KWP), kek, bytes(12)) == "ENCRYPTED_DATA_LEN_RANGE"
-    assert len(t.encrypt(mech(CKM.AES_KEY_WRAP_KWP), kek, b"x")) == 16
-    t.ok("C_EncryptInit", mech(CKM.AES_KEY_WRAP).ptr, kek)
+    assert t.decrypt_rv(mech(Mechanism.AES_KEY_WRAP), kek, bytes(20)) == "ENCRYPTED_DATA_LEN_RANGE"
+    assert t.decrypt_rv(mech(Mechanism.AES_KEY_WRAP), kek, bytes(24)) == "ENCRYPTED_DATA_INVALID"
+    assert t.decrypt_rv(mech(Mechanism.AES_KEY_WRAP_KWP), kek, bytes(16)) == "ENCRYPTED_DATA_INVALID"
+    assert t.decrypt_rv(mech(Mechanism.AES_KEY_WRAP_KWP), kek, bytes(12)) == "ENCRYPTED_DATA_LEN_RANGE"
+    assert len(t.encrypt(mech(Mechanism.AES_KEY_WRAP_KWP), kek, b"x")) == 16
+    t.ok("C_EncryptInit", mech(Mechanism.AES_KEY_WRAP).ptr, kek)
     n = ffi.new("CK_ULONG *", 64)
     buf = ffi.new("CK_BYTE[]", 64)
     assert t.rv("C_Encrypt", cbytes(b"x" * 20), 20, buf, n) == "DATA_LEN_RANGE"
@@ -286,23 +265,29 @@ def test_key_wrap_lengths(t: Token) -> None:
 def test_mech_info_key_sizes_accepted(t: Token) -> None:
     if t.softhsm2:
         pytest.skip("softhsm-py's own table (SoftHSMv2 lists other maxima)")
-    for m in (CKM.AES_GCM, CKM.AES_CBC_PAD, CKM.AES_CTR, CKM.AES_CMAC, CKM.AES_KEY_WRAP):
+    for m in (
+        Mechanism.AES_GCM,
+        Mechanism.AES_CBC_PAD,
+        Mechanism.AES_CTR,
+        Mechanism.AES_CMAC,
+        Mechanism.AES_KEY_WRAP,
+    ):
         info = t.mechanism_info(m)
         assert (int(info.ulMinKeySize), int(info.ulMaxKeySize)) == (16, 32)
-    info = t.mechanism_info(CKM.ECDSA)
+    info = t.mechanism_info(Mechanism.ECDSA)
     assert int(info.ulMinKeySize) <= 256 and int(info.ulMaxKeySize) >= 521
 
 
-def _secret_template(length: int | None = None, key_type: int = CKK.GENERIC_SECRET) -> dict[int, object]:
+def _secret_template(length: int | None = None, key_type: int = KeyType.GENERIC_SECRET) -> dict[int, object]:
     attrs: dict[int, object] = {
-        CKA.CLASS: CKO.SECRET_KEY,
-        CKA.KEY_TYPE: key_type,
-        CKA.TOKEN: False,
-        CKA.SENSITIVE: False,
-        CKA.EXTRACTABLE: True,
+        Attribute.CLASS: ObjectClass.SECRET_KEY,
+        Attribute.KEY_TYPE: key_type,
+        Attribute.TOKEN: False,
+        Attribute.SENSITIVE: False,
+        Attribute.EXTRACTABLE: True,
     }
     if length is not None:
-        attrs[CKA.VALUE_LEN] = length
+        attrs[Attribute.VALUE_LEN] = length
     return attrs
 
 
@@ -312,18 +297,18 @@ def test_ecdh_kdf_parameters(t: Token) -> None:
     point = ec_point(peer.public_key())
     z = peer.exchange(ec.ECDH(), ours.public_key())
     assert (
-        t.derive_rv(ecdh(point, CKD.NULL, b"shared"), priv, _secret_template(32)) == "MECHANISM_PARAM_INVALID"
+        t.derive_rv(ecdh(point, KDF.NULL, b"shared"), priv, _secret_template(32)) == "MECHANISM_PARAM_INVALID"
     )
     assert t.derive_rv(ecdh(point, 0x1234), priv, _secret_template(32)) == "MECHANISM_PARAM_INVALID"
     if not t.softhsm2:  # SoftHSMv2 needs CKA_VALUE_LEN in the template
         key = t.derive(ecdh(point), priv, _secret_template())
-        assert t.get(key, CKA.VALUE) == z
-        assert t.get_ulong(key, CKA.VALUE_LEN) == 32
+        assert t.get(key, Attribute.VALUE) == z
+        assert t.get_ulong(key, Attribute.VALUE_LEN) == 32
     key = t.derive(ecdh(point), priv, _secret_template(16))
     # The spec leaves which end of Z a shorter key keeps open: we (OpenSSL, kryoptic) keep the
     # leading bytes, SoftHSMv2 the trailing ones.
-    assert t.get(key, CKA.VALUE) == (z[-16:] if t.softhsm2 else z[:16])
-    assert t.derive_rv(ecdh(point), priv, _secret_template(24, CKK.AES)) == "OK"
+    assert t.get(key, Attribute.VALUE) == (z[-16:] if t.softhsm2 else z[:16])
+    assert t.derive_rv(ecdh(point), priv, _secret_template(24, KeyType.AES)) == "OK"
 
 
 @spec_departure(
@@ -339,7 +324,7 @@ def test_ecdh_null_kdf_length_refused(t: Token) -> None:
         "ATTRIBUTE_VALUE_INVALID",
         "TEMPLATE_INCONSISTENT",
     )
-    assert t.derive_rv(ecdh(point), priv, _secret_template(20, CKK.AES)) in (
+    assert t.derive_rv(ecdh(point), priv, _secret_template(20, KeyType.AES)) in (
         "ATTRIBUTE_VALUE_INVALID",
         "TEMPLATE_INCONSISTENT",
         "KEY_SIZE_RANGE",
@@ -347,13 +332,13 @@ def test_ecdh_null_kdf_length_refused(t: Token) -> None:
 
 
 def test_hkdf_lengths(t: Token) -> None:
-    t.require(CKM.HKDF_DERIVE)
-    base = t.secret(b"k" * 32, CKK.GENERIC_SECRET, DERIVE=True)
+    t.require(Mechanism.HKDF_DERIVE)
+    base = t.secret(b"k" * 32, KeyType.GENERIC_SECRET, DERIVE=True)
     key = t.derive(hkdf(salt=b"salt", info=b"info"), base, _secret_template(255 * 32))
-    assert len(t.get(key, CKA.VALUE)) == 255 * 32
+    assert len(t.get(key, Attribute.VALUE)) == 255 * 32
     assert t.derive_rv(hkdf(salt=b"salt"), base, _secret_template(255 * 32 + 1)) == "TEMPLATE_INCONSISTENT"
     key = t.derive(hkdf(salt=b"salt", expand=False), base, _secret_template())
-    assert len(t.get(key, CKA.VALUE)) == 32
+    assert len(t.get(key, Attribute.VALUE)) == 32
     assert (
         t.derive_rv(hkdf(salt=b"salt", expand=False), base, _secret_template(33)) == "TEMPLATE_INCONSISTENT"
     )

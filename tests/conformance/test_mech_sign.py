@@ -16,29 +16,23 @@ from cryptography.hazmat.primitives.asymmetric import ec, utils
 from cryptography.hazmat.primitives.asymmetric import padding as rsa_padding
 from cryptography.hazmat.primitives.ciphers import algorithms
 
-from .mech_support import (
-    CKK,
-    CKM,
-    DIGEST_INFO,
+from support.constants import KeyType, Mechanism
+from support.keys import (
     P256,
     P384,
     P521,
     SECP256K1,
-    Token,
-    crypto_hash,
     der_to_raw_ecdsa,
-    digest,
     ec_key,
     import_ec,
     import_okp,
     import_rsa,
-    mac_general,
-    pss,
     raw_to_der_ecdsa,
     rsa_key,
-    split,
 )
-from .pkcs11 import Module
+from support.mechanisms import DIGEST_INFO, crypto_hash, digest, mac_general, pss
+from support.pkcs11 import Module
+from support.token import Token, split
 
 DATA = b"The quick brown fox jumps over the lazy dog" * 5
 
@@ -59,11 +53,11 @@ def test_rsa_pkcs_digest_info(t: Token, hash_name: str) -> None:
     key = rsa_key(2048)
     pub, priv = import_rsa(t, key)
     info = DIGEST_INFO[hash_name] + digest(hash_name, DATA)
-    sig = t.sign(CKM.RSA_PKCS, priv, info)
+    sig = t.sign(Mechanism.RSA_PKCS, priv, info)
     key.public_key().verify(sig, DATA, rsa_padding.PKCS1v15(), crypto_hash(hash_name))
     outside = key.sign(DATA, rsa_padding.PKCS1v15(), crypto_hash(hash_name))
-    assert t.verify(CKM.RSA_PKCS, pub, info, outside) == "OK"
-    assert t.verify(CKM.RSA_PKCS, pub, info, flip(outside)) == "SIGNATURE_INVALID"
+    assert t.verify(Mechanism.RSA_PKCS, pub, info, outside) == "OK"
+    assert t.verify(Mechanism.RSA_PKCS, pub, info, flip(outside)) == "SIGNATURE_INVALID"
 
 
 def test_rsa_x_509(t: Token) -> None:
@@ -72,18 +66,22 @@ def test_rsa_x_509(t: Token) -> None:
     n = key.private_numbers().public_numbers.n
     d = key.private_numbers().d
     block = b"\x00" + bytes(range(1, 200))  # below the modulus
-    sig = t.sign(CKM.RSA_X_509, priv, block)
+    sig = t.sign(Mechanism.RSA_X_509, priv, block)
     assert int.from_bytes(sig, "big") == pow(int.from_bytes(block, "big"), d, n)
     assert len(sig) == 256
     outside = pow(int.from_bytes(block, "big"), d, n).to_bytes(256, "big")
-    assert t.verify(CKM.RSA_X_509, pub, block, outside) == "OK"
-    assert t.verify(CKM.RSA_X_509, pub, block, flip(outside)) == "SIGNATURE_INVALID"
+    assert t.verify(Mechanism.RSA_X_509, pub, block, outside) == "OK"
+    assert t.verify(Mechanism.RSA_X_509, pub, block, flip(outside)) == "SIGNATURE_INVALID"
 
 
 RSA_PKCS_HASHED = {
-    CKM.SHA1_RSA_PKCS: "sha1", CKM.SHA224_RSA_PKCS: "sha224", CKM.SHA256_RSA_PKCS: "sha256",
-    CKM.SHA384_RSA_PKCS: "sha384", CKM.SHA512_RSA_PKCS: "sha512", CKM.SHA3_256_RSA_PKCS: "sha3-256",
-}  # fmt: skip
+    Mechanism.SHA1_RSA_PKCS: "sha1",
+    Mechanism.SHA224_RSA_PKCS: "sha224",
+    Mechanism.SHA256_RSA_PKCS: "sha256",
+    Mechanism.SHA384_RSA_PKCS: "sha384",
+    Mechanism.SHA512_RSA_PKCS: "sha512",
+    Mechanism.SHA3_256_RSA_PKCS: "sha3-256",
+}
 
 
 @pytest.mark.parametrize("mechanism", list(RSA_PKCS_HASHED), ids=list(RSA_PKCS_HASHED.values()))
@@ -111,7 +109,7 @@ def test_rsa_pkcs_pss(t: Token, hash_name: str) -> None:
     key = rsa_key(2048)
     pub, priv = import_rsa(t, key)
     size = len(digest(hash_name, b""))
-    m = pss(CKM.RSA_PKCS_PSS, hash_name, size)
+    m = pss(Mechanism.RSA_PKCS_PSS, hash_name, size)
     sig = t.sign(m, priv, digest(hash_name, DATA))
     key.public_key().verify(
         sig, digest(hash_name, DATA), _pss_padding(hash_name, size), utils.Prehashed(crypto_hash(hash_name))
@@ -122,9 +120,12 @@ def test_rsa_pkcs_pss(t: Token, hash_name: str) -> None:
 
 
 RSA_PSS_HASHED = {
-    CKM.SHA1_RSA_PKCS_PSS: "sha1", CKM.SHA224_RSA_PKCS_PSS: "sha224", CKM.SHA256_RSA_PKCS_PSS: "sha256",
-    CKM.SHA384_RSA_PKCS_PSS: "sha384", CKM.SHA512_RSA_PKCS_PSS: "sha512",
-}  # fmt: skip
+    Mechanism.SHA1_RSA_PKCS_PSS: "sha1",
+    Mechanism.SHA224_RSA_PKCS_PSS: "sha224",
+    Mechanism.SHA256_RSA_PKCS_PSS: "sha256",
+    Mechanism.SHA384_RSA_PKCS_PSS: "sha384",
+    Mechanism.SHA512_RSA_PKCS_PSS: "sha512",
+}
 
 
 @pytest.mark.parametrize("mechanism", list(RSA_PSS_HASHED), ids=list(RSA_PSS_HASHED.values()))
@@ -153,17 +154,17 @@ def test_ecdsa_raw(t: Token, params: bytes) -> None:
     pub, priv = import_ec(t, key, params)
     size = (key.curve.key_size + 7) // 8
     h = digest("sha256", DATA)
-    sig = t.sign(CKM.ECDSA, priv, h)
+    sig = t.sign(Mechanism.ECDSA, priv, h)
     assert len(sig) == 2 * size
     key.public_key().verify(raw_to_der_ecdsa(sig), h, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
     outside = der_to_raw_ecdsa(key.sign(h, ec.ECDSA(utils.Prehashed(hashes.SHA256()))), size)
-    assert t.verify(CKM.ECDSA, pub, h, outside) == "OK"
-    assert t.verify(CKM.ECDSA, pub, flip(h), outside) == "SIGNATURE_INVALID"
+    assert t.verify(Mechanism.ECDSA, pub, h, outside) == "OK"
+    assert t.verify(Mechanism.ECDSA, pub, flip(h), outside) == "SIGNATURE_INVALID"
 
 
 ECDSA_HASHED = {
-    CKM.ECDSA_SHA1: "sha1", CKM.ECDSA_SHA224: "sha224", CKM.ECDSA_SHA256: "sha256",
-    CKM.ECDSA_SHA384: "sha384", CKM.ECDSA_SHA512: "sha512", CKM.ECDSA_SHA3_256: "sha3-256",
+    Mechanism.ECDSA_SHA1: "sha1", Mechanism.ECDSA_SHA224: "sha224", Mechanism.ECDSA_SHA256: "sha256",
+    Mechanism.ECDSA_SHA384: "sha384", Mechanism.ECDSA_SHA512: "sha512", Mechanism.ECDSA_SHA3_256: "sha3-256",
 }  # fmt: skip
 
 
@@ -185,7 +186,7 @@ def test_ecdsa_sha(t: Token, mechanism: int) -> None:
 def test_ecdsa_verified_by_openssl_cli(t: Token, tmp_path: Path) -> None:
     key = ec_key(P256)
     _, priv = import_ec(t, key, P256)
-    sig = t.sign(CKM.ECDSA, priv, digest("sha256", DATA))
+    sig = t.sign(Mechanism.ECDSA, priv, digest("sha256", DATA))
     (tmp_path / "data").write_bytes(DATA)
     (tmp_path / "sig.der").write_bytes(raw_to_der_ecdsa(sig))
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
@@ -200,22 +201,28 @@ def test_ecdsa_verified_by_openssl_cli(t: Token, tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------- EdDSA
 @pytest.mark.parametrize("name", ["ed25519", "ed448"])
 def test_eddsa(t: Token, name: str) -> None:
-    t.require(CKM.EDDSA)
+    t.require(Mechanism.EDDSA)
     pub, priv, key = import_okp(t, name)
-    sig = t.sign(CKM.EDDSA, priv, DATA)
+    sig = t.sign(Mechanism.EDDSA, priv, DATA)
     key.public_key().verify(sig, DATA)
     outside = key.sign(DATA)
     assert sig == outside  # pure EdDSA is deterministic
-    assert t.verify(CKM.EDDSA, pub, DATA, outside) == "OK"
-    assert t.verify(CKM.EDDSA, pub, DATA + b"x", outside) == "SIGNATURE_INVALID"
+    assert t.verify(Mechanism.EDDSA, pub, DATA, outside) == "OK"
+    assert t.verify(Mechanism.EDDSA, pub, DATA + b"x", outside) == "SIGNATURE_INVALID"
 
 
 # ------------------------------------------------------------------------------- MACs
 HMACS = {
-    CKM.SHA_1_HMAC: "sha1", CKM.SHA224_HMAC: "sha224", CKM.SHA256_HMAC: "sha256",
-    CKM.SHA384_HMAC: "sha384", CKM.SHA512_HMAC: "sha512", CKM.SHA3_224_HMAC: "sha3-224",
-    CKM.SHA3_256_HMAC: "sha3-256", CKM.SHA3_384_HMAC: "sha3-384", CKM.SHA3_512_HMAC: "sha3-512",
-}  # fmt: skip
+    Mechanism.SHA_1_HMAC: "sha1",
+    Mechanism.SHA224_HMAC: "sha224",
+    Mechanism.SHA256_HMAC: "sha256",
+    Mechanism.SHA384_HMAC: "sha384",
+    Mechanism.SHA512_HMAC: "sha512",
+    Mechanism.SHA3_224_HMAC: "sha3-224",
+    Mechanism.SHA3_256_HMAC: "sha3-256",
+    Mechanism.SHA3_384_HMAC: "sha3-384",
+    Mechanism.SHA3_512_HMAC: "sha3-512",
+}
 
 
 def _hmac(h: str, key: bytes, data: bytes) -> bytes:
@@ -229,7 +236,7 @@ def test_hmac(t: Token, mechanism: int) -> None:
     t.require(mechanism)
     h = HMACS[mechanism]
     value = bytes(range(64))  # SoftHSMv2 wants at least the hash size
-    key = t.secret(value, CKK.GENERIC_SECRET)
+    key = t.secret(value, KeyType.GENERIC_SECRET)
     expected = _hmac(h, value, DATA)
     assert t.sign(mechanism, key, DATA) == expected
     assert t.sign_parts(mechanism, key, split(DATA, 3, 64)) == expected
@@ -239,10 +246,10 @@ def test_hmac(t: Token, mechanism: int) -> None:
 
 
 def test_hmac_general(t: Token) -> None:
-    t.require(CKM.SHA256_HMAC_GENERAL)
+    t.require(Mechanism.SHA256_HMAC_GENERAL)
     value = bytes(range(32))
-    key = t.secret(value, CKK.GENERIC_SECRET)
-    m = mac_general(CKM.SHA256_HMAC_GENERAL, 12)
+    key = t.secret(value, KeyType.GENERIC_SECRET)
+    m = mac_general(Mechanism.SHA256_HMAC_GENERAL, 12)
     expected = _hmac("sha256", value, DATA)[:12]
     assert t.sign(m, key, DATA) == expected
     assert t.verify(m, key, DATA, expected) == "OK"
@@ -256,19 +263,19 @@ def _cmac(key: bytes, data: bytes) -> bytes:
 
 @pytest.mark.parametrize("size", [16, 24, 32])
 def test_aes_cmac(t: Token, size: int) -> None:
-    t.require(CKM.AES_CMAC)
+    t.require(Mechanism.AES_CMAC)
     key, value = t.aes(size)
     expected = _cmac(value, DATA)
-    assert t.sign(CKM.AES_CMAC, key, DATA) == expected
-    assert t.sign_parts(CKM.AES_CMAC, key, split(DATA, 16, 5)) == expected
-    assert t.verify(CKM.AES_CMAC, key, DATA, expected) == "OK"
-    assert t.verify(CKM.AES_CMAC, key, DATA, flip(expected)) == "SIGNATURE_INVALID"
+    assert t.sign(Mechanism.AES_CMAC, key, DATA) == expected
+    assert t.sign_parts(Mechanism.AES_CMAC, key, split(DATA, 16, 5)) == expected
+    assert t.verify(Mechanism.AES_CMAC, key, DATA, expected) == "OK"
+    assert t.verify(Mechanism.AES_CMAC, key, DATA, flip(expected)) == "SIGNATURE_INVALID"
 
 
 def test_aes_cmac_general(t: Token) -> None:
-    t.require(CKM.AES_CMAC_GENERAL)
+    t.require(Mechanism.AES_CMAC_GENERAL)
     key, value = t.aes(16)
-    m = mac_general(CKM.AES_CMAC_GENERAL, 8)
+    m = mac_general(Mechanism.AES_CMAC_GENERAL, 8)
     assert t.sign(m, key, DATA) == _cmac(value, DATA)[:8]
     assert t.verify(m, key, DATA, _cmac(value, DATA)[:8]) == "OK"
 
@@ -277,6 +284,6 @@ def test_token_signature_is_not_accepted_by_cryptography_when_changed(t: Token) 
     """The outside verifier really checks (guards against a vacuous verify helper)."""
     key = rsa_key(2048)
     _, priv = import_rsa(t, key)
-    sig = t.sign(CKM.SHA256_RSA_PKCS, priv, DATA)
+    sig = t.sign(Mechanism.SHA256_RSA_PKCS, priv, DATA)
     with pytest.raises(InvalidSignature):
         key.public_key().verify(flip(sig), DATA, rsa_padding.PKCS1v15(), hashes.SHA256())

@@ -20,24 +20,11 @@ from cryptography.hazmat.primitives.keywrap import (
     aes_key_wrap_with_padding,
 )
 
-from .mech_support import (
-    CKA,
-    CKK,
-    CKM,
-    CKO,
-    P256,
-    Mech,
-    Token,
-    digest,
-    ec_key,
-    gcm,
-    import_ec,
-    import_rsa,
-    oaep,
-    raw_to_der_ecdsa,
-    rsa_key,
-)
-from .pkcs11 import CK_UNAVAILABLE_INFORMATION, CKU_SO, CKU_USER, SO_PIN, USER_PIN, Module, spec_departure
+from support.constants import UNAVAILABLE_INFORMATION, Attribute, KeyType, Mechanism, ObjectClass, UserType
+from support.keys import P256, ec_key, import_ec, import_rsa, raw_to_der_ecdsa, rsa_key
+from support.mechanisms import Mech, digest, gcm, oaep
+from support.pkcs11 import SO_PIN, USER_PIN, Module, spec_departure
+from support.token import Token
 
 KEY = bytes(range(0x40, 0x60))  # the AES-256 key that gets wrapped
 
@@ -48,8 +35,14 @@ def t(module: Module) -> Token:
 
 
 def aes_template(**extra: Any) -> dict[int, Any]:
-    return {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.AES, CKA.TOKEN: False, CKA.ENCRYPT: True,
-            CKA.DECRYPT: True, **{getattr(CKA, k): v for k, v in extra.items()}}  # fmt: skip
+    return {
+        Attribute.CLASS: ObjectClass.SECRET_KEY,
+        Attribute.KEY_TYPE: KeyType.AES,
+        Attribute.TOKEN: False,
+        Attribute.ENCRYPT: True,
+        Attribute.DECRYPT: True,
+        **{Attribute[k]: v for k, v in extra.items()},
+    }
 
 
 def ecb(value: bytes, block: bytes = bytes(16)) -> bytes:
@@ -59,37 +52,46 @@ def ecb(value: bytes, block: bytes = bytes(16)) -> bytes:
 
 def check_unwrapped(t: Token, handle: int) -> None:
     """3.0 4.7 / 4.9: an unwrapped key was not made on the token."""
-    assert t.get_bool(handle, CKA.LOCAL) is False
-    assert t.get_bool(handle, CKA.ALWAYS_SENSITIVE) is False
-    assert t.get_bool(handle, CKA.NEVER_EXTRACTABLE) is False
-    assert t.get_ulong(handle, CKA.KEY_GEN_MECHANISM) == CK_UNAVAILABLE_INFORMATION
+    assert t.get_bool(handle, Attribute.LOCAL) is False
+    assert t.get_bool(handle, Attribute.ALWAYS_SENSITIVE) is False
+    assert t.get_bool(handle, Attribute.NEVER_EXTRACTABLE) is False
+    assert t.get_ulong(handle, Attribute.KEY_GEN_MECHANISM) == UNAVAILABLE_INFORMATION
 
 
 # ------------------------------------------------------------------------------- secret keys
 def test_aes_key_wrap_secret(t: Token) -> None:
     kek, kek_value = t.aes(16)
     key = t.secret(KEY)
-    wrapped = t.wrap(Mech(CKM.AES_KEY_WRAP), kek, key)
+    wrapped = t.wrap(Mech(Mechanism.AES_KEY_WRAP), kek, key)
     assert wrapped == aes_key_wrap(kek_value, KEY)
-    back = t.unwrap(Mech(CKM.AES_KEY_WRAP), kek, wrapped, aes_template(SENSITIVE=True))
-    assert t.encrypt(CKM.AES_ECB, back, bytes(16)) == ecb(KEY)
+    back = t.unwrap(Mech(Mechanism.AES_KEY_WRAP), kek, wrapped, aes_template(SENSITIVE=True))
+    assert t.encrypt(Mechanism.AES_ECB, back, bytes(16)) == ecb(KEY)
     check_unwrapped(t, back)
     outside = aes_key_wrap(kek_value, bytes(range(16)))
-    other = t.unwrap(Mech(CKM.AES_KEY_WRAP), kek, outside, aes_template())
-    assert t.encrypt(CKM.AES_ECB, other, bytes(16)) == ecb(bytes(range(16)))
+    other = t.unwrap(Mech(Mechanism.AES_KEY_WRAP), kek, outside, aes_template())
+    assert t.encrypt(Mechanism.AES_ECB, other, bytes(16)) == ecb(bytes(range(16)))
 
 
 def test_aes_key_wrap_kwp_secret(t: Token) -> None:
-    t.require(CKM.AES_KEY_WRAP_KWP)
+    t.require(Mechanism.AES_KEY_WRAP_KWP)
     kek, kek_value = t.aes(32)
-    key = t.secret(b"\x11" * 20, CKK.GENERIC_SECRET)  # not a multiple of 8: needs the padding
-    wrapped = t.wrap(Mech(CKM.AES_KEY_WRAP_KWP), kek, key)
+    key = t.secret(b"\x11" * 20, KeyType.GENERIC_SECRET)  # not a multiple of 8: needs the padding
+    wrapped = t.wrap(Mech(Mechanism.AES_KEY_WRAP_KWP), kek, key)
     assert aes_key_unwrap_with_padding(kek_value, wrapped) == b"\x11" * 20
     outside = aes_key_wrap_with_padding(kek_value, b"\x22" * 13)
-    back = t.unwrap(Mech(CKM.AES_KEY_WRAP_KWP), kek, outside,
-                    {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.GENERIC_SECRET, CKA.TOKEN: False,
-                     CKA.SENSITIVE: False, CKA.EXTRACTABLE: True})  # fmt: skip
-    assert t.get(back, CKA.VALUE) == b"\x22" * 13
+    back = t.unwrap(
+        Mech(Mechanism.AES_KEY_WRAP_KWP),
+        kek,
+        outside,
+        {
+            Attribute.CLASS: ObjectClass.SECRET_KEY,
+            Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+            Attribute.TOKEN: False,
+            Attribute.SENSITIVE: False,
+            Attribute.EXTRACTABLE: True,
+        },
+    )
+    assert t.get(back, Attribute.VALUE) == b"\x22" * 13
 
 
 @pytest.mark.parametrize(
@@ -105,7 +107,7 @@ def test_rsa_oaep_wrap_secret(t: Token, h: str) -> None:
     assert key.decrypt(wrapped, pad) == KEY
     outside = key.public_key().encrypt(KEY, pad)
     back = t.unwrap(oaep(h), priv, outside, aes_template())
-    assert t.encrypt(CKM.AES_ECB, back, bytes(16)) == ecb(KEY)
+    assert t.encrypt(Mechanism.AES_ECB, back, bytes(16)) == ecb(KEY)
     check_unwrapped(t, back)
 
 
@@ -122,16 +124,16 @@ def test_aes_gcm_wrap_secret(t: Token) -> None:
     assert AESGCM(kek_value).decrypt(iv, wrapped, b"wrap") == KEY
     outside = AESGCM(kek_value).encrypt(iv, bytes(range(32)), b"wrap")
     back = t.unwrap(gcm(iv, b"wrap"), kek, outside, aes_template())
-    assert t.encrypt(CKM.AES_ECB, back, bytes(16)) == ecb(bytes(range(32)))
+    assert t.encrypt(Mechanism.AES_ECB, back, bytes(16)) == ecb(bytes(range(32)))
 
 
 # ------------------------------------------------------------------------------- private keys
 def test_wrap_private_key_pkcs8(t: Token) -> None:
-    t.require(CKM.AES_KEY_WRAP_KWP)
+    t.require(Mechanism.AES_KEY_WRAP_KWP)
     kek, kek_value = t.aes(32)
     key = ec_key(P256)
     _, priv = import_ec(t, key, P256)
-    wrapped = t.wrap(Mech(CKM.AES_KEY_WRAP_KWP), kek, priv)
+    wrapped = t.wrap(Mech(Mechanism.AES_KEY_WRAP_KWP), kek, priv)
     der = aes_key_unwrap_with_padding(kek_value, wrapped)
     loaded = serialization.load_der_private_key(der, None)
     assert isinstance(loaded, ec.EllipticCurvePrivateKey)
@@ -139,16 +141,23 @@ def test_wrap_private_key_pkcs8(t: Token) -> None:
 
 
 def test_unwrap_private_key_pkcs8(t: Token) -> None:
-    t.require(CKM.AES_KEY_WRAP_KWP)
+    t.require(Mechanism.AES_KEY_WRAP_KWP)
     kek, kek_value = t.aes(32)
     key = ec.generate_private_key(ec.SECP256R1())
     der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())  # fmt: skip
-    template = {CKA.CLASS: CKO.PRIVATE_KEY, CKA.KEY_TYPE: CKK.EC, CKA.TOKEN: False, CKA.SIGN: True}
-    priv = t.unwrap(Mech(CKM.AES_KEY_WRAP_KWP), kek, aes_key_wrap_with_padding(kek_value, der), template)
+    template = {
+        Attribute.CLASS: ObjectClass.PRIVATE_KEY,
+        Attribute.KEY_TYPE: KeyType.EC,
+        Attribute.TOKEN: False,
+        Attribute.SIGN: True,
+    }
+    priv = t.unwrap(
+        Mech(Mechanism.AES_KEY_WRAP_KWP), kek, aes_key_wrap_with_padding(kek_value, der), template
+    )
     check_unwrapped(t, priv)
     h = digest("sha256", b"unwrapped")
-    sig = t.sign(CKM.ECDSA, priv, h)
+    sig = t.sign(Mechanism.ECDSA, priv, h)
     from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
     key.public_key().verify(raw_to_der_ecdsa(sig), h, ec.ECDSA(Prehashed(hashes.SHA256())))
@@ -158,49 +167,49 @@ def test_unwrap_private_key_pkcs8(t: Token) -> None:
 def test_unextractable_key(t: Token) -> None:
     kek, _ = t.aes(16)
     key = t.secret(KEY, EXTRACTABLE=False)
-    assert t.wrap_rv(Mech(CKM.AES_KEY_WRAP), kek, key) == "KEY_UNEXTRACTABLE"
+    assert t.wrap_rv(Mech(Mechanism.AES_KEY_WRAP), kek, key) == "KEY_UNEXTRACTABLE"
 
 
 def test_wrapping_key_without_wrap(t: Token) -> None:
     kek, _ = t.aes(16, WRAP=False)
     key = t.secret(KEY)
-    assert t.wrap_rv(Mech(CKM.AES_KEY_WRAP), kek, key) == "KEY_FUNCTION_NOT_PERMITTED"
+    assert t.wrap_rv(Mech(Mechanism.AES_KEY_WRAP), kek, key) == "KEY_FUNCTION_NOT_PERMITTED"
 
 
 def test_unwrapping_key_without_unwrap(t: Token) -> None:
     kek, kek_value = t.aes(16, UNWRAP=False)
-    rv = t.unwrap_rv(Mech(CKM.AES_KEY_WRAP), kek, aes_key_wrap(kek_value, KEY), aes_template())
+    rv = t.unwrap_rv(Mech(Mechanism.AES_KEY_WRAP), kek, aes_key_wrap(kek_value, KEY), aes_template())
     assert rv == "KEY_FUNCTION_NOT_PERMITTED"
 
 
 def test_wrap_with_trusted_under_untrusted_key(t: Token) -> None:
     kek, _ = t.aes(16)
     key = t.secret(KEY, WRAP_WITH_TRUSTED=True)
-    assert t.wrap_rv(Mech(CKM.AES_KEY_WRAP), kek, key) == "KEY_NOT_WRAPPABLE"
+    assert t.wrap_rv(Mech(Mechanism.AES_KEY_WRAP), kek, key) == "KEY_NOT_WRAPPABLE"
 
 
 def test_wrap_with_trusted_under_trusted_key(t: Token) -> None:
     """Only the SO may set CKA_TRUSTED (4.4 footnote 10): the SO makes a public wrapping key,
     then the user wraps a CKA_WRAP_WITH_TRUSTED key with it."""
     t.ok("C_Logout")
-    t.m.login(t.h, CKU_SO, SO_PIN)
+    t.m.login(t.h, UserType.SO, SO_PIN)
     kek = t.create(aes_template(VALUE=bytes(16), PRIVATE=False, WRAP=True, UNWRAP=True, TRUSTED=True))
     t.ok("C_Logout")
-    t.m.login(t.h, CKU_USER, USER_PIN)
+    t.m.login(t.h, UserType.USER, USER_PIN)
     key = t.secret(KEY, WRAP_WITH_TRUSTED=True)
-    assert aes_key_unwrap(bytes(16), t.wrap(Mech(CKM.AES_KEY_WRAP), kek, key)) == KEY
+    assert aes_key_unwrap(bytes(16), t.wrap(Mech(Mechanism.AES_KEY_WRAP), kek, key)) == KEY
 
 
 def test_wrap_template(t: Token) -> None:
     """CKA_WRAP_TEMPLATE (4.8): the wrapping key only wraps keys that match it."""
-    kek, _ = t.aes(16, WRAP_TEMPLATE={CKA.KEY_TYPE: CKK.AES, CKA.VALUE_LEN: 32})
+    kek, _ = t.aes(16, WRAP_TEMPLATE={Attribute.KEY_TYPE: KeyType.AES, Attribute.VALUE_LEN: 32})
     good = t.secret(KEY)  # AES-256
     bad = t.secret(bytes(16))  # AES-128
-    assert len(t.wrap(Mech(CKM.AES_KEY_WRAP), kek, good)) == 40
-    assert t.wrap_rv(Mech(CKM.AES_KEY_WRAP), kek, bad) == "KEY_NOT_WRAPPABLE"
+    assert len(t.wrap(Mech(Mechanism.AES_KEY_WRAP), kek, good)) == 40
+    assert t.wrap_rv(Mech(Mechanism.AES_KEY_WRAP), kek, bad) == "KEY_NOT_WRAPPABLE"
 
 
-UNWRAP_TEMPLATE = {CKA.ENCRYPT: False, CKA.EXTRACTABLE: False}
+UNWRAP_TEMPLATE = {Attribute.ENCRYPT: False, Attribute.EXTRACTABLE: False}
 
 
 @spec_departure("SoftHSMv2", clause="3.0 4.8 CKA_UNWRAP_TEMPLATE is applied (it wants it repeated)")
@@ -209,19 +218,25 @@ def test_unwrap_template_applied(t: Token) -> None:
     this wrapping key": the caller need not repeat it."""
     kek, kek_value = t.aes(16, UNWRAP_TEMPLATE=UNWRAP_TEMPLATE)
     wrapped = aes_key_wrap(kek_value, KEY)
-    back = t.unwrap(Mech(CKM.AES_KEY_WRAP), kek, wrapped,
-                    {CKA.CLASS: CKO.SECRET_KEY, CKA.KEY_TYPE: CKK.AES, CKA.TOKEN: False})  # fmt: skip
-    assert t.get_bool(back, CKA.ENCRYPT) is False
-    assert t.get_bool(back, CKA.EXTRACTABLE) is False
+    back = t.unwrap(
+        Mech(Mechanism.AES_KEY_WRAP),
+        kek,
+        wrapped,
+        {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.KEY_TYPE: KeyType.AES, Attribute.TOKEN: False},
+    )
+    assert t.get_bool(back, Attribute.ENCRYPT) is False
+    assert t.get_bool(back, Attribute.EXTRACTABLE) is False
 
 
 def test_unwrap_template_repeated_and_contradicted(t: Token) -> None:
     kek, kek_value = t.aes(16, UNWRAP_TEMPLATE=UNWRAP_TEMPLATE)
     wrapped = aes_key_wrap(kek_value, KEY)
     same = aes_template(ENCRYPT=False, EXTRACTABLE=False)
-    back = t.unwrap(Mech(CKM.AES_KEY_WRAP), kek, wrapped, same)
-    assert t.get_bool(back, CKA.ENCRYPT) is False
-    rv = t.unwrap_rv(Mech(CKM.AES_KEY_WRAP), kek, wrapped, aes_template(ENCRYPT=True, EXTRACTABLE=False))
+    back = t.unwrap(Mech(Mechanism.AES_KEY_WRAP), kek, wrapped, same)
+    assert t.get_bool(back, Attribute.ENCRYPT) is False
+    rv = t.unwrap_rv(
+        Mech(Mechanism.AES_KEY_WRAP), kek, wrapped, aes_template(ENCRYPT=True, EXTRACTABLE=False)
+    )
     assert rv == "TEMPLATE_INCONSISTENT"
 
 
@@ -230,7 +245,7 @@ def test_unwrap_bad_wrapped_key(t: Token) -> None:
     kek, kek_value = t.aes(16)
     wrapped = bytearray(aes_key_wrap(kek_value, KEY))
     wrapped[3] ^= 1
-    rv = t.unwrap_rv(Mech(CKM.AES_KEY_WRAP), kek, bytes(wrapped), aes_template())
+    rv = t.unwrap_rv(Mech(Mechanism.AES_KEY_WRAP), kek, bytes(wrapped), aes_template())
     assert rv == "WRAPPED_KEY_INVALID"
 
 
@@ -238,11 +253,11 @@ def test_wrap_ignores_wrapped_keys_allowed_mechanisms(t: Token) -> None:
     """CKA_ALLOWED_MECHANISMS limits what the key itself is used with; being wrapped is an
     operation of the wrapping key (whose own list is what C_WrapKey checks)."""
     kek, kek_value = t.aes(16)
-    key = t.secret(KEY, ALLOWED_MECHANISMS=[CKM.AES_GCM])
-    assert aes_key_unwrap(kek_value, t.wrap(Mech(CKM.AES_KEY_WRAP), kek, key)) == KEY
+    key = t.secret(KEY, ALLOWED_MECHANISMS=[Mechanism.AES_GCM])
+    assert aes_key_unwrap(kek_value, t.wrap(Mech(Mechanism.AES_KEY_WRAP), kek, key)) == KEY
 
 
 def test_wrapping_key_allowed_mechanisms(t: Token) -> None:
-    kek, _ = t.aes(16, ALLOWED_MECHANISMS=[CKM.AES_GCM])
+    kek, _ = t.aes(16, ALLOWED_MECHANISMS=[Mechanism.AES_GCM])
     key = t.secret(KEY)
-    assert t.wrap_rv(Mech(CKM.AES_KEY_WRAP), kek, key) == "MECHANISM_INVALID"
+    assert t.wrap_rv(Mech(Mechanism.AES_KEY_WRAP), kek, key) == "MECHANISM_INVALID"

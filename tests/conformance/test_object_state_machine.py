@@ -31,33 +31,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
-from .objects_support import (
-    CKA_APPLICATION,
-    CKA_CLASS,
-    CKA_COPYABLE,
-    CKA_DESTROYABLE,
-    CKA_ENCAPSULATE,
-    CKA_EXTRACTABLE,
-    CKA_ID,
-    CKA_KEY_TYPE,
-    CKA_LABEL,
-    CKA_MODIFIABLE,
-    CKA_PRIVATE,
-    CKA_SENSITIVE,
-    CKA_TOKEN,
-    CKA_VALUE,
-    CKK_AES,
-    CKO_DATA,
-    CKO_SECRET_KEY,
-    UNAVAILABLE,
-    Query,
-    copy_rv,
-    create_rv,
-    destroy_rv,
-    find,
-    set_rv,
-)
-from .pkcs11 import CKU_USER, USER_PIN, Module, write_config
+from support.constants import UNAVAILABLE_INFORMATION, Attribute, Attribute32, KeyType, ObjectClass, UserType
+from support.objects import copy_rv, create_rv, destroy_rv, find, set_rv
+from support.pkcs11 import USER_PIN, Module, write_config
+from support.templates import Query
 
 MAX_OBJECTS = 10
 SESSIONS = 3  # 0: read-write, 1: read-only (both always open), 2: read-write, opened and closed
@@ -80,14 +57,41 @@ SPEC = Profile("spec", copy_private=True, copy_unmodifiable=True, copy_copyable=
 PORTABLE = Profile("portable", copy_private=False, copy_unmodifiable=False, copy_copyable=False,
                    set_storage_flags=False, sticky_destroyable=False)  # fmt: skip
 
-COMMON = [CKA_CLASS, CKA_TOKEN, CKA_PRIVATE, CKA_LABEL, CKA_MODIFIABLE, CKA_COPYABLE, CKA_DESTROYABLE]
+COMMON = [
+    Attribute.CLASS,
+    Attribute.TOKEN,
+    Attribute.PRIVATE,
+    Attribute.LABEL,
+    Attribute.MODIFIABLE,
+    Attribute.COPYABLE,
+    Attribute.DESTROYABLE,
+]
 ATTRS = {
-    "data": [*COMMON, CKA_VALUE, CKA_APPLICATION],
-    "aes": [*COMMON, CKA_KEY_TYPE, CKA_ID, CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_VALUE],
+    "data": [*COMMON, Attribute.VALUE, Attribute.APPLICATION],
+    "aes": [
+        *COMMON,
+        Attribute.KEY_TYPE,
+        Attribute.ID,
+        Attribute.SENSITIVE,
+        Attribute.EXTRACTABLE,
+        Attribute.VALUE,
+    ],
 }
-FIND_KEYS = [CKA_CLASS, CKA_TOKEN, CKA_PRIVATE, CKA_LABEL, CKA_MODIFIABLE, CKA_DESTROYABLE]
-FLAGS = {"sensitive": CKA_SENSITIVE, "extractable": CKA_EXTRACTABLE, "modifiable": CKA_MODIFIABLE,
-         "copyable": CKA_COPYABLE, "destroyable": CKA_DESTROYABLE}  # fmt: skip
+FIND_KEYS = [
+    Attribute.CLASS,
+    Attribute.TOKEN,
+    Attribute.PRIVATE,
+    Attribute.LABEL,
+    Attribute.MODIFIABLE,
+    Attribute.DESTROYABLE,
+]
+FLAGS = {
+    "sensitive": Attribute.SENSITIVE,
+    "extractable": Attribute.EXTRACTABLE,
+    "modifiable": Attribute.MODIFIABLE,
+    "copyable": Attribute.COPYABLE,
+    "destroyable": Attribute.DESTROYABLE,
+}
 
 
 @dataclass
@@ -99,19 +103,21 @@ class Obj:
 
     @property
     def label(self) -> str:
-        return self.attrs[CKA_LABEL].decode()
+        return self.attrs[Attribute.LABEL].decode()
 
     @property
     def token(self) -> bool:
-        return bool(self.attrs[CKA_TOKEN])
+        return bool(self.attrs[Attribute.TOKEN])
 
     @property
     def private(self) -> bool:
-        return bool(self.attrs[CKA_PRIVATE])
+        return bool(self.attrs[Attribute.PRIVATE])
 
     def hidden(self) -> bool:
         """CKA_VALUE of a key is unreadable when SENSITIVE or not EXTRACTABLE (footnote 7)."""
-        return self.kind == "aes" and (self.attrs[CKA_SENSITIVE] or not self.attrs[CKA_EXTRACTABLE])
+        return self.kind == "aes" and (
+            self.attrs[Attribute.SENSITIVE] or not self.attrs[Attribute.EXTRACTABLE]
+        )
 
 
 @dataclass
@@ -199,15 +205,32 @@ class ObjectMachine(RuleBasedStateMachine):
     def create(self, kind: str, s: int, token: bool, private: bool, flags: dict[str, bool]) -> None:
         s = self._session(s)
         label = self._fresh_label()
-        attrs: dict[int, Any] = {CKA_TOKEN: token, CKA_PRIVATE: private, CKA_LABEL: label.encode()}
+        attrs: dict[int, Any] = {
+            Attribute.TOKEN: token,
+            Attribute.PRIVATE: private,
+            Attribute.LABEL: label.encode(),
+        }
         for name, attr in FLAGS.items():
             if kind == "aes" or name not in ("sensitive", "extractable"):
                 attrs[attr] = flags[name]
         if kind == "data":
-            attrs.update({CKA_CLASS: CKO_DATA, CKA_VALUE: label.encode() * 3, CKA_APPLICATION: b"sm"})
+            attrs.update(
+                {
+                    Attribute.CLASS: ObjectClass.DATA,
+                    Attribute.VALUE: label.encode() * 3,
+                    Attribute.APPLICATION: b"sm",
+                }
+            )
         else:
             value = hashlib.sha256(label.encode()).digest()[:16]
-            attrs.update({CKA_CLASS: CKO_SECRET_KEY, CKA_KEY_TYPE: CKK_AES, CKA_VALUE: value, CKA_ID: b"id"})
+            attrs.update(
+                {
+                    Attribute.CLASS: ObjectClass.SECRET_KEY,
+                    Attribute.KEY_TYPE: KeyType.AES,
+                    Attribute.VALUE: value,
+                    Attribute.ID: b"id",
+                }
+            )
         rv, handle = create_rv(self.module, self.sessions[s], attrs)
         if Outcome(self._write_errors(s, token, private)).check(rv, f"create {kind} in session {s}"):
             assert handle not in [o.handle for o in self.objs] and handle not in self.dead
@@ -216,65 +239,71 @@ class ObjectMachine(RuleBasedStateMachine):
     # -- copy --------------------------------------------------------------------------------------
     @precondition(lambda self: self._live() and len(self.objs) < MAX_OBJECTS)
     @rule(i=st.integers(0, 99), s=st.integers(0, SESSIONS - 1), changes=st.dictionaries(
-        st.sampled_from([CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE, CKA_COPYABLE, CKA_DESTROYABLE,
-                         CKA_SENSITIVE, CKA_EXTRACTABLE]), st.booleans(), max_size=3))  # fmt: skip
+        st.sampled_from([Attribute.TOKEN, Attribute.PRIVATE, Attribute.MODIFIABLE, Attribute.COPYABLE,
+                         Attribute.DESTROYABLE, Attribute.SENSITIVE, Attribute.EXTRACTABLE]),
+        st.booleans(), max_size=3))  # fmt: skip
     def copy(self, i: int, s: int, changes: dict[int, bool]) -> None:
         src, s = self._pick(i), self._session(s)
         p = self.profile
         if not p.copy_private:
-            changes.pop(CKA_PRIVATE, None)
+            changes.pop(Attribute.PRIVATE, None)
         if not p.copy_copyable:
-            changes.pop(CKA_COPYABLE, None)
+            changes.pop(Attribute.COPYABLE, None)
         if src.kind == "data":
-            changes.pop(CKA_SENSITIVE, None)
-            changes.pop(CKA_EXTRACTABLE, None)
+            changes.pop(Attribute.SENSITIVE, None)
+            changes.pop(Attribute.EXTRACTABLE, None)
         label = self._fresh_label()
-        template: dict[int, Any] = {**changes, CKA_LABEL: label.encode()}
+        template: dict[int, Any] = {**changes, Attribute.LABEL: label.encode()}
         out = Outcome()
-        if not src.attrs[CKA_COPYABLE]:
+        if not src.attrs[Attribute.COPYABLE]:
             out.errors.add("ACTION_PROHIBITED")
-        if not p.copy_unmodifiable and not src.attrs[CKA_MODIFIABLE]:
+        if not p.copy_unmodifiable and not src.attrs[Attribute.MODIFIABLE]:
             out.soft = True  # SoftHSMv2 refuses (a departure, test_copy_of_unmodifiable_object)
-        sticky = {CKA_SENSITIVE: True, CKA_EXTRACTABLE: False, CKA_DESTROYABLE: False}  # stuck values
+        sticky = {
+            Attribute.SENSITIVE: True,
+            Attribute.EXTRACTABLE: False,
+            Attribute.DESTROYABLE: False,
+        }  # stuck values
         for attr, stuck in sticky.items():
             if attr in changes and src.attrs[attr] == stuck:
-                if changes[attr] != stuck and (attr != CKA_DESTROYABLE or p.sticky_destroyable):
+                if changes[attr] != stuck and (attr != Attribute.DESTROYABLE or p.sticky_destroyable):
                     out.errors.add("ATTRIBUTE_READ_ONLY")
                 else:  # naming the value it has (or, PORTABLE, un-sticking DESTROYABLE): either
                     out.soft = True
         new_attrs = {**src.attrs, **template}
-        out.errors |= self._write_errors(s, new_attrs[CKA_TOKEN], new_attrs[CKA_PRIVATE])
+        out.errors |= self._write_errors(s, new_attrs[Attribute.TOKEN], new_attrs[Attribute.PRIVATE])
         rv, handle = copy_rv(self.module, self.sessions[s], src.handle, template)  # type: ignore[arg-type]
         if out.check(rv, f"copy {src.label} {changes} in session {s}"):
             assert handle != src.handle and handle not in self.dead
-            self.objs.append(Obj(src.kind, new_attrs, None if new_attrs[CKA_TOKEN] else s, handle))
+            self.objs.append(Obj(src.kind, new_attrs, None if new_attrs[Attribute.TOKEN] else s, handle))
 
     # -- set ---------------------------------------------------------------------------------------
     @precondition(lambda self: self._live())
     @rule(i=st.integers(0, 99), s=st.integers(0, SESSIONS - 1), attr=st.sampled_from([
-        CKA_LABEL, CKA_ID, CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_COPYABLE, CKA_DESTROYABLE, CKA_TOKEN,
-        CKA_PRIVATE, CKA_MODIFIABLE]), value=st.booleans())  # fmt: skip
+        Attribute.LABEL, Attribute.ID, Attribute.SENSITIVE, Attribute.EXTRACTABLE, Attribute.COPYABLE,
+        Attribute.DESTROYABLE, Attribute.TOKEN, Attribute.PRIVATE, Attribute.MODIFIABLE]),
+        value=st.booleans())  # fmt: skip
     def set_attribute(self, i: int, s: int, attr: int, value: bool) -> None:
         obj, s = self._pick(i), self._session(s)
-        if obj.kind == "data" and attr in (CKA_ID, CKA_SENSITIVE, CKA_EXTRACTABLE):
-            attr = CKA_LABEL
-        if not self.profile.set_storage_flags and attr in (CKA_COPYABLE, CKA_DESTROYABLE):
-            attr = CKA_LABEL
+        if obj.kind == "data" and attr in (Attribute.ID, Attribute.SENSITIVE, Attribute.EXTRACTABLE):
+            attr = Attribute.LABEL
+        if not self.profile.set_storage_flags and attr in (Attribute.COPYABLE, Attribute.DESTROYABLE):
+            attr = Attribute.LABEL
         new: Any = value
-        if attr == CKA_LABEL:
+        if attr == Attribute.LABEL:
             new = self._fresh_label().encode()
-        elif attr == CKA_ID:
+        elif attr == Attribute.ID:
             new = b"id-" + bytes([self.counter % 256])
         out = Outcome()
         if obj.token and not self._rw(s):
             out.errors.add("SESSION_READ_ONLY")
-        if not obj.attrs[CKA_MODIFIABLE]:
+        if not obj.attrs[Attribute.MODIFIABLE]:
             out.errors.add("ACTION_PROHIBITED")
         old = obj.attrs[attr]
-        if attr in (CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE):
+        if attr in (Attribute.TOKEN, Attribute.PRIVATE, Attribute.MODIFIABLE):
             out.errors.add("ATTRIBUTE_READ_ONLY")  # 4.4: changed by copying only
-        elif attr in (CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_COPYABLE, CKA_DESTROYABLE):
-            stuck = attr == CKA_SENSITIVE
+        elif attr in (Attribute.SENSITIVE, Attribute.EXTRACTABLE, Attribute.COPYABLE, Attribute.DESTROYABLE):
+            stuck = attr == Attribute.SENSITIVE
             if old == stuck and new != stuck:
                 out.errors.add("ATTRIBUTE_READ_ONLY")
             elif old == stuck:
@@ -288,7 +317,7 @@ class ObjectMachine(RuleBasedStateMachine):
     @rule(i=st.integers(0, 99), s=st.integers(0, SESSIONS - 1), invalid=st.booleans())
     def get(self, i: int, s: int, invalid: bool) -> None:
         obj, s = self._pick(i), self._session(s)
-        types = list(ATTRS[obj.kind]) + ([CKA_ENCAPSULATE] if invalid else [])
+        types = list(ATTRS[obj.kind]) + ([Attribute32.ENCAPSULATE] if invalid else [])
         q = Query(types, 256)
         rv = q.run(self.module, self.sessions[s], obj.handle)  # type: ignore[arg-type]
         errors = set()
@@ -298,8 +327,8 @@ class ObjectMachine(RuleBasedStateMachine):
             errors.add("ATTRIBUTE_SENSITIVE")
         Outcome(errors).check(rv, f"get {obj.label}")
         for n, attr in enumerate(types):
-            if attr == CKA_ENCAPSULATE or (attr == CKA_VALUE and obj.hidden()):
-                assert q.length(n) == UNAVAILABLE, f"{obj.label}: {hex(attr)} revealed"
+            if attr == Attribute32.ENCAPSULATE or (attr == Attribute.VALUE and obj.hidden()):
+                assert q.length(n) == UNAVAILABLE_INFORMATION, f"{obj.label}: {hex(attr)} revealed"
             else:
                 assert q.value(n) == obj.attrs[attr], f"{obj.label}: {hex(attr)}"
 
@@ -307,7 +336,9 @@ class ObjectMachine(RuleBasedStateMachine):
     @rule(i=st.integers(0, 99))
     def use_dead_handle(self, i: int) -> None:
         handle = self.dead[i % len(self.dead)]
-        assert Query([CKA_CLASS], 8).run(self.module, self.sessions[0], handle) == "OBJECT_HANDLE_INVALID"
+        assert (
+            Query([Attribute.CLASS], 8).run(self.module, self.sessions[0], handle) == "OBJECT_HANDLE_INVALID"
+        )
         assert destroy_rv(self.module, self.sessions[0], handle) == "OBJECT_HANDLE_INVALID"
 
     # -- find --------------------------------------------------------------------------------------
@@ -329,7 +360,7 @@ class ObjectMachine(RuleBasedStateMachine):
         by_handle = {o.handle: o for o in self.objs if o.handle is not None}
         labels = set()
         for handle in found:
-            q = Query([CKA_LABEL], 64)
+            q = Query([Attribute.LABEL], 64)
             assert q.run(self.module, self.sessions[s], handle) == "OK"
             label = q.value(0).decode()
             labels.add(label)
@@ -350,7 +381,7 @@ class ObjectMachine(RuleBasedStateMachine):
         out = Outcome()
         if obj.token and not self._rw(s):
             out.errors.add("SESSION_READ_ONLY")
-        if not obj.attrs[CKA_DESTROYABLE]:
+        if not obj.attrs[Attribute.DESTROYABLE]:
             out.errors.add("ACTION_PROHIBITED")
         if out.check(destroy_rv(self.module, self.sessions[s], obj.handle), f"destroy {obj.label}"):  # type: ignore[arg-type]
             self._kill(obj)
@@ -359,7 +390,7 @@ class ObjectMachine(RuleBasedStateMachine):
     @precondition(lambda self: not self.logged_in)
     @rule(s=st.integers(0, SESSIONS - 1))
     def login(self, s: int) -> None:
-        self.module.login(self.sessions[self._session(s)], CKU_USER, USER_PIN)
+        self.module.login(self.sessions[self._session(s)], UserType.USER, USER_PIN)
         self.logged_in = True
 
     @precondition(lambda self: self.logged_in)
@@ -416,6 +447,7 @@ def _run(module: Module, profile: Profile, tmp_path: Path, examples: int, steps:
                 os.environ[key] = value
 
 
+@pytest.mark.slow  # a big hypothesis budget of whole C_* call sequences
 def test_object_rules_spec(bare: Module, tmp_path: Path) -> None:
     """The full model, softhsm-py's documented choices included."""
     if bare.softhsm2:
@@ -427,6 +459,7 @@ def test_object_rules_spec(bare: Module, tmp_path: Path) -> None:
     _run(bare, SPEC, tmp_path, examples=150, steps=50)
 
 
+@pytest.mark.slow
 def test_object_rules_portable(bare: Module, tmp_path: Path) -> None:
     """The spec's rules only, without the copy steps SoftHSMv2 departs from: runs on any module."""
     _run(bare, PORTABLE, tmp_path, examples=60, steps=40)

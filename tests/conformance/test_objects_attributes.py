@@ -8,56 +8,22 @@ from typing import Any
 
 import pytest
 
-from .objects_support import (
-    CKA_ALWAYS_SENSITIVE,
-    CKA_CLASS,
-    CKA_COEFFICIENT,
-    CKA_COPYABLE,
-    CKA_DESTROYABLE,
-    CKA_EC_PARAMS,
-    CKA_ENCAPSULATE,
-    CKA_EXPONENT_1,
-    CKA_EXPONENT_2,
-    CKA_EXTRACTABLE,
-    CKA_ID,
-    CKA_KEY_GEN_MECHANISM,
-    CKA_KEY_TYPE,
-    CKA_LABEL,
-    CKA_LOCAL,
-    CKA_MODIFIABLE,
-    CKA_MODULUS,
-    CKA_NEVER_EXTRACTABLE,
-    CKA_PRIME_1,
-    CKA_PRIME_2,
-    CKA_PRIVATE,
-    CKA_PRIVATE_EXPONENT,
-    CKA_SENSITIVE,
-    CKA_SIGN,
-    CKA_TOKEN,
-    CKA_TRUSTED,
-    CKA_UNIQUE_ID,
-    CKA_VALUE,
-    CKA_VALUE_LEN,
-    CKA_WRAP_WITH_TRUSTED,
-    CKK_AES,
-    CKK_EC,
-    CKM_AES_KEY_GEN,
-    CKM_EC_KEY_PAIR_GEN,
-    CKO_DATA,
-    CKO_PRIVATE_KEY,
-    CKO_PUBLIC_KEY,
-    CKO_SECRET_KEY,
-    EC_OIDS,
-    UNAVAILABLE,
-    Query,
-    Template,
-    certificate,
+from support.constants import (
+    UNAVAILABLE_INFORMATION,
+    Attribute,
+    Attribute32,
+    KeyType,
+    Mechanism,
+    ObjectClass,
+    UserType,
+)
+from support.keys import EC_OIDS, certificate, ec_templates, rsa_templates
+from support.objects import (
     copy,
     copy_rv,
     create,
     data_template,
     destroy_rv,
-    ec_templates,
     find,
     flag_attrs,
     generate_key,
@@ -65,17 +31,22 @@ from .objects_support import (
     get,
     get1,
     get_rv,
-    rsa_templates,
     secret_template,
     set_rv,
     size_rv,
     user_ctx,
 )
-from .pkcs11 import CKU_USER, USER_PIN, Module, ffi, spec_departure
+from support.pkcs11 import USER_PIN, Module, ffi, spec_departure
+from support.templates import Query, Template
 
 RSA_SECRET_PARTS = [
-    CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2, CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT,
-]  # fmt: skip
+    Attribute.PRIVATE_EXPONENT,
+    Attribute.PRIME_1,
+    Attribute.PRIME_2,
+    Attribute.EXPONENT_1,
+    Attribute.EXPONENT_2,
+    Attribute.COEFFICIENT,
+]
 
 
 def _key(module: Module, h: int, kind: str, **flags: Any) -> int:
@@ -92,34 +63,44 @@ def test_get_walks_whole_template(module: Module) -> None:
     is processed; with several, any of the codes may be returned."""
     c = user_ctx(module)
     key = _key(module, c.h, "aes", label="k", sensitive=True)
-    q = Query([CKA_CLASS, CKA_ENCAPSULATE, CKA_LABEL, CKA_VALUE, CKA_KEY_TYPE, 0xCE536350], 64)
+    q = Query(
+        [
+            Attribute.CLASS,
+            Attribute32.ENCAPSULATE,
+            Attribute.LABEL,
+            Attribute.VALUE,
+            Attribute.KEY_TYPE,
+            0xCE536350,
+        ],
+        64,
+    )
     assert q.run(module, c.h, key) in ("ATTRIBUTE_SENSITIVE", "ATTRIBUTE_TYPE_INVALID")
-    assert [q.value(i) for i in (0, 2, 4)] == [CKO_SECRET_KEY, b"k", CKK_AES]
-    assert [q.length(i) for i in (1, 3, 5)] == [UNAVAILABLE] * 3
+    assert [q.value(i) for i in (0, 2, 4)] == [ObjectClass.SECRET_KEY, b"k", KeyType.AES]
+    assert [q.length(i) for i in (1, 3, 5)] == [UNAVAILABLE_INFORMATION] * 3
 
 
 def test_get_mixed_valid_and_invalid_types(module: Module) -> None:
     """python-pkcs11 0.10 asks for 3.2's CKA_ENCAPSULATE next to valid attributes (CLIENTS.md)."""
     c = user_ctx(module)
     obj = create(module, c.h, data_template("mixed"))
-    q = Query([CKA_ENCAPSULATE, CKA_LABEL, 0x80001234, CKA_CLASS], 64)
+    q = Query([Attribute32.ENCAPSULATE, Attribute.LABEL, 0x80001234, Attribute.CLASS], 64)
     assert q.run(module, c.h, obj) == "ATTRIBUTE_TYPE_INVALID"
     got = (q.length(0), q.value(1), q.length(2), q.value(3))
-    assert got == (UNAVAILABLE, b"mixed", UNAVAILABLE, CKO_DATA)
+    assert got == (UNAVAILABLE_INFORMATION, b"mixed", UNAVAILABLE_INFORMATION, ObjectClass.DATA)
 
 
 def test_get_key_attribute_of_data_object_is_type_invalid(module: Module) -> None:
     c = user_ctx(module)
     obj = create(module, c.h, data_template())
-    q = Query([CKA_SENSITIVE, CKA_LABEL], 64)
+    q = Query([Attribute.SENSITIVE, Attribute.LABEL], 64)
     assert q.run(module, c.h, obj) == "ATTRIBUTE_TYPE_INVALID"
-    assert q.length(0) == UNAVAILABLE and q.value(1) == b"data"
+    assert q.length(0) == UNAVAILABLE_INFORMATION and q.value(1) == b"data"
 
 
 def test_get_lengths_with_null_values(module: Module) -> None:
     c = user_ctx(module)
     obj = create(module, c.h, data_template("twelve chars", b"v" * 300))
-    q = Query([CKA_LABEL, CKA_VALUE, CKA_CLASS, CKA_TOKEN], None)
+    q = Query([Attribute.LABEL, Attribute.VALUE, Attribute.CLASS, Attribute.TOKEN], None)
     assert q.run(module, c.h, obj) == "OK"
     assert [q.length(i) for i in range(4)] == [12, 300, ffi.sizeof("CK_ULONG"), 1]
 
@@ -127,16 +108,16 @@ def test_get_lengths_with_null_values(module: Module) -> None:
 def test_get_short_buffer(module: Module) -> None:
     c = user_ctx(module)
     obj = create(module, c.h, data_template("a long label"))
-    q = Query([CKA_LABEL, CKA_CLASS, CKA_VALUE], [3, 8, 64])
+    q = Query([Attribute.LABEL, Attribute.CLASS, Attribute.VALUE], [3, 8, 64])
     assert q.run(module, c.h, obj) == "BUFFER_TOO_SMALL"
-    assert q.length(0) == UNAVAILABLE
-    assert q.value(1) == CKO_DATA and q.value(2) == b"payload"
+    assert q.length(0) == UNAVAILABLE_INFORMATION
+    assert q.value(1) == ObjectClass.DATA and q.value(2) == b"payload"
 
 
 def test_get_exact_buffer(module: Module) -> None:
     c = user_ctx(module)
     obj = create(module, c.h, data_template("exact"))
-    q = Query([CKA_LABEL], [5])
+    q = Query([Attribute.LABEL], [5])
     assert q.run(module, c.h, obj) == "OK" and q.value(0) == b"exact"
 
 
@@ -148,21 +129,21 @@ def test_secret_parts_never_revealed(module: Module, kind: str, sensitive: bool,
     only the length is asked for."""
     c = user_ctx(module)
     key = _key(module, c.h, kind, sensitive=sensitive, extractable=extractable)
-    parts = RSA_SECRET_PARTS if kind == "rsa" else [CKA_VALUE]
+    parts = RSA_SECRET_PARTS if kind == "rsa" else [Attribute.VALUE]
     for size in (None, 4096):
-        q = Query([CKA_CLASS, *parts], size)
+        q = Query([Attribute.CLASS, *parts], size)
         assert q.run(module, c.h, key) == "ATTRIBUTE_SENSITIVE"
-        assert all(q.length(i) == UNAVAILABLE for i in range(1, len(parts) + 1))
+        assert all(q.length(i) == UNAVAILABLE_INFORMATION for i in range(1, len(parts) + 1))
         assert q.length(0) == ffi.sizeof("CK_ULONG")
     if kind == "rsa":
-        assert get1(module, c.h, key, CKA_MODULUS) == rsa_templates()[1][CKA_MODULUS]
+        assert get1(module, c.h, key, Attribute.MODULUS) == rsa_templates()[1][Attribute.MODULUS]
 
 
 @pytest.mark.parametrize("kind", ["aes", "rsa", "ec"])
 def test_secret_parts_readable_when_allowed(module: Module, kind: str) -> None:
     c = user_ctx(module)
     key = _key(module, c.h, kind, sensitive=False, extractable=True)
-    parts = RSA_SECRET_PARTS if kind == "rsa" else [CKA_VALUE]
+    parts = RSA_SECRET_PARTS if kind == "rsa" else [Attribute.VALUE]
     rv, values = get_rv(module, c.h, key, parts)
     assert rv == "OK" and all(values[p] for p in parts)
 
@@ -170,15 +151,15 @@ def test_secret_parts_readable_when_allowed(module: Module, kind: str) -> None:
 # ------------------------------------------------------------------------------- sticky attributes
 STICKY = [
     # (attribute, allowed direction from, to)
-    (CKA_SENSITIVE, False, True),
-    (CKA_EXTRACTABLE, True, False),
-    (CKA_WRAP_WITH_TRUSTED, False, True),
+    (Attribute.SENSITIVE, False, True),
+    (Attribute.EXTRACTABLE, True, False),
+    (Attribute.WRAP_WITH_TRUSTED, False, True),
 ]
 STICKY_IDS = ["sensitive", "extractable", "wrap-with-trusted"]
 
 
 def _wrap_with_trusted_on_softhsm2(module: Module, attr: int) -> None:
-    if attr == CKA_WRAP_WITH_TRUSTED and module.softhsm2:
+    if attr == Attribute.WRAP_WITH_TRUSTED and module.softhsm2:
         pytest.skip(
             "CKA_WRAP_WITH_TRUSTED has footnote 11 but not 8 (4.9, 4.10): SoftHSMv2 reads it "
             "as never modifiable, softhsm-py as modifiable FALSE -> TRUE; the tables allow both"
@@ -220,15 +201,19 @@ def get_template(module: Module, h: int, kind: str) -> dict[int, Any]:
 
 # ------------------------------------------------------------------------------- history
 def _aes(module: Module, h: int, **flags: Any) -> int:
-    rv, key = generate_key(module, h, CKM_AES_KEY_GEN, {CKA_CLASS: CKO_SECRET_KEY, CKA_VALUE_LEN: 16,
-                                                        **flag_attrs(flags)})  # fmt: skip
+    rv, key = generate_key(
+        module,
+        h,
+        Mechanism.AES_KEY_GEN,
+        {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.VALUE_LEN: 16, **flag_attrs(flags)},
+    )
     assert rv == "OK"
     return key
 
 
 def _history(module: Module, h: int, key: int) -> tuple[bool, bool]:
-    values = get(module, h, key, [CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE])
-    return values[CKA_ALWAYS_SENSITIVE], values[CKA_NEVER_EXTRACTABLE]
+    values = get(module, h, key, [Attribute.ALWAYS_SENSITIVE, Attribute.NEVER_EXTRACTABLE])
+    return values[Attribute.ALWAYS_SENSITIVE], values[Attribute.NEVER_EXTRACTABLE]
 
 
 def test_history_of_generated_keys(module: Module) -> None:
@@ -237,16 +222,16 @@ def test_history_of_generated_keys(module: Module) -> None:
     c = user_ctx(module)
     guarded = _aes(module, c.h, sensitive=True, extractable=False)
     assert _history(module, c.h, guarded) == (True, True)
-    assert _history(module, c.h, copy(module, c.h, guarded, {CKA_TOKEN: True})) == (True, True)
-    assert get1(module, c.h, guarded, CKA_LOCAL) is True
-    assert get1(module, c.h, guarded, CKA_KEY_GEN_MECHANISM) == CKM_AES_KEY_GEN
+    assert _history(module, c.h, copy(module, c.h, guarded, {Attribute.TOKEN: True})) == (True, True)
+    assert get1(module, c.h, guarded, Attribute.LOCAL) is True
+    assert get1(module, c.h, guarded, Attribute.KEY_GEN_MECHANISM) == Mechanism.AES_KEY_GEN
 
     opened = _aes(module, c.h, sensitive=False, extractable=True)
     assert _history(module, c.h, opened) == (False, False)
-    assert set_rv(module, c.h, opened, {CKA_SENSITIVE: True, CKA_EXTRACTABLE: False}) == "OK"
+    assert set_rv(module, c.h, opened, {Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False}) == "OK"
     assert _history(module, c.h, opened) == (False, False)  # it was readable once: never forgotten
     late = copy(module, c.h, _aes(module, c.h, sensitive=False, extractable=True),
-                {CKA_SENSITIVE: True, CKA_EXTRACTABLE: False})  # fmt: skip
+                {Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False})  # fmt: skip
     assert _history(module, c.h, late) == (False, False)
 
 
@@ -260,17 +245,19 @@ def test_history_of_imported_keys(module: Module) -> None:
 @pytest.mark.parametrize(
     ("attr", "value"),
     [
-        (CKA_LOCAL, False),
-        (CKA_KEY_GEN_MECHANISM, 0),
-        (CKA_ALWAYS_SENSITIVE, False),
-        (CKA_NEVER_EXTRACTABLE, False),
-        pytest.param(CKA_UNIQUE_ID, b"7", marks=spec_departure("SoftHSMv2", clause="3.0 4.4: CKA_UNIQUE_ID")),
-        (CKA_CLASS, CKO_DATA),
-        (CKA_KEY_TYPE, CKK_EC),
-        (CKA_VALUE, b"\x00" * 16),
-        (CKA_TOKEN, True),
-        (CKA_PRIVATE, False),
-        (CKA_MODIFIABLE, False),
+        (Attribute.LOCAL, False),
+        (Attribute.KEY_GEN_MECHANISM, 0),
+        (Attribute.ALWAYS_SENSITIVE, False),
+        (Attribute.NEVER_EXTRACTABLE, False),
+        pytest.param(
+            Attribute.UNIQUE_ID, b"7", marks=spec_departure("SoftHSMv2", clause="3.0 4.4: CKA_UNIQUE_ID")
+        ),
+        (Attribute.CLASS, ObjectClass.DATA),
+        (Attribute.KEY_TYPE, KeyType.EC),
+        (Attribute.VALUE, b"\x00" * 16),
+        (Attribute.TOKEN, True),
+        (Attribute.PRIVATE, False),
+        (Attribute.MODIFIABLE, False),
     ],
     ids=[
         "local",
@@ -296,20 +283,20 @@ def test_read_only_on_set(module: Module, attr: int, value: Any) -> None:
 def test_trusted_set_by_user_is_read_only(module: Module) -> None:
     c = user_ctx(module)
     pub = create(module, c.h, ec_templates("P-256")[0])
-    assert set_rv(module, c.h, pub, {CKA_TRUSTED: True}) == "ATTRIBUTE_READ_ONLY"
+    assert set_rv(module, c.h, pub, {Attribute.TRUSTED: True}) == "ATTRIBUTE_READ_ONLY"
 
 
 @spec_departure("SoftHSMv2", clause="3.0 4.1.2 (4.1.1 applies): a failed C_SetAttributeValue changes nothing")
 def test_set_is_all_or_nothing(module: Module) -> None:
     c = user_ctx(module)
     obj = create(module, c.h, data_template("before"))
-    rv = set_rv(module, c.h, obj, {CKA_LABEL: "after", CKA_ENCAPSULATE: b"\x01"})
+    rv = set_rv(module, c.h, obj, {Attribute.LABEL: "after", Attribute32.ENCAPSULATE: b"\x01"})
     assert rv == "ATTRIBUTE_TYPE_INVALID"
-    rv = set_rv(module, c.h, obj, {CKA_LABEL: "after", CKA_TOKEN: b"\x01\x01"})
+    rv = set_rv(module, c.h, obj, {Attribute.LABEL: "after", Attribute.TOKEN: b"\x01\x01"})
     assert rv in ("ATTRIBUTE_VALUE_INVALID", "ATTRIBUTE_READ_ONLY")
-    assert get1(module, c.h, obj, CKA_LABEL) == b"before"
-    assert set_rv(module, c.h, obj, {CKA_LABEL: "after"}) == "OK"
-    assert get1(module, c.h, obj, CKA_LABEL) == b"after"
+    assert get1(module, c.h, obj, Attribute.LABEL) == b"before"
+    assert set_rv(module, c.h, obj, {Attribute.LABEL: "after"}) == "OK"
+    assert get1(module, c.h, obj, Attribute.LABEL) == b"after"
 
 
 # ------------------------------------------------------------------------------- guards
@@ -323,16 +310,16 @@ def test_destroyable_false(module: Module) -> None:
     deliberate, stricter choice, not checked on other modules."""
     c = user_ctx(module)
     for template in (data_template(token=True, private=True), secret_template(token=True)):
-        obj = create(module, c.h, {**template, CKA_DESTROYABLE: False})
+        obj = create(module, c.h, {**template, Attribute.DESTROYABLE: False})
         assert destroy_rv(module, c.h, obj) == "ACTION_PROHIBITED"
-        assert get1(module, c.h, obj, CKA_DESTROYABLE) is False
-        assert set_rv(module, c.h, obj, {CKA_DESTROYABLE: True}) == "ATTRIBUTE_READ_ONLY"
+        assert get1(module, c.h, obj, Attribute.DESTROYABLE) is False
+        assert set_rv(module, c.h, obj, {Attribute.DESTROYABLE: True}) == "ATTRIBUTE_READ_ONLY"
         if not module.softhsm2:  # softhsm-py choice, not a spec rule
-            assert copy_rv(module, c.h, obj, {CKA_DESTROYABLE: True})[0] == "ATTRIBUTE_READ_ONLY"
+            assert copy_rv(module, c.h, obj, {Attribute.DESTROYABLE: True})[0] == "ATTRIBUTE_READ_ONLY"
         assert destroy_rv(module, c.h, obj) == "ACTION_PROHIBITED"
-        clone = copy(module, c.h, obj, {CKA_TOKEN: False})
+        clone = copy(module, c.h, obj, {Attribute.TOKEN: False})
         assert destroy_rv(module, c.h, clone) == "ACTION_PROHIBITED"  # the flag is copied
-    keep = copy(module, c.h, create(module, c.h, secret_template()), {CKA_DESTROYABLE: False})  # 4.1.3
+    keep = copy(module, c.h, create(module, c.h, secret_template()), {Attribute.DESTROYABLE: False})  # 4.1.3
     assert destroy_rv(module, c.h, keep) == "ACTION_PROHIBITED"
 
 
@@ -342,7 +329,7 @@ def test_clearing_copyable_or_destroyable_with_set(module: Module) -> None:
     softhsm-py lets them go TRUE -> FALSE (never back): a change that only removes rights, so
     that a host can protect an object it generated. Each module is checked on its own rule."""
     c = user_ctx(module)
-    for attr, function in ((CKA_COPYABLE, "copy"), (CKA_DESTROYABLE, "destroy")):
+    for attr, function in ((Attribute.COPYABLE, "copy"), (Attribute.DESTROYABLE, "destroy")):
         obj = create(module, c.h, secret_template())
         rv = set_rv(module, c.h, obj, {attr: False})
         assert rv == ("ATTRIBUTE_READ_ONLY" if module.softhsm2 else "OK")
@@ -354,10 +341,10 @@ def test_clearing_copyable_or_destroyable_with_set(module: Module) -> None:
 
 def test_modifiable_false(module: Module) -> None:
     c = user_ctx(module)
-    obj = create(module, c.h, {**secret_template(), CKA_MODIFIABLE: False, CKA_LABEL: "fixed"})
-    assert set_rv(module, c.h, obj, {CKA_LABEL: "changed"}) == "ACTION_PROHIBITED"
-    assert set_rv(module, c.h, obj, {CKA_ID: b"1"}) == "ACTION_PROHIBITED"
-    assert get1(module, c.h, obj, CKA_LABEL) == b"fixed"
+    obj = create(module, c.h, {**secret_template(), Attribute.MODIFIABLE: False, Attribute.LABEL: "fixed"})
+    assert set_rv(module, c.h, obj, {Attribute.LABEL: "changed"}) == "ACTION_PROHIBITED"
+    assert set_rv(module, c.h, obj, {Attribute.ID: b"1"}) == "ACTION_PROHIBITED"
+    assert get1(module, c.h, obj, Attribute.LABEL) == b"fixed"
     assert destroy_rv(module, c.h, obj) == "OK"  # MODIFIABLE does not guard destruction
 
 
@@ -366,18 +353,23 @@ def test_copy_of_unmodifiable_object(module: Module) -> None:
     """CKA_MODIFIABLE guards the object, not its copies: 4.1.3 lets C_CopyObject change CKA_TOKEN,
     CKA_PRIVATE, CKA_MODIFIABLE and CKA_DESTROYABLE whatever the source's CKA_MODIFIABLE."""
     c = user_ctx(module)
-    obj = create(module, c.h, {**secret_template(), CKA_MODIFIABLE: False})
-    new = copy(module, c.h, obj, {CKA_TOKEN: True, CKA_MODIFIABLE: True})
-    assert get(module, c.h, new, [CKA_TOKEN, CKA_MODIFIABLE]) == {CKA_TOKEN: True, CKA_MODIFIABLE: True}
+    obj = create(module, c.h, {**secret_template(), Attribute.MODIFIABLE: False})
+    new = copy(module, c.h, obj, {Attribute.TOKEN: True, Attribute.MODIFIABLE: True})
+    assert get(module, c.h, new, [Attribute.TOKEN, Attribute.MODIFIABLE]) == {
+        Attribute.TOKEN: True,
+        Attribute.MODIFIABLE: True,
+    }
 
 
 def test_copyable_false(module: Module) -> None:
     """4.1.3 / 5.7.2: CKA_COPYABLE FALSE makes C_CopyObject CKR_ACTION_PROHIBITED."""
     c = user_ctx(module)
-    obj = create(module, c.h, {**secret_template(), CKA_COPYABLE: False})
+    obj = create(module, c.h, {**secret_template(), Attribute.COPYABLE: False})
     assert copy_rv(module, c.h, obj)[0] == "ACTION_PROHIBITED"
-    assert copy_rv(module, c.h, obj, {CKA_TOKEN: True})[0] == "ACTION_PROHIBITED"
-    assert set_rv(module, c.h, obj, {CKA_COPYABLE: True}) == "ATTRIBUTE_READ_ONLY"  # 4.4: sticky once FALSE
+    assert copy_rv(module, c.h, obj, {Attribute.TOKEN: True})[0] == "ACTION_PROHIBITED"
+    assert (
+        set_rv(module, c.h, obj, {Attribute.COPYABLE: True}) == "ATTRIBUTE_READ_ONLY"
+    )  # 4.4: sticky once FALSE
 
 
 # ------------------------------------------------------------------------------- CKA_ID, copies
@@ -385,13 +377,19 @@ def test_id_settable_after_generation(module: Module) -> None:
     """NSS generates a key pair with no CKA_ID / CKA_LABEL and then sets CKA_ID on both halves."""
     c = user_ctx(module)
     pub, priv = generate_key_pair(
-        module, c.h, CKM_EC_KEY_PAIR_GEN,
-        {CKA_CLASS: CKO_PUBLIC_KEY, CKA_TOKEN: True, CKA_EC_PARAMS: EC_OIDS["P-256"]},
-        {CKA_CLASS: CKO_PRIVATE_KEY, CKA_TOKEN: True},
-    )  # fmt: skip
+        module,
+        c.h,
+        Mechanism.EC_KEY_PAIR_GEN,
+        {
+            Attribute.CLASS: ObjectClass.PUBLIC_KEY,
+            Attribute.TOKEN: True,
+            Attribute.EC_PARAMS: EC_OIDS["P-256"],
+        },
+        {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.TOKEN: True},
+    )
     for obj in (pub, priv):
-        assert set_rv(module, c.h, obj, {CKA_ID: b"\xca\xfe"}) == "OK"
-    assert sorted(find(module, c.h, {CKA_ID: b"\xca\xfe"})) == sorted([pub, priv])
+        assert set_rv(module, c.h, obj, {Attribute.ID: b"\xca\xfe"}) == "OK"
+    assert sorted(find(module, c.h, {Attribute.ID: b"\xca\xfe"})) == sorted([pub, priv])
 
 
 def test_generate_without_class(module: Module) -> None:
@@ -399,12 +397,12 @@ def test_generate_without_class(module: Module) -> None:
     6.3.4 "contributes the CKA_CLASS, CKA_KEY_TYPE, and CKA_EC_POINT attributes to the new
     public key"; 6.8.3 AES_KEY_GEN "contributes the CKA_CLASS, CKA_KEY_TYPE, and CKA_VALUE")."""
     c = user_ctx(module)
-    public = {CKA_EC_PARAMS: EC_OIDS["P-256"], CKA_TOKEN: False}
-    pub, priv = generate_key_pair(module, c.h, CKM_EC_KEY_PAIR_GEN, public, {CKA_SIGN: True})
-    assert get1(module, c.h, pub, CKA_CLASS) == CKO_PUBLIC_KEY
-    assert get1(module, c.h, priv, CKA_CLASS) == CKO_PRIVATE_KEY
-    rv, key = generate_key(module, c.h, CKM_AES_KEY_GEN, {CKA_VALUE_LEN: 32})
-    assert rv == "OK" and get1(module, c.h, key, CKA_CLASS) == CKO_SECRET_KEY
+    public = {Attribute.EC_PARAMS: EC_OIDS["P-256"], Attribute.TOKEN: False}
+    pub, priv = generate_key_pair(module, c.h, Mechanism.EC_KEY_PAIR_GEN, public, {Attribute.SIGN: True})
+    assert get1(module, c.h, pub, Attribute.CLASS) == ObjectClass.PUBLIC_KEY
+    assert get1(module, c.h, priv, Attribute.CLASS) == ObjectClass.PRIVATE_KEY
+    rv, key = generate_key(module, c.h, Mechanism.AES_KEY_GEN, {Attribute.VALUE_LEN: 32})
+    assert rv == "OK" and get1(module, c.h, key, Attribute.CLASS) == ObjectClass.SECRET_KEY
 
 
 def test_id_settable_after_creation(module: Module) -> None:
@@ -412,8 +410,8 @@ def test_id_settable_after_creation(module: Module) -> None:
     cert = create(module, c.h, certificate())
     key = create(module, c.h, ec_templates("P-256")[1])
     for obj in (cert, key):
-        assert set_rv(module, c.h, obj, {CKA_ID: b"\x01\x02"}) == "OK"
-        assert get1(module, c.h, obj, CKA_ID) == b"\x01\x02"
+        assert set_rv(module, c.h, obj, {Attribute.ID: b"\x01\x02"}) == "OK"
+        assert get1(module, c.h, obj, Attribute.ID) == b"\x01\x02"
 
 
 @pytest.mark.parametrize("start", [False, True], ids=["session-to-token", "token-to-session"])
@@ -422,32 +420,53 @@ def test_copy_changes_token(module: Module, start: bool) -> None:
     non-extractable token key as a session object (CLIENTS.md, 5.7 C_CopyObject)."""
     c = user_ctx(module)
     key = _aes(module, c.h, token=start, sensitive=True, extractable=False, label="src")
-    moved = copy(module, c.h, key, {CKA_TOKEN: not start})
+    moved = copy(module, c.h, key, {Attribute.TOKEN: not start})
     assert moved != key
-    got = get(module, c.h, moved, [CKA_TOKEN, CKA_LABEL, CKA_SENSITIVE, CKA_EXTRACTABLE])
-    assert got == {CKA_TOKEN: not start, CKA_LABEL: b"src", CKA_SENSITIVE: True, CKA_EXTRACTABLE: False}
+    got = get(
+        module, c.h, moved, [Attribute.TOKEN, Attribute.LABEL, Attribute.SENSITIVE, Attribute.EXTRACTABLE]
+    )
+    assert got == {
+        Attribute.TOKEN: not start,
+        Attribute.LABEL: b"src",
+        Attribute.SENSITIVE: True,
+        Attribute.EXTRACTABLE: False,
+    }
     assert _history(module, c.h, moved) == (True, True)
-    assert get1(module, c.h, key, CKA_TOKEN) is start  # the source is untouched
-    rv, values = get_rv(module, c.h, moved, [CKA_VALUE])
-    assert rv == "ATTRIBUTE_SENSITIVE" and values[CKA_VALUE] is None
+    assert get1(module, c.h, key, Attribute.TOKEN) is start  # the source is untouched
+    rv, values = get_rv(module, c.h, moved, [Attribute.VALUE])
+    assert rv == "ATTRIBUTE_SENSITIVE" and values[Attribute.VALUE] is None
 
 
 @spec_departure("SoftHSMv2", clause="3.0 4.4, 4.1.3: CKA_PRIVATE can be changed in the process of copying")
 def test_copy_changes_private_and_label(module: Module) -> None:
     c = user_ctx(module)
     obj = create(module, c.h, data_template("one", b"v", private=True))
-    new = copy(module, c.h, obj, {CKA_PRIVATE: False, CKA_LABEL: "two", CKA_MODIFIABLE: False})
-    assert get(module, c.h, new, [CKA_PRIVATE, CKA_LABEL, CKA_VALUE, CKA_MODIFIABLE]) == {
-        CKA_PRIVATE: False, CKA_LABEL: b"two", CKA_VALUE: b"v", CKA_MODIFIABLE: False}  # fmt: skip
+    new = copy(
+        module, c.h, obj, {Attribute.PRIVATE: False, Attribute.LABEL: "two", Attribute.MODIFIABLE: False}
+    )
+    assert get(
+        module, c.h, new, [Attribute.PRIVATE, Attribute.LABEL, Attribute.VALUE, Attribute.MODIFIABLE]
+    ) == {
+        Attribute.PRIVATE: False,
+        Attribute.LABEL: b"two",
+        Attribute.VALUE: b"v",
+        Attribute.MODIFIABLE: False,
+    }
 
 
 def test_copy_changes_label_and_modifiable(module: Module) -> None:
     c = user_ctx(module)
     obj = create(module, c.h, data_template("one", b"v", private=True))
-    new = copy(module, c.h, obj, {CKA_LABEL: "two", CKA_MODIFIABLE: False})
-    assert get(module, c.h, new, [CKA_PRIVATE, CKA_LABEL, CKA_VALUE, CKA_MODIFIABLE]) == {
-        CKA_PRIVATE: True, CKA_LABEL: b"two", CKA_VALUE: b"v", CKA_MODIFIABLE: False}  # fmt: skip
-    assert set_rv(module, c.h, new, {CKA_LABEL: "three"}) == "ACTION_PROHIBITED"
+    new = copy(module, c.h, obj, {Attribute.LABEL: "two", Attribute.MODIFIABLE: False})
+    assert get(
+        module, c.h, new, [Attribute.PRIVATE, Attribute.LABEL, Attribute.VALUE, Attribute.MODIFIABLE]
+    ) == {
+        Attribute.PRIVATE: True,
+        Attribute.LABEL: b"two",
+        Attribute.VALUE: b"v",
+        Attribute.MODIFIABLE: False,
+    }
+    assert set_rv(module, c.h, new, {Attribute.LABEL: "three"}) == "ACTION_PROHIBITED"
 
 
 @spec_departure("SoftHSMv2", clause="3.0 4.4: CKA_UNIQUE_ID, unique to every object, copies included")
@@ -455,15 +474,15 @@ def test_copy_gets_new_unique_id(module: Module) -> None:
     c = user_ctx(module)
     obj = create(module, c.h, data_template())
     new = copy(module, c.h, obj)
-    assert get1(module, c.h, obj, CKA_UNIQUE_ID) != get1(module, c.h, new, CKA_UNIQUE_ID)
+    assert get1(module, c.h, obj, Attribute.UNIQUE_ID) != get1(module, c.h, new, Attribute.UNIQUE_ID)
 
 
 def test_copy_rejects_other_changes(module: Module) -> None:
     c = user_ctx(module)
     obj = create(module, c.h, secret_template())
-    rv, _ = copy_rv(module, c.h, obj, {CKA_CLASS: CKO_DATA})
+    rv, _ = copy_rv(module, c.h, obj, {Attribute.CLASS: ObjectClass.DATA})
     assert rv in ("ATTRIBUTE_READ_ONLY", "TEMPLATE_INCONSISTENT")
-    assert copy_rv(module, c.h, obj, {CKA_ENCAPSULATE: b"\x01"})[0] == "ATTRIBUTE_TYPE_INVALID"
+    assert copy_rv(module, c.h, obj, {Attribute32.ENCAPSULATE: b"\x01"})[0] == "ATTRIBUTE_TYPE_INVALID"
 
 
 def test_copy_into_ro_session(module: Module) -> None:
@@ -471,7 +490,7 @@ def test_copy_into_ro_session(module: Module) -> None:
     rw, ro = module.open(slot), module.open(slot, rw=False)
     module.login(rw)
     obj = create(module, rw, data_template(private=True))
-    assert copy_rv(module, ro, obj, {CKA_TOKEN: True})[0] == "SESSION_READ_ONLY"
+    assert copy_rv(module, ro, obj, {Attribute.TOKEN: True})[0] == "SESSION_READ_ONLY"
     assert copy_rv(module, ro, obj)[0] == "OK"
 
 
@@ -482,9 +501,9 @@ def test_token_objects_read_only_in_ro_session(module: Module) -> None:
     module.login(rw)
     token_obj = create(module, rw, data_template(token=True, private=False))
     session_obj = create(module, rw, data_template(token=False, private=False))
-    assert set_rv(module, ro, token_obj, {CKA_LABEL: "x"}) == "SESSION_READ_ONLY"
+    assert set_rv(module, ro, token_obj, {Attribute.LABEL: "x"}) == "SESSION_READ_ONLY"
     assert destroy_rv(module, ro, token_obj) == "SESSION_READ_ONLY"
-    assert set_rv(module, ro, session_obj, {CKA_LABEL: "x"}) == "OK"
+    assert set_rv(module, ro, session_obj, {Attribute.LABEL: "x"}) == "OK"
     assert destroy_rv(module, ro, session_obj) == "OK"
 
 
@@ -496,23 +515,23 @@ def test_private_handles_invalid_after_logout(module: Module) -> None:
     public = create(module, c.h, data_template("q", token=True, private=False))
     module.check("C_Logout", c.h)
     for function in ("C_GetAttributeValue",):
-        q = Query([CKA_LABEL], 16)
+        q = Query([Attribute.LABEL], 16)
         assert q.run(module, c.h, token_obj) == "OBJECT_HANDLE_INVALID", function
-    assert get1(module, c.h, public, CKA_LABEL) == b"q"
-    module.login(c.h, CKU_USER, USER_PIN)
-    assert Query([CKA_LABEL], 16).run(module, c.h, token_obj) == "OBJECT_HANDLE_INVALID"
-    again = find(module, c.h, {CKA_LABEL: "p"})
-    assert len(again) == 1 and get1(module, c.h, again[0], CKA_LABEL) == b"p"
+    assert get1(module, c.h, public, Attribute.LABEL) == b"q"
+    module.login(c.h, UserType.USER, USER_PIN)
+    assert Query([Attribute.LABEL], 16).run(module, c.h, token_obj) == "OBJECT_HANDLE_INVALID"
+    again = find(module, c.h, {Attribute.LABEL: "p"})
+    assert len(again) == 1 and get1(module, c.h, again[0], Attribute.LABEL) == b"p"
 
 
 def test_session_objects_vanish_with_their_session(module: Module) -> None:
     slot = module.ready_token()
     a, b = module.open(slot), module.open(slot)
     obj = create(module, a, data_template("gone", token=False, private=False))
-    assert get1(module, b, obj, CKA_LABEL) == b"gone"  # visible to every session of the app
+    assert get1(module, b, obj, Attribute.LABEL) == b"gone"  # visible to every session of the app
     module.close(a)
-    assert Query([CKA_LABEL], 16).run(module, b, obj) == "OBJECT_HANDLE_INVALID"
-    assert find(module, b, {CKA_LABEL: "gone"}) == []
+    assert Query([Attribute.LABEL], 16).run(module, b, obj) == "OBJECT_HANDLE_INVALID"
+    assert find(module, b, {Attribute.LABEL: "gone"}) == []
 
 
 # ------------------------------------------------------------------------------- sizes, handles, NULL
@@ -529,8 +548,8 @@ def test_bad_object_handles(module: Module) -> None:
     dead = create(module, c.h, data_template())
     assert destroy_rv(module, c.h, dead) == "OK"
     for bad in (0, dead, 0xDEADBEEF):
-        assert Query([CKA_CLASS], 8).run(module, c.h, bad) == "OBJECT_HANDLE_INVALID", bad
-        assert set_rv(module, c.h, bad, {CKA_LABEL: "x"}) == "OBJECT_HANDLE_INVALID"
+        assert Query([Attribute.CLASS], 8).run(module, c.h, bad) == "OBJECT_HANDLE_INVALID", bad
+        assert set_rv(module, c.h, bad, {Attribute.LABEL: "x"}) == "OBJECT_HANDLE_INVALID"
         assert copy_rv(module, c.h, bad)[0] == "OBJECT_HANDLE_INVALID"
         assert destroy_rv(module, c.h, bad) == "OBJECT_HANDLE_INVALID"
         assert size_rv(module, c.h, bad)[0] == "OBJECT_HANDLE_INVALID"
@@ -541,11 +560,11 @@ def test_handle_of_another_token(module: Module) -> None:
     c = user_ctx(module)
     other = module.open(module.ready_token("other"))
     elsewhere = create(module, other, data_template(private=False))
-    assert Query([CKA_CLASS], 8).run(module, c.h, elsewhere) == "OBJECT_HANDLE_INVALID"
-    assert set_rv(module, c.h, elsewhere, {CKA_LABEL: "x"}) == "OBJECT_HANDLE_INVALID"
+    assert Query([Attribute.CLASS], 8).run(module, c.h, elsewhere) == "OBJECT_HANDLE_INVALID"
+    assert set_rv(module, c.h, elsewhere, {Attribute.LABEL: "x"}) == "OBJECT_HANDLE_INVALID"
     assert copy_rv(module, c.h, elsewhere)[0] == "OBJECT_HANDLE_INVALID"
     assert destroy_rv(module, c.h, elsewhere) == "OBJECT_HANDLE_INVALID"
-    assert get1(module, other, elsewhere, CKA_CLASS) == CKO_DATA
+    assert get1(module, other, elsewhere, Attribute.CLASS) == ObjectClass.DATA
 
 
 def test_null_arguments(module: Module) -> None:

@@ -7,92 +7,64 @@ from typing import Any
 
 import pytest
 
-from .objects_support import (
-    CKA_ALWAYS_SENSITIVE,
-    CKA_APPLICATION,
-    CKA_CERT_MD5_HASH,
-    CKA_CERT_SHA1_HASH,
-    CKA_CLASS,
-    CKA_DECRYPT,
-    CKA_DERIVE,
-    CKA_EC_POINT,
-    CKA_ENCAPSULATE,
-    CKA_ENCRYPT,
-    CKA_ID,
-    CKA_ISSUER,
-    CKA_KEY_GEN_MECHANISM,
-    CKA_KEY_TYPE,
-    CKA_LABEL,
-    CKA_LOCAL,
-    CKA_MODULUS,
-    CKA_NEVER_EXTRACTABLE,
-    CKA_PRIME_1,
-    CKA_PRIVATE,
-    CKA_PRIVATE_EXPONENT,
-    CKA_SERIAL_NUMBER,
-    CKA_SIGN,
-    CKA_TOKEN,
-    CKA_TRUST_CLIENT_AUTH,
-    CKA_TRUST_CODE_SIGNING,
-    CKA_TRUST_EMAIL_PROTECTION,
-    CKA_TRUST_SERVER_AUTH,
-    CKA_TRUST_STEP_UP_APPROVED,
-    CKA_TRUSTED,
-    CKA_UNIQUE_ID,
-    CKA_UNWRAP,
-    CKA_VALUE,
-    CKA_VALUE_LEN,
-    CKA_VERIFY,
-    CKK_AES,
-    CKK_GENERIC_SECRET,
-    CKO_DATA,
-    CKO_NSS_TRUST,
-    CKT_NSS_MUST_VERIFY_TRUST,
-    CKT_NSS_TRUSTED_DELEGATOR,
-    Template,
-    certificate,
-    create,
-    create_rv,
-    data_template,
-    ec_templates,
-    get,
-    get1,
-    off_curve_point,
-    rsa_key,
-    rsa_templates,
-    secret_template,
-    user_ctx,
+from support.constants import (
+    Attribute,
+    Attribute32,
+    KeyType,
+    NssAttribute,
+    NssObjectClass,
+    NssTrust,
+    ObjectClass,
+    UserType,
 )
-from .pkcs11 import CKU_SO, SO_PIN, Module, ffi, spec_departure
+from support.keys import certificate, ec_templates, off_curve_point, rsa_key, rsa_templates
+from support.objects import create, create_rv, data_template, get, get1, secret_template, user_ctx
+from support.pkcs11 import SO_PIN, Module, ffi, spec_departure
+from support.templates import Template
 
 
 # ------------------------------------------------------------------------------- classes
 def test_create_data_object(module: Module) -> None:
     c = user_ctx(module)
     obj = create(module, c.h, data_template("d1", b"\x00\x01payload", token=True, private=False))
-    values = get(module, c.h, obj, [CKA_CLASS, CKA_LABEL, CKA_VALUE, CKA_APPLICATION, CKA_TOKEN, CKA_PRIVATE])
+    values = get(
+        module,
+        c.h,
+        obj,
+        [
+            Attribute.CLASS,
+            Attribute.LABEL,
+            Attribute.VALUE,
+            Attribute.APPLICATION,
+            Attribute.TOKEN,
+            Attribute.PRIVATE,
+        ],
+    )
     assert values == {
-        CKA_CLASS: CKO_DATA, CKA_LABEL: b"d1", CKA_VALUE: b"\x00\x01payload",
-        CKA_APPLICATION: b"softhsm-py tests", CKA_TOKEN: True, CKA_PRIVATE: False,
+        Attribute.CLASS: ObjectClass.DATA, Attribute.LABEL: b"d1", Attribute.VALUE: b"\x00\x01payload",
+        Attribute.APPLICATION: b"softhsm-py tests", Attribute.TOKEN: True, Attribute.PRIVATE: False,
     }  # fmt: skip
 
 
 def test_create_empty_data_object(module: Module) -> None:
     """CKA_CLASS alone is a complete data object (4.5: every other attribute has a default)."""
     c = user_ctx(module)
-    obj = create(module, c.h, {CKA_CLASS: CKO_DATA})
-    assert get(module, c.h, obj, [CKA_VALUE, CKA_LABEL]) == {CKA_VALUE: b"", CKA_LABEL: b""}
+    obj = create(module, c.h, {Attribute.CLASS: ObjectClass.DATA})
+    assert get(module, c.h, obj, [Attribute.VALUE, Attribute.LABEL]) == {
+        Attribute.VALUE: b"",
+        Attribute.LABEL: b"",
+    }
 
 
 def test_create_certificate(module: Module) -> None:
     c = user_ctx(module)
-    template = {**certificate(), CKA_TOKEN: True, CKA_ID: b"\x01", CKA_LABEL: "cert"}
+    template = {**certificate(), Attribute.TOKEN: True, Attribute.ID: b"\x01", Attribute.LABEL: "cert"}
     obj = create(module, c.h, template)
-    got = get(module, c.h, obj, [*template, CKA_TRUSTED, CKA_PRIVATE])
+    got = get(module, c.h, obj, [*template, Attribute.TRUSTED, Attribute.PRIVATE])
     for kind, value in template.items():
         expected = value.encode() if isinstance(value, str) else value
         assert got[kind] == expected, hex(kind)
-    assert got[CKA_TRUSTED] is False
+    assert got[Attribute.TRUSTED] is False
 
 
 def test_certificate_trusted_by_so_only(module: Module) -> None:
@@ -100,14 +72,14 @@ def test_certificate_trusted_by_so_only(module: Module) -> None:
     slot = module.ready_token()
     user = module.open(slot)
     module.login(user)
-    rv, _ = create_rv(module, user, {**certificate(), CKA_TRUSTED: True})
+    rv, _ = create_rv(module, user, {**certificate(), Attribute.TRUSTED: True})
     assert rv == "ATTRIBUTE_READ_ONLY"
-    assert create_rv(module, user, {**certificate(), CKA_TRUSTED: False})[0] == "OK"
+    assert create_rv(module, user, {**certificate(), Attribute.TRUSTED: False})[0] == "OK"
     module.check("C_Logout", user)
     so = module.open(slot)
-    module.login(so, CKU_SO, SO_PIN)
-    obj = create(module, so, {**certificate(), CKA_TOKEN: True, CKA_TRUSTED: True})
-    assert get1(module, so, obj, CKA_TRUSTED) is True
+    module.login(so, UserType.SO, SO_PIN)
+    obj = create(module, so, {**certificate(), Attribute.TOKEN: True, Attribute.TRUSTED: True})
+    assert get1(module, so, obj, Attribute.TRUSTED) is True
 
 
 @pytest.mark.parametrize("bits", [1024, 2048, 3072])
@@ -115,10 +87,10 @@ def test_import_rsa(module: Module, bits: int) -> None:
     """Java's keytool: all CRT parts, no CKA_SENSITIVE in the template (CLIENTS.md)."""
     c = user_ctx(module)
     public, private = rsa_templates(bits)
-    pub = create(module, c.h, {**public, CKA_TOKEN: True, CKA_ID: b"rsa"})
-    priv = create(module, c.h, {**private, CKA_TOKEN: True, CKA_ID: b"rsa"})
-    assert get1(module, c.h, pub, CKA_MODULUS) == public[CKA_MODULUS]
-    assert get1(module, c.h, priv, CKA_MODULUS) == private[CKA_MODULUS]
+    pub = create(module, c.h, {**public, Attribute.TOKEN: True, Attribute.ID: b"rsa"})
+    priv = create(module, c.h, {**private, Attribute.TOKEN: True, Attribute.ID: b"rsa"})
+    assert get1(module, c.h, pub, Attribute.MODULUS) == public[Attribute.MODULUS]
+    assert get1(module, c.h, priv, Attribute.MODULUS) == private[Attribute.MODULUS]
     assert get1(module, c.h, pub, 0x121) == bits  # CKA_MODULUS_BITS, computed by the token
 
 
@@ -126,7 +98,10 @@ def test_import_rsa_without_crt_parts(module: Module) -> None:
     """Only n, e (optional) and d are required [1]: the CRT parts are [4,6] without [1]."""
     c = user_ctx(module)
     _, private = rsa_templates()
-    minimal = {k: private[k] for k in (CKA_CLASS, CKA_KEY_TYPE, CKA_MODULUS, 0x122, CKA_PRIVATE_EXPONENT)}
+    minimal = {
+        k: private[k]
+        for k in (Attribute.CLASS, Attribute.KEY_TYPE, Attribute.MODULUS, 0x122, Attribute.PRIVATE_EXPONENT)
+    }
     create(module, c.h, minimal)
 
 
@@ -136,7 +111,7 @@ def test_import_rsa_inconsistent_is_value_invalid(module: Module) -> None:
     c = user_ctx(module)
     _, private = rsa_templates()
     other = rsa_key(2048, 1).private_numbers()
-    bad = {**private, CKA_PRIME_1: other.p.to_bytes((other.p.bit_length() + 7) // 8, "big")}
+    bad = {**private, Attribute.PRIME_1: other.p.to_bytes((other.p.bit_length() + 7) // 8, "big")}
     assert create_rv(module, c.h, bad)[0] == "ATTRIBUTE_VALUE_INVALID"
 
 
@@ -159,32 +134,38 @@ def _curve_param(curve: str, params: str = "oid") -> Any:
 def test_import_ec_family(module: Module, curve: str, params: str) -> None:
     c = user_ctx(module)
     public, private = ec_templates(curve, params)
-    pub = create(module, c.h, {**public, CKA_TOKEN: True, CKA_ID: b"k"})
-    priv = create(module, c.h, {**private, CKA_TOKEN: True, CKA_ID: b"k"})
-    assert get1(module, c.h, pub, CKA_EC_POINT) == public[CKA_EC_POINT]
-    got = get(module, c.h, priv, [CKA_KEY_TYPE, CKA_ID])
-    assert got == {CKA_KEY_TYPE: private[CKA_KEY_TYPE], CKA_ID: b"k"}
+    pub = create(module, c.h, {**public, Attribute.TOKEN: True, Attribute.ID: b"k"})
+    priv = create(module, c.h, {**private, Attribute.TOKEN: True, Attribute.ID: b"k"})
+    assert get1(module, c.h, pub, Attribute.EC_POINT) == public[Attribute.EC_POINT]
+    got = get(module, c.h, priv, [Attribute.KEY_TYPE, Attribute.ID])
+    assert got == {Attribute.KEY_TYPE: private[Attribute.KEY_TYPE], Attribute.ID: b"k"}
 
 
 @spec_departure("SoftHSMv2", clause="3.0 4.1.1: an off-curve EC point is an invalid value")
 def test_import_ec_point_off_curve(module: Module) -> None:
     c = user_ctx(module)
     public, _ = ec_templates("P-256")
-    assert create_rv(module, c.h, {**public, CKA_EC_POINT: off_curve_point()})[0] == "ATTRIBUTE_VALUE_INVALID"
+    assert (
+        create_rv(module, c.h, {**public, Attribute.EC_POINT: off_curve_point()})[0]
+        == "ATTRIBUTE_VALUE_INVALID"
+    )
 
 
-@pytest.mark.parametrize("key_type", [CKK_AES, CKK_GENERIC_SECRET])
+@pytest.mark.parametrize("key_type", [KeyType.AES, KeyType.GENERIC_SECRET])
 def test_import_secret(module: Module, key_type: int) -> None:
     c = user_ctx(module)
     value = bytes(range(32))
     obj = create(module, c.h, secret_template(key_type, value, sensitive=False, extractable=True))
-    assert get(module, c.h, obj, [CKA_VALUE, CKA_VALUE_LEN]) == {CKA_VALUE: value, CKA_VALUE_LEN: 32}
+    assert get(module, c.h, obj, [Attribute.VALUE, Attribute.VALUE_LEN]) == {
+        Attribute.VALUE: value,
+        Attribute.VALUE_LEN: 32,
+    }
 
 
 @spec_departure("SoftHSMv2", clause="3.0 6.8.2: an AES key is 16, 24 or 32 bytes")
 def test_import_aes_bad_length(module: Module) -> None:
     c = user_ctx(module)
-    assert create_rv(module, c.h, secret_template(CKK_AES, b"x" * 15))[0] == "ATTRIBUTE_VALUE_INVALID"
+    assert create_rv(module, c.h, secret_template(KeyType.AES, b"x" * 15))[0] == "ATTRIBUTE_VALUE_INVALID"
 
 
 # ------------------------------------------------------------------------------- defaults hosts rely on
@@ -194,46 +175,48 @@ def test_private_key_defaults(module: Module) -> None:
     c = user_ctx(module)
     _, private = ec_templates("P-256")
     obj = create(module, c.h, private)
-    got = get(module, c.h, obj, [CKA_SIGN, CKA_DECRYPT, CKA_UNWRAP, CKA_PRIVATE])
-    assert got == {CKA_SIGN: True, CKA_DECRYPT: True, CKA_UNWRAP: True, CKA_PRIVATE: True}
+    got = get(module, c.h, obj, [Attribute.SIGN, Attribute.DECRYPT, Attribute.UNWRAP, Attribute.PRIVATE])
+    assert got == {
+        Attribute.SIGN: True,
+        Attribute.DECRYPT: True,
+        Attribute.UNWRAP: True,
+        Attribute.PRIVATE: True,
+    }
 
 
 def test_private_key_derive_default(module: Module) -> None:
-    """softhsm-py's choice: CKA_DERIVE defaults TRUE on private keys, so that Java's ECDH works
-    on keys it imports with an empty template. The spec's default (4.7) is CK_FALSE, and
-    SoftHSMv2 2.6.1 keeps it: not a departure of SoftHSMv2, so skipped there."""
-    if module.softhsm2:
-        pytest.skip("softhsm-py choice (4.7 default CK_FALSE); SoftHSMv2 keeps the spec default")
+    """CKA_DERIVE defaults CK_FALSE (3.0, 4.7), on SoftHSMv2 too. (softhsm-py defaulted it TRUE
+    before: a key made with a minimal template could derive what its owner never asked for.)"""
     c = user_ctx(module)
     _, private = ec_templates("P-256")
-    assert get1(module, c.h, create(module, c.h, private), CKA_DERIVE) is True
+    assert get1(module, c.h, create(module, c.h, private), Attribute.DERIVE) is False
 
 
 def test_public_key_defaults(module: Module) -> None:
     """ssh-keygen -D lists public keys without logging in: CKA_PRIVATE defaults to FALSE."""
     c = user_ctx(module)
     public, _ = ec_templates("P-256")
-    obj = create(module, c.h, {**public, CKA_TOKEN: True})
-    assert get(module, c.h, obj, [CKA_PRIVATE, CKA_VERIFY, CKA_ENCRYPT]) == {
-        CKA_PRIVATE: False, CKA_VERIFY: True, CKA_ENCRYPT: True}  # fmt: skip
+    obj = create(module, c.h, {**public, Attribute.TOKEN: True})
+    assert get(module, c.h, obj, [Attribute.PRIVATE, Attribute.VERIFY, Attribute.ENCRYPT]) == {
+        Attribute.PRIVATE: False, Attribute.VERIFY: True, Attribute.ENCRYPT: True}  # fmt: skip
 
 
 def test_token_set_attributes_on_import(module: Module) -> None:
     """4.7: CKA_LOCAL is FALSE for a key that was not generated on the token."""
     c = user_ctx(module)
     obj = create(module, c.h, secret_template())
-    assert get1(module, c.h, obj, CKA_LOCAL) is False
+    assert get1(module, c.h, obj, Attribute.LOCAL) is False
 
 
 # ------------------------------------------------------------------------------- template rules
 def test_incomplete_without_class(module: Module) -> None:
     c = user_ctx(module)
-    assert create_rv(module, c.h, {CKA_LABEL: "no class"})[0] == "TEMPLATE_INCOMPLETE"
+    assert create_rv(module, c.h, {Attribute.LABEL: "no class"})[0] == "TEMPLATE_INCOMPLETE"
 
 
 @pytest.mark.parametrize(
     "drop",
-    [CKA_KEY_TYPE, CKA_VALUE],
+    [Attribute.KEY_TYPE, Attribute.VALUE],
     ids=["no-key-type", "no-value"],
 )
 def test_incomplete_secret_key(module: Module, drop: int) -> None:
@@ -246,14 +229,14 @@ def test_incomplete_secret_key(module: Module, drop: int) -> None:
 def test_incomplete_rsa_private_without_modulus(module: Module) -> None:
     c = user_ctx(module)
     _, private = rsa_templates()
-    del private[CKA_MODULUS]
+    del private[Attribute.MODULUS]
     assert create_rv(module, c.h, private)[0] == "TEMPLATE_INCOMPLETE"
 
 
 def test_incomplete_certificate_without_value(module: Module) -> None:
     c = user_ctx(module)
     template = dict(certificate())
-    del template[CKA_VALUE]
+    del template[Attribute.VALUE]
     assert create_rv(module, c.h, template)[0] == "TEMPLATE_INCOMPLETE"
 
 
@@ -261,7 +244,7 @@ def test_incomplete_certificate_without_value(module: Module) -> None:
 def test_inconsistent_duplicate_attribute(module: Module) -> None:
     """4.1.1: "a template which specifies two different values for the same attribute"."""
     c = user_ctx(module)
-    items = [(CKA_CLASS, CKO_DATA), (CKA_TOKEN, False), (CKA_TOKEN, True)]
+    items = [(Attribute.CLASS, ObjectClass.DATA), (Attribute.TOKEN, False), (Attribute.TOKEN, True)]
     assert create_rv(module, c.h, items)[0] == "TEMPLATE_INCONSISTENT"
 
 
@@ -270,11 +253,11 @@ def test_inconsistent_attribute_of_another_class(module: Module) -> None:
     """4.1.1 names this case: "trying to create a secret key object with an attribute which is
     appropriate for various types of public keys or private keys, but not for secret keys"."""
     c = user_ctx(module)
-    rv, _ = create_rv(module, c.h, {**secret_template(), CKA_MODULUS: b"\x01\x00\x01"})
+    rv, _ = create_rv(module, c.h, {**secret_template(), Attribute.MODULUS: b"\x01\x00\x01"})
     assert rv == "TEMPLATE_INCONSISTENT"
 
 
-@pytest.mark.parametrize("kind", [CKA_ENCAPSULATE, 0x80001234], ids=["3.2-encapsulate", "vendor"])
+@pytest.mark.parametrize("kind", [Attribute32.ENCAPSULATE, 0x80001234], ids=["3.2-encapsulate", "vendor"])
 def test_unknown_attribute_type(module: Module, kind: int) -> None:
     c = user_ctx(module)
     assert create_rv(module, c.h, {**data_template(), kind: b"\x01"})[0] == "ATTRIBUTE_TYPE_INVALID"
@@ -283,10 +266,10 @@ def test_unknown_attribute_type(module: Module, kind: int) -> None:
 @pytest.mark.parametrize(
     ("kind", "value"),
     [
-        (CKA_TOKEN, b"\x01\x00"),
-        pytest.param(CKA_CLASS, b"\x00", marks=spec_departure("SoftHSMv2", clause="3.0 4.1.1 item 2")),
-        (CKA_CLASS, 0x7FFF),
-        (CKA_KEY_TYPE, 0x7FFF),
+        (Attribute.TOKEN, b"\x01\x00"),
+        pytest.param(Attribute.CLASS, b"\x00", marks=spec_departure("SoftHSMv2", clause="3.0 4.1.1 item 2")),
+        (Attribute.CLASS, 0x7FFF),
+        (Attribute.KEY_TYPE, 0x7FFF),
     ],
     ids=["bool-2-bytes", "ulong-1-byte", "unknown-class", "unknown-key-type"],
 )
@@ -302,11 +285,11 @@ _UNIQUE_ID = spec_departure("SoftHSMv2", clause="3.0 4.4: CKA_UNIQUE_ID [2,4,6]"
 @pytest.mark.parametrize(
     ("kind", "value"),
     [
-        (CKA_LOCAL, True),
-        (CKA_KEY_GEN_MECHANISM, 0x1080),
-        (CKA_ALWAYS_SENSITIVE, True),
-        (CKA_NEVER_EXTRACTABLE, True),
-        pytest.param(CKA_UNIQUE_ID, b"42", marks=_UNIQUE_ID),
+        (Attribute.LOCAL, True),
+        (Attribute.KEY_GEN_MECHANISM, 0x1080),
+        (Attribute.ALWAYS_SENSITIVE, True),
+        (Attribute.NEVER_EXTRACTABLE, True),
+        pytest.param(Attribute.UNIQUE_ID, b"42", marks=_UNIQUE_ID),
     ],
     ids=["local", "key-gen-mechanism", "always-sensitive", "never-extractable", "unique-id"],
 )
@@ -318,7 +301,7 @@ def test_token_set_attributes_are_read_only(module: Module, kind: int, value: An
 
 def test_value_len_on_create_is_read_only(module: Module) -> None:
     c = user_ctx(module)
-    assert create_rv(module, c.h, {**secret_template(), CKA_VALUE_LEN: 16})[0] == "ATTRIBUTE_READ_ONLY"
+    assert create_rv(module, c.h, {**secret_template(), Attribute.VALUE_LEN: 16})[0] == "ATTRIBUTE_READ_ONLY"
 
 
 def test_nss_trust_object_refused(module: Module) -> None:
@@ -327,14 +310,14 @@ def test_nss_trust_object_refused(module: Module) -> None:
     c = user_ctx(module)
     cert = certificate()
     template = {
-        CKA_CLASS: CKO_NSS_TRUST, CKA_TOKEN: True, CKA_LABEL: "trust",
-        CKA_CERT_SHA1_HASH: b"\x11" * 20, CKA_CERT_MD5_HASH: b"\x22" * 16,
-        CKA_ISSUER: cert[CKA_ISSUER], CKA_SERIAL_NUMBER: cert[CKA_SERIAL_NUMBER],
-        CKA_TRUST_SERVER_AUTH: CKT_NSS_TRUSTED_DELEGATOR,
-        CKA_TRUST_CLIENT_AUTH: CKT_NSS_TRUSTED_DELEGATOR,
-        CKA_TRUST_CODE_SIGNING: CKT_NSS_MUST_VERIFY_TRUST,
-        CKA_TRUST_EMAIL_PROTECTION: CKT_NSS_TRUSTED_DELEGATOR,
-        CKA_TRUST_STEP_UP_APPROVED: False,
+        Attribute.CLASS: NssObjectClass.TRUST, Attribute.TOKEN: True, Attribute.LABEL: "trust",
+        NssAttribute.CERT_SHA1_HASH: b"\x11" * 20, NssAttribute.CERT_MD5_HASH: b"\x22" * 16,
+        Attribute.ISSUER: cert[Attribute.ISSUER], Attribute.SERIAL_NUMBER: cert[Attribute.SERIAL_NUMBER],
+        NssAttribute.TRUST_SERVER_AUTH: NssTrust.TRUSTED_DELEGATOR,
+        NssAttribute.TRUST_CLIENT_AUTH: NssTrust.TRUSTED_DELEGATOR,
+        NssAttribute.TRUST_CODE_SIGNING: NssTrust.MUST_VERIFY_TRUST,
+        NssAttribute.TRUST_EMAIL_PROTECTION: NssTrust.TRUSTED_DELEGATOR,
+        NssAttribute.TRUST_STEP_UP_APPROVED: False,
     }  # fmt: skip
     assert create_rv(module, c.h, template)[0] == "ATTRIBUTE_VALUE_INVALID"
 
@@ -363,7 +346,7 @@ def test_so_cannot_create_private_objects(module: Module) -> None:
     """The SO session state (CKS_RW_SO_FUNCTIONS) has access to public objects only (4.3)."""
     slot = module.ready_token()
     so = module.open(slot)
-    module.login(so, CKU_SO, SO_PIN)
+    module.login(so, UserType.SO, SO_PIN)
     assert create_rv(module, so, data_template(token=True, private=False))[0] == "OK"
     assert create_rv(module, so, data_template(token=True, private=True))[0] == "USER_NOT_LOGGED_IN"
 
@@ -372,11 +355,11 @@ def test_create_null_arguments(module: Module) -> None:
     c = user_ctx(module)
     out = ffi.new("CK_OBJECT_HANDLE *")
     assert module.expect("ARGUMENTS_BAD", "C_CreateObject", c.h, ffi.NULL, 1, out)
-    t = Template({CKA_CLASS: CKO_DATA})
+    t = Template({Attribute.CLASS: ObjectClass.DATA})
     assert module.expect("ARGUMENTS_BAD", "C_CreateObject", c.h, t.ptr, 1, ffi.NULL)
 
 
 def test_created_key_readable_when_not_sensitive(module: Module) -> None:
     c = user_ctx(module)
     obj = create(module, c.h, {**secret_template(value=b"k" * 16), 0x103: False, 0x162: True})
-    assert get1(module, c.h, obj, CKA_VALUE) == b"k" * 16
+    assert get1(module, c.h, obj, Attribute.VALUE) == b"k" * 16

@@ -12,36 +12,20 @@ from typing import Any
 
 import pytest
 
-from .objects_support import (
-    CKA_APPLICATION,
-    CKA_CERT_SHA1_HASH,
-    CKA_CLASS,
-    CKA_ENCAPSULATE,
-    CKA_ID,
-    CKA_ISSUER,
-    CKA_KEY_TYPE,
-    CKA_LABEL,
-    CKA_PRIVATE,
-    CKA_SERIAL_NUMBER,
-    CKA_SIGN,
-    CKA_TOKEN,
-    CKA_TRUST_SERVER_AUTH,
-    CKA_VALUE,
-    CKK_AES,
-    CKK_EC,
-    CKK_GENERIC_SECRET,
-    CKO_DATA,
-    CKO_NSS_TRUST,
-    CKO_PRIVATE_KEY,
-    CKO_PUBLIC_KEY,
-    CKO_SECRET_KEY,
-    CKT_NSS_TRUSTED_DELEGATOR,
-    Template,
-    certificate,
+from support.constants import (
+    Attribute,
+    Attribute32,
+    KeyType,
+    NssAttribute,
+    NssObjectClass,
+    NssTrust,
+    ObjectClass,
+)
+from support.keys import certificate, ec_templates
+from support.objects import (
     create,
     data_template,
     destroy_rv,
-    ec_templates,
     find,
     find_init_rv,
     find_next,
@@ -49,7 +33,8 @@ from .objects_support import (
     secret_template,
     user_ctx,
 )
-from .pkcs11 import ROOT, Module, ffi
+from support.pkcs11 import ROOT, TESTS, Module, ffi
+from support.templates import Template
 
 
 def _population(module: Module, h: int) -> dict[str, int]:
@@ -59,33 +44,38 @@ def _population(module: Module, h: int) -> dict[str, int]:
         "data-pub": data_template("data-pub", b"v1", token=True, private=False),
         "data-priv": data_template("data-priv", b"v2", token=True, private=True),
         "data-session": data_template("data-session", b"v1", token=False, private=False),
-        "cert": {**certificate(), CKA_LABEL: "cert", CKA_ID: b"\x01", CKA_TOKEN: True},
-        "ec-pub": {**pub, CKA_LABEL: "ec-pub", CKA_ID: b"\x01", CKA_TOKEN: True},
-        "ec-priv": {**priv, CKA_LABEL: "ec-priv", CKA_ID: b"\x01", CKA_TOKEN: True},
-        "aes": secret_template(CKK_AES, b"a" * 16, label="aes", id=b"\x02", token=True),
-        "generic": secret_template(CKK_GENERIC_SECRET, b"g" * 20, label="generic", id=b"\x02", token=False),
+        "cert": {**certificate(), Attribute.LABEL: "cert", Attribute.ID: b"\x01", Attribute.TOKEN: True},
+        "ec-pub": {**pub, Attribute.LABEL: "ec-pub", Attribute.ID: b"\x01", Attribute.TOKEN: True},
+        "ec-priv": {**priv, Attribute.LABEL: "ec-priv", Attribute.ID: b"\x01", Attribute.TOKEN: True},
+        "aes": secret_template(KeyType.AES, b"a" * 16, label="aes", id=b"\x02", token=True),
+        "generic": secret_template(
+            KeyType.GENERIC_SECRET, b"g" * 20, label="generic", id=b"\x02", token=False
+        ),
     }
     return {name: create(module, h, template) for name, template in objs.items()}
 
 
 QUERIES: list[tuple[dict[int, Any], set[str]]] = [
     ({}, {"data-pub", "data-priv", "data-session", "cert", "ec-pub", "ec-priv", "aes", "generic"}),
-    ({CKA_CLASS: CKO_DATA}, {"data-pub", "data-priv", "data-session"}),
-    ({CKA_CLASS: CKO_SECRET_KEY}, {"aes", "generic"}),
-    ({CKA_CLASS: CKO_SECRET_KEY, CKA_KEY_TYPE: CKK_AES}, {"aes"}),
-    ({CKA_KEY_TYPE: CKK_EC}, {"ec-pub", "ec-priv"}),
-    ({CKA_ID: b"\x01"}, {"cert", "ec-pub", "ec-priv"}),
-    ({CKA_ID: b"\x01", CKA_CLASS: CKO_PRIVATE_KEY}, {"ec-priv"}),
-    ({CKA_LABEL: "cert"}, {"cert"}),
-    ({CKA_LABEL: "nothing"}, set()),
-    ({CKA_TOKEN: False}, {"data-session", "generic"}),
-    ({CKA_TOKEN: True, CKA_PRIVATE: False}, {"data-pub", "cert", "ec-pub"}),
-    ({CKA_VALUE: b"v1"}, {"data-pub", "data-session"}),
-    ({CKA_VALUE: b"v1", CKA_TOKEN: True}, {"data-pub"}),
-    ({CKA_APPLICATION: "softhsm-py tests", CKA_PRIVATE: True}, {"data-priv"}),
-    ({CKA_SIGN: True, CKA_CLASS: CKO_PRIVATE_KEY}, {"ec-priv"}),
-    ({CKA_CLASS: CKO_PUBLIC_KEY, CKA_LABEL: "ec-priv"}, set()),
-    ({CKA_ID: b"\x02", CKA_CLASS: CKO_SECRET_KEY, CKA_LABEL: "generic"}, {"generic"}),
+    ({Attribute.CLASS: ObjectClass.DATA}, {"data-pub", "data-priv", "data-session"}),
+    ({Attribute.CLASS: ObjectClass.SECRET_KEY}, {"aes", "generic"}),
+    ({Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.KEY_TYPE: KeyType.AES}, {"aes"}),
+    ({Attribute.KEY_TYPE: KeyType.EC}, {"ec-pub", "ec-priv"}),
+    ({Attribute.ID: b"\x01"}, {"cert", "ec-pub", "ec-priv"}),
+    ({Attribute.ID: b"\x01", Attribute.CLASS: ObjectClass.PRIVATE_KEY}, {"ec-priv"}),
+    ({Attribute.LABEL: "cert"}, {"cert"}),
+    ({Attribute.LABEL: "nothing"}, set()),
+    ({Attribute.TOKEN: False}, {"data-session", "generic"}),
+    ({Attribute.TOKEN: True, Attribute.PRIVATE: False}, {"data-pub", "cert", "ec-pub"}),
+    ({Attribute.VALUE: b"v1"}, {"data-pub", "data-session"}),
+    ({Attribute.VALUE: b"v1", Attribute.TOKEN: True}, {"data-pub"}),
+    ({Attribute.APPLICATION: "softhsm-py tests", Attribute.PRIVATE: True}, {"data-priv"}),
+    ({Attribute.SIGN: True, Attribute.CLASS: ObjectClass.PRIVATE_KEY}, {"ec-priv"}),
+    ({Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.LABEL: "ec-priv"}, set()),
+    (
+        {Attribute.ID: b"\x02", Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.LABEL: "generic"},
+        {"generic"},
+    ),
 ]
 
 
@@ -102,7 +92,7 @@ def test_find_matches(module: Module, query: dict[int, Any], expected: set[str])
 def test_find_in_small_batches(module: Module) -> None:
     c = user_ctx(module)
     made = {create(module, c.h, data_template(f"d{i}", private=False)) for i in range(7)}
-    assert find_init_rv(module, c.h, {CKA_CLASS: CKO_DATA})[0] == "OK"
+    assert find_init_rv(module, c.h, {Attribute.CLASS: ObjectClass.DATA})[0] == "OK"
     got: list[int] = []
     while chunk := find_next(module, c.h, 2):
         got.extend(chunk)
@@ -117,8 +107,8 @@ def test_private_objects_invisible_without_login(module: Module) -> None:
     public = {objs[n] for n in ("data-pub", "data-session", "cert", "ec-pub")}
     module.check("C_Logout", c.h)
     assert set(find(module, c.h)) == public
-    assert find(module, c.h, {CKA_PRIVATE: True}) == []
-    assert find(module, c.h, {CKA_LABEL: "data-priv"}) == []
+    assert find(module, c.h, {Attribute.PRIVATE: True}) == []
+    assert find(module, c.h, {Attribute.LABEL: "data-priv"}) == []
 
 
 def test_find_survives_changes(module: Module) -> None:
@@ -126,7 +116,7 @@ def test_find_survives_changes(module: Module) -> None:
     returned are live objects that match (or, at most, the one destroyed meanwhile)."""
     c = user_ctx(module)
     made = [create(module, c.h, data_template(f"d{i}", token=bool(i % 2), private=False)) for i in range(6)]
-    assert find_init_rv(module, c.h, {CKA_CLASS: CKO_DATA})[0] == "OK"
+    assert find_init_rv(module, c.h, {Attribute.CLASS: ObjectClass.DATA})[0] == "OK"
     first = find_next(module, c.h, 2)
     victim = next(h for h in made if h not in first)
     assert destroy_rv(module, c.h, victim) == "OK"
@@ -173,10 +163,14 @@ def test_find_is_per_session(module: Module) -> None:
 @pytest.mark.parametrize(
     "query",
     [
-        {CKA_CLASS: CKO_NSS_TRUST, CKA_ISSUER: b"\x30\x00", CKA_SERIAL_NUMBER: b"\x02\x01\x01"},
-        {CKA_CERT_SHA1_HASH: b"\x11" * 20},
-        {CKA_TRUST_SERVER_AUTH: CKT_NSS_TRUSTED_DELEGATOR, CKA_CLASS: CKO_NSS_TRUST},
-        {CKA_ENCAPSULATE: True},
+        {
+            Attribute.CLASS: NssObjectClass.TRUST,
+            Attribute.ISSUER: b"\x30\x00",
+            Attribute.SERIAL_NUMBER: b"\x02\x01\x01",
+        },
+        {NssAttribute.CERT_SHA1_HASH: b"\x11" * 20},
+        {NssAttribute.TRUST_SERVER_AUTH: NssTrust.TRUSTED_DELEGATOR, Attribute.CLASS: NssObjectClass.TRUST},
+        {Attribute32.ENCAPSULATE: True},
     ],
     ids=["nss-trust-class", "nss-cert-hash", "nss-trust-server-auth", "3.2-encapsulate"],
 )
@@ -190,10 +184,10 @@ def test_find_on_unknown_attributes_is_empty(module: Module, query: dict[int, An
 def test_handles_stable_within_instance(module: Module) -> None:
     c = user_ctx(module)
     objs = _population(module, c.h)
-    again = {get1(module, c.h, h, CKA_LABEL).decode(): h for h in find(module, c.h)}
+    again = {get1(module, c.h, h, Attribute.LABEL).decode(): h for h in find(module, c.h)}
     assert again == objs
     other = module.open(c.slot)
-    assert {get1(module, other, h, CKA_LABEL).decode(): h for h in find(module, other)} == objs
+    assert {get1(module, other, h, Attribute.LABEL).decode(): h for h in find(module, other)} == objs
 
 
 def test_token_objects_persist_across_finalize(module: Module) -> None:
@@ -203,18 +197,19 @@ def test_token_objects_persist_across_finalize(module: Module) -> None:
     module.initialize()
     h = module.open(module.slot_of("test"))
     module.login(h)
-    labels = {get1(module, h, x, CKA_LABEL).decode() for x in find(module, h)}
+    labels = {get1(module, h, x, Attribute.LABEL).decode() for x in find(module, h)}
     assert labels == {n for n in objs if n not in ("data-session", "generic")}
-    assert get1(module, h, find(module, h, {CKA_LABEL: "data-priv"})[0], CKA_VALUE) == b"v2"
+    assert get1(module, h, find(module, h, {Attribute.LABEL: "data-priv"})[0], Attribute.VALUE) == b"v2"
 
 
 # ------------------------------------------------------------------------------- other processes
 _CHILD = textwrap.dedent(
     """
     import json, sys
-    sys.path.insert(0, {root!r})
-    from tests.conformance.pkcs11 import Module
-    from tests.conformance import objects_support as s
+    sys.path.insert(0, {tests!r})
+    from support.constants import Attribute
+    from support.pkcs11 import Module
+    from support import objects as s
     m = Module({path!r})
     m.initialize()
     h = m.open(m.slot_of("test"))
@@ -222,7 +217,7 @@ _CHILD = textwrap.dedent(
     if {create!r}:
         s.create(m, h, s.data_template("from-child", b"c", token=True, private=True))
         s.create(m, h, s.data_template("child-session", b"c", token=False, private=False))
-    labels = sorted(s.get1(m, h, x, s.CKA_LABEL).decode() for x in s.find(m, h))
+    labels = sorted(s.get1(m, h, x, Attribute.LABEL).decode() for x in s.find(m, h))
     m.finalize()
     print(json.dumps(labels))
     """
@@ -230,7 +225,7 @@ _CHILD = textwrap.dedent(
 
 
 def _child(module: Module, create_objects: bool) -> list[str]:
-    code = _CHILD.format(root=str(ROOT), path=module.path, create=create_objects)
+    code = _CHILD.format(tests=str(TESTS), path=module.path, create=create_objects)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -245,9 +240,9 @@ def test_other_process_sees_token_objects_only(module: Module) -> None:
 
 def test_token_objects_from_other_process(module: Module) -> None:
     c = user_ctx(module)
-    assert find(module, c.h, {CKA_LABEL: "from-child"}) == []
+    assert find(module, c.h, {Attribute.LABEL: "from-child"}) == []
     seen = _child(module, create_objects=True)
     assert "from-child" in seen and "child-session" in seen
-    found = find(module, c.h, {CKA_LABEL: "from-child"})
-    assert len(found) == 1 and get1(module, c.h, found[0], CKA_VALUE) == b"c"
-    assert find(module, c.h, {CKA_LABEL: "child-session"}) == []
+    found = find(module, c.h, {Attribute.LABEL: "from-child"})
+    assert len(found) == 1 and get1(module, c.h, found[0], Attribute.VALUE) == b"c"
+    assert find(module, c.h, {Attribute.LABEL: "child-session"}) == []

@@ -6,24 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from .objects_support import (
-    CKA_CLASS,
-    CKA_ID,
-    CKA_KEY_TYPE,
-    CKA_LABEL,
-    CKA_PRIVATE,
-    CKA_TOKEN,
-    CKA_VALUE,
-    CKK_GENERIC_SECRET,
-    CKO_CERTIFICATE,
-    CKO_SECRET_KEY,
-    certificate,
-    create,
-    find,
-    get,
-    user_ctx,
-)
-from .pkcs11 import Module
+from support.constants import Attribute, KeyType, ObjectClass
+from support.keys import certificate
+from support.objects import create, find, get, user_ctx
+from support.pkcs11 import Module
 
 COUNT = 100_000  # 50,000 key / certificate pairs sharing CKA_LABEL and CKA_ID, as hosts pair them
 
@@ -31,13 +17,19 @@ COUNT = 100_000  # 50,000 key / certificate pairs sharing CKA_LABEL and CKA_ID, 
 def _template(i: int) -> dict[int, object]:
     pair = i // 2
     label, ident = f"pair-{pair:05d}", pair.to_bytes(3, "big")
-    common = {CKA_TOKEN: True, CKA_PRIVATE: False, CKA_LABEL: label, CKA_ID: ident}
+    common = {Attribute.TOKEN: True, Attribute.PRIVATE: False, Attribute.LABEL: label, Attribute.ID: ident}
     if i % 2:
         return {**certificate(), **common}
     value = pair.to_bytes(4, "big") * 4
-    return {CKA_CLASS: CKO_SECRET_KEY, CKA_KEY_TYPE: CKK_GENERIC_SECRET, CKA_VALUE: value, **common}
+    return {
+        Attribute.CLASS: ObjectClass.SECRET_KEY,
+        Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+        Attribute.VALUE: value,
+        **common,
+    }
 
 
+@pytest.mark.slow  # each object is written durably: a minute or more
 def test_find_one_among_100000(module: Module) -> None:
     if module.softhsm2:
         pytest.skip(
@@ -51,11 +43,23 @@ def test_find_one_among_100000(module: Module) -> None:
     for pair in (0, 12_345, COUNT // 2 - 1):
         label, ident = f"pair-{pair:05d}", pair.to_bytes(3, "big")
         key, cert = handles[2 * pair], handles[2 * pair + 1]
-        assert find(module, c.h, {CKA_LABEL: label, CKA_ID: ident, CKA_CLASS: CKO_SECRET_KEY}) == [key]
-        assert find(module, c.h, {CKA_CLASS: CKO_CERTIFICATE, CKA_ID: ident, CKA_LABEL: label}) == [cert]
-        assert sorted(find(module, c.h, {CKA_LABEL: label})) == sorted([key, cert])
-        assert sorted(find(module, c.h, {CKA_ID: ident})) == sorted([key, cert])
-        got = get(module, c.h, key, [CKA_LABEL, CKA_ID, CKA_CLASS])
-        assert got == {CKA_LABEL: label.encode(), CKA_ID: ident, CKA_CLASS: CKO_SECRET_KEY}
-    assert find(module, c.h, {CKA_LABEL: "pair-99999"}) == []
-    assert find(module, c.h, {CKA_LABEL: "pair-00001", CKA_ID: (2).to_bytes(3, "big")}) == []
+        assert find(
+            module,
+            c.h,
+            {Attribute.LABEL: label, Attribute.ID: ident, Attribute.CLASS: ObjectClass.SECRET_KEY},
+        ) == [key]
+        assert find(
+            module,
+            c.h,
+            {Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.ID: ident, Attribute.LABEL: label},
+        ) == [cert]
+        assert sorted(find(module, c.h, {Attribute.LABEL: label})) == sorted([key, cert])
+        assert sorted(find(module, c.h, {Attribute.ID: ident})) == sorted([key, cert])
+        got = get(module, c.h, key, [Attribute.LABEL, Attribute.ID, Attribute.CLASS])
+        assert got == {
+            Attribute.LABEL: label.encode(),
+            Attribute.ID: ident,
+            Attribute.CLASS: ObjectClass.SECRET_KEY,
+        }
+    assert find(module, c.h, {Attribute.LABEL: "pair-99999"}) == []
+    assert find(module, c.h, {Attribute.LABEL: "pair-00001", Attribute.ID: (2).to_bytes(3, "big")}) == []

@@ -14,8 +14,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding as rsa_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from .mech_support import CKK, CKM, Token, cbytes, import_rsa, mech, rsa_key
-from .pkcs11 import CKU_CONTEXT_SPECIFIC, USER_PIN, Module, ffi, spec_departure
+from support.constants import KeyType, Mechanism, UserType
+from support.keys import import_rsa, rsa_key
+from support.mechanisms import mech
+from support.pkcs11 import USER_PIN, Module, ffi, spec_departure
+from support.templates import cbytes
+from support.token import Token
 
 KEY = bytes(range(32))
 
@@ -44,7 +48,7 @@ def test_digest_update_after_a_final_size_query(t: Token) -> None:
     """A size query keeps the operation as it was: more data may follow, and the digest then
     covers it. (A module that computed the digest to announce its length may refuse the data
     instead, ending the operation; it must never answer with the digest of the earlier data.)"""
-    t.ok("C_DigestInit", mech(CKM.SHA256).ptr)
+    t.ok("C_DigestInit", mech(Mechanism.SHA256).ptr)
     t.ok("C_DigestUpdate", cbytes(b"a"), 1)
     assert size_query(t, "C_DigestFinal") == 32
     rv = t.expect(("OK", "OPERATION_NOT_INITIALIZED"), "C_DigestUpdate", cbytes(b"x"), 1)
@@ -56,7 +60,7 @@ def test_digest_update_after_a_final_size_query(t: Token) -> None:
 
 
 def test_digest_update_after_a_single_part_size_query(t: Token) -> None:
-    t.ok("C_DigestInit", mech(CKM.SHA256).ptr)
+    t.ok("C_DigestInit", mech(Mechanism.SHA256).ptr)
     assert size_query(t, "C_Digest", cbytes(b"a"), 1) == 32
     rv = t.expect(("OK", "OPERATION_NOT_INITIALIZED"), "C_DigestUpdate", cbytes(b"x"), 1)
     final_rv, value = output(t, "C_DigestFinal")
@@ -67,8 +71,8 @@ def test_digest_update_after_a_single_part_size_query(t: Token) -> None:
 
 
 def test_sign_update_after_a_single_part_size_query(t: Token) -> None:
-    key = t.secret(KEY, CKK.GENERIC_SECRET)
-    t.ok("C_SignInit", mech(CKM.SHA256_HMAC).ptr, key)
+    key = t.secret(KEY, KeyType.GENERIC_SECRET)
+    t.ok("C_SignInit", mech(Mechanism.SHA256_HMAC).ptr, key)
     assert size_query(t, "C_Sign", cbytes(b"a"), 1) == 32
     rv = t.expect(("OK", "OPERATION_NOT_INITIALIZED"), "C_SignUpdate", cbytes(b"x"), 1)
     final_rv, value = output(t, "C_SignFinal")
@@ -83,7 +87,7 @@ def test_encrypt_final_after_an_update_size_query(t: Token) -> None:
     out as the last block."""
     key, value = t.aes(16)
     iv = bytes(16)
-    t.ok("C_EncryptInit", mech(CKM.AES_CBC_PAD, iv).ptr, key)
+    t.ok("C_EncryptInit", mech(Mechanism.AES_CBC_PAD, iv).ptr, key)
     data = bytes(range(20))
     assert size_query(t, "C_EncryptUpdate", cbytes(data), len(data)) >= 16
     rv, last = output(t, "C_EncryptFinal")
@@ -101,8 +105,8 @@ def test_encrypt_final_after_an_update_size_query(t: Token) -> None:
 def test_sign_after_sign_update(t: Token) -> None:
     """3.0, 5.11 C_Sign: "cannot be used to terminate a multi-part operation, and must be called
     after C_SignInit without intervening C_SignUpdate calls"."""
-    key = t.secret(KEY, CKK.GENERIC_SECRET)
-    t.ok("C_SignInit", mech(CKM.SHA256_HMAC).ptr, key)
+    key = t.secret(KEY, KeyType.GENERIC_SECRET)
+    t.ok("C_SignInit", mech(Mechanism.SHA256_HMAC).ptr, key)
     t.ok("C_SignUpdate", cbytes(b"a"), 1)
     rv, _ = output(t, "C_Sign", cbytes(b"b"), 1)
     assert rv != "OK"
@@ -111,7 +115,7 @@ def test_sign_after_sign_update(t: Token) -> None:
 
 @spec_departure("SoftHSMv2", clause="3.0 5.12 C_Digest: must not follow C_DigestUpdate")
 def test_digest_after_digest_update(t: Token) -> None:
-    t.ok("C_DigestInit", mech(CKM.SHA256).ptr)
+    t.ok("C_DigestInit", mech(Mechanism.SHA256).ptr)
     t.ok("C_DigestUpdate", cbytes(b"a"), 1)
     rv, _ = output(t, "C_Digest", cbytes(b"b"), 1)
     assert rv != "OK"
@@ -119,9 +123,9 @@ def test_digest_after_digest_update(t: Token) -> None:
 
 
 def test_verify_after_verify_update(t: Token) -> None:
-    key = t.secret(KEY, CKK.GENERIC_SECRET)
+    key = t.secret(KEY, KeyType.GENERIC_SECRET)
     mac = hmac.digest(KEY, b"ab", "sha256")  # what C_VerifyUpdate + C_VerifyFinal would accept
-    t.ok("C_VerifyInit", mech(CKM.SHA256_HMAC).ptr, key)
+    t.ok("C_VerifyInit", mech(Mechanism.SHA256_HMAC).ptr, key)
     t.ok("C_VerifyUpdate", cbytes(b"a"), 1)
     assert t.rv("C_Verify", cbytes(b"b"), 1, cbytes(mac), len(mac)) != "OK"
     assert t.rv("C_VerifyFinal", cbytes(mac), len(mac)) == "OPERATION_NOT_INITIALIZED"
@@ -134,9 +138,9 @@ NULL = ffi.NULL
 
 def _bad_calls(t: Token) -> dict[str, tuple[tuple, tuple]]:
     """case -> ((Init function, args), (call with a NULL pointer, args))."""
-    hkey = t.secret(KEY, CKK.GENERIC_SECRET)
+    hkey = t.secret(KEY, KeyType.GENERIC_SECRET)
     aes, _ = t.aes(16)
-    hmac_init = ("C_SignInit", mech(CKM.SHA256_HMAC).ptr, hkey)
+    hmac_init = ("C_SignInit", mech(Mechanism.SHA256_HMAC).ptr, hkey)
     n, buf = ffi.new("CK_ULONG *", 64), ffi.new("CK_BYTE[]", 64)
     return {
         "C_Sign pulSignatureLen": (hmac_init, ("C_Sign", cbytes(b"d"), 1, buf, NULL)),
@@ -144,24 +148,24 @@ def _bad_calls(t: Token) -> dict[str, tuple[tuple, tuple]]:
         "C_SignUpdate pPart": (hmac_init, ("C_SignUpdate", NULL, 4)),
         "C_SignFinal pulSignatureLen": (hmac_init, ("C_SignFinal", buf, NULL)),
         "C_Digest pulDigestLen": (
-            ("C_DigestInit", mech(CKM.SHA256).ptr),
+            ("C_DigestInit", mech(Mechanism.SHA256).ptr),
             ("C_Digest", cbytes(b"d"), 1, buf, NULL),
         ),
-        "C_DigestUpdate pPart": (("C_DigestInit", mech(CKM.SHA256).ptr), ("C_DigestUpdate", NULL, 4)),
+        "C_DigestUpdate pPart": (("C_DigestInit", mech(Mechanism.SHA256).ptr), ("C_DigestUpdate", NULL, 4)),
         "C_Encrypt pulEncryptedDataLen": (
-            ("C_EncryptInit", mech(CKM.AES_ECB).ptr, aes),
+            ("C_EncryptInit", mech(Mechanism.AES_ECB).ptr, aes),
             ("C_Encrypt", cbytes(bytes(16)), 16, buf, NULL),
         ),
         "C_EncryptUpdate pPart": (
-            ("C_EncryptInit", mech(CKM.AES_ECB).ptr, aes),
+            ("C_EncryptInit", mech(Mechanism.AES_ECB).ptr, aes),
             ("C_EncryptUpdate", NULL, 16, buf, n),
         ),
         "C_EncryptFinal pulLastEncryptedPartLen": (
-            ("C_EncryptInit", mech(CKM.AES_ECB).ptr, aes),
+            ("C_EncryptInit", mech(Mechanism.AES_ECB).ptr, aes),
             ("C_EncryptFinal", buf, NULL),
         ),
         "C_Verify pSignature": (
-            ("C_VerifyInit", mech(CKM.SHA256_HMAC).ptr, hkey),
+            ("C_VerifyInit", mech(Mechanism.SHA256_HMAC).ptr, hkey),
             ("C_Verify", cbytes(b"d"), 1, NULL, 32),
         ),
     }
@@ -200,10 +204,10 @@ def test_context_login_goes_to_the_operation_waiting_for_it(t: Token) -> None:
     key = rsa_key(2048)
     _, priv = import_rsa(t, key, ALWAYS_AUTHENTICATE=True, DECRYPT=True)
     secret = key.public_key().encrypt(b"secret", rsa_padding.PKCS1v15())
-    t.ok("C_SignInit", mech(CKM.SHA256_RSA_PKCS).ptr, priv)
-    t.m.login(t.h, CKU_CONTEXT_SPECIFIC, USER_PIN)
-    t.ok("C_DecryptInit", mech(CKM.RSA_PKCS).ptr, priv)
-    t.m.login(t.h, CKU_CONTEXT_SPECIFIC, USER_PIN)
+    t.ok("C_SignInit", mech(Mechanism.SHA256_RSA_PKCS).ptr, priv)
+    t.m.login(t.h, UserType.CONTEXT_SPECIFIC, USER_PIN)
+    t.ok("C_DecryptInit", mech(Mechanism.RSA_PKCS).ptr, priv)
+    t.m.login(t.h, UserType.CONTEXT_SPECIFIC, USER_PIN)
     assert output(t, "C_Decrypt", cbytes(secret), len(secret)) == ("OK", b"secret")
     rv, signature = output(t, "C_Sign", cbytes(b"data"), 4)
     assert rv == "OK"
@@ -216,9 +220,9 @@ def test_context_login_is_needed_for_each_operation(t: Token) -> None:
     key = rsa_key(2048)
     _, priv = import_rsa(t, key, ALWAYS_AUTHENTICATE=True, DECRYPT=True)
     secret = key.public_key().encrypt(b"secret", rsa_padding.PKCS1v15())
-    t.ok("C_SignInit", mech(CKM.SHA256_RSA_PKCS).ptr, priv)
-    t.ok("C_DecryptInit", mech(CKM.RSA_PKCS).ptr, priv)
-    t.m.login(t.h, CKU_CONTEXT_SPECIFIC, USER_PIN)  # one of the two, not both
+    t.ok("C_SignInit", mech(Mechanism.SHA256_RSA_PKCS).ptr, priv)
+    t.ok("C_DecryptInit", mech(Mechanism.RSA_PKCS).ptr, priv)
+    t.m.login(t.h, UserType.CONTEXT_SPECIFIC, USER_PIN)  # one of the two, not both
     results = {
         output(t, "C_Sign", cbytes(b"data"), 4)[0],
         output(t, "C_Decrypt", cbytes(secret), len(secret))[0],

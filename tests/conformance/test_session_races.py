@@ -14,13 +14,14 @@ from collections import Counter
 
 import pytest
 
-from .mech_support import CKM, mech
-from .pkcs11 import CKF_OS_LOCKING_OK, CKF_RW_SESSION, CKF_SERIAL_SESSION, Module, ffi, rv_name
+from support.constants import InitializeFlag, Mechanism, SessionFlag, rv_name
+from support.mechanisms import mech
+from support.pkcs11 import Module, ffi
 
 # SHA3-512 of BIG bytes takes ~0.4 s here (hashlib releases the GIL meanwhile): long enough for
 # another thread's call to meet it under way, SETTLE seconds after it began (the call first
 # copies the BIG bytes in).
-SLOW = CKM.SHA3_512
+SLOW = Mechanism.SHA3_512
 BIG = 128 * 1024 * 1024
 SETTLE = 0.1
 
@@ -29,7 +30,7 @@ SETTLE = 0.1
 def threaded(bare: Module) -> Module:
     if bare.softhsm2:
         pytest.skip("SoftHSMv2 crashes here (one session in two threads; C_Finalize under calls)")
-    bare.initialize(ffi.new("CK_C_INITIALIZE_ARGS *", {"flags": CKF_OS_LOCKING_OK}))
+    bare.initialize(ffi.new("CK_C_INITIALIZE_ARGS *", {"flags": InitializeFlag.OS_LOCKING_OK}))
     return bare
 
 
@@ -39,6 +40,7 @@ def digest_call(module: Module, h: int, data: object, size: int) -> tuple[str, b
     return rv, bytes(out)
 
 
+@pytest.mark.slow  # digests of a big buffer, so that the other call lands inside one
 def test_two_threads_digest_on_one_session(threaded: Module) -> None:
     """Two C_Digest calls on one C_DigestInit: one gets the digest of its data, the other finds
     the operation ended. Never a digest of both inputs (a context used twice) reported as OK."""
@@ -67,6 +69,7 @@ def test_two_threads_digest_on_one_session(threaded: Module) -> None:
         assert module.rv("C_DigestUpdate", h, b"x", 1) == 0x91  # OPERATION_NOT_INITIALIZED
 
 
+@pytest.mark.slow
 def test_close_session_while_calls_wait_on_it(threaded: Module) -> None:
     """C_CloseSession while one thread digests on the session and another waits to: the first
     finishes (its call began before the close), the second learns the session was closed
@@ -123,7 +126,12 @@ def test_finalize_while_other_threads_open_and_close_sessions(threaded: Module) 
                 seen[
                     rv_name(
                         module.rv(
-                            "C_OpenSession", slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, ffi.NULL, ffi.NULL, h
+                            "C_OpenSession",
+                            slot,
+                            SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION,
+                            ffi.NULL,
+                            ffi.NULL,
+                            h,
                         )
                     )
                 ] += 1
@@ -138,7 +146,7 @@ def test_finalize_while_other_threads_open_and_close_sessions(threaded: Module) 
         stop.set()
         for w in workers:
             w.join(timeout=30)
-        module.initialize(ffi.new("CK_C_INITIALIZE_ARGS *", {"flags": CKF_OS_LOCKING_OK}))
+        module.initialize(ffi.new("CK_C_INITIALIZE_ARGS *", {"flags": InitializeFlag.OS_LOCKING_OK}))
     assert set(seen) <= {"OK", "CRYPTOKI_NOT_INITIALIZED"}, seen
 
 

@@ -5,26 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from .pkcs11 import (
-    CKF_DONT_BLOCK,
-    CKF_RW_SESSION,
-    CKF_SERIAL_SESSION,
-    CKR,
-    CKS_RO_PUBLIC_SESSION,
-    CKS_RO_USER_FUNCTIONS,
-    CKS_RW_PUBLIC_SESSION,
-    CKS_RW_SO_FUNCTIONS,
-    CKS_RW_USER_FUNCTIONS,
-    CKU_CONTEXT_SPECIFIC,
-    CKU_SO,
-    CKU_USER,
-    SO_PIN,
-    USER_PIN,
-    Module,
-    ffi,
-    rv_name,
-    spec_departure,
-)
+from support.constants import DONT_BLOCK, ReturnValue, SessionFlag, SessionState, UserType, rv_name
+from support.pkcs11 import SO_PIN, USER_PIN, Module, ffi, spec_departure
 
 
 def open_rv(module: Module, slot: int, flags: int) -> str:
@@ -38,19 +20,19 @@ def open_rv(module: Module, slot: int, flags: int) -> str:
 def test_open_session_needs_serial_flag(module: Module) -> None:
     slot = module.ready_token()
     assert open_rv(module, slot, 0) == "SESSION_PARALLEL_NOT_SUPPORTED"
-    assert open_rv(module, slot, CKF_RW_SESSION) == "SESSION_PARALLEL_NOT_SUPPORTED"
+    assert open_rv(module, slot, SessionFlag.RW_SESSION) == "SESSION_PARALLEL_NOT_SUPPORTED"
 
 
 def test_open_session_on_empty_slot(module: Module) -> None:
     slot = module.empty_slot()
-    for flags in (CKF_SERIAL_SESSION, CKF_SERIAL_SESSION | CKF_RW_SESSION):
+    for flags in (SessionFlag.SERIAL_SESSION, SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION):
         assert open_rv(module, slot, flags) == "TOKEN_NOT_RECOGNIZED"
 
 
 def test_open_session_invalid_slot(module: Module) -> None:
     module.ready_token()
     bad = max(module.slot_list()) + 1000
-    assert open_rv(module, bad, CKF_SERIAL_SESSION) == "SLOT_ID_INVALID"
+    assert open_rv(module, bad, SessionFlag.SERIAL_SESSION) == "SLOT_ID_INVALID"
 
 
 def test_session_handles(module: Module) -> None:
@@ -60,8 +42,8 @@ def test_session_handles(module: Module) -> None:
     for h in handles:
         info = module.session_info(h)
         assert info.slotID == slot
-        assert info.flags & CKF_SERIAL_SESSION
-        assert bool(info.flags & CKF_RW_SESSION) == (handles.index(h) % 2 == 1)
+        assert info.flags & SessionFlag.SERIAL_SESSION
+        assert bool(info.flags & SessionFlag.RW_SESSION) == (handles.index(h) % 2 == 1)
         assert info.ulDeviceError == 0
 
 
@@ -71,8 +53,8 @@ def test_session_handles(module: Module) -> None:
 def test_states_public(module: Module) -> None:
     slot = module.ready_token()
     ro, rw = module.open(slot, rw=False), module.open(slot)
-    assert module.state(ro) == CKS_RO_PUBLIC_SESSION
-    assert module.state(rw) == CKS_RW_PUBLIC_SESSION
+    assert module.state(ro) == SessionState.RO_PUBLIC_SESSION
+    assert module.state(rw) == SessionState.RW_PUBLIC_SESSION
 
 
 @pytest.mark.parametrize("login_in", ["ro", "rw"])
@@ -81,35 +63,35 @@ def test_states_user(module: Module, login_in: str) -> None:
     slot = module.ready_token()
     ro, rw = module.open(slot, rw=False), module.open(slot)
     module.login(ro if login_in == "ro" else rw)
-    assert module.state(ro) == CKS_RO_USER_FUNCTIONS
-    assert module.state(rw) == CKS_RW_USER_FUNCTIONS
+    assert module.state(ro) == SessionState.RO_USER_FUNCTIONS
+    assert module.state(rw) == SessionState.RW_USER_FUNCTIONS
     later_ro, later_rw = module.open(slot, rw=False), module.open(slot)  # new sessions inherit it
-    assert module.state(later_ro) == CKS_RO_USER_FUNCTIONS
-    assert module.state(later_rw) == CKS_RW_USER_FUNCTIONS
+    assert module.state(later_ro) == SessionState.RO_USER_FUNCTIONS
+    assert module.state(later_rw) == SessionState.RW_USER_FUNCTIONS
     module.check("C_Logout", later_rw)
     for h in (ro, rw, later_ro):
-        assert module.state(h) in (CKS_RO_PUBLIC_SESSION, CKS_RW_PUBLIC_SESSION)
-    assert module.state(rw) == CKS_RW_PUBLIC_SESSION
+        assert module.state(h) in (SessionState.RO_PUBLIC_SESSION, SessionState.RW_PUBLIC_SESSION)
+    assert module.state(rw) == SessionState.RW_PUBLIC_SESSION
 
 
 def test_states_so(module: Module) -> None:
     slot = module.ready_token()
     a, b = module.open(slot), module.open(slot)
-    module.login(a, CKU_SO, SO_PIN)
-    assert module.state(a) == CKS_RW_SO_FUNCTIONS
-    assert module.state(b) == CKS_RW_SO_FUNCTIONS
+    module.login(a, UserType.SO, SO_PIN)
+    assert module.state(a) == SessionState.RW_SO_FUNCTIONS
+    assert module.state(b) == SessionState.RW_SO_FUNCTIONS
     module.check("C_Logout", b)
-    assert module.state(a) == CKS_RW_PUBLIC_SESSION
+    assert module.state(a) == SessionState.RW_PUBLIC_SESSION
 
 
 def test_login_is_per_token(module: Module) -> None:
     one, two = module.ready_token("one"), module.ready_token("two")
     h1, h2 = module.open(one), module.open(two)
     module.login(h1)
-    assert module.state(h2) == CKS_RW_PUBLIC_SESSION
-    module.login(h2, CKU_SO, SO_PIN)
-    assert module.state(h1) == CKS_RW_USER_FUNCTIONS
-    assert module.state(h2) == CKS_RW_SO_FUNCTIONS
+    assert module.state(h2) == SessionState.RW_PUBLIC_SESSION
+    module.login(h2, UserType.SO, SO_PIN)
+    assert module.state(h1) == SessionState.RW_USER_FUNCTIONS
+    assert module.state(h2) == SessionState.RW_SO_FUNCTIONS
 
 
 def test_closing_last_session_logs_out(module: Module) -> None:
@@ -117,10 +99,10 @@ def test_closing_last_session_logs_out(module: Module) -> None:
     a, b = module.open(slot), module.open(slot)
     module.login(a)
     module.close(a)
-    assert module.state(b) == CKS_RW_USER_FUNCTIONS  # b still open: still logged in
+    assert module.state(b) == SessionState.RW_USER_FUNCTIONS  # b still open: still logged in
     module.close(b)
     c = module.open(slot)
-    assert module.state(c) == CKS_RW_PUBLIC_SESSION
+    assert module.state(c) == SessionState.RW_PUBLIC_SESSION
 
 
 def test_close_all_sessions(module: Module) -> None:
@@ -131,8 +113,8 @@ def test_close_all_sessions(module: Module) -> None:
     module.check("C_CloseAllSessions", one)
     for h in mine:
         module.expect("SESSION_HANDLE_INVALID", "C_GetSessionInfo", h, ffi.new("CK_SESSION_INFO *"))
-    assert module.state(other) == CKS_RW_PUBLIC_SESSION
-    assert module.state(module.open(one)) == CKS_RW_PUBLIC_SESSION  # the login ended with them
+    assert module.state(other) == SessionState.RW_PUBLIC_SESSION
+    assert module.state(module.open(one)) == SessionState.RW_PUBLIC_SESSION  # the login ended with them
 
 
 def test_close_session_twice(module: Module) -> None:
@@ -158,49 +140,49 @@ def test_user_already_logged_in(module: Module) -> None:
     slot = module.ready_token()
     a, b = module.open(slot), module.open(slot, rw=False)
     module.login(a)
-    module.expect("USER_ALREADY_LOGGED_IN", "C_Login", a, CKU_USER, USER_PIN, len(USER_PIN))
-    module.expect("USER_ALREADY_LOGGED_IN", "C_Login", b, CKU_USER, USER_PIN, len(USER_PIN))
+    module.expect("USER_ALREADY_LOGGED_IN", "C_Login", a, UserType.USER, USER_PIN, len(USER_PIN))
+    module.expect("USER_ALREADY_LOGGED_IN", "C_Login", b, UserType.USER, USER_PIN, len(USER_PIN))
 
 
 def test_so_already_logged_in(module: Module) -> None:
     slot = module.ready_token()
     a = module.open(slot)
-    module.login(a, CKU_SO, SO_PIN)
-    module.expect("USER_ALREADY_LOGGED_IN", "C_Login", a, CKU_SO, SO_PIN, len(SO_PIN))
+    module.login(a, UserType.SO, SO_PIN)
+    module.expect("USER_ALREADY_LOGGED_IN", "C_Login", a, UserType.SO, SO_PIN, len(SO_PIN))
 
 
 def test_user_another_already_logged_in(module: Module) -> None:
     slot = module.ready_token()
     a = module.open(slot)
     module.login(a)
-    module.expect("USER_ANOTHER_ALREADY_LOGGED_IN", "C_Login", a, CKU_SO, SO_PIN, len(SO_PIN))
+    module.expect("USER_ANOTHER_ALREADY_LOGGED_IN", "C_Login", a, UserType.SO, SO_PIN, len(SO_PIN))
     module.check("C_Logout", a)
-    module.login(a, CKU_SO, SO_PIN)
-    module.expect("USER_ANOTHER_ALREADY_LOGGED_IN", "C_Login", a, CKU_USER, USER_PIN, len(USER_PIN))
+    module.login(a, UserType.SO, SO_PIN)
+    module.expect("USER_ANOTHER_ALREADY_LOGGED_IN", "C_Login", a, UserType.USER, USER_PIN, len(USER_PIN))
 
 
 def test_so_login_with_read_only_session(module: Module) -> None:
     slot = module.ready_token()
     rw, ro = module.open(slot), module.open(slot, rw=False)
-    module.expect("SESSION_READ_ONLY_EXISTS", "C_Login", rw, CKU_SO, SO_PIN, len(SO_PIN))
-    module.expect("SESSION_READ_ONLY_EXISTS", "C_Login", ro, CKU_SO, SO_PIN, len(SO_PIN))
+    module.expect("SESSION_READ_ONLY_EXISTS", "C_Login", rw, UserType.SO, SO_PIN, len(SO_PIN))
+    module.expect("SESSION_READ_ONLY_EXISTS", "C_Login", ro, UserType.SO, SO_PIN, len(SO_PIN))
     module.close(ro)
-    module.login(rw, CKU_SO, SO_PIN)
+    module.login(rw, UserType.SO, SO_PIN)
 
 
 def test_read_only_session_while_so_logged_in(module: Module) -> None:
     slot = module.ready_token()
     rw = module.open(slot)
-    module.login(rw, CKU_SO, SO_PIN)
-    assert open_rv(module, slot, CKF_SERIAL_SESSION) == "SESSION_READ_WRITE_SO_EXISTS"
-    assert open_rv(module, slot, CKF_SERIAL_SESSION | CKF_RW_SESSION) == "OK"
+    module.login(rw, UserType.SO, SO_PIN)
+    assert open_rv(module, slot, SessionFlag.SERIAL_SESSION) == "SESSION_READ_WRITE_SO_EXISTS"
+    assert open_rv(module, slot, SessionFlag.SERIAL_SESSION | SessionFlag.RW_SESSION) == "OK"
 
 
 def test_user_pin_not_initialized(module: Module) -> None:
     slot = module.init_token()
     with module.session(slot) as h:
-        module.expect("USER_PIN_NOT_INITIALIZED", "C_Login", h, CKU_USER, USER_PIN, len(USER_PIN))
-        module.login(h, CKU_SO, SO_PIN)
+        module.expect("USER_PIN_NOT_INITIALIZED", "C_Login", h, UserType.USER, USER_PIN, len(USER_PIN))
+        module.login(h, UserType.SO, SO_PIN)
 
 
 @pytest.mark.parametrize("user", [3, 0x80000000, 0xFFFFFFFFFFFFFFFF])
@@ -217,9 +199,9 @@ def test_context_specific_without_operation(module: Module) -> None:
         module.login(h)
         module.expect(
             ("OPERATION_NOT_INITIALIZED", "USER_NOT_LOGGED_IN"),
-            "C_Login", h, CKU_CONTEXT_SPECIFIC, USER_PIN, len(USER_PIN),
+            "C_Login", h, UserType.CONTEXT_SPECIFIC, USER_PIN, len(USER_PIN),
         )  # fmt: skip
-        assert module.state(h) == CKS_RW_USER_FUNCTIONS
+        assert module.state(h) == SessionState.RW_USER_FUNCTIONS
 
 
 @spec_departure("SoftHSMv2", clause="3.0 5.6 C_Logout: CKR_USER_NOT_LOGGED_IN; SoftHSMv2 returns OK")
@@ -236,16 +218,18 @@ def test_login_user_3_0(module: Module) -> None:
     module.require_3_0()
     slot = module.ready_token()
     with module.session(slot) as h:
-        module.check("C_LoginUser", h, CKU_USER, USER_PIN, len(USER_PIN), ffi.NULL, 0)
-        assert module.state(h) == CKS_RW_USER_FUNCTIONS
+        module.check("C_LoginUser", h, UserType.USER, USER_PIN, len(USER_PIN), ffi.NULL, 0)
+        assert module.state(h) == SessionState.RW_USER_FUNCTIONS
         module.expect(
-            "USER_ALREADY_LOGGED_IN", "C_LoginUser", h, CKU_USER, USER_PIN, len(USER_PIN), ffi.NULL, 0
+            "USER_ALREADY_LOGGED_IN", "C_LoginUser", h, UserType.USER, USER_PIN, len(USER_PIN), ffi.NULL, 0
         )
         module.check("C_Logout", h)
         module.expect("USER_TYPE_INVALID", "C_LoginUser", h, 7, USER_PIN, len(USER_PIN), ffi.NULL, 0)
-        module.expect("PIN_INCORRECT", "C_LoginUser", h, CKU_USER, b"wrong-pin", 9, ffi.NULL, 0)
-        module.expect("SESSION_HANDLE_INVALID", "C_LoginUser", h + 1000, CKU_USER, USER_PIN, 8, ffi.NULL, 0)
-        module.expect("ARGUMENTS_BAD", "C_LoginUser", h, CKU_USER, ffi.NULL, 8, ffi.NULL, 0)
+        module.expect("PIN_INCORRECT", "C_LoginUser", h, UserType.USER, b"wrong-pin", 9, ffi.NULL, 0)
+        module.expect(
+            "SESSION_HANDLE_INVALID", "C_LoginUser", h + 1000, UserType.USER, USER_PIN, 8, ffi.NULL, 0
+        )
+        module.expect("ARGUMENTS_BAD", "C_LoginUser", h, UserType.USER, ffi.NULL, 8, ffi.NULL, 0)
 
 
 def test_session_cancel(module: Module) -> None:
@@ -289,6 +273,9 @@ def test_legacy_parallel_functions(module: Module) -> None:
 
 def test_wait_for_slot_event_dont_block(module: Module) -> None:
     slot = ffi.new("CK_SLOT_ID *")
-    module.expect("NO_EVENT", "C_WaitForSlotEvent", CKF_DONT_BLOCK, slot, ffi.NULL)
+    module.expect("NO_EVENT", "C_WaitForSlotEvent", DONT_BLOCK, slot, ffi.NULL)
     module.ready_token()  # creating a token is no slot event for an application that made it
-    assert module.rv("C_WaitForSlotEvent", CKF_DONT_BLOCK, slot, ffi.NULL) in (CKR["NO_EVENT"], CKR["OK"])
+    assert module.rv("C_WaitForSlotEvent", DONT_BLOCK, slot, ffi.NULL) in (
+        ReturnValue.NO_EVENT,
+        ReturnValue.OK,
+    )

@@ -7,34 +7,11 @@ import re
 
 import pytest
 
-from .pkcs11 import (
-    CK_UNAVAILABLE_INFORMATION,
-    CKF_LOGIN_REQUIRED,
-    CKF_RNG,
-    CKF_SO_PIN_COUNT_LOW,
-    CKF_SO_PIN_FINAL_TRY,
-    CKF_SO_PIN_LOCKED,
-    CKF_TOKEN_INITIALIZED,
-    CKF_TOKEN_PRESENT,
-    CKF_USER_PIN_COUNT_LOW,
-    CKF_USER_PIN_FINAL_TRY,
-    CKF_USER_PIN_INITIALIZED,
-    CKF_USER_PIN_LOCKED,
-    CKF_WRITE_PROTECTED,
-    CKR,
-    CKU_SO,
-    CKU_USER,
-    SO_PIN,
-    USER_PIN,
-    Module,
-    ffi,
-    padded,
-    spec_departure,
-    text,
-)
+from support.constants import UNAVAILABLE_INFORMATION, ReturnValue, SlotFlag, TokenFlag, UserType
+from support.pkcs11 import SO_PIN, USER_PIN, Module, ffi, padded, spec_departure, text
 
-USER_FLAGS = CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED
-SO_FLAGS = CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_FINAL_TRY | CKF_SO_PIN_LOCKED
+USER_FLAGS = TokenFlag.USER_PIN_COUNT_LOW | TokenFlag.USER_PIN_FINAL_TRY | TokenFlag.USER_PIN_LOCKED
+SO_FLAGS = TokenFlag.SO_PIN_COUNT_LOW | TokenFlag.SO_PIN_FINAL_TRY | TokenFlag.SO_PIN_LOCKED
 LOCKOUT = 3  # pin_lockout in the test configuration (softhsm-py)
 
 
@@ -46,9 +23,9 @@ def test_fresh_directory_has_one_empty_slot(module: Module) -> None:
     slot = module.empty_slot()
     assert module.slot_list(True) == [slot]  # its (uninitialised) token is present
     info = module.slot_info(slot)
-    assert info.flags & CKF_TOKEN_PRESENT
+    assert info.flags & SlotFlag.TOKEN_PRESENT
     token = module.token_info(slot)
-    assert not token.flags & CKF_TOKEN_INITIALIZED
+    assert not token.flags & TokenFlag.TOKEN_INITIALIZED
 
 
 def test_always_exactly_one_uninitialised_slot(module: Module) -> None:
@@ -57,7 +34,7 @@ def test_always_exactly_one_uninitialised_slot(module: Module) -> None:
     assert len(module.empty_slots()) == 1
     assert len(module.slot_list()) == 4
     # Still true after a restart of the library.
-    assert module.finalize() == CKR["OK"]
+    assert module.finalize() == ReturnValue.OK
     module.initialize()
     assert len(module.empty_slots()) == 1
     assert {text(module.token_info(s).label) for s in module.slot_list()} >= {"token0", "token1", "token2"}
@@ -68,7 +45,7 @@ def test_slot_ids_are_small(module: Module) -> None:
     """Java's SunPKCS11 reads `slot = N` as an int."""
     for i in range(3):
         module.init_token(f"token{i}")
-    assert module.finalize() == CKR["OK"]
+    assert module.finalize() == ReturnValue.OK
     module.initialize()
     assert all(0 <= s < 256 for s in module.slot_list()), module.slot_list()
 
@@ -116,23 +93,23 @@ def test_token_info_of_new_token(module: Module) -> None:
     assert b"\0" not in raw
     assert text(info.serialNumber)
     flags = int(info.flags)
-    assert flags & CKF_TOKEN_INITIALIZED and flags & CKF_RNG and flags & CKF_LOGIN_REQUIRED
-    assert not flags & (CKF_USER_PIN_INITIALIZED | CKF_WRITE_PROTECTED | USER_FLAGS | SO_FLAGS)
+    assert flags & TokenFlag.TOKEN_INITIALIZED and flags & TokenFlag.RNG and flags & TokenFlag.LOGIN_REQUIRED
+    assert not flags & (TokenFlag.USER_PIN_INITIALIZED | TokenFlag.WRITE_PROTECTED | USER_FLAGS | SO_FLAGS)
     assert info.ulMinPinLen <= info.ulMaxPinLen
     # CK_UNAVAILABLE_INFORMATION is allowed for the session counts (3.0 3.2 CK_TOKEN_INFO).
-    assert info.ulSessionCount in (0, CK_UNAVAILABLE_INFORMATION)
-    assert info.ulRwSessionCount in (0, CK_UNAVAILABLE_INFORMATION)
+    assert info.ulSessionCount in (0, UNAVAILABLE_INFORMATION)
+    assert info.ulRwSessionCount in (0, UNAVAILABLE_INFORMATION)
     if flags & 0x40:  # CKF_CLOCK_ON_TOKEN: utcTime is YYYYMMDDhhmmss00
         assert re.fullmatch(rb"\d{14}00", bytes(ffi.buffer(info.utcTime)))
     module.init_pin(slot)
-    assert module.token_flags(slot) & CKF_USER_PIN_INITIALIZED
+    assert module.token_flags(slot) & TokenFlag.USER_PIN_INITIALIZED
 
 
 def test_token_info_session_counts(module: Module) -> None:
     slot = module.ready_token()
     ro, rw1, rw2 = module.open(slot, rw=False), module.open(slot), module.open(slot)
     info = module.token_info(slot)
-    if info.ulSessionCount == CK_UNAVAILABLE_INFORMATION:
+    if info.ulSessionCount == UNAVAILABLE_INFORMATION:
         pytest.skip(f"{module.name} does not count sessions (allowed)")
     assert (info.ulSessionCount, info.ulRwSessionCount) == (3, 2)
     module.close(rw1)
@@ -165,11 +142,11 @@ def test_reinit_with_right_so_pin_wipes(module: Module) -> None:
     module.check("C_InitToken", slot, SO_PIN, len(SO_PIN), padded("second"))
     slot = module.slot_of("second")
     info = module.token_info(slot)
-    assert not info.flags & CKF_USER_PIN_INITIALIZED  # the user PIN is gone with the old contents
+    assert not info.flags & TokenFlag.USER_PIN_INITIALIZED  # the user PIN is gone with the old contents
     assert text(info.serialNumber) == serial  # same token, re-initialised
     with module.session(slot) as h:
-        module.expect("USER_PIN_NOT_INITIALIZED", "C_Login", h, CKU_USER, USER_PIN, len(USER_PIN))
-        module.login(h, CKU_SO, SO_PIN)
+        module.expect("USER_PIN_NOT_INITIALIZED", "C_Login", h, UserType.USER, USER_PIN, len(USER_PIN))
+        module.login(h, UserType.SO, SO_PIN)
     assert len(module.empty_slots()) == 1
 
 
@@ -177,7 +154,7 @@ def test_reinit_checks_the_current_so_pin(module: Module) -> None:
     slot = module.init_token("t")
     new = b"newsopin"
     with module.session(slot) as h:
-        module.login(h, CKU_SO, SO_PIN)
+        module.login(h, UserType.SO, SO_PIN)
         module.check("C_SetPIN", h, SO_PIN, len(SO_PIN), new, len(new))
     module.expect("PIN_INCORRECT", "C_InitToken", slot, SO_PIN, len(SO_PIN), padded("t2"))
     module.check("C_InitToken", slot, new, len(new), padded("t2"))
@@ -190,7 +167,7 @@ def test_reinit_with_wrong_so_pin(module: Module) -> None:
     module.expect("PIN_INCORRECT", "C_InitToken", slot, wrong, len(wrong), padded("lost"))
     info = module.token_info(slot)
     assert text(info.label) == "keep"
-    assert info.flags & CKF_USER_PIN_INITIALIZED
+    assert info.flags & TokenFlag.USER_PIN_INITIALIZED
 
 
 @pytest.mark.parametrize("length", [0, 3, 256])
@@ -222,7 +199,7 @@ def test_init_pin_needs_so(module: Module) -> None:
     slot = module.init_token()
     with module.session(slot) as h:
         module.expect("USER_NOT_LOGGED_IN", "C_InitPIN", h, USER_PIN, len(USER_PIN))
-    assert not module.token_flags(slot) & CKF_USER_PIN_INITIALIZED
+    assert not module.token_flags(slot) & TokenFlag.USER_PIN_INITIALIZED
 
 
 def test_init_pin_user_cannot(module: Module) -> None:
@@ -236,9 +213,9 @@ def test_init_pin_user_cannot(module: Module) -> None:
 def test_init_pin_len_range(module: Module, length: int) -> None:
     slot = module.init_token()
     with module.session(slot) as h:
-        module.login(h, CKU_SO, SO_PIN)
+        module.login(h, UserType.SO, SO_PIN)
         module.expect("PIN_LEN_RANGE", "C_InitPIN", h, b"1" * length, length)
-    assert not module.token_flags(slot) & CKF_USER_PIN_INITIALIZED
+    assert not module.token_flags(slot) & TokenFlag.USER_PIN_INITIALIZED
 
 
 def test_init_pin_resets_user_pin(module: Module) -> None:
@@ -246,8 +223,8 @@ def test_init_pin_resets_user_pin(module: Module) -> None:
     other = b"another-pin"
     module.init_pin(slot, other)
     with module.session(slot) as h:
-        module.expect("PIN_INCORRECT", "C_Login", h, CKU_USER, USER_PIN, len(USER_PIN))
-        module.login(h, CKU_USER, other)
+        module.expect("PIN_INCORRECT", "C_Login", h, UserType.USER, USER_PIN, len(USER_PIN))
+        module.login(h, UserType.USER, other)
 
 
 # ------------------------------------------------------------------------------- C_SetPIN
@@ -260,8 +237,8 @@ def test_set_pin_user(module: Module) -> None:
         module.login(h)
         module.check("C_SetPIN", h, USER_PIN, len(USER_PIN), new, len(new))
         module.check("C_Logout", h)
-        module.expect("PIN_INCORRECT", "C_Login", h, CKU_USER, USER_PIN, len(USER_PIN))
-        module.login(h, CKU_USER, new)
+        module.expect("PIN_INCORRECT", "C_Login", h, UserType.USER, USER_PIN, len(USER_PIN))
+        module.login(h, UserType.USER, new)
 
 
 def test_set_pin_public_session_changes_user_pin(module: Module) -> None:
@@ -270,20 +247,20 @@ def test_set_pin_public_session_changes_user_pin(module: Module) -> None:
     new = b"brand-new"
     with module.session(slot) as h:
         module.check("C_SetPIN", h, USER_PIN, len(USER_PIN), new, len(new))
-        module.login(h, CKU_USER, new)
+        module.login(h, UserType.USER, new)
 
 
 def test_set_pin_so(module: Module) -> None:
     slot = module.ready_token()
     new = b"new-so-pin"
     with module.session(slot) as h:
-        module.login(h, CKU_SO, SO_PIN)
+        module.login(h, UserType.SO, SO_PIN)
         module.check("C_SetPIN", h, SO_PIN, len(SO_PIN), new, len(new))
         module.check("C_Logout", h)
-        module.expect("PIN_INCORRECT", "C_Login", h, CKU_SO, SO_PIN, len(SO_PIN))
-        module.login(h, CKU_SO, new)
+        module.expect("PIN_INCORRECT", "C_Login", h, UserType.SO, SO_PIN, len(SO_PIN))
+        module.login(h, UserType.SO, new)
         module.check("C_Logout", h)
-        module.login(h, CKU_USER, USER_PIN)  # the user PIN is untouched
+        module.login(h, UserType.USER, USER_PIN)  # the user PIN is untouched
 
 
 def test_set_pin_wrong_old(module: Module) -> None:
@@ -327,15 +304,15 @@ def test_set_pin_user_pin_not_initialized(module: Module) -> None:
 # ------------------------------------------------------------------------------- wrong PINs and lockout
 
 
-def wrong_login(module: Module, h: int, user: int = CKU_USER) -> str:
+def wrong_login(module: Module, h: int, user: int = UserType.USER) -> str:
     return module.expect(("PIN_INCORRECT", "PIN_LOCKED"), "C_Login", h, user, b"wrong-pin", 9)
 
 
 def test_wrong_pin(module: Module) -> None:
     slot = module.ready_token()
     with module.session(slot) as h:
-        module.expect("PIN_INCORRECT", "C_Login", h, CKU_USER, b"wrong-pin", 9)
-        module.expect("PIN_INCORRECT", "C_Login", h, CKU_SO, b"wrong-pin", 9)
+        module.expect("PIN_INCORRECT", "C_Login", h, UserType.USER, b"wrong-pin", 9)
+        module.expect("PIN_INCORRECT", "C_Login", h, UserType.SO, b"wrong-pin", 9)
         assert module.state(h) == 2  # still public
         module.login(h)  # the right one still works
 
@@ -346,18 +323,21 @@ def test_user_pin_lockout_flags(module: Module) -> None:
     with module.session(slot) as h:
         assert module.token_flags(slot) & USER_FLAGS == 0
         assert wrong_login(module, h) == "PIN_INCORRECT"
-        assert module.token_flags(slot) & USER_FLAGS == CKF_USER_PIN_COUNT_LOW
+        assert module.token_flags(slot) & USER_FLAGS == TokenFlag.USER_PIN_COUNT_LOW
         assert wrong_login(module, h) == "PIN_INCORRECT"
-        assert module.token_flags(slot) & USER_FLAGS == CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY
+        assert (
+            module.token_flags(slot) & USER_FLAGS
+            == TokenFlag.USER_PIN_COUNT_LOW | TokenFlag.USER_PIN_FINAL_TRY
+        )
         wrong_login(module, h)  # the last try: PIN_INCORRECT or PIN_LOCKED
-        assert module.token_flags(slot) & USER_FLAGS == CKF_USER_PIN_LOCKED
+        assert module.token_flags(slot) & USER_FLAGS == TokenFlag.USER_PIN_LOCKED
         # Locked: even the right PIN is refused, and SetPIN too.
-        module.expect("PIN_LOCKED", "C_Login", h, CKU_USER, USER_PIN, len(USER_PIN))
+        module.expect("PIN_LOCKED", "C_Login", h, UserType.USER, USER_PIN, len(USER_PIN))
         module.expect("PIN_LOCKED", "C_SetPIN", h, USER_PIN, len(USER_PIN), b"another", 7)
-        assert module.token_flags(slot) & CKF_USER_PIN_LOCKED
+        assert module.token_flags(slot) & TokenFlag.USER_PIN_LOCKED
         # The SO is not locked out by the user's failures.
         assert module.token_flags(slot) & SO_FLAGS == 0
-        module.login(h, CKU_SO, SO_PIN)
+        module.login(h, UserType.SO, SO_PIN)
         # ... and unlocks the user by setting a new PIN.
         module.check("C_InitPIN", h, USER_PIN, len(USER_PIN))
         module.check("C_Logout", h)
@@ -371,7 +351,7 @@ def test_right_pin_resets_the_count(module: Module) -> None:
     with module.session(slot) as h:
         for _ in range(LOCKOUT - 1):
             wrong_login(module, h)
-        assert module.token_flags(slot) & CKF_USER_PIN_FINAL_TRY
+        assert module.token_flags(slot) & TokenFlag.USER_PIN_FINAL_TRY
         module.login(h)
         assert module.token_flags(slot) & USER_FLAGS == 0
         module.check("C_Logout", h)
@@ -384,9 +364,9 @@ def test_so_pin_lockout(module: Module) -> None:
     slot = module.ready_token()
     with module.session(slot) as h:
         for _ in range(LOCKOUT):
-            wrong_login(module, h, CKU_SO)
-        assert module.token_flags(slot) & SO_FLAGS == CKF_SO_PIN_LOCKED
-        module.expect("PIN_LOCKED", "C_Login", h, CKU_SO, SO_PIN, len(SO_PIN))
+            wrong_login(module, h, UserType.SO)
+        assert module.token_flags(slot) & SO_FLAGS == TokenFlag.SO_PIN_LOCKED
+        module.expect("PIN_LOCKED", "C_Login", h, UserType.SO, SO_PIN, len(SO_PIN))
         # A locked SO cannot re-initialise the token either.
         module.expect("SESSION_EXISTS", "C_InitToken", slot, SO_PIN, len(SO_PIN), padded("x"))
     module.expect("PIN_LOCKED", "C_InitToken", slot, SO_PIN, len(SO_PIN), padded("x"))
@@ -401,7 +381,7 @@ def test_lockout_survives_restart(module: Module) -> None:
     with module.session(slot) as h:
         for _ in range(LOCKOUT):
             wrong_login(module, h)
-    assert module.finalize() == CKR["OK"]
+    assert module.finalize() == ReturnValue.OK
     module.initialize()
     slot = module.slot_of("test")
-    assert module.token_flags(slot) & CKF_USER_PIN_LOCKED
+    assert module.token_flags(slot) & TokenFlag.USER_PIN_LOCKED

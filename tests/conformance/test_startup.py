@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 
-from .pkcs11 import Module
+from support.pkcs11 import Module
 
 LIST = """
 import ctypes, json, sys

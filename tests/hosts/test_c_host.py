@@ -13,13 +13,8 @@ from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parents[1]
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
+from support.pkcs11 import ROOT, SOFTHSM2_PATH, TESTS, default_module_path, write_config
 
-from conformance.pkcs11 import SOFTHSM2_PATH, default_module_path, write_config  # noqa: E402
-
-ROOT = TESTS.parent
 SOURCES = Path(__file__).resolve().parent / "c"
 HOSTS = ("atexit", "fork", "thread", "info")
 
@@ -59,7 +54,7 @@ PREPARE = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {tests!r})
-    from conformance.pkcs11 import Module
+    from support.pkcs11 import Module
     m = Module(sys.argv[1])
     m.initialize()
     m.ready_token("host")

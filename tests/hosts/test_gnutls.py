@@ -12,10 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-try:
-    from .hostsupport import Token, assert_no_traceback, make_token, require
-except ImportError:
-    from hostsupport import Token, assert_no_traceback, make_token, require
+from support.hosts import Token, assert_no_traceback, make_token, require
 
 
 @pytest.fixture

@@ -17,11 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from softhsm_py.cli import hostconfig
+from support.hosts import Token, assert_no_traceback, make_token, require
 
-try:
-    from .hostsupport import Token, assert_no_traceback, make_token, require
-except ImportError:
-    from hostsupport import Token, assert_no_traceback, make_token, require
+pytestmark = pytest.mark.slow  # a JVM per test
 
 SOURCE = Path(__file__).resolve().parent / "java" / "P11Host.java"
 MESSAGE = b"signed and encrypted through Java SunPKCS11\n"

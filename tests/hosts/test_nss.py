@@ -16,11 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from softhsm_py.cli import hostconfig
-
-try:
-    from .hostsupport import Token, assert_no_traceback, make_token, require
-except ImportError:
-    from hostsupport import Token, assert_no_traceback, make_token, require
+from support.hosts import Token, assert_no_traceback, make_token, require
 
 
 @pytest.fixture

@@ -16,10 +16,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-try:
-    from .hostsupport import Token, assert_no_traceback, make_token, require
-except ImportError:
-    from hostsupport import Token, assert_no_traceback, make_token, require
+from support.hosts import Token, assert_no_traceback, make_token, require
 
 DATA = b"signed by ssh-keygen -Y through ssh-agent and softhsm-py\n"
 

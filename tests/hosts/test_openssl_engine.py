@@ -15,11 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
 from softhsm_py.cli import hostconfig
-
-try:
-    from .hostsupport import Token, assert_no_traceback, engine_path, make_token, require
-except ImportError:
-    from hostsupport import Token, assert_no_traceback, engine_path, make_token, require
+from support.hosts import Token, assert_no_traceback, engine_path, make_token, require
 
 DATA = b"signed through the OpenSSL pkcs11 engine\n"
 

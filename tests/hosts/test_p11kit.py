@@ -23,11 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from softhsm_py.cli import hostconfig
-
-try:
-    from .hostsupport import P11KIT_CLIENT, Token, assert_no_traceback, make_token, require
-except ImportError:
-    from hostsupport import P11KIT_CLIENT, Token, assert_no_traceback, make_token, require
+from support.hosts import P11KIT_CLIENT, Token, assert_no_traceback, make_token, require
 
 MESSAGE = b"signed through p11-kit server and p11-kit-client.so\n"
 
@@ -154,9 +150,8 @@ def test_server_and_client_module(token: Token, server: dict[str, str], tmp_path
         "-o",
         str(tmp_path / "sig.der"),
     )
-    client_tool(
-        token, server, "--read-object", "--type", "pubkey", "--id", "01", "-o", str(tmp_path / "pub.der")
-    )
+    out = str(tmp_path / "pub.der")  # without a login: see test_pkcs11_tool_crypto.public_key
+    client_tool(token, server, "--read-object", "--type", "pubkey", "--id", "01", "-o", out, login=False)
     pub = serialization.load_der_public_key((tmp_path / "pub.der").read_bytes())
     pub.verify((tmp_path / "sig.der").read_bytes(), MESSAGE, ec.ECDSA(hashes.SHA256()))
 

@@ -15,11 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
 from softhsm_py.cli import hostconfig
-
-try:
-    from .hostsupport import PROVIDER_PATH, Token, assert_no_traceback, make_token, require
-except ImportError:
-    from hostsupport import PROVIDER_PATH, Token, assert_no_traceback, make_token, require
+from support.hosts import PROVIDER_PATH, Token, assert_no_traceback, make_token, require
 
 DATA = b"signed through pkcs11-provider\n"
 

@@ -6,16 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parents[1]
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
-
-from conformance.pkcs11 import default_module_path, write_config  # noqa: E402
+from support.pkcs11 import default_module_path, write_config
 
 TOOL = shutil.which("pkcs11-tool")
 SO_PIN, USER_PIN, NEW_PIN = "12345678", "87654321", "11223344"

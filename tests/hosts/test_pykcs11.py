@@ -17,24 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-try:
-    from .hostsupport import (
-        assert_no_traceback,
-        make_token,
-        public_key_from_attributes,
-        python_has,
-        raw_ecdsa_to_der,
-        run_python,
-    )
-except ImportError:
-    from hostsupport import (
-        assert_no_traceback,
-        make_token,
-        public_key_from_attributes,
-        python_has,
-        raw_ecdsa_to_der,
-        run_python,
-    )
+from support.hosts import assert_no_traceback, make_token, python_has, run_python
+from support.keys import public_key_from_attributes, raw_to_der_ecdsa
 
 MESSAGE = b"PyKCS11 signs this"
 
@@ -118,6 +102,11 @@ gcm = P.AES_GCM_Mechanism(iv[:12], b"aad", 128)
 ct = s.encrypt(known, msg, gcm)
 assert bytes(s.decrypt(known, ct, gcm)) == msg
 out["aes_gcm"] = hx(ct)
+# multi-part GCM decryption: PyKCS11 asks each update's length first (and asks again after a 0)
+s.decryptInit(gcm, known)
+ctb = bytes(ct)
+parts = [s.decryptUpdate(ctb[:10]), s.decryptUpdate(ctb[10:]), s.decryptFinal()]
+out["aes_gcm_multi"] = hx(b"".join(bytes(p) for p in parts))
 
 # find
 found = {}
@@ -156,7 +145,7 @@ def test_pykcs11_keygen_sign_encrypt_find(tmp_path: Path) -> None:
     assert bytes.fromhex(out["oaep_pt"]) == b"made outside"
 
     ec_key = public_key_from_attributes("ec", **{k: bytes.fromhex(v) for k, v in out["ec"].items()})
-    ec_key.verify(raw_ecdsa_to_der(bytes.fromhex(out["ecdsa"])), MESSAGE, ec.ECDSA(hashes.SHA256()))
+    ec_key.verify(raw_to_der_ecdsa(bytes.fromhex(out["ecdsa"])), MESSAGE, ec.ECDSA(hashes.SHA256()))
     ed_key = public_key_from_attributes("ed25519", ec_point=bytes.fromhex(out["ed25519"]["ec_point"]))
     ed_key.verify(bytes.fromhex(out["eddsa"]), MESSAGE)
 
@@ -165,6 +154,7 @@ def test_pykcs11_keygen_sign_encrypt_find(tmp_path: Path) -> None:
     enc = Cipher(algorithms.AES(aes_key), modes.CBC(iv)).encryptor()
     assert bytes.fromhex(out["aes_cbc_pad"]) == enc.update(padded) + enc.finalize()
     assert AESGCM(aes_key).decrypt(iv[:12], bytes.fromhex(out["aes_gcm"]), b"aad") == MESSAGE
+    assert bytes.fromhex(out["aes_gcm_multi"]) == MESSAGE
     assert_no_traceback(token)
 
 
@@ -300,9 +290,9 @@ def test_python_pkcs11_keygen_sign_encrypt_find(tmp_path: Path) -> None:
         Prehashed(hashes.SHA1()),
     )
     ec_key = public_key_from_attributes("ec", **{k: bytes.fromhex(v) for k, v in out["ec"].items()})
-    ec_key.verify(raw_ecdsa_to_der(bytes.fromhex(out["ecdsa_sha256"])), PP_MESSAGE, ec.ECDSA(hashes.SHA256()))
+    ec_key.verify(raw_to_der_ecdsa(bytes.fromhex(out["ecdsa_sha256"])), PP_MESSAGE, ec.ECDSA(hashes.SHA256()))
     ec_key.verify(
-        raw_ecdsa_to_der(bytes.fromhex(out["ecdsa_default"])), PP_MESSAGE, ec.ECDSA(hashes.SHA512())
+        raw_to_der_ecdsa(bytes.fromhex(out["ecdsa_default"])), PP_MESSAGE, ec.ECDSA(hashes.SHA512())
     )
     ed_key = public_key_from_attributes("ed25519", ec_point=bytes.fromhex(out["ed25519"]["ec_point"]))
     ed_key.verify(bytes.fromhex(out["eddsa"]), PP_MESSAGE)

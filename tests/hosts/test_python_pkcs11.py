@@ -15,16 +15,8 @@ from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parents[1]
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
-
-from conformance.pkcs11 import default_module_path, write_config  # noqa: E402
-
-try:
-    from .hostsupport import assert_no_traceback, make_token, run_python
-except ImportError:
-    from hostsupport import assert_no_traceback, make_token, run_python  # type: ignore[no-redef]
+from support.hosts import assert_no_traceback, make_token, run_python
+from support.pkcs11 import TESTS, default_module_path, write_config
 
 pytest.importorskip("pkcs11", reason="python-pkcs11 is missing (pip install python-pkcs11)")
 
@@ -38,7 +30,7 @@ SCRIPT = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     import pkcs11  # python-pkcs11
     from pkcs11 import TokenFlag
-    from conformance.pkcs11 import Module, text
+    from support.pkcs11 import Module, text
 
     path, scenario, other_conf = sys.argv[1], sys.argv[2], sys.argv[3]
     out = {{}}

@@ -20,6 +20,7 @@ from bench.ops import OVERHEAD, catalogue  # noqa: E402
 from bench.run import Options, benchmark  # noqa: E402
 
 SMALL, LARGE = 3, 5
+pytestmark = pytest.mark.slow  # one benchmark run of both modules
 
 
 @pytest.fixture(scope="module")

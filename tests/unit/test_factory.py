@@ -108,7 +108,6 @@ def test_java_keytool_rsa_import_defaults() -> None:
         A.SIGN,
         A.DECRYPT,
         A.UNWRAP,
-        A.DERIVE,
         A.SENSITIVE,
         A.PRIVATE,
         A.MODIFIABLE,
@@ -117,6 +116,7 @@ def test_java_keytool_rsa_import_defaults() -> None:
     ):
         assert obj[attr] is True, A(attr).name
     for attr in (
+        A.DERIVE,  # the spec's default (4.7), as SoftHSMv2
         A.TOKEN,
         A.EXTRACTABLE,
         A.ALWAYS_AUTHENTICATE,
@@ -377,7 +377,8 @@ def test_java_ec_generate_with_empty_private_template() -> None:
         A.VALUE: b(key.private_numbers().private_value),
     }
     priv = build({}, Origin.GENERATE, USER, material=material, mechanism=Mechanism.EC_KEY_PAIR_GEN)
-    assert priv[A.SIGN] and priv[A.DERIVE] and priv[A.PRIVATE] and priv[A.SENSITIVE]
+    assert priv[A.SIGN] and priv[A.PRIVATE] and priv[A.SENSITIVE]
+    assert priv[A.DERIVE] is False  # the spec's default (4.7): ECDH needs CKA_DERIVE asked for
     with pytest.raises(AttributeReadOnly):  # EC_PARAMS of a private key is [1,4,6]
         build(
             {A.EC_PARAMS: P256}, Origin.GENERATE, USER, material=material, mechanism=Mechanism.EC_KEY_PAIR_GEN
@@ -391,8 +392,10 @@ def test_aes_import_and_check_value() -> None:
     obj = build(aes(bytes(16)), Origin.CREATE, USER)
     assert obj[A.VALUE_LEN] == 16
     assert obj[A.CHECK_VALUE] == bytes.fromhex("66e94b")  # AES-128(0^128) under the zero key
-    for attr in (A.ENCRYPT, A.DECRYPT, A.SIGN, A.VERIFY, A.WRAP, A.UNWRAP, A.DERIVE, A.SENSITIVE, A.PRIVATE):
+    for attr in (A.ENCRYPT, A.DECRYPT, A.SIGN, A.VERIFY, A.WRAP, A.UNWRAP, A.PRIVATE):
         assert obj[attr] is True
+    # DERIVE: the spec's default (4.7); SENSITIVE: SoftHSMv2's (the value stays hidden: not extractable)
+    assert obj[A.DERIVE] is False and obj[A.SENSITIVE] is False
     assert obj[A.EXTRACTABLE] is False and obj[A.TRUSTED] is False
     for size in (24, 32):
         assert build(aes(bytes(size)), Origin.CREATE, USER)[A.VALUE_LEN] == size
@@ -426,7 +429,8 @@ def test_java_aes_generate() -> None:
         mechanism=Mechanism.AES_KEY_GEN,
     )
     assert obj[A.LOCAL] is True and obj[A.KEY_GEN_MECHANISM] == Mechanism.AES_KEY_GEN
-    assert obj[A.ALWAYS_SENSITIVE] is True and obj[A.NEVER_EXTRACTABLE] is True
+    # a secret key is not sensitive by default (SoftHSMv2's default), so not always sensitive
+    assert obj[A.ALWAYS_SENSITIVE] is False and obj[A.NEVER_EXTRACTABLE] is True
     obj = build(
         {A.VALUE_LEN: 16, A.SENSITIVE: False, A.EXTRACTABLE: True},
         Origin.GENERATE,
@@ -499,7 +503,7 @@ def test_unwrap() -> None:
 @pytest.mark.parametrize(("always", "never"), [(True, True), (True, False), (False, True), (False, False)])
 def test_derive_inherits_history(always: bool, never: bool) -> None:
     base = {A.ALWAYS_SENSITIVE: always, A.NEVER_EXTRACTABLE: never}
-    t = {A.CLASS: O.SECRET_KEY, A.KEY_TYPE: KeyType.GENERIC_SECRET, A.VALUE_LEN: 20}
+    t = {A.CLASS: O.SECRET_KEY, A.KEY_TYPE: KeyType.GENERIC_SECRET, A.VALUE_LEN: 20, A.SENSITIVE: True}
     obj = build(
         t, Origin.DERIVE, USER, material={A.VALUE: bytes(20)}, base=base, mechanism=Mechanism.ECDH1_DERIVE
     )
@@ -572,9 +576,12 @@ def test_certificate() -> None:
         copy=False,
     )
     assert changed[A.ID] == b"\x02"
-    for attr, value in ((A.VALUE, b"\x30\x00"), (A.SUBJECT, b""), (A.TRUSTED, True), (A.CERTIFICATE_TYPE, 0)):
+    for attr, value in ((A.VALUE, b"\x30\x00"), (A.SUBJECT, b""), (A.CERTIFICATE_TYPE, 0)):
         with pytest.raises(AttributeReadOnly):
             modify(obj, {attr: value}, SO, copy=False)
+    with pytest.raises(AttributeReadOnly):  # [10]: only the SO makes a certificate trusted...
+        modify(obj, {A.TRUSTED: True}, USER, copy=False)
+    assert modify(obj, {A.TRUSTED: True}, SO, copy=False)[A.TRUSTED] is True  # ...also later
     assert build({**cert(), A.TRUSTED: True}, Origin.CREATE, SO)[A.TRUSTED] is True
     for drop in (A.SUBJECT, A.VALUE, A.CERTIFICATE_TYPE):
         with pytest.raises(TemplateIncomplete):
@@ -600,7 +607,7 @@ def test_data_object() -> None:
 
 def test_copy_moves_token_both_ways_and_keeps_history() -> None:
     obj = build(
-        {A.CLASS: O.SECRET_KEY, A.VALUE_LEN: 16},
+        {A.CLASS: O.SECRET_KEY, A.VALUE_LEN: 16, A.SENSITIVE: True},
         Origin.GENERATE,
         USER,
         material={A.KEY_TYPE: KeyType.AES, A.VALUE: bytes(16)},

@@ -9,30 +9,14 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, utils, x448, x25519
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
-from mech_helpers import (
-    ED448,
-    ED25519,
-    K256,
-    P256,
-    P384,
-    P521,
-    X448,
-    X25519,
-    A,
-    Key,
-    decrypt,
-    encrypt,
-    pair,
-    rsa_crypto,
-    rsa_pair,
-    sign,
-    verify,
-)
 
 from softhsm_py import errors
 from softhsm_py.constants import KDF, MGF, KeyType, Mechanism, MechanismFlag, ObjectClass
+from softhsm_py.constants import Attribute as A
 from softhsm_py.mechanisms import base, registry
 from softhsm_py.mechanisms.params import EcdhParams, EddsaParams, OaepParams, PssParams
+from support.keys import ED448_OID, ED25519_OID, P256, P384, P521, SECP256K1, X448_OID, X25519_OID
+from support.registry_calls import Key, decrypt, encrypt, pair, rsa_crypto, rsa_pair, sign, verify
 
 M = Mechanism
 F = MechanismFlag
@@ -369,7 +353,7 @@ CURVES = {
     "P-256": (P256, ec.SECP256R1),
     "P-384": (P384, ec.SECP384R1),
     "P-521": (P521, ec.SECP521R1),
-    "secp256k1": (K256, ec.SECP256K1),
+    "secp256k1": (SECP256K1, ec.SECP256K1),
     # OIDs as `openssl ecparam -name NAME -outform DER` writes them
     "P-192": (bytes.fromhex("06082a8648ce3d030101"), ec.SECP192R1),
     "P-224": (bytes.fromhex("06052b81040021"), ec.SECP224R1),
@@ -443,8 +427,8 @@ def test_ec_public_point_raw_accepted_and_unknown_curve_refused():
 @pytest.mark.parametrize(
     ("params", "cls"),
     [
-        (ED25519, ed25519.Ed25519PublicKey),
-        (ED448, ed448.Ed448PublicKey),
+        (ED25519_OID, ed25519.Ed25519PublicKey),
+        (ED448_OID, ed448.Ed448PublicKey),
         (b"\x13\x0cedwards25519", ed25519.Ed25519PublicKey),
     ],
 )
@@ -470,7 +454,7 @@ def test_eddsa_verifies_cryptography_signature_and_refuses_ph_ctx():
         {
             A.CLASS: ObjectClass.PUBLIC_KEY,
             A.KEY_TYPE: KeyType.EC_EDWARDS,
-            A.EC_PARAMS: ED25519,
+            A.EC_PARAMS: ED25519_OID,
             A.EC_POINT: raw_pub,
         }
     )
@@ -479,7 +463,7 @@ def test_eddsa_verifies_cryptography_signature_and_refuses_ph_ctx():
         with pytest.raises(errors.MechanismParamInvalid):
             registry.lookup(M.EDDSA).verify_init(M.EDDSA, bad, pub)
     with pytest.raises(errors.KeyTypeInconsistent):
-        pair(M.EC_EDWARDS_KEY_PAIR_GEN, {A.EC_PARAMS: X25519})
+        pair(M.EC_EDWARDS_KEY_PAIR_GEN, {A.EC_PARAMS: X25519_OID})
 
 
 # --- ECDH --------------------------------------------------------------------------------------
@@ -541,8 +525,8 @@ def test_ec_mechanism_info_spans_every_curve():
 @pytest.mark.parametrize(
     ("params", "cls", "pub_cls"),
     [
-        (X25519, x25519.X25519PrivateKey, x25519.X25519PublicKey),
-        (X448, x448.X448PrivateKey, x448.X448PublicKey),
+        (X25519_OID, x25519.X25519PrivateKey, x25519.X25519PublicKey),
+        (X448_OID, x448.X448PrivateKey, x448.X448PublicKey),
     ],
 )
 def test_ecdh_montgomery(params, cls, pub_cls):

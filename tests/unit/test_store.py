@@ -1,15 +1,13 @@
-"""The SQLite token store: secrecy at rest, PINs, objects, generations, threads, processes."""
+"""What only the SQLite row store has: its files and their modes, schema versions in PRAGMA
+user_version, SQLite's locks, and the query plans of finds. The behaviour every backend shares is
+the store contract suite (tests/store/test_contract.py, run on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import sqlite3
 import subprocess
 import sys
-import textwrap
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,15 +18,11 @@ from softhsm_py import errors
 from softhsm_py.constants import UserType
 from softhsm_py.store import (
     ObjectIndex,
-    SlotTaken,
     Store,
-    StoredObject,
-    TokenKeyStale,
     open_store,
 )
 from softhsm_py.store.sqlite import DB_NAME, SCHEMA_VERSION, decode_attrs, encode_attrs
 
-REPO = Path(__file__).resolve().parents[2]
 COST = 10
 SO_PIN = b"so-pin-0000"
 USER_PIN = b"user-pin-1111"
@@ -54,11 +48,7 @@ def token(store):
 
 
 def db_files(store) -> list[Path]:
-    return sorted(store.path.parent.glob(DB_NAME + "*"))
-
-
-def raw_bytes(store) -> bytes:
-    return b"".join(p.read_bytes() for p in db_files(store))
+    return sorted(store.rows.path.parent.glob(DB_NAME + "*"))
 
 
 # --------------------------------------------------------------------------- basics
@@ -75,7 +65,7 @@ def test_protocol_and_files(tmp_path):
         assert DB_NAME in names and DB_NAME + "-wal" in names
         for p in db_files(s):
             assert p.stat().st_mode & 0o777 == 0o600, p
-        with sqlite3.connect(s.path) as raw:
+        with sqlite3.connect(s.rows.path) as raw:
             assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
             assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
@@ -89,340 +79,6 @@ def test_newer_schema_is_refused(tmp_path):
         raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(errors.DeviceError):
         open_store(d, kdf_cost=COST)
-
-
-def test_reopen_keeps_everything(tmp_path, store, token):
-    oid = store.insert(0, ObjectIndex(True, CKO_SECRET_KEY, CKK_AES, b"k", b"1"), {1: b"v"}, token)
-    store.close()
-    again = open_store(store.path.parent, kdf_cost=COST)
-    try:
-        key = again.verify_pin(0, UserType.USER, USER_PIN, 10)
-        assert again.load(0, oid, key).attrs == {1: b"v"}
-    finally:
-        again.close()
-
-
-def test_closed_store_refuses_use(store):
-    store.close()
-    store.close()  # idempotent
-    with pytest.raises(RuntimeError):
-        store.tokens()
-
-
-def test_tokens_create_and_slot_taken(store):
-    assert store.tokens() == [] and store.token(3) is None
-    b = store.create_token(3, "bee", SO_PIN)
-    a = store.create_token(1, "ä" * 16, SO_PIN)  # 32 bytes of UTF-8
-    assert [t.slot_id for t in store.tokens()] == [1, 3]
-    assert store.token(3) == b
-    assert (b.label, b.user_pin_initialized, b.so_failures, b.user_failures) == ("bee", False, 0, 0)
-    assert len(a.serial) == 16 and a.serial != b.serial and a.serial.isprintable()
-    int(a.serial, 16)
-    with pytest.raises(SlotTaken):
-        store.create_token(3, "again", SO_PIN)
-    with pytest.raises(ValueError):
-        store.create_token(4, "x" * 33, SO_PIN)
-
-
-def test_delete_token(store, token):
-    store.insert(0, ObjectIndex(False, CKO_DATA), {1: b"x"}, None)
-    store.delete_token(0)
-    assert store.token(0) is None and store.generation(0) == 0
-    store.delete_token(0)  # nothing there: no error
-    with pytest.raises(errors.TokenNotPresent):
-        store.find(0, token_key=None)
-    # The slot can be reused and starts empty.
-    store.create_token(0, "new", SO_PIN)
-    assert store.find(0, token_key=None) == []
-
-
-# --------------------------------------------------------------------------- secrecy at rest
-
-SECRET = b"TOPSECRET-MATERIAL-0123456789"
-SECRET_LABEL = b"secret-label"
-SECRET_ID = b"secret-id-4242"
-
-
-def test_private_values_labels_ids_and_keys_never_reach_the_files(store, token):
-    attrs = {CKA_VALUE: SECRET, 3: SECRET_LABEL, 0x102: SECRET_ID}
-    index = ObjectIndex(True, CKO_SECRET_KEY, CKK_AES, SECRET_LABEL, SECRET_ID)
-    oid = store.insert(0, index, attrs, token)
-    # Public objects are sealed too (their key is not secret, but bytes are not in plain sight).
-    store.insert(0, ObjectIndex(False, CKO_DATA, None, b"pub"), {CKA_VALUE: b"PUBLIC-PAYLOAD-xyz"}, None)
-    assert store.load(0, oid, token).attrs == attrs
-
-    def check(blob: bytes) -> None:
-        for needle in (SECRET, SECRET_LABEL, SECRET_ID, b"PUBLIC-PAYLOAD-xyz", token, SO_PIN, USER_PIN):
-            assert needle not in blob, needle
-        assert SECRET.hex().encode() not in blob
-
-    # While open: the data sits in the WAL.
-    blob = raw_bytes(store)
-    assert len(blob) > 0
-    check(blob)
-    # After a checkpoint into the main file.
-    store.close()
-    with sqlite3.connect(store.path) as raw:
-        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        # Only MACs in the index columns.
-        row = raw.execute("SELECT label_mac, id_mac FROM objects WHERE oid = ?", (oid,)).fetchone()
-        assert len(row[0]) == len(row[1]) == 16
-    check(raw_bytes(store))
-
-
-def test_tampering_is_detected(store, token):
-    a = store.insert(0, ObjectIndex(True, CKO_SECRET_KEY, CKK_AES, b"a"), {1: b"a"}, token)
-    b = store.insert(0, ObjectIndex(True, CKO_SECRET_KEY, CKK_AES, b"b"), {1: b"b"}, token)
-    c = store.insert(0, ObjectIndex(False, CKO_DATA), {1: b"c"}, None)
-    with sqlite3.connect(store.path) as raw:
-        (blob_b,) = raw.execute("SELECT blob FROM objects WHERE oid = ?", (b,)).fetchone()
-        raw.execute("UPDATE objects SET blob = ? WHERE oid = ?", (blob_b, a))  # swap rows
-        raw.execute("UPDATE objects SET object_class = ? WHERE oid = ?", (CKO_CERTIFICATE, c))
-    with pytest.raises(errors.DeviceError):
-        store.load(0, a, token)
-    with pytest.raises(errors.DeviceError):
-        store.load(0, c, None)
-    assert store.load(0, b, token).attrs == {1: b"b"}
-
-
-# --------------------------------------------------------------------------- PINs
-
-
-def test_verify_right_and_wrong_pins(store, token):
-    assert store.verify_pin(0, UserType.USER, USER_PIN, 10) == token
-    assert store.verify_pin(0, UserType.SO, SO_PIN, 10) == token
-    with pytest.raises(errors.PinIncorrect):
-        store.verify_pin(0, UserType.USER, b"wrong", 10)
-    with pytest.raises(errors.PinIncorrect):
-        store.verify_pin(0, UserType.USER, USER_PIN + b"x", 10)
-    assert store.token(0).user_failures == 2 and store.token(0).so_failures == 0
-    store.verify_pin(0, UserType.USER, USER_PIN, 10)
-    assert store.token(0).user_failures == 0
-    with pytest.raises(errors.PinIncorrect):
-        store.verify_pin(0, UserType.SO, USER_PIN, 10)
-    assert store.token(0).so_failures == 1 and store.token(0).user_failures == 0
-
-
-def test_user_pin_not_initialised_and_bad_user_type(store):
-    store.create_token(0, "t", SO_PIN)
-    with pytest.raises(errors.UserPinNotInitialized):
-        store.verify_pin(0, UserType.USER, USER_PIN, 10)
-    with pytest.raises(errors.UserTypeInvalid):
-        store.verify_pin(0, UserType.CONTEXT_SPECIFIC, USER_PIN, 10)
-    with pytest.raises(errors.TokenNotPresent):
-        store.verify_pin(5, UserType.SO, SO_PIN, 10)
-    assert store.token(0).user_failures == 0
-
-
-def test_lockout(store, token):
-    with pytest.raises(errors.PinIncorrect):
-        store.verify_pin(0, UserType.USER, b"bad", 3)
-    with pytest.raises(errors.PinIncorrect):
-        store.verify_pin(0, UserType.USER, b"bad", 3)
-    # The try that reaches the lockout says so.
-    with pytest.raises(errors.PinLocked):
-        store.verify_pin(0, UserType.USER, b"bad", 3)
-    assert store.token(0).user_failures == 3
-    # Locked: even the right PIN is refused, and is not tried (the counter does not move).
-    with pytest.raises(errors.PinLocked):
-        store.verify_pin(0, UserType.USER, USER_PIN, 3)
-    assert store.token(0).user_failures == 3
-    # A higher lockout policy lets it through again; the SO is unaffected.
-    assert store.verify_pin(0, UserType.SO, SO_PIN, 3) == token
-    # The SO unlocks the user by setting a new PIN.
-    with pytest.raises(errors.PinLocked):
-        store.verify_pin(0, UserType.USER, USER_PIN, 3)
-    store.init_user_pin(0, token, b"fresh-pin")
-    assert store.token(0).user_failures == 0
-    assert store.verify_pin(0, UserType.USER, b"fresh-pin", 3) == token
-
-
-def test_lockout_of_one(store, token):
-    with pytest.raises(errors.PinLocked):
-        store.verify_pin(0, UserType.SO, b"bad", 1)
-    with pytest.raises(errors.PinLocked):
-        store.verify_pin(0, UserType.SO, SO_PIN, 1)
-
-
-def test_parallel_guesses_cannot_exceed_the_lockout(tmp_path, store, token):
-    other = open_store(store.path.parent, kdf_cost=COST)
-    results: list[str] = []
-    lock = threading.Lock()
-
-    def guess(s):
-        try:
-            s.verify_pin(0, UserType.USER, b"guess", 3)
-            outcome = "ok"
-        except errors.PKCS11Error as exc:
-            outcome = type(exc).__name__
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=guess, args=(store if i % 2 else other,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    other.close()
-    assert sorted(results) == ["PinIncorrect"] * 2 + ["PinLocked"] * 6
-    assert store.token(0).user_failures == 3
-
-
-def test_change_pin_rewraps(store, token):
-    oid = store.insert(0, ObjectIndex(True, CKO_PRIVATE_KEY, CKK_EC, b"l"), {1: b"k"}, token)
-    pub = store.insert(0, ObjectIndex(False, CKO_PUBLIC_KEY, CKK_EC, b"l"), {1: b"p"}, None)
-    store.change_pin(0, UserType.USER, token, b"new-user-pin")
-    with pytest.raises(errors.PinIncorrect):
-        store.verify_pin(0, UserType.USER, USER_PIN, 10)
-    key = store.verify_pin(0, UserType.USER, b"new-user-pin", 10)
-    assert key == token
-    assert store.load(0, oid, key).attrs == {1: b"k"}
-    assert store.load(0, pub, None).attrs == {1: b"p"}
-    assert store.find(0, token_key=key, label=b"l") == [oid, pub]
-    # The SO PIN is independent.
-    store.change_pin(0, UserType.SO, token, b"new-so-pin")
-    with pytest.raises(errors.PinIncorrect):
-        store.verify_pin(0, UserType.SO, SO_PIN, 10)
-    assert store.verify_pin(0, UserType.SO, b"new-so-pin", 10) == token
-    assert store.verify_pin(0, UserType.USER, b"new-user-pin", 10) == token
-
-
-def test_change_pin_needs_the_right_key_and_an_initialised_user(store):
-    store.create_token(0, "t", SO_PIN)
-    key = store.verify_pin(0, UserType.SO, SO_PIN, 10)
-    with pytest.raises(errors.UserPinNotInitialized):
-        store.change_pin(0, UserType.USER, key, b"x" * 8)
-    with pytest.raises(TokenKeyStale):
-        store.init_user_pin(0, os.urandom(32), USER_PIN)
-    assert not store.token(0).user_pin_initialized
-
-
-# --------------------------------------------------------------------------- reinit
-
-
-def test_reinit_wipes_and_rekeys(store, token):
-    before = store.token(0)
-    store.insert(0, ObjectIndex(True, CKO_SECRET_KEY, CKK_AES), {1: b"k"}, token)
-    store.insert(0, ObjectIndex(False, CKO_DATA), {1: b"d"}, None)
-    with pytest.raises(errors.PinIncorrect):
-        store.verify_pin(0, UserType.SO, b"bad", 10)
-    after = store.reinit_token(0, "relabelled", b"new-so-pin")
-    assert after.serial == before.serial
-    assert after.label == "relabelled"
-    assert not after.user_pin_initialized
-    assert (after.so_failures, after.user_failures) == (0, 0)
-    assert after.generation > before.generation
-    assert store.find(0, token_key=None) == []
-    with pytest.raises(errors.UserPinNotInitialized):
-        store.verify_pin(0, UserType.USER, USER_PIN, 10)
-    with pytest.raises(errors.PinIncorrect):
-        store.verify_pin(0, UserType.SO, SO_PIN, 10)
-    new_key = store.verify_pin(0, UserType.SO, b"new-so-pin", 10)
-    assert new_key != token
-    assert store.find(0, token_key=new_key) == []
-    # A login from before the re-initialisation is void.
-    with pytest.raises(TokenKeyStale):
-        store.find(0, token_key=token)
-    with pytest.raises(TokenKeyStale) as info:
-        store.insert(0, ObjectIndex(True, CKO_DATA), {}, token)
-    assert isinstance(info.value, errors.UserNotLoggedIn)
-    with pytest.raises(errors.TokenNotPresent):
-        store.reinit_token(9, "x", SO_PIN)
-
-
-# --------------------------------------------------------------------------- generations
-
-
-def test_every_write_bumps_the_generation(store):
-    assert store.generation(0) == 0
-    seen = []
-
-    def step():
-        g = store.generation(0)
-        assert store.token(0).generation == g
-        assert not seen or g > seen[-1]
-        seen.append(g)
-
-    store.create_token(0, "t", SO_PIN)
-    step()
-    key = store.verify_pin(0, UserType.SO, SO_PIN, 10)
-    step()
-    store.init_user_pin(0, key, USER_PIN)
-    step()
-    with pytest.raises(errors.PinIncorrect):
-        store.verify_pin(0, UserType.USER, b"bad", 10)
-    step()
-    store.verify_pin(0, UserType.USER, USER_PIN, 10)
-    step()
-    store.change_pin(0, UserType.USER, key, b"other-pin")
-    step()
-    oid = store.insert(0, ObjectIndex(True, CKO_DATA), {1: b"x"}, key)
-    step()
-    store.update(0, oid, ObjectIndex(True, CKO_DATA, None, b"lbl"), {1: b"y"}, key)
-    step()
-    store.delete(0, oid)
-    step()
-    store.reinit_token(0, "t", SO_PIN)
-    step()
-    # Reads do not bump.
-    store.find(0, token_key=None)
-    store.tokens()
-    assert store.generation(0) == seen[-1]
-    # Other tokens are untouched by writes to slot 0.
-    store.create_token(1, "other", SO_PIN)
-    g1 = store.generation(1)
-    store.insert(0, ObjectIndex(False, CKO_DATA), {}, None)
-    assert store.generation(1) == g1
-    # Delete + create on a slot never goes back in time.
-    store.delete_token(0)
-    assert store.generation(0) == 0
-    store.create_token(0, "again", SO_PIN)
-    assert store.generation(0) > seen[-1]
-
-
-def test_cached_tokens_and_generations_follow_other_connections(store, tmp_path):
-    """tokens() and generation() answer from a cache while SQLite's data_version and our own
-    write count stay put; a write through another connection (here a second store on the same
-    file, as another process would be) must show at once."""
-    other = open_store(tmp_path / "tokens", kdf_cost=COST)
-    try:
-        assert store.tokens() == [] and store.generation(0) == 0
-        other.create_token(0, "t", SO_PIN)
-        assert [t.label for t in store.tokens()] == ["t"]
-        g = store.generation(0)
-        assert g == other.generation(0) > 0
-        assert store.generation(0) == g  # cached: unchanged
-        other.insert(0, ObjectIndex(False, CKO_DATA), {1: b"x"}, None)
-        assert store.generation(0) == other.generation(0) > g
-        store.insert(0, ObjectIndex(False, CKO_DATA), {1: b"y"}, None)  # our own write
-        assert store.generation(0) == other.generation(0)
-        other.reinit_token(0, "renamed", SO_PIN)
-        assert [t.label for t in store.tokens()] == ["renamed"]
-        other.delete_token(0)
-        assert store.tokens() == [] and store.generation(0) == 0
-    finally:
-        other.close()
-
-
-def test_commits_of_any_other_connection_show_at_once(store, tmp_path):
-    """The cached answers follow ``PRAGMA data_version``: a commit by another connection (plain
-    sqlite3 here, so nothing of ours runs on the writer's side) shows on the next call."""
-    store.create_token(0, "t", SO_PIN)
-    gen = store.generation(0)
-    raw = sqlite3.connect(store.path, isolation_level=None)
-    try:
-        for label in ("u", "v", "w"):
-            raw.execute("UPDATE tokens SET label = ? WHERE slot_id = 0", (label,))
-            assert [t.label for t in store.tokens()] == [label]
-        raw.execute("UPDATE tokens SET generation = generation + 1 WHERE slot_id = 0")
-        assert store.generation(0) == gen + 1
-        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        raw.execute("UPDATE tokens SET label = 'x' WHERE slot_id = 0")
-        assert [t.label for t in store.tokens()] == ["x"]
-        raw.execute("DELETE FROM tokens WHERE slot_id = 0")
-        assert store.tokens() == [] and store.generation(0) == 0
-    finally:
-        raw.close()
 
 
 _FIRST_CONNECTION_PROBE = """
@@ -452,7 +108,7 @@ def test_open_stores_keep_sqlite_locks_so_no_other_process_resets_the_wal_index(
         second.close()
         assert [t.label for t in first.tokens()] == ["t"]
         probe = subprocess.run(
-            [sys.executable, "-c", _FIRST_CONNECTION_PROBE, f"{first.path}-shm"],
+            [sys.executable, "-c", _FIRST_CONNECTION_PROBE, f"{first.rows.path}-shm"],
             capture_output=True,
             text=True,
             timeout=60,
@@ -465,111 +121,12 @@ def test_open_stores_keep_sqlite_locks_so_no_other_process_resets_the_wal_index(
 # --------------------------------------------------------------------------- objects
 
 
-def test_insert_load_update_delete(store, token):
-    attrs = {0: b"\x04" + bytes(7), 3: b"label", 0x11: b"", 0x80000001: b"vendor"}
-    oid = store.insert(0, ObjectIndex(True, CKO_SECRET_KEY, CKK_AES, b"label", b""), attrs, token)
-    got = store.load(0, oid, token)
-    assert got == StoredObject(oid, True, attrs)
-    # Private objects: invisible without the key.
-    with pytest.raises(errors.ObjectHandleInvalid):
-        store.load(0, oid, None)
-    assert store.find(0, token_key=None) == []
-    with pytest.raises(errors.UserNotLoggedIn):
-        store.insert(0, ObjectIndex(True, CKO_DATA), {}, None)
-    with pytest.raises(errors.ObjectHandleInvalid):
-        store.update(0, oid, ObjectIndex(False, CKO_DATA), {}, None)
-    # Update may change everything, including CKA_PRIVATE.
-    store.update(0, oid, ObjectIndex(False, CKO_DATA, None, b"new", b"id"), {1: b"z"}, token)
-    assert store.load(0, oid, None) == StoredObject(oid, False, {1: b"z"})
-    assert store.find(0, token_key=None, label=b"new") == [oid]
-    assert store.find(0, token_key=None, label=b"label") == []
-    with pytest.raises(errors.UserNotLoggedIn):
-        store.update(0, oid, ObjectIndex(True, CKO_DATA), {}, None)
-    store.update(0, oid, ObjectIndex(True, CKO_DATA, None, b"new"), {1: b"p"}, token)
-    assert store.find(0, token_key=None) == []
-    assert store.find(0, token_key=token, label=b"new") == [oid]
-    # Delete.
-    store.delete(0, oid)
-    with pytest.raises(errors.ObjectHandleInvalid):
-        store.load(0, oid, token)
-    with pytest.raises(errors.ObjectHandleInvalid):
-        store.delete(0, oid)
-    with pytest.raises(errors.ObjectHandleInvalid):
-        store.update(0, oid, ObjectIndex(False, CKO_DATA), {}, token)
-    # Oids are never reused.
-    assert store.insert(0, ObjectIndex(False, CKO_DATA), {}, None) > oid
-
-
-def test_objects_belong_to_their_slot(store, token):
-    store.create_token(1, "other", SO_PIN)
-    k1 = store.verify_pin(1, UserType.SO, SO_PIN, 10)
-    oid = store.insert(0, ObjectIndex(False, CKO_DATA, None, b"x"), {1: b"x"}, None)
-    assert store.find(1, token_key=k1) == []
-    with pytest.raises(errors.ObjectHandleInvalid):
-        store.load(1, oid, k1)
-    with pytest.raises(errors.ObjectHandleInvalid):
-        store.delete(1, oid)
-    # A token key of another token is refused.
-    with pytest.raises(TokenKeyStale):
-        store.find(0, token_key=k1)
-
-
-def test_large_ulong_values(store, token):
-    big = 2**64 - 1
-    vendor = 0x80000000 | 0x1234
-    a = store.insert(0, ObjectIndex(False, big, big), {big: b"x"}, None)
-    b = store.insert(0, ObjectIndex(False, vendor, None), {}, None)
-    assert store.find(0, token_key=None, object_class=big, key_type=big) == [a]
-    assert store.find(0, token_key=None, object_class=vendor) == [b]
-    assert store.load(0, a, None).attrs == {big: b"x"}
-
-
-def test_find_with_two_thousand_objects(store, token):
-    expected: list[tuple[int, ObjectIndex]] = []
-    classes = [CKO_DATA, CKO_CERTIFICATE, CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY]
-    for i in range(2000):
-        cls = classes[i % 5]
-        private = cls in (CKO_PRIVATE_KEY, CKO_SECRET_KEY) or i % 7 == 0
-        key_type = None if cls in (CKO_DATA, CKO_CERTIFICATE) else (CKK_RSA, CKK_EC)[i % 2]
-        label = None if i % 11 == 0 else f"label-{i % 50}".encode()
-        id_ = None if i % 13 == 0 else bytes([i % 100])
-        index = ObjectIndex(private, cls, key_type, label, id_)
-        oid = store.insert(0, index, {1: str(i).encode()}, token if private else None)
-        expected.append((oid, index))
-
-    def want(key, **f):
-        return [
-            oid
-            for oid, ix in expected
-            if (key is not None or not ix.private)
-            and all(getattr(ix, "id" if k == "id" else k) == v for k, v in f.items())
-        ]
-
-    queries = [
-        {},
-        {"object_class": CKO_PRIVATE_KEY},
-        {"object_class": CKO_DATA},
-        {"label": b"label-7"},
-        {"label": b"label-7", "object_class": CKO_SECRET_KEY},
-        {"id": bytes([42])},
-        {"id": bytes([42]), "label": b"label-42"},
-        {"object_class": CKO_PUBLIC_KEY, "key_type": CKK_EC},
-        {"label": b"nope"},
-        {"label": b""},
-    ]
-    for key in (None, token):
-        for q in queries:
-            assert store.find(0, token_key=key, **q) == want(key, **q), (key is None, q)
-    assert len(store.find(0, token_key=token)) == 2000
-    assert store.load(0, expected[1234][0], token).attrs == {1: b"1234"}
-
-
 def test_find_queries_use_the_indexes(store, token):
     """The SQL that find() really runs is answered from the (slot_id, ...) indexes."""
     for i in range(50):
         store.insert(0, ObjectIndex(i % 2 == 0, i % 5, None, b"l%d" % i, b"i%d" % i), {}, token)
     statements: list[str] = []
-    store._db.set_trace_callback(statements.append)
+    store.rows._db.set_trace_callback(statements.append)
     try:
         cases = [
             ({"object_class": 3}, "objects_class"),
@@ -585,202 +142,10 @@ def test_find_queries_use_the_indexes(store, token):
                 store.find(0, token_key=key, **query)
                 select = [s for s in statements if s.startswith("SELECT oid FROM objects")]
                 assert len(select) == 1
-                plan = store._db.execute("EXPLAIN QUERY PLAN " + select[0]).fetchall()
+                plan = store.rows._db.execute("EXPLAIN QUERY PLAN " + select[0]).fetchall()
                 assert any(index_name in str(row) for row in plan), (query, plan)
     finally:
-        store._db.set_trace_callback(None)
-
-
-# --------------------------------------------------------------------------- threads
-
-
-def test_four_threads_writing_lose_nothing(store, token):
-    second = open_store(store.path.parent, kdf_cost=COST)  # a second connection, same process
-    oids: list[int] = []
-    lock = threading.Lock()
-    failures: list[BaseException] = []
-
-    def writer(n: int, s):
-        try:
-            mine = []
-            for i in range(100):
-                private = i % 2 == 0
-                ix = ObjectIndex(private, CKO_DATA, None, f"t{n}".encode(), bytes([i]))
-                mine.append(s.insert(0, ix, {1: f"{n}/{i}".encode()}, token if private else None))
-            s.update(0, mine[0], ObjectIndex(False, CKO_DATA, None, b"upd"), {1: b"u"}, token)
-            with lock:
-                oids.extend(mine)
-        except BaseException as exc:
-            failures.append(exc)
-
-    threads = [threading.Thread(target=writer, args=(n, store if n < 2 else second)) for n in range(4)]
-    gen0 = store.generation(0)
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    second.close()
-    assert failures == []
-    assert len(set(oids)) == 400
-    assert sorted(store.find(0, token_key=token)) == sorted(oids)
-    assert len(store.find(0, token_key=token, label=b"upd")) == 4
-    for n in range(4):
-        assert len(store.find(0, token_key=token, label=f"t{n}".encode())) == 99
-    assert store.generation(0) == gen0 + 404
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_fork_child_must_not_use_the_parents_store(store, token):
-    oid = store.insert(0, ObjectIndex(False, CKO_DATA), {1: b"x"}, None)
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: refuse use, close only forgets the connection
-        code = 1
-        try:
-            try:
-                store.tokens()
-            except RuntimeError:
-                store.close()
-                code = 0
-        finally:
-            os.write(w, bytes([code]))
-            os._exit(0)
-    os.close(w)
-    assert os.read(r, 1) == b"\x00"
-    os.close(r)
-    os.waitpid(pid, 0)
-    # The parent's store is unharmed.
-    assert store.load(0, oid, None).attrs == {1: b"x"}
-    store.insert(0, ObjectIndex(False, CKO_DATA), {}, None)
-
-
-# --------------------------------------------------------------------------- processes
-
-CHILD = textwrap.dedent(
-    """
-    import json, sys
-    from softhsm_py import errors
-    from softhsm_py.constants import UserType
-    from softhsm_py.store import ObjectIndex, open_store
-
-    store = open_store(sys.argv[1], kdf_cost=10)
-    keys = {}
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        op = cmd["op"]
-        try:
-            if op == "login":
-                keys[cmd["user"]] = store.verify_pin(0, UserType[cmd["user"]],
-                                                     cmd["pin"].encode(), cmd.get("lockout", 10))
-                out = "ok"
-            elif op == "find":
-                key = keys.get(cmd.get("as"))
-                out = store.find(0, token_key=key, label=cmd.get("label", "").encode() or None)
-            elif op == "load":
-                out = store.load(0, cmd["oid"], keys.get(cmd.get("as"))).attrs[1].decode()
-            elif op == "insert":
-                key = keys.get(cmd.get("as"))
-                ix = ObjectIndex(key is not None, 0, None, cmd["label"].encode())
-                out = store.insert(0, ix, {1: cmd["value"].encode()}, key)
-            elif op == "change_pin":
-                store.change_pin(0, UserType.USER, keys["USER"], cmd["pin"].encode())
-                out = "ok"
-            elif op == "token":
-                t = store.token(0)
-                out = [t.user_failures, t.so_failures, t.generation]
-            else:
-                out = "unknown op"
-        except errors.PKCS11Error as exc:
-            out = type(exc).__name__
-        print(json.dumps(out), flush=True)
-    store.close()
-    """
-)
-
-
-class Child:
-    def __init__(self, token_dir: Path) -> None:
-        env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(token_dir)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=REPO,
-        )
-
-    def __call__(self, **cmd):
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        assert line, "child died"
-        return json.loads(line)
-
-    def close(self) -> None:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.close()
-        try:
-            assert self.proc.wait(timeout=30) == 0
-        finally:
-            self.proc.stdout.close()
-
-
-def test_two_processes_see_each_other(store, token):
-    child = Child(store.path.parent)
-    try:
-        # Parent inserts, child sees (public without login, private after login).
-        pub = store.insert(0, ObjectIndex(False, CKO_DATA, None, b"shared"), {1: b"from-parent"}, None)
-        priv = store.insert(0, ObjectIndex(True, CKO_DATA, None, b"shared"), {1: b"hidden"}, token)
-        assert child(op="find", label="shared") == [pub]
-        assert child(op="load", oid=priv) == "ObjectHandleInvalid"
-        assert child(op="login", user="USER", pin=USER_PIN.decode()) == "ok"
-        assert child(op="find", label="shared", **{"as": "USER"}) == [pub, priv]
-        assert child(op="load", oid=priv, **{"as": "USER"}) == "hidden"
-        # Child inserts, parent sees.
-        oid = child(op="insert", label="kid", value="from-child", **{"as": "USER"})
-        assert store.find(0, token_key=token, label=b"kid") == [oid]
-        assert store.load(0, oid, token).attrs == {1: b"from-child"}
-        # Child changes the user PIN: the parent's next login needs the new one.
-        assert child(op="change_pin", pin="child-pin") == "ok"
-        with pytest.raises(errors.PinIncorrect):
-            store.verify_pin(0, UserType.USER, USER_PIN, 10)
-        assert store.verify_pin(0, UserType.USER, b"child-pin", 10) == token
-        # Lockout counters are shared both ways.
-        with pytest.raises(errors.PinIncorrect):
-            store.verify_pin(0, UserType.USER, b"bad", 3)
-        assert child(op="token")[0] == 1
-        assert child(op="login", user="USER", pin="bad", lockout=3) == "PinIncorrect"
-        assert store.token(0).user_failures == 2
-        assert child(op="login", user="USER", pin="bad", lockout=3) == "PinLocked"
-        with pytest.raises(errors.PinLocked):
-            store.verify_pin(0, UserType.USER, b"child-pin", 3)
-        assert child(op="token")[2] == store.generation(0)
-        # The SO (parent) unlocks; the child can log in again.
-        store.init_user_pin(0, token, b"unlocked")
-        assert child(op="token")[0] == 0
-        assert child(op="login", user="USER", pin="unlocked", lockout=3) == "ok"
-    finally:
-        child.close()
-
-
-def test_two_processes_writing_at_once(store, token):
-    children = [Child(store.path.parent) for _ in range(2)]
-    try:
-        for c in children:
-            assert c(op="login", user="USER", pin=USER_PIN.decode()) == "ok"
-        script = [("insert", n) for n in range(50)]
-        made = []
-        for _, n in script:  # interleave: each write is its own transaction in its own process
-            for i, c in enumerate(children):
-                made.append(c(op="insert", label=f"c{i}", value=str(n), **{"as": "USER"}))
-            made.append(store.insert(0, ObjectIndex(False, CKO_DATA, None, b"p"), {1: b"p"}, None))
-        assert len(set(made)) == 150
-        assert sorted(store.find(0, token_key=token)) == sorted(made)
-    finally:
-        for c in children:
-            c.close()
+        store.rows._db.set_trace_callback(None)
 
 
 # --------------------------------------------------------------------------- TLV

@@ -19,6 +19,7 @@ from softhsm_py.config import Config
 from softhsm_py.constants import Attribute, ObjectClass, SessionFlag, UserType
 from softhsm_py.core import sessions
 from softhsm_py.core.runtime import Library, Runtime
+from softhsm_py.engine import sealing
 from softhsm_py.pkcs11 import objects, slots
 from softhsm_py.store import ObjectIndex, open_store
 from softhsm_py.store import sqlite as sqlite_store
@@ -182,14 +183,14 @@ def test_creating_the_file_never_drops_the_locks_of_a_store_opened_meanwhile(tmp
         assert opened, "the interleaving did not happen"
         (second,) = opened
         second.create_token(0, "t", SO_PIN)
-        assert first.path.stat().st_mode & 0o777 == 0o600
-        assert shared_lock(first.path) == "held"
+        assert first.rows.path.stat().st_mode & 0o777 == 0o600
+        assert shared_lock(first.rows.path) == "held"
         # What the lock is for: another process's last close may not delete our WAL.
         subprocess.run(
-            [sys.executable, "-c", f"import sqlite3; sqlite3.connect({str(first.path)!r}).close()"],
+            [sys.executable, "-c", f"import sqlite3; sqlite3.connect({str(first.rows.path)!r}).close()"],
             check=True,
         )
-        assert Path(f"{first.path}-wal").exists()
+        assert Path(f"{first.rows.path}-wal").exists()
         second.insert(0, ObjectIndex(False, ObjectClass.DATA), {1: b"x"}, None)
         second.close()
         assert len(first.find(0, token_key=None)) == 1
@@ -272,12 +273,12 @@ def test_the_childs_close_of_an_inherited_connection_leaves_the_parent_alone(tmp
             os._exit(0)
     os.waitpid(pid, 0)
     try:
-        assert shared_lock(parent.path) == "held"
+        assert shared_lock(parent.rows.path) == "held"
         subprocess.run(
-            [sys.executable, "-c", f"import sqlite3; sqlite3.connect({str(parent.path)!r}).close()"],
+            [sys.executable, "-c", f"import sqlite3; sqlite3.connect({str(parent.rows.path)!r}).close()"],
             check=True,
         )
-        assert Path(f"{parent.path}-wal").exists()
+        assert Path(f"{parent.rows.path}-wal").exists()
         after = parent.insert(0, ObjectIndex(False, ObjectClass.DATA), {1: b"after"}, None)
         assert parent.find(0, token_key=None) == [before, after]
     finally:
@@ -303,7 +304,7 @@ def test_a_forked_child_can_close_a_store_whose_lock_was_held_at_fork(tmp_path):
     release = threading.Event()
 
     def inside_the_store() -> None:
-        with store._lock:
+        with store.rows._lock:
             held.set()
             release.wait(60)
 
@@ -349,14 +350,14 @@ def test_close_waits_for_a_pin_try_in_flight_so_a_right_pin_is_not_counted_wrong
     store = open_store(tmp_path / "tokens", kdf_cost=COST)
     store.create_token(0, "t", SO_PIN)
     entered, release = threading.Event(), threading.Event()
-    derive = sqlite_store.sealing.derive_kek
+    derive = sealing.derive_kek
 
     def slow_derive(*args: Any) -> bytes:
         entered.set()
         release.wait(10)
         return derive(*args)
 
-    monkeypatch.setattr(sqlite_store.sealing, "derive_kek", slow_derive)
+    monkeypatch.setattr(sealing, "derive_kek", slow_derive)
     results: list[object] = []
     login = threading.Thread(target=lambda: results.append(store.verify_pin(0, UserType.SO, SO_PIN, 3)))
     login.start()

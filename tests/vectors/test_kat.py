@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from loader import cases, external, h, parse_cavp
 
 from softhsm_py import errors
 from softhsm_py.constants import KDF, Attribute, HkdfSaltType, KeyType, Mechanism, ObjectClass
 from softhsm_py.mechanisms import registry
 from softhsm_py.mechanisms.params import EcdhParams, GcmParams, HkdfParams
+from support.vectors import cases, external, h, parse_cavp
 
 A = Attribute
 

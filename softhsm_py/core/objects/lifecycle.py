@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from softhsm_py import errors
-from softhsm_py.constants import Attribute
+from softhsm_py.constants import UNAVAILABLE_INFORMATION, Attribute
 from softhsm_py.core import access
 from softhsm_py.core.handles import ObjectRef
 from softhsm_py.core.objects import codec, factory
@@ -136,9 +136,20 @@ def remove(rt: Runtime, session: Session, object_handle: int) -> None:
 
 
 def size(lib: Library, handle: int, object_handle: int) -> int:
+    """C_GetObjectSize: the bytes its attributes take; CK_UNAVAILABLE_INFORMATION for an object
+    holding a value nobody may read (a sensitive key's secret parts, a key password's hash),
+    whose size would tell that value's length (3.0, 5.7)."""
     with lib.lock:
         rt, session, ref = object_of(lib, handle, object_handle)
-        return sum(len(raw) for raw in _encoded(attrs_of(rt, session, ref)).values())
+        attrs = attrs_of(rt, session, ref)
+    for kind in attrs:
+        try:
+            factory.read(attrs, kind)
+        except errors.AttributeSensitive:
+            return UNAVAILABLE_INFORMATION
+        except errors.AttributeTypeInvalid:
+            continue
+    return sum(len(raw) for raw in _encoded(attrs).values())
 
 
 def read(lib: Library, handle: int, object_handle: int, kinds: list[int]) -> list[Any]:

@@ -24,6 +24,7 @@ from softhsm_py.constants import (
     Mechanism,
     ObjectClass,
     SecurityDomain,
+    VendorAttribute,
 )
 from softhsm_py.core.objects.codec import Kind, kind
 from softhsm_py.errors import AttributeValueInvalid, TemplateIncomplete
@@ -75,7 +76,7 @@ class AttrSpec:
 Table = dict[int, AttrSpec]
 
 
-def row(attr: A, rules: R = R.NONE, default: Any = None) -> AttrSpec:
+def row(attr: A | VendorAttribute, rules: R = R.NONE, default: Any = None) -> AttrSpec:
     """A row whose kind is the codec's kind of ``attr`` (one source of truth)."""
     return AttrSpec(int(attr), kind(attr), rules, default)
 
@@ -120,7 +121,7 @@ CERTIFICATE = (
     *STORAGE,
     row(A.PRIVATE, R.CHANGE_ON_COPY, False),  # certificates are public (CLIENTS.md)
     row(A.CERTIFICATE_TYPE, R.REQUIRED_ON_CREATE),  # [1]
-    row(A.TRUSTED, R.SO_ONLY, False),  # [10]
+    row(A.TRUSTED, M | R.SO_ONLY, False),  # [10] the SO may set it on an existing object too
     row(A.CERTIFICATE_CATEGORY, R.NONE, int(CertificateCategory.UNSPECIFIED)),
     row(A.CHECK_VALUE),
     row(A.START_DATE, R.NONE, b""),

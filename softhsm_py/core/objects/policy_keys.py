@@ -3,7 +3,11 @@ Footnote numbers in brackets, see ``policy``. Each key type adds its own rows in
 module of ``core.keytypes`` (RSA 6.1.2-3, EC 6.3.3-8, secret keys 6.7-6.8).
 
 Usage defaults follow SoftHSMv2, because hosts rely on them (CLIENTS.md): Java sends an empty
-private-key template and only CLASS + VALUE_LEN for AES, then expects the key to work.
+private-key template and only CLASS + VALUE_LEN for AES, then expects the key to work. CKA_DERIVE
+defaults FALSE, as the spec says (4.7) and SoftHSMv2 does; a secret key's CKA_SENSITIVE defaults
+FALSE, as SoftHSMv2's does (its value stays unreadable all the same while CKA_EXTRACTABLE is FALSE,
+the default). A private key's CKA_SENSITIVE defaults TRUE (the spec leaves it to the token; a
+private key is what a token exists to keep).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ PUBLIC_KEY = (
     row(A.VERIFY, M, True),  # [8]
     row(A.VERIFY_RECOVER, M, True),  # [8]
     row(A.WRAP, M, True),  # [8]
-    row(A.TRUSTED, R.SO_ONLY, False),  # [10]
+    row(A.TRUSTED, M | R.SO_ONLY, False),  # [10] the SO may set it on an existing key too
     row(A.WRAP_TEMPLATE, R.NONE, {}),
     row(A.PUBLIC_KEY_INFO),  # computed from the key when absent or empty
 )
@@ -57,36 +61,35 @@ PRIVATE_KEY = (
     row(A.SIGN, M, True),  # [8,9]
     row(A.SIGN_RECOVER, M, True),  # [8,9]
     row(A.UNWRAP, M, True),  # [8,9]
-    row(A.DERIVE, M, True),  # [8] SoftHSMv2's default; Java's ECDH needs it
     row(A.EXTRACTABLE, M | R.ONLY_TO_FALSE, False),  # [8,12]
     row(A.ALWAYS_SENSITIVE, T),  # [2,4,6]
     row(A.NEVER_EXTRACTABLE, T),  # [2,4,6]
     row(A.WRAP_WITH_TRUSTED, M | R.ONLY_TO_TRUE, False),  # [11]
     row(A.UNWRAP_TEMPLATE, R.NONE, {}),
+    row(A.DERIVE_TEMPLATE, R.NONE, {}),  # 3.0 has it on secret keys; an ECDH base key needs it too
     row(A.ALWAYS_AUTHENTICATE, R.NONE, False),
     row(A.PUBLIC_KEY_INFO),  # computed from the private key when absent or empty
     *_PASSWORD_ROWS,
     row(V.ATTESTATION, T),  # the partition's attestation key (core.attestation): no other use
 )
 
-# --- 4.10 secret keys: every usage defaults TRUE, as SoftHSMv2 does ----------------------------
+# --- 4.10 secret keys: every usage but derivation defaults TRUE, as SoftHSMv2 has it --------------
 SECRET_KEY = (
     *KEY,
     row(A.PRIVATE, R.CHANGE_ON_COPY, True),
-    row(A.SENSITIVE, M | R.ONLY_TO_TRUE, True),  # [8,11]
+    row(A.SENSITIVE, M | R.ONLY_TO_TRUE, False),  # [8,11]
     row(A.ENCRYPT, M, True),  # [8]
     row(A.DECRYPT, M, True),  # [8]
     row(A.SIGN, M, True),  # [8]
     row(A.VERIFY, M, True),  # [8]
     row(A.WRAP, M, True),  # [8]
     row(A.UNWRAP, M, True),  # [8]
-    row(A.DERIVE, M, True),  # [8]
     row(A.EXTRACTABLE, M | R.ONLY_TO_FALSE, False),  # [8,12]
     row(A.ALWAYS_SENSITIVE, T),  # [2,4,6]
     row(A.NEVER_EXTRACTABLE, T),  # [2,4,6]
     row(A.CHECK_VALUE),  # computed; a given value must match, an empty one means "none"
     row(A.WRAP_WITH_TRUSTED, M | R.ONLY_TO_TRUE, False),  # [11]
-    row(A.TRUSTED, R.SO_ONLY, False),  # [10]
+    row(A.TRUSTED, M | R.SO_ONLY, False),  # [10] the SO may set it on an existing key too
     row(A.WRAP_TEMPLATE, R.NONE, {}),
     row(A.UNWRAP_TEMPLATE, R.NONE, {}),
     row(A.DERIVE_TEMPLATE, R.NONE, {}),

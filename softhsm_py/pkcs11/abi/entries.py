@@ -74,5 +74,15 @@ class Out:
     def __init__(self, m: Marshal, buf: Any, len_ptr: Any) -> None:
         self._m, self._buf, self._len = m, buf, len_ptr
 
+    def wants_length(self) -> bool:
+        self._m.require(self._len)
+        return bool(self._buf == self._m.NULL)
+
+    def room(self) -> int:
+        return int(self._len[0])
+
+    def tell(self, length: int) -> None:
+        self._len[0] = length
+
     def deliver(self, data: bytes) -> bool:
         return self._m.bytes_out(self._buf, self._len, data)

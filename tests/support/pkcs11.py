@@ -1,12 +1,11 @@
-"""A cffi ABI-mode loader for any PKCS#11 module, for the conformance and host tests.
+"""A cffi ABI-mode loader for any PKCS#11 module, for the conformance and host tests and bench/.
 
 The types come from native/pkcs11.h; the function-list structs and the ``C_*`` prototypes are built
-from native/functions.h (the same list shim.c expands). The constants below are written from the
-PKCS#11 3.0 specification, independently of softhsm_py.constants, so that the tests are an oracle
-and not a copy of the code under test.
+from native/functions.h (the same list shim.c expands). The constants are support.constants', written
+from the PKCS#11 3.0 specification independently of softhsm_py.constants.
 
-Also usable from a plain script (the multi-process tests run one): ``Module(path)``, then
-``write_config(...)`` / ``env_for(...)`` to point it at a token directory.
+Also usable from a plain script (the multi-process tests run one, with tests/ on its sys.path):
+``Module(path)``, then ``write_config(...)`` to point it at a token directory.
 """
 
 from __future__ import annotations
@@ -20,7 +19,10 @@ from typing import Any
 
 from cffi import FFI
 
-ROOT = Path(__file__).resolve().parents[2]
+from .constants import ReturnValue, SessionFlag, TokenFlag, UserType, rv_name
+
+TESTS = Path(__file__).resolve().parents[1]  # on a child process's sys.path for `import support`
+ROOT = TESTS.parent
 NATIVE = ROOT / "native"
 SOFTHSM2_PATH = "/usr/lib/softhsm/libsofthsm2.so"
 
@@ -57,60 +59,6 @@ def _cdef() -> str:
 ffi = FFI()
 ffi.cdef(_cdef())
 
-# ------------------------------------------------------------------------------- constants (3.0)
-CKR = {
-    "OK": 0x0, "CANCEL": 0x1, "HOST_MEMORY": 0x2, "SLOT_ID_INVALID": 0x3, "GENERAL_ERROR": 0x5,
-    "FUNCTION_FAILED": 0x6, "ARGUMENTS_BAD": 0x7, "NO_EVENT": 0x8, "NEED_TO_CREATE_THREADS": 0x9,
-    "CANT_LOCK": 0xA, "ATTRIBUTE_READ_ONLY": 0x10, "ATTRIBUTE_SENSITIVE": 0x11,
-    "ATTRIBUTE_TYPE_INVALID": 0x12, "ATTRIBUTE_VALUE_INVALID": 0x13, "ACTION_PROHIBITED": 0x1B,
-    "DATA_INVALID": 0x20, "DATA_LEN_RANGE": 0x21, "DEVICE_ERROR": 0x30, "DEVICE_MEMORY": 0x31,
-    "DEVICE_REMOVED": 0x32, "FUNCTION_CANCELED": 0x50, "FUNCTION_NOT_PARALLEL": 0x51,
-    "FUNCTION_NOT_SUPPORTED": 0x54, "KEY_HANDLE_INVALID": 0x60, "MECHANISM_INVALID": 0x70,
-    "OBJECT_HANDLE_INVALID": 0x82, "OPERATION_ACTIVE": 0x90, "OPERATION_NOT_INITIALIZED": 0x91,
-    "PIN_INCORRECT": 0xA0, "PIN_INVALID": 0xA1, "PIN_LEN_RANGE": 0xA2, "PIN_EXPIRED": 0xA3,
-    "PIN_LOCKED": 0xA4, "SESSION_CLOSED": 0xB0, "SESSION_COUNT": 0xB1, "SESSION_HANDLE_INVALID": 0xB3,
-    "SESSION_PARALLEL_NOT_SUPPORTED": 0xB4, "SESSION_READ_ONLY": 0xB5, "SESSION_EXISTS": 0xB6,
-    "SESSION_READ_ONLY_EXISTS": 0xB7, "SESSION_READ_WRITE_SO_EXISTS": 0xB8,
-    "TOKEN_NOT_PRESENT": 0xE0, "TOKEN_NOT_RECOGNIZED": 0xE1, "TOKEN_WRITE_PROTECTED": 0xE2,
-    "USER_ALREADY_LOGGED_IN": 0x100, "USER_NOT_LOGGED_IN": 0x101, "USER_PIN_NOT_INITIALIZED": 0x102,
-    "USER_TYPE_INVALID": 0x103, "USER_ANOTHER_ALREADY_LOGGED_IN": 0x104, "USER_TOO_MANY_TYPES": 0x105,
-    "RANDOM_SEED_NOT_SUPPORTED": 0x120, "RANDOM_NO_RNG": 0x121, "BUFFER_TOO_SMALL": 0x150,
-    "CRYPTOKI_NOT_INITIALIZED": 0x190, "CRYPTOKI_ALREADY_INITIALIZED": 0x191, "MUTEX_BAD": 0x1A0,
-    "MUTEX_NOT_LOCKED": 0x1A1, "PIN_TOO_WEAK": 0x1B8, "FUNCTION_REJECTED": 0x200,
-    "OPERATION_CANCEL_FAILED": 0x202,
-    "ENCRYPTED_DATA_INVALID": 0x40, "ENCRYPTED_DATA_LEN_RANGE": 0x41, "KEY_SIZE_RANGE": 0x62,
-    "KEY_TYPE_INCONSISTENT": 0x63, "KEY_NOT_NEEDED": 0x64, "KEY_CHANGED": 0x65, "KEY_NEEDED": 0x66,
-    "KEY_INDIGESTIBLE": 0x67, "KEY_FUNCTION_NOT_PERMITTED": 0x68, "KEY_NOT_WRAPPABLE": 0x69,
-    "KEY_UNEXTRACTABLE": 0x6A, "MECHANISM_PARAM_INVALID": 0x71, "SIGNATURE_INVALID": 0xC0,
-    "SIGNATURE_LEN_RANGE": 0xC1, "TEMPLATE_INCOMPLETE": 0xD0, "TEMPLATE_INCONSISTENT": 0xD1,
-    "UNWRAPPING_KEY_HANDLE_INVALID": 0xF0, "UNWRAPPING_KEY_SIZE_RANGE": 0xF1,
-    "UNWRAPPING_KEY_TYPE_INCONSISTENT": 0xF2, "WRAPPED_KEY_INVALID": 0x110, "WRAPPED_KEY_LEN_RANGE": 0x112,
-    "WRAPPING_KEY_HANDLE_INVALID": 0x113, "WRAPPING_KEY_SIZE_RANGE": 0x114,
-    "WRAPPING_KEY_TYPE_INCONSISTENT": 0x115, "DOMAIN_PARAMS_INVALID": 0x130, "CURVE_NOT_SUPPORTED": 0x140,
-}  # fmt: skip
-CKR_NAME = {value: name for name, value in CKR.items()}
-
-CKU_SO, CKU_USER, CKU_CONTEXT_SPECIFIC = 0, 1, 2
-CKS_RO_PUBLIC_SESSION, CKS_RO_USER_FUNCTIONS = 0, 1
-CKS_RW_PUBLIC_SESSION, CKS_RW_USER_FUNCTIONS, CKS_RW_SO_FUNCTIONS = 2, 3, 4
-CKF_RW_SESSION, CKF_SERIAL_SESSION = 0x2, 0x4
-CKF_LIBRARY_CANT_CREATE_OS_THREADS, CKF_OS_LOCKING_OK = 0x1, 0x2
-CKF_DONT_BLOCK = 0x1
-CKF_TOKEN_PRESENT, CKF_REMOVABLE_DEVICE, CKF_HW_SLOT = 0x1, 0x2, 0x4
-CKF_INTERFACE_FORK_SAFE = 0x1
-# CK_TOKEN_INFO flags
-CKF_RNG = 0x1
-CKF_WRITE_PROTECTED = 0x2
-CKF_LOGIN_REQUIRED = 0x4
-CKF_USER_PIN_INITIALIZED = 0x8
-CKF_TOKEN_INITIALIZED = 0x400
-CKF_USER_PIN_COUNT_LOW = 0x10000
-CKF_USER_PIN_FINAL_TRY = 0x20000
-CKF_USER_PIN_LOCKED = 0x40000
-CKF_SO_PIN_COUNT_LOW = 0x100000
-CKF_SO_PIN_FINAL_TRY = 0x200000
-CKF_SO_PIN_LOCKED = 0x400000
-CK_UNAVAILABLE_INFORMATION = 0xFFFFFFFFFFFFFFFF
 INTERFACE_NAME = b"PKCS 11"
 
 # The PINs every test token gets; a module with other PIN rules can be given its own.
@@ -118,17 +66,14 @@ SO_PIN = os.environ.get("PKCS11_TEST_SO_PIN", "12345678").encode()
 USER_PIN = os.environ.get("PKCS11_TEST_USER_PIN", "87654321").encode()
 
 
-class CKRError(Exception):
-    """A call returned something other than the expected CK_RV; ``.name`` is the CKR name."""
+class CKRError(AssertionError):
+    """A call returned something other than the expected CK_RV; ``.name`` is the CKR name.
+    An AssertionError: in a test, an unexpected CK_RV is a failed expectation."""
 
     def __init__(self, function: str, rv: int) -> None:
         self.function, self.rv = function, rv
-        self.name = CKR_NAME.get(rv, hex(rv))
+        self.name = rv_name(rv)
         super().__init__(f"{function} returned CKR_{self.name}")
-
-
-def rv_name(rv: int) -> str:
-    return CKR_NAME.get(rv, hex(rv))
 
 
 def text(field: Any) -> str:
@@ -161,11 +106,17 @@ def write_config(directory: Path, module_path: str | os.PathLike[str], **overrid
         "pin_lockout": 3,
         "log_level": "WARNING",
     }
-    settings.update(overrides)
-    lines = [f"{k} = {v!r}" if not isinstance(v, str) else f'{k} = "{v}"' for k, v in settings.items()]
+    conf = softhsm_py_config(directory, {**settings, **overrides})
+    return {"SOFTHSM_PY_CONF": str(conf)}
+
+
+def softhsm_py_config(directory: Path, settings: dict[str, Any]) -> Path:
+    """Write ``settings`` as ``directory``/softhsm-py.toml (and make its token directory); return its path."""
+    (directory / str(settings.get("token_dir", "tokens"))).mkdir(parents=True, exist_ok=True)
+    lines = [f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v!r}" for k, v in settings.items()]
     conf = directory / "softhsm-py.toml"
     conf.write_text("\n".join(lines) + "\n")
-    return {"SOFTHSM_PY_CONF": str(conf)}
+    return conf
 
 
 def default_module_path() -> str:
@@ -193,14 +144,14 @@ class Module:
         self.softhsm2 = is_softhsm2(self.path)
         pp = ffi.new("CK_VOID_PTR *")
         rv = int(self.lib.C_GetFunctionList(pp))
-        if rv != CKR["OK"]:
+        if rv != ReturnValue.OK:
             raise CKRError("C_GetFunctionList", rv)
         self.fl2 = ffi.cast("CK_FUNCTION_LIST *", pp[0])
         self.fl3 = None
         if self.has_symbol("C_GetInterface"):
             iface = ffi.new("CK_INTERFACE **")
             version = ffi.new("CK_VERSION *", {"major": 3, "minor": 0})
-            if self.lib.C_GetInterface(ffi.NULL, version, iface, 0) == CKR["OK"]:
+            if self.lib.C_GetInterface(ffi.NULL, version, iface, 0) == ReturnValue.OK:
                 self.fl3 = ffi.cast("CK_FUNCTION_LIST_3_0 *", iface[0].pFunctionList)
         self.fl = self.fl3 if self.fl3 is not None else self.fl2
         self._in_list = {n for n, _, v3 in FUNCTIONS if self.fl3 is not None or not v3}
@@ -226,7 +177,7 @@ class Module:
     def check(self, name: str, *args: Any) -> None:
         """Call ``name``; raise CKRError unless it returns CKR_OK."""
         rv = self.rv(name, *args)
-        if rv != CKR["OK"]:
+        if rv != ReturnValue.OK:
             raise CKRError(name, rv)
 
     def expect(self, expected: str | tuple[str, ...], name: str, *args: Any) -> str:
@@ -270,7 +221,7 @@ class Module:
         return int(self.token_info(slot).flags)
 
     def empty_slots(self) -> list[int]:
-        return [s for s in self.slot_list() if not self.token_flags(s) & CKF_TOKEN_INITIALIZED]
+        return [s for s in self.slot_list() if not self.token_flags(s) & TokenFlag.TOKEN_INITIALIZED]
 
     def empty_slot(self) -> int:
         empty = self.empty_slots()
@@ -280,7 +231,7 @@ class Module:
     def slot_of(self, label: str) -> int:
         for slot in self.slot_list():
             info = self.token_info(slot)
-            if info.flags & CKF_TOKEN_INITIALIZED and text(info.label) == label:
+            if info.flags & TokenFlag.TOKEN_INITIALIZED and text(info.label) == label:
                 return slot
         raise LookupError(label)
 
@@ -293,7 +244,7 @@ class Module:
 
     def init_pin(self, slot: int, user_pin: bytes = USER_PIN, so_pin: bytes = SO_PIN) -> None:
         with self.session(slot) as h:
-            self.login(h, CKU_SO, so_pin)
+            self.login(h, UserType.SO, so_pin)
             self.check("C_InitPIN", h, user_pin, len(user_pin))
             self.check("C_Logout", h)
 
@@ -306,7 +257,7 @@ class Module:
     # -- sessions ------------------------------------------------------------------------------
     def open(self, slot: int, rw: bool = True) -> int:
         h = ffi.new("CK_SESSION_HANDLE *")
-        flags = CKF_SERIAL_SESSION | (CKF_RW_SESSION if rw else 0)
+        flags = SessionFlag.SERIAL_SESSION | (SessionFlag.RW_SESSION if rw else 0)
         self.check("C_OpenSession", slot, flags, ffi.NULL, ffi.NULL, h)
         return int(h[0])
 
@@ -321,7 +272,7 @@ class Module:
         finally:
             self.rv("C_CloseSession", h)
 
-    def login(self, h: int, user: int = CKU_USER, pin: bytes = USER_PIN) -> None:
+    def login(self, h: int, user: int = UserType.USER, pin: bytes = USER_PIN) -> None:
         self.check("C_Login", h, user, pin, len(pin))
 
     def session_info(self, h: int) -> Any:

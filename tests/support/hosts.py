@@ -1,4 +1,4 @@
-"""Helpers for the host tests: a fresh token directory, the built module, and subprocess runners.
+"""Host tests: a fresh token directory, the built module, and subprocess runners.
 
 Every host test runs real programs (pkcs11-tool, openssl, p11tool, certutil, java, ssh-*) as
 subprocesses against the built library, with the environment passed explicitly. ``make_token``
@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from .pkcs11 import default_module_path, softhsm_py_config
+
 SO_PIN = "12345678"
 USER_PIN = "123456"
 SPY_MODULE = "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so"
@@ -32,16 +34,11 @@ TIMEOUT = 60  # seconds for any one host command: a hang is a failure, not a stu
 
 
 def module_path() -> str:
-    """$SOFTHSM_PY_TEST_MODULE, else the library built next to the imported softhsm_py package."""
-    env = os.environ.get("SOFTHSM_PY_TEST_MODULE")
-    if env:
-        return str(Path(env).resolve())
-    import softhsm_py
-
-    built = sorted(Path(softhsm_py.__file__).resolve().parent.glob("_native*.so"))
-    if not built:
-        pytest.skip("softhsm_py/_native*.so is not built: run `python3 build.py`")
-    return str(built[0])
+    """The module under test (support.pkcs11.default_module_path), resolved; skip if not built."""
+    try:
+        return str(Path(default_module_path()).resolve())
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
 
 
 def require(*programs: str) -> None:
@@ -169,19 +166,11 @@ class Token:
 
 
 def write_config(directory: Path, **settings: object) -> Path:
-    """A softhsm-py config (token_dir = tokens, kdf_cost = 10) in ``directory``; returns its path."""
-    values: dict[str, object] = {"token_dir": "tokens", "kdf_cost": 10, "log_level": "WARNING"}
-    values.update(settings)
-    (directory / "tokens").mkdir(parents=True, exist_ok=True)
-    lines = []
-    for key, value in values.items():
-        if isinstance(value, str):
-            lines.append(f'{key} = "{value}"')
-        else:
-            lines.append(f"{key} = {value!r}")
-    conf = directory / "softhsm-py.toml"
-    conf.write_text("\n".join(lines) + "\n")
-    return conf
+    """A softhsm-py config (token_dir = tokens, kdf_cost = 10, the default PIN lockout) in
+    ``directory``; returns its path."""
+    return softhsm_py_config(
+        directory, {"token_dir": "tokens", "kdf_cost": 10, "log_level": "WARNING", **settings}
+    )
 
 
 def cli(module: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -256,45 +245,3 @@ def python_has(module: str) -> None:
 
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"{module} not installed")
-
-
-def der_octets(value: bytes) -> bytes:
-    """The content of a DER OCTET STRING (CKA_EC_POINT as SoftHSMv2 and softhsm-py return it)."""
-    assert value[0] == 0x04, value.hex()
-    length, offset = value[1], 2
-    if length & 0x80:
-        n = length & 0x7F
-        length, offset = int.from_bytes(value[2 : 2 + n], "big"), 2 + n
-    assert len(value) == offset + length, value.hex()
-    return value[offset:]
-
-
-def public_key_from_attributes(key_type: str, **attrs: bytes):
-    """A pyca/cryptography public key from a token's public attributes (hex decoded by the caller):
-    rsa(modulus, exponent), ec(ec_params, ec_point), ed25519(ec_point)."""
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
-    if key_type == "rsa":
-        n, e = (int.from_bytes(attrs[k], "big") for k in ("modulus", "exponent"))
-        return rsa.RSAPublicNumbers(e, n).public_key()
-    if key_type == "ec":
-        curves = {
-            bytes.fromhex("06082a8648ce3d030107"): ec.SECP256R1(),
-            bytes.fromhex("06052b81040022"): ec.SECP384R1(),
-        }
-        return ec.EllipticCurvePublicKey.from_encoded_point(
-            curves[attrs["ec_params"]], der_octets(attrs["ec_point"])
-        )
-    if key_type == "ed25519":
-        point = attrs["ec_point"]
-        raw = point if len(point) == 32 else der_octets(point)
-        return ed25519.Ed25519PublicKey.from_public_bytes(raw)
-    raise ValueError(key_type)
-
-
-def raw_ecdsa_to_der(sig: bytes) -> bytes:
-    """CKM_ECDSA's r||s as the DER signature cryptography verifies."""
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-    half = len(sig) // 2
-    return encode_dss_signature(int.from_bytes(sig[:half], "big"), int.from_bytes(sig[half:], "big"))

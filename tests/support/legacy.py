@@ -1,83 +1,38 @@
 """Helpers for the tests of the legacy mechanisms (issue 15 item 5: TDEA, Camellia, DSA, PKCS #3
-DH, MD5, the *_ENCRYPT_DATA and simple derivations, SP 800-108, PBKDF2): their constants, written
-from the PKCS#11 3.0 specification like mech_support's, and builders of their parameter structs
-(cffi, from native/pkcs11.h). The independent side of every check is pyca/cryptography, published
-vectors, or OpenSSL's command line."""
+DH, MD5, the *_ENCRYPT_DATA and simple derivations, SP 800-108, PBKDF2): the RFC 5114 domain,
+calls bound to a ``Token`` that answer a CKR name, DES parity, and builders of their parameter
+structs (cffi, from native/pkcs11.h). The independent side of every check is pyca/cryptography,
+published vectors, or OpenSSL's command line.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .mech_support import Mech, Template, Token, ffi
+from .constants import (
+    Attribute,
+    DkmLengthMethod,
+    KeyType,
+    Mechanism,
+    ObjectClass,
+    Pbkdf2Prf,
+    Pbkdf2SaltSource,
+    PrfDataType,
+)
+from .mechanisms import Mech
+from .objects import create_rv as _create_rv
+from .pkcs11 import ffi
+from .templates import Template
+from .token import Token
 
-
-class K:
-    """CKK_* of the legacy key types."""
-
-    GENERIC_SECRET, DSA, DH, DES2, DES3, CAMELLIA, AES, MD5_HMAC = (
-        0x10,
-        0x1,
-        0x2,
-        0x14,
-        0x15,
-        0x25,
-        0x1F,
-        0x27,
-    )
-
-
-class A:
-    """CKA_* the legacy key types add."""
-
-    CLASS, TOKEN, PRIVATE, VALUE, KEY_TYPE, SENSITIVE, EXTRACTABLE = 0x0, 0x1, 0x2, 0x11, 0x100, 0x103, 0x162
-    ENCRYPT, DECRYPT, WRAP, UNWRAP, SIGN, VERIFY, DERIVE = 0x104, 0x105, 0x106, 0x107, 0x108, 0x10A, 0x10C
-    CHECK_VALUE, PUBLIC_KEY_INFO, LOCAL, VALUE_LEN = 0x90, 0x129, 0x163, 0x161
-    PRIME, SUBPRIME, BASE, PRIME_BITS, VALUE_BITS = 0x130, 0x131, 0x132, 0x133, 0x160
-    ALWAYS_SENSITIVE, NEVER_EXTRACTABLE, KEY_GEN_MECHANISM = 0x165, 0x164, 0x166
-    EC_PARAMS, EC_POINT = 0x180, 0x181
-
-
-class OC:
-    """CKO_* object classes."""
-
-    DATA, PUBLIC_KEY, PRIVATE_KEY, SECRET_KEY, DOMAIN_PARAMETERS = 0, 2, 3, 4, 6
-
-
-class M:
-    """CKM_* of issue 15 item 5."""
-
-    DSA_KEY_PAIR_GEN, DSA, DSA_SHA1, DSA_SHA224, DSA_SHA256 = 0x10, 0x11, 0x12, 0x13, 0x14
-    DSA_SHA384, DSA_SHA512, DSA_SHA3_224, DSA_SHA3_256, DSA_SHA3_384, DSA_SHA3_512 = (
-        0x15,
-        0x16,
-        0x18,
-        0x19,
-        0x1A,
-        0x1B,
-    )
-    DH_PKCS_KEY_PAIR_GEN, DH_PKCS_DERIVE = 0x20, 0x21
-    DES2_KEY_GEN, DES3_KEY_GEN, DES3_ECB, DES3_CBC, DES3_MAC = 0x130, 0x131, 0x132, 0x133, 0x134
-    DES3_MAC_GENERAL, DES3_CBC_PAD, DES3_CMAC_GENERAL, DES3_CMAC = 0x135, 0x136, 0x137, 0x138
-    MD5, MD5_HMAC, MD5_HMAC_GENERAL, SHA_1, SHA256 = 0x210, 0x211, 0x212, 0x220, 0x250
-    SHA_1_HMAC, SHA256_HMAC, SHA384_HMAC, SHA512_HMAC, SHA224_HMAC = 0x221, 0x251, 0x261, 0x271, 0x256
-    CONCATENATE_BASE_AND_KEY, CONCATENATE_BASE_AND_DATA, CONCATENATE_DATA_AND_BASE = 0x360, 0x362, 0x363
-    XOR_BASE_AND_DATA, EXTRACT_KEY_FROM_KEY = 0x364, 0x365
-    SP800_108_COUNTER_KDF, SP800_108_FEEDBACK_KDF, SP800_108_DOUBLE_PIPELINE_KDF = 0x3AC, 0x3AD, 0x3AE
-    PKCS5_PBKD2 = 0x3B0
-    CAMELLIA_KEY_GEN, CAMELLIA_ECB, CAMELLIA_CBC, CAMELLIA_CBC_PAD = 0x550, 0x551, 0x552, 0x555
-    EC_KEY_PAIR_GEN, ECDSA, ECDH1_DERIVE = 0x1040, 0x1041, 0x1050
-    AES_KEY_GEN, AES_ECB, AES_CBC, AES_CMAC = 0x1080, 0x1081, 0x1082, 0x108A
-    DES3_ECB_ENCRYPT_DATA, DES3_CBC_ENCRYPT_DATA = 0x1102, 0x1103
-    AES_ECB_ENCRYPT_DATA, AES_CBC_ENCRYPT_DATA = 0x1104, 0x1105
-    DSA_PARAMETER_GEN, DH_PKCS_PARAMETER_GEN = 0x2000, 0x2001
-    AES_KEY_WRAP, AES_KEY_WRAP_PAD, AES_KEY_WRAP_KWP = 0x2109, 0x210A, 0x210B
-
-
-# CK_SP800_108 data parameter types and DKM length methods; PBKDF2's PRFs and salt source.
-ITERATION, COUNTER, DKM_LENGTH, BYTE_ARRAY = 1, 2, 3, 4
-SUM_OF_KEYS, SUM_OF_SEGMENTS = 1, 2
-PBKD2_HMAC = {"sha1": 1, "sha224": 3, "sha256": 4, "sha384": 5, "sha512": 6}
-SALT_SPECIFIED = 1
+# PBKDF2's PRFs by hash name
+PBKD2_HMAC = {
+    "sha1": Pbkdf2Prf.HMAC_SHA1,
+    "sha224": Pbkdf2Prf.HMAC_SHA224,
+    "sha256": Pbkdf2Prf.HMAC_SHA256,
+    "sha384": Pbkdf2Prf.HMAC_SHA384,
+    "sha512": Pbkdf2Prf.HMAC_SHA512,
+}
 
 
 def big(n: int) -> bytes:
@@ -98,33 +53,12 @@ G1024 = int(
     "D662A4D18E73AFA32D779D5918D08BC8858F4DCEF97C2A24855E6EEB22B3B2E5",
     16,
 )
-DSA_DOMAIN: dict[int, bytes] = {A.PRIME: big(P1024), A.SUBPRIME: big(Q160), A.BASE: big(G1024)}
-DH_DOMAIN: dict[int, bytes] = {A.PRIME: big(P1024), A.BASE: big(G1024)}
-
-
-def secret(t: Token, value: bytes, key_type: int, **extra: Any) -> int:
-    """A readable session secret key usable for everything (override with A names)."""
-    attrs: dict[int, Any] = {
-        A.CLASS: OC.SECRET_KEY,
-        A.KEY_TYPE: key_type,
-        A.TOKEN: False,
-        A.VALUE: value,
-        A.ENCRYPT: True,
-        A.DECRYPT: True,
-        A.SIGN: True,
-        A.VERIFY: True,
-        A.WRAP: True,
-        A.UNWRAP: True,
-        A.DERIVE: True,
-        A.EXTRACTABLE: True,
-        A.SENSITIVE: False,
-    }
-    attrs.update({getattr(A, k): v for k, v in extra.items()})
-    return t.create(attrs)
-
-
-# 3.0's CKR_PUBLIC_KEY_INVALID, as mech_support.rvn names a code it does not know.
-PUBLIC_KEY_INVALID = "0x1b9"
+DSA_DOMAIN: dict[int, bytes] = {
+    Attribute.PRIME: big(P1024),
+    Attribute.SUBPRIME: big(Q160),
+    Attribute.BASE: big(G1024),
+}
+DH_DOMAIN: dict[int, bytes] = {Attribute.PRIME: big(P1024), Attribute.BASE: big(G1024)}
 
 
 def need(t: Token, *mechanisms: int) -> None:
@@ -139,36 +73,37 @@ def need(t: Token, *mechanisms: int) -> None:
 
 
 def create_rv(t: Token, attrs: dict[int, Any]) -> str:
-    """The CKR name of C_CreateObject with ``attrs``."""
+    """The CKR name of C_CreateObject with ``attrs`` in ``t``'s session."""
     return create_or_rv(t, attrs)[0]
 
 
 def create_or_rv(t: Token, attrs: dict[int, Any]) -> tuple[str, int]:
-    """(CKR name, handle) of C_CreateObject with ``attrs``."""
-    tmpl, out = Template(attrs), ffi.new("CK_OBJECT_HANDLE *")
-    return t.rv("C_CreateObject", tmpl.ptr, tmpl.count, out), int(out[0])
+    """(CKR name, handle) of C_CreateObject with ``attrs`` in ``t``'s session."""
+    return _create_rv(t.m, t.h, attrs)
 
 
 def generate_rv(t: Token, mechanism: Mech, attrs: dict[int, Any]) -> str:
-    """The CKR name of C_GenerateKey with ``attrs``."""
+    """The CKR name of C_GenerateKey with ``attrs`` in ``t``'s session."""
     tmpl, out = Template(attrs), ffi.new("CK_OBJECT_HANDLE *")
     return t.rv("C_GenerateKey", mechanism.ptr, tmpl.ptr, tmpl.count, out)
 
 
-def derived(key_type: int = K.GENERIC_SECRET, length: int | None = None, **extra: Any) -> dict[int, Any]:
-    """A derive template of a readable session key."""
+def derived(
+    key_type: int = KeyType.GENERIC_SECRET, length: int | None = None, **extra: Any
+) -> dict[int, Any]:
+    """A derive template of a readable session key (override with Attribute names)."""
     attrs: dict[int, Any] = {
-        A.CLASS: OC.SECRET_KEY,
-        A.KEY_TYPE: key_type,
-        A.TOKEN: False,
-        A.SENSITIVE: False,
-        A.EXTRACTABLE: True,
-        A.ENCRYPT: True,
-        A.DECRYPT: True,
+        Attribute.CLASS: ObjectClass.SECRET_KEY,
+        Attribute.KEY_TYPE: key_type,
+        Attribute.TOKEN: False,
+        Attribute.SENSITIVE: False,
+        Attribute.EXTRACTABLE: True,
+        Attribute.ENCRYPT: True,
+        Attribute.DECRYPT: True,
     }
     if length is not None:
-        attrs[A.VALUE_LEN] = length
-    attrs.update({getattr(A, k): v for k, v in extra.items()})
+        attrs[Attribute.VALUE_LEN] = length
+    attrs.update({Attribute[k]: v for k, v in extra.items()})
     return attrs
 
 
@@ -179,36 +114,6 @@ def odd_parity(key: bytes) -> bytes:
 
 def has_odd_parity(key: bytes) -> bool:
     return all(bin(b).count("1") % 2 == 1 for b in key)
-
-
-def cavp_records(text: str) -> list[dict[str, str]]:
-    """The records of a CAVP .rsp file, each with the [key=value] headers of its own section (the
-    shared loader's parse_cavp gives a section's last record the next section's headers). A
-    record starts at COUNT; indented lines (traces of intermediate values) are skipped."""
-    records: list[dict[str, str]] = []
-    section: dict[str, str] = {}
-    current: dict[str, str] = {}
-    for raw in text.splitlines():
-        if raw.startswith(("\t", " ")):
-            continue
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("["):
-            if current:
-                records.append({**section, **current})
-                current = {}
-            key, _, value = line.strip("[]").partition("=")
-            section[key.strip()] = value.strip()
-            continue
-        key, _, value = (part.strip() for part in line.partition("="))
-        if key == "COUNT" and current:
-            records.append({**section, **current})
-            current = {}
-        current[key] = value
-    if current:
-        records.append({**section, **current})
-    return records
 
 
 # --- parameter structs -----------------------------------------------------------------------
@@ -243,24 +148,26 @@ def ulong_param(mechanism: int, value: int) -> Mech:
 
 
 def counter(bits: int = 32, little_endian: bool = False) -> tuple[int, Any]:
-    return (ITERATION, ("counter", little_endian, bits))
+    return (PrfDataType.ITERATION_VARIABLE, ("counter", little_endian, bits))
 
 
 def optional_counter(bits: int = 32, little_endian: bool = False) -> tuple[int, Any]:
-    return (COUNTER, ("counter", little_endian, bits))
+    return (PrfDataType.OPTIONAL_COUNTER, ("counter", little_endian, bits))
 
 
-def dkm_length(bits: int = 32, method: int = SUM_OF_KEYS, little_endian: bool = False) -> tuple[int, Any]:
-    return (DKM_LENGTH, ("dkm", method, little_endian, bits))
+def dkm_length(
+    bits: int = 32, method: int = DkmLengthMethod.SUM_OF_KEYS, little_endian: bool = False
+) -> tuple[int, Any]:
+    return (PrfDataType.DKM_LENGTH, ("dkm", method, little_endian, bits))
 
 
 def chaining() -> tuple[int, Any]:
     """The iteration variable of feedback and double pipeline mode: K(i-1) / A(i), no format."""
-    return (ITERATION, None)
+    return (PrfDataType.ITERATION_VARIABLE, None)
 
 
 def byte_array(data: bytes) -> tuple[int, Any]:
-    return (BYTE_ARRAY, data)
+    return (PrfDataType.BYTE_ARRAY, data)
 
 
 def _data_params(fields: list[tuple[int, Any]], keep: list[Any]) -> Any:
@@ -328,7 +235,7 @@ def pbkdf2(
     pointer; ``prf`` a hash name or a CKP_ value."""
     keep: list[Any] = []
     p = ffi.new("CK_PKCS5_PBKD2_PARAMS *" if legacy_layout else "CK_PKCS5_PBKD2_PARAMS2 *")
-    p.saltSource, p.iterations = SALT_SPECIFIED, iterations
+    p.saltSource, p.iterations = Pbkdf2SaltSource.SALT_SPECIFIED, iterations
     p.prf = PBKD2_HMAC[prf] if isinstance(prf, str) else prf
     p.pSaltSourceData, p.ulSaltSourceDataLen = _buf(salt, keep), len(salt)
     p.pPrfData, p.ulPrfDataLen = ffi.NULL, 0
@@ -339,4 +246,4 @@ def pbkdf2(
         p.ulPasswordLen = n
     else:
         p.ulPasswordLen = len(password)
-    return Mech(M.PKCS5_PBKD2, p, keep)
+    return Mech(Mechanism.PKCS5_PBKD2, p, keep)

@@ -1,0 +1,1 @@
+"""One router per TSB tag; ``docs`` serves OpenAPI and Swagger UI."""

@@ -1,0 +1,511 @@
+"""The secrecy model of the token store, over any row store (``store/rows.py``).
+
+``SealedStore`` implements the ``Store`` protocol of ``store/base.py``: everything secret is
+sealed here before a row reaches the backend, so no database ever sees a PIN or a key in clear.
+
+* ``tokens.so_wrap`` / ``user_wrap``: the token key sealed under ``scrypt(PIN, salt, cost)``; AAD
+  binds the serial and the user type. ``key_check`` is an HMAC of a constant under the token key,
+  so a stale key (the token was re-initialised by another process) is refused instead of sealing
+  data nobody can read.
+* ``objects.blob``: the attribute TLV sealed under ``subkey(K, "object-seal")``, K being the token
+  key for private objects and the token's ``public_key`` for public ones. AAD binds slot, serial,
+  oid and every index column, so blobs cannot be swapped between rows and index columns cannot be
+  altered unnoticed (a load fails).
+* ``objects.label_mac`` / ``id_mac``: ``index_mac(subkey(K, "index-label" | "index-id"), value)``.
+  Finds compare MACs. Equal labels (IDs) of one kind share a MAC: equality is visible, values not.
+
+PIN counters are pessimistic: a try is counted in one transaction before scrypt runs and the
+count is reset only after the PIN proved right, so parallel guesses from many processes (or
+hosts) can never exceed the lockout, and killing the process mid-try does not erase the try.
+One try at a time per process, and ``close()`` waits for a try in flight.
+
+Threads: scrypt (tens of milliseconds) always runs outside any transaction. ``tokens()`` and
+``generation()`` run on nearly every PKCS#11 call; their answers are cached while the backend's
+``version()`` stays put. A cache is a fresh object per version and data is read only after the
+version, so a racing thread can at worst drop a cache, never stamp old data with a new version.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Hashable
+from typing import Any, Self
+
+from softhsm_py import errors
+from softhsm_py.constants import UserType
+from softhsm_py.engine import sealing
+from softhsm_py.log import get_logger
+from softhsm_py.store.base import ObjectIndex, SlotTaken, StoredObject, TokenKeyStale, TokenRecord
+from softhsm_py.store.format import (
+    Keys,
+    decode_attrs,
+    encode_attrs,
+    key_check_of,
+    object_aad,
+    u64,
+    who_of,
+    wrap_aad,
+)
+from softhsm_py.store.rows import MacMatch, ObjectQuery, ObjectRow, RowStore, RowTx, TokenRow
+
+__all__ = ["LABEL_MAX", "SALT_LEN", "SealedStore"]
+
+log = get_logger("store")
+
+LABEL_MAX = 32
+SALT_LEN = 16
+
+
+def _check_label(label: str) -> None:
+    if len(label.encode("utf-8")) > LABEL_MAX:
+        raise ValueError(f"token label longer than {LABEL_MAX} bytes of UTF-8")
+
+
+def _record(row: TokenRow) -> TokenRecord:
+    return TokenRecord(
+        row.slot_id,
+        row.serial,
+        row.label,
+        row.user_wrap is not None,
+        row.so_failures,
+        row.user_failures,
+        row.generation,
+    )
+
+
+def _token(tx: RowTx, slot_id: int) -> TokenRow:
+    row = tx.token(slot_id)
+    if row is None:
+        raise errors.TokenNotPresent()
+    return row
+
+
+def _check_key(key_check: bytes, token_key: bytes) -> None:
+    if not secrets.compare_digest(key_check, key_check_of(token_key)):
+        raise TokenKeyStale()
+
+
+def _keysets(row: TokenRow, token_key: bytes | None) -> tuple[Keys, Keys | None]:
+    private = None
+    if token_key is not None:
+        _check_key(row.key_check, token_key)
+        private = Keys(token_key)
+    return Keys(row.public_key), private
+
+
+def _object_row(slot_id: int, keys: Keys, index: ObjectIndex, oid: int = 0, blob: bytes = b"") -> ObjectRow:
+    return ObjectRow(
+        oid,
+        slot_id,
+        bool(index.private),
+        u64(index.object_class),
+        None if index.key_type is None else u64(index.key_type),
+        keys.label_mac(index.label),
+        keys.id_mac(index.id),
+        blob,
+    )
+
+
+def _match(value: bytes | None, public: bytes, private: bytes | None) -> MacMatch | None:
+    """The MACs an index column of a matching row holds (``public``/``private``: index keys)."""
+    if value is None:
+        return None
+    return MacMatch(
+        sealing.index_mac(public, value), None if private is None else sealing.index_mac(private, value)
+    )
+
+
+def aad_of(row: ObjectRow, serial: str) -> bytes:
+    return object_aad(
+        row.slot_id,
+        serial,
+        row.oid,
+        row.private,
+        row.object_class,
+        row.key_type,
+        row.label_mac,
+        row.id_mac,
+    )
+
+
+def unseal_object(row: ObjectRow, serial: str, keys: Keys) -> dict[int, bytes]:
+    """The attributes of a row; ``DeviceError`` (logged) if the row fails authentication."""
+    try:
+        return decode_attrs(sealing.unseal(keys.seal, row.blob, aad_of(row, serial)))
+    except (sealing.SealBroken, ValueError) as exc:
+        log.error(
+            "token store: object %d on slot %d failed authentication (%s)",
+            row.oid,
+            row.slot_id,
+            type(exc).__name__,
+        )
+        raise errors.DeviceError() from None
+
+
+class _Cache:
+    """The answers of ``tokens()`` and ``generation()`` valid at one ``version()``."""
+
+    __slots__ = ("generations", "tokens", "version")
+
+    def __init__(self, version: Hashable) -> None:
+        self.version = version
+        self.tokens: list[TokenRecord] | None = None
+        self.generations: dict[int, int] = {}
+
+
+class SealedStore:
+    """The ``Store``. Create with ``softhsm_py.store.open_store``."""
+
+    def __init__(self, rows: RowStore, *, kdf_cost: int) -> None:
+        if not isinstance(kdf_cost, int) or not sealing.MIN_COST <= kdf_cost <= sealing.MAX_COST:
+            rows.close()
+            raise ValueError("kdf_cost out of range")
+        self.rows = rows
+        self.kdf_cost = kdf_cost
+        self._pin_lock = threading.Lock()
+        self._pid = os.getpid()
+        self._cache = _Cache(object())  # matches no version
+
+    @property
+    def location(self) -> str:
+        return self.rows.location
+
+    # ----------------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        if self._pid != os.getpid():  # forked child: never wait for the parent's locks
+            self.rows.close()
+            return
+        # A PIN try in flight finishes first: it is counted before scrypt runs, and closing
+        # under it would leave a right PIN on disk as a wrong one (C_Finalize racing C_Login).
+        with self._pin_lock:
+            self.rows.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------------- tokens
+
+    def _fresh_cache(self) -> _Cache:
+        version = self.rows.version()
+        cache = self._cache
+        if cache.version != version:
+            cache = self._cache = _Cache(version)
+        return cache
+
+    def tokens(self) -> list[TokenRecord]:
+        cache = self._fresh_cache()
+        records = cache.tokens
+        if records is None:
+            with self.rows.read("listing tokens") as tx:
+                records = cache.tokens = [_record(row) for row in tx.tokens()]
+        return list(records)
+
+    def token(self, slot_id: int) -> TokenRecord | None:
+        with self.rows.read("reading a token") as tx:
+            row = tx.token(slot_id)
+        return None if row is None else _record(row)
+
+    def generation(self, slot_id: int) -> int:
+        """The token's generation, or 0 when the slot has no token (real ones are >= 1)."""
+        cache = self._fresh_cache()
+        generation = cache.generations.get(slot_id)
+        if generation is None:
+            with self.rows.read("reading a generation") as tx:
+                generation = tx.generation(slot_id) or 0
+            cache.generations[slot_id] = generation
+        return generation
+
+    def store_generation(self) -> int:
+        """Store-wide counter, advanced by every write to any token (incl. create and delete)."""
+        with self.rows.read("reading the store generation") as tx:
+            return tx.store_generation()
+
+    def _new_token_secrets(self, serial: str, so_pin: bytes) -> dict[str, Any]:
+        token_key = sealing.random_key()
+        salt = os.urandom(SALT_LEN)
+        kek = sealing.derive_kek(so_pin, salt, self.kdf_cost)  # slow: outside any transaction
+        return {
+            "key_check": key_check_of(token_key),
+            "public_key": sealing.random_key(),
+            "so_wrap": sealing.seal(kek, token_key, wrap_aad(serial, "so")),
+            "so_salt": salt,
+            "so_cost": self.kdf_cost,
+        }
+
+    def create_token(self, slot_id: int, label: str, so_pin: bytes) -> TokenRecord:
+        _check_label(label)
+        if not 0 <= slot_id < 2**63:
+            raise ValueError("slot_id out of range")
+        if self.token(slot_id) is not None:  # fail fast, before the slow KDF
+            raise SlotTaken(f"slot {slot_id} already holds a token")
+        while True:
+            serial = secrets.token_hex(8)
+            s = self._new_token_secrets(serial, so_pin)
+            with self.rows.write("creating a token") as tx:
+                if tx.token(slot_id) is not None:
+                    raise SlotTaken(f"slot {slot_id} already holds a token")
+                if tx.token_by_serial(serial) is not None:
+                    continue  # 2**-64 odds; new serial means a new wrap AAD: start over
+                row = TokenRow(
+                    slot_id,
+                    serial,
+                    label,
+                    s["key_check"],
+                    s["public_key"],
+                    s["so_wrap"],
+                    s["so_salt"],
+                    s["so_cost"],
+                    None,
+                    None,
+                    None,
+                    0,
+                    0,
+                    0,
+                )
+                tx.insert_token(row)
+                tx.bump(slot_id)
+                record = _record(_token(tx, slot_id))
+            log.info("token created on slot %d (serial %s)", slot_id, serial)
+            return record
+
+    def reinit_token(self, slot_id: int, label: str, so_pin: bytes) -> TokenRecord:
+        _check_label(label)
+        while True:
+            with self.rows.read("reading a token") as tx:
+                serial = _token(tx, slot_id).serial
+            s = self._new_token_secrets(serial, so_pin)
+            with self.rows.write("re-initialising a token") as tx:
+                if _token(tx, slot_id).serial != serial:  # deleted and re-created: new AAD
+                    continue
+                tx.delete_objects(slot_id)
+                tx.update_token(
+                    slot_id,
+                    label=label,
+                    user_wrap=None,
+                    user_salt=None,
+                    user_cost=None,
+                    so_failures=0,
+                    user_failures=0,
+                    **s,
+                )
+                tx.bump(slot_id)
+                record = _record(_token(tx, slot_id))
+            log.info("token on slot %d re-initialised", slot_id)
+            return record
+
+    def delete_token(self, slot_id: int) -> None:
+        """Remove the token and its objects; nothing happens if the slot holds no token."""
+        with self.rows.write("deleting a token") as tx:
+            if tx.delete_token(slot_id):
+                tx.bump(None)
+                log.info("token on slot %d deleted", slot_id)
+
+    # ----------------------------------------------------------------------- PINs
+
+    def verify_pin(self, slot_id: int, user: UserType, pin: bytes, lockout: int) -> bytes:
+        # One PIN try at a time per process: tries are counted before they are made, so right
+        # PINs in flight from many threads would otherwise add up to a lockout.
+        with self._pin_lock:
+            return self._verify_pin(slot_id, user, pin, lockout)
+
+    def _verify_pin(self, slot_id: int, user: UserType, pin: bytes, lockout: int) -> bytes:
+        who = who_of(user)
+        failures = f"{who}_failures"
+        if lockout < 1:
+            raise ValueError("lockout must be at least 1")
+        for _ in range(3):
+            # 1. Count the try before making it.
+            with self.rows.write("counting a PIN try") as tx:
+                row = _token(tx, slot_id)
+                wrap, salt, cost = (
+                    getattr(row, f"{who}_wrap"),
+                    getattr(row, f"{who}_salt"),
+                    getattr(row, f"{who}_cost"),
+                )
+                if wrap is None:
+                    raise errors.UserPinNotInitialized()
+                count = getattr(row, failures)
+                if count >= lockout:
+                    raise errors.PinLocked()
+                count += 1
+                tx.update_token(slot_id, **{failures: count})
+                tx.bump(slot_id)
+            # 2. Make it, outside any transaction.
+            try:
+                kek = sealing.derive_kek(pin, salt, cost)
+                token_key = sealing.unseal(kek, wrap, wrap_aad(row.serial, who))
+            except sealing.SealBroken:
+                log.info("wrong %s PIN on slot %d (%d of %d)", who, slot_id, count, lockout)
+                if count >= lockout:
+                    log.warning("%s PIN on slot %d is now locked", who, slot_id)
+                    raise errors.PinLocked() from None
+                raise errors.PinIncorrect() from None
+            except Exception:
+                # Not a verdict on the PIN (e.g. out of memory): take the try back.
+                with self.rows.write("uncounting a PIN try") as tx:
+                    now = tx.token(slot_id)
+                    if now is not None:
+                        tx.update_token(slot_id, **{failures: max(getattr(now, failures) - 1, 0)})
+                        tx.bump(slot_id)
+                raise
+            # 3. Right PIN: reset the counter, unless the token was re-initialised meanwhile.
+            with self.rows.write("resetting a PIN counter") as tx:
+                now = tx.token(slot_id)
+                done = now is not None and now.key_check == row.key_check
+                if done:
+                    tx.update_token(slot_id, **{failures: 0})
+                    tx.bump(slot_id)
+            if done:
+                return token_key
+            log.info("token on slot %d changed during a login; trying again", slot_id)
+        raise errors.PinIncorrect()
+
+    def _rewrap(self, slot_id: int, who: str, token_key: bytes, new_pin: bytes, *, init: bool) -> None:
+        with self.rows.read("reading a token") as tx:
+            row = _token(tx, slot_id)
+        _check_key(row.key_check, token_key)
+        salt = os.urandom(SALT_LEN)
+        kek = sealing.derive_kek(new_pin, salt, self.kdf_cost)  # slow: outside any transaction
+        wrap = sealing.seal(kek, token_key, wrap_aad(row.serial, who))
+        with self.rows.write("storing a PIN") as tx:
+            now = _token(tx, slot_id)
+            if now.serial != row.serial or now.key_check != row.key_check:
+                raise TokenKeyStale()
+            if who == "user" and now.user_wrap is None and not init:
+                raise errors.UserPinNotInitialized()
+            tx.update_token(
+                slot_id,
+                **{
+                    f"{who}_wrap": wrap,
+                    f"{who}_salt": salt,
+                    f"{who}_cost": self.kdf_cost,
+                    f"{who}_failures": 0,
+                },
+            )
+            tx.bump(slot_id)
+
+    def init_user_pin(self, slot_id: int, token_key: bytes, pin: bytes) -> None:
+        """(Re)wrap the token key under a new user PIN and clear the user's counter (the SO's
+        way to unlock a user)."""
+        self._rewrap(slot_id, "user", token_key, pin, init=True)
+        log.info("user PIN initialised on slot %d", slot_id)
+
+    def change_pin(self, slot_id: int, user: UserType, token_key: bytes, new_pin: bytes) -> None:
+        """Rewrap the token key under ``new_pin`` for ``user``; the old PIN stops working."""
+        who = who_of(user)
+        self._rewrap(slot_id, who, token_key, new_pin, init=False)
+        log.info("%s PIN changed on slot %d", who, slot_id)
+
+    # ----------------------------------------------------------------------- objects
+
+    def find(
+        self,
+        slot_id: int,
+        *,
+        token_key: bytes | None,
+        object_class: int | None = None,
+        key_type: int | None = None,
+        label: bytes | None = None,
+        id: bytes | None = None,
+    ) -> list[int]:
+        with self.rows.read("finding objects") as tx:
+            pub, priv = _keysets(_token(tx, slot_id), token_key)
+            query = ObjectQuery(
+                private_too=priv is not None,
+                object_class=None if object_class is None else u64(object_class),
+                key_type=None if key_type is None else u64(key_type),
+                label_mac=_match(label, pub.label, priv.label if priv else None),
+                id_mac=_match(id, pub.id, priv.id if priv else None),
+            )
+            return tx.find(slot_id, query)
+
+    def load(self, slot_id: int, oid: int, token_key: bytes | None) -> StoredObject:
+        with self.rows.read("loading an object") as tx:
+            found = tx.object(slot_id, oid)
+        if found is None:
+            raise errors.ObjectHandleInvalid()
+        row, token = found
+        if row.private:
+            if token_key is None:
+                raise errors.ObjectHandleInvalid()
+            _check_key(token.key_check, token_key)
+            keys = Keys(token_key)
+        else:
+            keys = Keys(token.public_key)
+        return StoredObject(oid=oid, private=row.private, attrs=unseal_object(row, token.serial, keys))
+
+    def insert(
+        self, slot_id: int, index: ObjectIndex, attrs: dict[int, bytes], token_key: bytes | None
+    ) -> int:
+        """Store a new object; its oid. A private object needs the token key."""
+        return self.insert_many(slot_id, [(index, attrs)], token_key)[0]
+
+    def insert_many(
+        self,
+        slot_id: int,
+        objects: list[tuple[ObjectIndex, dict[int, bytes]]],
+        token_key: bytes | None,
+    ) -> list[int]:
+        """Store several new objects in ONE transaction (a key pair): all or none. Their oids,
+        in order. Private objects need the token key."""
+        if any(index.private for index, _ in objects) and token_key is None:
+            raise errors.UserNotLoggedIn()
+        plaintexts = [encode_attrs(attrs) for _, attrs in objects]
+        oids = []
+        with self.rows.write("inserting an object") as tx:
+            token = _token(tx, slot_id)
+            pub, priv = _keysets(token, token_key)
+            for (index, _), plaintext in zip(objects, plaintexts, strict=True):
+                keys = priv if index.private else pub
+                assert keys is not None
+                row = _object_row(slot_id, keys, index)
+
+                def blob_of(
+                    oid: int, row: ObjectRow = row, keys: Keys = keys, plaintext: bytes = plaintext
+                ) -> bytes:
+                    row.oid = oid
+                    return sealing.seal(keys.seal, plaintext, aad_of(row, token.serial))
+
+                oids.append(tx.insert_object(row, blob_of))
+            if oids:
+                tx.bump(slot_id)
+        return oids
+
+    def update(
+        self,
+        slot_id: int,
+        oid: int,
+        index: ObjectIndex,
+        attrs: dict[int, bytes],
+        token_key: bytes | None,
+    ) -> None:
+        """Replace an object's attributes and index (CKA_PRIVATE may change: both sides of the
+        change need the token key if either is private)."""
+        plaintext = encode_attrs(attrs)
+        with self.rows.write("updating an object") as tx:
+            token = _token(tx, slot_id)
+            pub, priv = _keysets(token, token_key)
+            found = tx.object(slot_id, oid)
+            if found is None or (found[0].private and priv is None):
+                raise errors.ObjectHandleInvalid()
+            if index.private and priv is None:
+                raise errors.UserNotLoggedIn()
+            keys = priv if index.private else pub
+            assert keys is not None
+            row = _object_row(slot_id, keys, index, oid)
+            row.blob = sealing.seal(keys.seal, plaintext, aad_of(row, token.serial))
+            tx.update_object(row)
+            tx.bump(slot_id)
+
+    def delete(self, slot_id: int, oid: int) -> None:
+        with self.rows.write("deleting an object") as tx:
+            _token(tx, slot_id)
+            if not tx.delete_object(slot_id, oid):
+                raise errors.ObjectHandleInvalid()
+            tx.bump(slot_id)

@@ -1,0 +1,1 @@
+"""REST front end tests: a real softhsm-py serve process and real clients."""

@@ -1,0 +1,555 @@
+"""The PKCS#11 vocabulary of the tests, written from the PKCS#11 3.0 specification.
+
+The same names as ``softhsm_py.constants`` (python-pkcs11's: one IntEnum or IntFlag per prefix,
+the prefix dropped: CKA_SENSITIVE is ``Attribute.SENSITIVE``), so that the whole suite speaks one
+dialect; but the values are transcribed here independently, so that the tests that drive the C ABI
+(conformance, hosts, bench) stay an oracle and not a copy of the code under test.
+``tests/unit/test_constants.py`` checks the package's enums against these. Only what the tests use
+is here; names from outside 3.0 (3.2, NSS) have enums of their own.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, IntFlag
+
+UNAVAILABLE_INFORMATION = 0xFFFFFFFFFFFFFFFF  # CK_UNAVAILABLE_INFORMATION: ~0UL on LP64
+DONT_BLOCK = 0x1  # CKF_DONT_BLOCK, the flags of C_WaitForSlotEvent
+
+
+class ReturnValue(IntEnum):
+    """CK_RV (CKR_*)."""
+
+    OK = 0x0
+    CANCEL = 0x1
+    HOST_MEMORY = 0x2
+    SLOT_ID_INVALID = 0x3
+    GENERAL_ERROR = 0x5
+    FUNCTION_FAILED = 0x6
+    ARGUMENTS_BAD = 0x7
+    NO_EVENT = 0x8
+    NEED_TO_CREATE_THREADS = 0x9
+    CANT_LOCK = 0xA
+    ATTRIBUTE_READ_ONLY = 0x10
+    ATTRIBUTE_SENSITIVE = 0x11
+    ATTRIBUTE_TYPE_INVALID = 0x12
+    ATTRIBUTE_VALUE_INVALID = 0x13
+    ACTION_PROHIBITED = 0x1B
+    DATA_INVALID = 0x20
+    DATA_LEN_RANGE = 0x21
+    DEVICE_ERROR = 0x30
+    DEVICE_MEMORY = 0x31
+    DEVICE_REMOVED = 0x32
+    ENCRYPTED_DATA_INVALID = 0x40
+    ENCRYPTED_DATA_LEN_RANGE = 0x41
+    FUNCTION_CANCELED = 0x50
+    FUNCTION_NOT_PARALLEL = 0x51
+    FUNCTION_NOT_SUPPORTED = 0x54
+    KEY_HANDLE_INVALID = 0x60
+    KEY_SIZE_RANGE = 0x62
+    KEY_TYPE_INCONSISTENT = 0x63
+    KEY_NOT_NEEDED = 0x64
+    KEY_CHANGED = 0x65
+    KEY_NEEDED = 0x66
+    KEY_INDIGESTIBLE = 0x67
+    KEY_FUNCTION_NOT_PERMITTED = 0x68
+    KEY_NOT_WRAPPABLE = 0x69
+    KEY_UNEXTRACTABLE = 0x6A
+    MECHANISM_INVALID = 0x70
+    MECHANISM_PARAM_INVALID = 0x71
+    OBJECT_HANDLE_INVALID = 0x82
+    OPERATION_ACTIVE = 0x90
+    OPERATION_NOT_INITIALIZED = 0x91
+    PIN_INCORRECT = 0xA0
+    PIN_INVALID = 0xA1
+    PIN_LEN_RANGE = 0xA2
+    PIN_EXPIRED = 0xA3
+    PIN_LOCKED = 0xA4
+    SESSION_CLOSED = 0xB0
+    SESSION_COUNT = 0xB1
+    SESSION_HANDLE_INVALID = 0xB3
+    SESSION_PARALLEL_NOT_SUPPORTED = 0xB4
+    SESSION_READ_ONLY = 0xB5
+    SESSION_EXISTS = 0xB6
+    SESSION_READ_ONLY_EXISTS = 0xB7
+    SESSION_READ_WRITE_SO_EXISTS = 0xB8
+    SIGNATURE_INVALID = 0xC0
+    SIGNATURE_LEN_RANGE = 0xC1
+    TEMPLATE_INCOMPLETE = 0xD0
+    TEMPLATE_INCONSISTENT = 0xD1
+    TOKEN_NOT_PRESENT = 0xE0
+    TOKEN_NOT_RECOGNIZED = 0xE1
+    TOKEN_WRITE_PROTECTED = 0xE2
+    UNWRAPPING_KEY_HANDLE_INVALID = 0xF0
+    UNWRAPPING_KEY_SIZE_RANGE = 0xF1
+    UNWRAPPING_KEY_TYPE_INCONSISTENT = 0xF2
+    USER_ALREADY_LOGGED_IN = 0x100
+    USER_NOT_LOGGED_IN = 0x101
+    USER_PIN_NOT_INITIALIZED = 0x102
+    USER_TYPE_INVALID = 0x103
+    USER_ANOTHER_ALREADY_LOGGED_IN = 0x104
+    USER_TOO_MANY_TYPES = 0x105
+    WRAPPED_KEY_INVALID = 0x110
+    WRAPPED_KEY_LEN_RANGE = 0x112
+    WRAPPING_KEY_HANDLE_INVALID = 0x113
+    WRAPPING_KEY_SIZE_RANGE = 0x114
+    WRAPPING_KEY_TYPE_INCONSISTENT = 0x115
+    RANDOM_SEED_NOT_SUPPORTED = 0x120
+    RANDOM_NO_RNG = 0x121
+    DOMAIN_PARAMS_INVALID = 0x130
+    CURVE_NOT_SUPPORTED = 0x140
+    BUFFER_TOO_SMALL = 0x150
+    CRYPTOKI_NOT_INITIALIZED = 0x190
+    CRYPTOKI_ALREADY_INITIALIZED = 0x191
+    MUTEX_BAD = 0x1A0
+    MUTEX_NOT_LOCKED = 0x1A1
+    PIN_TOO_WEAK = 0x1B8
+    PUBLIC_KEY_INVALID = 0x1B9
+    FUNCTION_REJECTED = 0x200
+    OPERATION_CANCEL_FAILED = 0x202
+
+
+class ObjectClass(IntEnum):
+    """CK_OBJECT_CLASS (CKO_*)."""
+
+    DATA = 0
+    CERTIFICATE = 1
+    PUBLIC_KEY = 2
+    PRIVATE_KEY = 3
+    SECRET_KEY = 4
+    DOMAIN_PARAMETERS = 6
+
+
+class KeyType(IntEnum):
+    """CK_KEY_TYPE (CKK_*)."""
+
+    RSA = 0x0
+    DSA = 0x1
+    DH = 0x2
+    EC = 0x3
+    GENERIC_SECRET = 0x10
+    DES2 = 0x14
+    DES3 = 0x15
+    AES = 0x1F
+    CAMELLIA = 0x25
+    MD5_HMAC = 0x27
+    SHA_1_HMAC = 0x28
+    SHA256_HMAC = 0x2B
+    SHA384_HMAC = 0x2C
+    SHA512_HMAC = 0x2D
+    SHA224_HMAC = 0x2E
+    CHACHA20 = 0x33
+    EC_EDWARDS = 0x40
+    EC_MONTGOMERY = 0x41
+    HKDF = 0x42
+
+
+class CertificateType(IntEnum):
+    """CK_CERTIFICATE_TYPE (CKC_*)."""
+
+    X_509 = 0x0
+
+
+class Attribute(IntEnum):
+    """CK_ATTRIBUTE_TYPE (CKA_*)."""
+
+    CLASS = 0x0
+    TOKEN = 0x1
+    PRIVATE = 0x2
+    LABEL = 0x3
+    UNIQUE_ID = 0x4
+    APPLICATION = 0x10
+    VALUE = 0x11
+    OBJECT_ID = 0x12
+    CERTIFICATE_TYPE = 0x80
+    ISSUER = 0x81
+    SERIAL_NUMBER = 0x82
+    TRUSTED = 0x86
+    CERTIFICATE_CATEGORY = 0x87
+    CHECK_VALUE = 0x90
+    KEY_TYPE = 0x100
+    SUBJECT = 0x101
+    ID = 0x102
+    SENSITIVE = 0x103
+    ENCRYPT = 0x104
+    DECRYPT = 0x105
+    WRAP = 0x106
+    UNWRAP = 0x107
+    SIGN = 0x108
+    SIGN_RECOVER = 0x109
+    VERIFY = 0x10A
+    VERIFY_RECOVER = 0x10B
+    DERIVE = 0x10C
+    START_DATE = 0x110
+    END_DATE = 0x111
+    MODULUS = 0x120
+    MODULUS_BITS = 0x121
+    PUBLIC_EXPONENT = 0x122
+    PRIVATE_EXPONENT = 0x123
+    PRIME_1 = 0x124
+    PRIME_2 = 0x125
+    EXPONENT_1 = 0x126
+    EXPONENT_2 = 0x127
+    COEFFICIENT = 0x128
+    PUBLIC_KEY_INFO = 0x129
+    PRIME = 0x130
+    SUBPRIME = 0x131
+    BASE = 0x132
+    PRIME_BITS = 0x133
+    VALUE_BITS = 0x160
+    VALUE_LEN = 0x161
+    EXTRACTABLE = 0x162
+    LOCAL = 0x163
+    NEVER_EXTRACTABLE = 0x164
+    ALWAYS_SENSITIVE = 0x165
+    KEY_GEN_MECHANISM = 0x166
+    MODIFIABLE = 0x170
+    COPYABLE = 0x171
+    DESTROYABLE = 0x172
+    EC_PARAMS = 0x180
+    EC_POINT = 0x181
+    ALWAYS_AUTHENTICATE = 0x202
+    WRAP_WITH_TRUSTED = 0x210
+    WRAP_TEMPLATE = 0x40000211
+    UNWRAP_TEMPLATE = 0x40000212
+    DERIVE_TEMPLATE = 0x40000213
+    ALLOWED_MECHANISMS = 0x40000600
+
+
+class Mechanism(IntEnum):
+    """CK_MECHANISM_TYPE (CKM_*)."""
+
+    RSA_PKCS_KEY_PAIR_GEN = 0x0
+    RSA_PKCS = 0x1
+    RSA_X_509 = 0x3
+    SHA1_RSA_PKCS = 0x6
+    RSA_PKCS_OAEP = 0x9
+    RSA_PKCS_PSS = 0xD
+    SHA1_RSA_PKCS_PSS = 0xE
+    DSA_KEY_PAIR_GEN = 0x10
+    DSA = 0x11
+    DSA_SHA1 = 0x12
+    DSA_SHA224 = 0x13
+    DSA_SHA256 = 0x14
+    DSA_SHA384 = 0x15
+    DSA_SHA512 = 0x16
+    DSA_SHA3_224 = 0x18
+    DSA_SHA3_256 = 0x19
+    DSA_SHA3_384 = 0x1A
+    DSA_SHA3_512 = 0x1B
+    DH_PKCS_KEY_PAIR_GEN = 0x20
+    DH_PKCS_DERIVE = 0x21
+    SHA256_RSA_PKCS = 0x40
+    SHA384_RSA_PKCS = 0x41
+    SHA512_RSA_PKCS = 0x42
+    SHA256_RSA_PKCS_PSS = 0x43
+    SHA384_RSA_PKCS_PSS = 0x44
+    SHA512_RSA_PKCS_PSS = 0x45
+    SHA224_RSA_PKCS = 0x46
+    SHA224_RSA_PKCS_PSS = 0x47
+    SHA512_224 = 0x48
+    SHA512_256 = 0x4C
+    SHA3_256_RSA_PKCS = 0x60
+    SHA3_384_RSA_PKCS = 0x61
+    SHA3_512_RSA_PKCS = 0x62
+    SHA3_256_RSA_PKCS_PSS = 0x63
+    SHA3_384_RSA_PKCS_PSS = 0x64
+    SHA3_512_RSA_PKCS_PSS = 0x65
+    SHA3_224_RSA_PKCS = 0x66
+    SHA3_224_RSA_PKCS_PSS = 0x67
+    DES2_KEY_GEN = 0x130
+    DES3_KEY_GEN = 0x131
+    DES3_ECB = 0x132
+    DES3_CBC = 0x133
+    DES3_MAC = 0x134
+    DES3_MAC_GENERAL = 0x135
+    DES3_CBC_PAD = 0x136
+    DES3_CMAC_GENERAL = 0x137
+    DES3_CMAC = 0x138
+    MD5 = 0x210
+    MD5_HMAC = 0x211
+    MD5_HMAC_GENERAL = 0x212
+    SHA_1 = 0x220
+    SHA_1_HMAC = 0x221
+    SHA_1_HMAC_GENERAL = 0x222
+    SHA256 = 0x250
+    SHA256_HMAC = 0x251
+    SHA256_HMAC_GENERAL = 0x252
+    SHA224 = 0x255
+    SHA224_HMAC = 0x256
+    SHA224_HMAC_GENERAL = 0x257
+    SHA384 = 0x260
+    SHA384_HMAC = 0x261
+    SHA384_HMAC_GENERAL = 0x262
+    SHA512 = 0x270
+    SHA512_HMAC = 0x271
+    SHA512_HMAC_GENERAL = 0x272
+    SHA3_256 = 0x2B0
+    SHA3_256_HMAC = 0x2B1
+    SHA3_256_HMAC_GENERAL = 0x2B2
+    SHA3_224 = 0x2B5
+    SHA3_224_HMAC = 0x2B6
+    SHA3_224_HMAC_GENERAL = 0x2B7
+    SHA3_384 = 0x2C0
+    SHA3_384_HMAC = 0x2C1
+    SHA3_384_HMAC_GENERAL = 0x2C2
+    SHA3_512 = 0x2D0
+    SHA3_512_HMAC = 0x2D1
+    SHA3_512_HMAC_GENERAL = 0x2D2
+    GENERIC_SECRET_KEY_GEN = 0x350
+    CONCATENATE_BASE_AND_KEY = 0x360
+    CONCATENATE_BASE_AND_DATA = 0x362
+    CONCATENATE_DATA_AND_BASE = 0x363
+    XOR_BASE_AND_DATA = 0x364
+    EXTRACT_KEY_FROM_KEY = 0x365
+    SP800_108_COUNTER_KDF = 0x3AC
+    SP800_108_FEEDBACK_KDF = 0x3AD
+    SP800_108_DOUBLE_PIPELINE_KDF = 0x3AE
+    PKCS5_PBKD2 = 0x3B0
+    CAMELLIA_KEY_GEN = 0x550
+    CAMELLIA_ECB = 0x551
+    CAMELLIA_CBC = 0x552
+    CAMELLIA_CBC_PAD = 0x555
+    EC_KEY_PAIR_GEN = 0x1040
+    ECDSA = 0x1041
+    ECDSA_SHA1 = 0x1042
+    ECDSA_SHA224 = 0x1043
+    ECDSA_SHA256 = 0x1044
+    ECDSA_SHA384 = 0x1045
+    ECDSA_SHA512 = 0x1046
+    ECDSA_SHA3_224 = 0x1047
+    ECDSA_SHA3_256 = 0x1048
+    ECDSA_SHA3_384 = 0x1049
+    ECDSA_SHA3_512 = 0x104A
+    ECDH1_DERIVE = 0x1050
+    ECDH1_COFACTOR_DERIVE = 0x1051
+    EC_EDWARDS_KEY_PAIR_GEN = 0x1055
+    EC_MONTGOMERY_KEY_PAIR_GEN = 0x1056
+    EDDSA = 0x1057
+    AES_KEY_GEN = 0x1080
+    AES_ECB = 0x1081
+    AES_CBC = 0x1082
+    AES_MAC = 0x1083
+    AES_MAC_GENERAL = 0x1084
+    AES_CBC_PAD = 0x1085
+    AES_CTR = 0x1086
+    AES_GCM = 0x1087
+    AES_CCM = 0x1088
+    AES_CTS = 0x1089
+    AES_CMAC = 0x108A
+    AES_CMAC_GENERAL = 0x108B
+    DES3_ECB_ENCRYPT_DATA = 0x1102
+    DES3_CBC_ENCRYPT_DATA = 0x1103
+    AES_ECB_ENCRYPT_DATA = 0x1104
+    AES_CBC_ENCRYPT_DATA = 0x1105
+    CHACHA20_KEY_GEN = 0x1225
+    CHACHA20 = 0x1226
+    DSA_PARAMETER_GEN = 0x2000
+    DH_PKCS_PARAMETER_GEN = 0x2001
+    AES_KEY_WRAP = 0x2109
+    AES_KEY_WRAP_PAD = 0x210A
+    AES_KEY_WRAP_KWP = 0x210B
+    CHACHA20_POLY1305 = 0x4021
+    HKDF_DERIVE = 0x402A
+    HKDF_DATA = 0x402B
+    HKDF_KEY_GEN = 0x402C
+
+
+class MechanismFlag(IntFlag):
+    """CK_MECHANISM_INFO.flags (CKF_*)."""
+
+    HW = 0x1
+    MESSAGE_ENCRYPT = 0x2
+    MESSAGE_DECRYPT = 0x4
+    MESSAGE_SIGN = 0x8
+    MESSAGE_VERIFY = 0x10
+    MULTI_MESSAGE = 0x20
+    FIND_OBJECTS = 0x40
+    ENCRYPT = 0x100
+    DECRYPT = 0x200
+    DIGEST = 0x400
+    SIGN = 0x800
+    SIGN_RECOVER = 0x1000
+    VERIFY = 0x2000
+    VERIFY_RECOVER = 0x4000
+    GENERATE = 0x8000
+    GENERATE_KEY_PAIR = 0x10000
+    WRAP = 0x20000
+    UNWRAP = 0x40000
+    DERIVE = 0x80000
+    EC_F_P = 0x100000
+    EC_F_2M = 0x200000
+    EC_ECPARAMETERS = 0x400000
+    EC_OID = 0x800000
+    EC_UNCOMPRESS = 0x1000000
+    EC_COMPRESS = 0x2000000
+    EC_CURVENAME = 0x4000000
+    EXTENSION = 0x80000000
+
+
+class MGF(IntEnum):
+    """CK_RSA_PKCS_MGF_TYPE (CKG_MGF1_*)."""
+
+    SHA1 = 1
+    SHA256 = 2
+    SHA384 = 3
+    SHA512 = 4
+    SHA224 = 5
+
+
+class KDF(IntEnum):
+    """CK_EC_KDF_TYPE (CKD_*)."""
+
+    NULL = 1
+    SHA1_KDF = 2
+    SHA224_KDF = 5
+    SHA256_KDF = 6
+    SHA384_KDF = 7
+    SHA512_KDF = 8
+
+
+class PkcsOaepSource(IntEnum):
+    """CK_RSA_PKCS_OAEP_SOURCE_TYPE (CKZ_*)."""
+
+    DATA_SPECIFIED = 1
+
+
+class HkdfSaltType(IntEnum):
+    """CK_HKDF_PARAMS.ulSaltType (CKF_HKDF_SALT_*)."""
+
+    NULL = 1
+    DATA = 2
+    KEY = 4
+
+
+class Pbkdf2SaltSource(IntEnum):
+    """CK_PKCS5_PBKDF2_SALT_SOURCE_TYPE (CKZ_SALT_*)."""
+
+    SALT_SPECIFIED = 1
+
+
+class Pbkdf2Prf(IntEnum):
+    """CK_PKCS5_PBKD2_PSEUDO_RANDOM_FUNCTION_TYPE (CKP_PKCS5_PBKD2_*)."""
+
+    HMAC_SHA1 = 1
+    HMAC_SHA224 = 3
+    HMAC_SHA256 = 4
+    HMAC_SHA384 = 5
+    HMAC_SHA512 = 6
+
+
+class PrfDataType(IntEnum):
+    """CK_PRF_DATA_TYPE: the fields of an SP 800-108 KDF's PRF input (CK_SP800_108_*)."""
+
+    ITERATION_VARIABLE = 1
+    OPTIONAL_COUNTER = 2
+    DKM_LENGTH = 3
+    BYTE_ARRAY = 4
+
+
+class DkmLengthMethod(IntEnum):
+    """CK_SP800_108_DKM_LENGTH_METHOD (CK_SP800_108_DKM_LENGTH_SUM_OF_*)."""
+
+    SUM_OF_KEYS = 1
+    SUM_OF_SEGMENTS = 2
+
+
+class UserType(IntEnum):
+    """CK_USER_TYPE (CKU_*)."""
+
+    SO = 0
+    USER = 1
+    CONTEXT_SPECIFIC = 2
+
+
+class SessionState(IntEnum):
+    """CK_STATE (CKS_*)."""
+
+    RO_PUBLIC_SESSION = 0
+    RO_USER_FUNCTIONS = 1
+    RW_PUBLIC_SESSION = 2
+    RW_USER_FUNCTIONS = 3
+    RW_SO_FUNCTIONS = 4
+
+
+class SessionFlag(IntFlag):
+    """C_OpenSession and CK_SESSION_INFO flags (CKF_*)."""
+
+    RW_SESSION = 0x2
+    SERIAL_SESSION = 0x4
+
+
+class InitializeFlag(IntFlag):
+    """CK_C_INITIALIZE_ARGS.flags (CKF_*)."""
+
+    LIBRARY_CANT_CREATE_OS_THREADS = 0x1
+    OS_LOCKING_OK = 0x2
+
+
+class SlotFlag(IntFlag):
+    """CK_SLOT_INFO.flags (CKF_*)."""
+
+    TOKEN_PRESENT = 0x1
+    REMOVABLE_DEVICE = 0x2
+    HW_SLOT = 0x4
+
+
+class TokenFlag(IntFlag):
+    """CK_TOKEN_INFO.flags (CKF_*)."""
+
+    RNG = 0x1
+    WRITE_PROTECTED = 0x2
+    LOGIN_REQUIRED = 0x4
+    USER_PIN_INITIALIZED = 0x8
+    TOKEN_INITIALIZED = 0x400
+    USER_PIN_COUNT_LOW = 0x10000
+    USER_PIN_FINAL_TRY = 0x20000
+    USER_PIN_LOCKED = 0x40000
+    SO_PIN_COUNT_LOW = 0x100000
+    SO_PIN_FINAL_TRY = 0x200000
+    SO_PIN_LOCKED = 0x400000
+
+
+class InterfaceFlag(IntFlag):
+    """CK_INTERFACE.flags (CKF_INTERFACE_*)."""
+
+    FORK_SAFE = 0x1
+
+
+# ------------------------------------------------------------------------------- not in 3.0
+class Attribute32(IntEnum):
+    """PKCS#11 3.2 attributes: unknown to a 3.0 module (python-pkcs11 0.10 asks for them)."""
+
+    ENCAPSULATE = 0x633
+
+
+class NssObjectClass(IntEnum):
+    """NSS's vendor classes (CKO_NSS = 0xCE534350)."""
+
+    TRUST = 0xCE534353  # CKO_NSS_TRUST
+
+
+class NssAttribute(IntEnum):
+    """NSS's vendor attributes (CKA_NSS = 0xCE534350, CKA_TRUST = CKA_NSS + 0x2000)."""
+
+    TRUST_SERVER_AUTH = 0xCE536358
+    TRUST_CLIENT_AUTH = 0xCE536359
+    TRUST_CODE_SIGNING = 0xCE53635A
+    TRUST_EMAIL_PROTECTION = 0xCE53635B
+    TRUST_STEP_UP_APPROVED = 0xCE536360
+    CERT_SHA1_HASH = 0xCE5363B4
+    CERT_MD5_HASH = 0xCE5363B5
+
+
+class NssTrust(IntEnum):
+    """Values of NSS's CKA_TRUST_* attributes (CKT_NSS_*)."""
+
+    TRUSTED_DELEGATOR = 0xCE534352
+    MUST_VERIFY_TRUST = 0xCE534353
+
+
+def rv_name(rv: int) -> str:
+    """The CKR name of a CK_RV ("OK", "PIN_INCORRECT"), or its hex form when it has none here."""
+    try:
+        return ReturnValue(int(rv)).name
+    except ValueError:
+        return hex(int(rv))
