@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.decrepit.ciphers.algorithms import Camellia, TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
+from cryptography.hazmat.primitives.cmac import CMAC
 from cryptography.hazmat.primitives.padding import PKCS7
 
 from support import vectors
@@ -27,7 +28,8 @@ from support.legacy import (
     ulong_param,
 )
 from support.mechanisms import Mech, hkdf
-from support.pkcs11 import Module, spec_departure
+from support.pkcs11 import Module, ffi, spec_departure
+from support.templates import cbytes
 from support.token import Token, split
 
 V = vectors
@@ -384,6 +386,103 @@ def test_aes_key_wrap_pad_rfc5649(t: Token) -> None:
         assert t.wrap(m, kek, key) == h(v["Wrapped"])
         back = t.unwrap(m, kek, h(v["Wrapped"]), derived())
         assert t.get(back, Attribute.VALUE) == h(v["Key"])
+
+
+# ------------------------------------------------------------------------------- size queries
+def query(t: Token, name: str, *args: Any) -> int:
+    """The length a size query (NULL buffer) answers."""
+    n = ffi.new("CK_ULONG *")
+    t.ok(name, *args, ffi.NULL, n)
+    return int(n[0])
+
+
+def call(t: Token, name: str, *args: Any, room: int = 4096) -> tuple[str, bytes]:
+    n, buf = ffi.new("CK_ULONG *", room), ffi.new("CK_BYTE[]", room)
+    rv = t.rv(name, *args, buf, n)
+    return rv, bytes(buf)[: int(n[0])] if rv == "OK" else b""
+
+
+BLOCK_MODES = [
+    pytest.param(mechanism, key_type, iv, id=mechanism.name)
+    for mechanism, key_type, iv in (
+        (Mechanism.DES3_ECB, KeyType.DES3, None),
+        (Mechanism.DES3_CBC, KeyType.DES3, bytes(range(8))),
+        (Mechanism.DES3_CBC_PAD, KeyType.DES3, bytes(range(8))),
+        (Mechanism.CAMELLIA_ECB, KeyType.CAMELLIA, None),
+        (Mechanism.CAMELLIA_CBC, KeyType.CAMELLIA, bytes(range(16))),
+        (Mechanism.CAMELLIA_CBC_PAD, KeyType.CAMELLIA, bytes(range(16))),
+    )
+]
+
+
+@pytest.mark.parametrize(("mechanism", "key_type", "iv"), BLOCK_MODES)
+def test_block_mode_size_queries(t: Token, mechanism: int, key_type: int, iv: bytes | None) -> None:
+    """A size query answers the block-rounded length (CBC_PAD encryption: the padding block too)
+    and consumes nothing: the call after it encrypts the data it passes, not the data asked about
+    (3.0, 5.2). An update's query answers at least the whole blocks it could give."""
+    need(t, mechanism)
+    value = odd_parity(bytes(range(24))) if key_type == KeyType.DES3 else bytes(range(16))
+    algorithm: Any = tdea(value) if key_type == KeyType.DES3 else Camellia(value)
+    block = algorithm.block_size // 8
+    pad = mechanism in (Mechanism.DES3_CBC_PAD, Mechanism.CAMELLIA_CBC_PAD)
+    key = t.secret(value, key_type)
+    m = Mech(mechanism) if iv is None else iv_mech(mechanism, iv)
+
+    def mode() -> Any:
+        return modes.ECB() if iv is None else modes.CBC(iv)
+
+    asked = DATA if pad else (DATA * 2)[: 3 * block]
+    passed = bytes(b ^ 0x5A for b in asked)
+    t.ok("C_EncryptInit", m.ptr, key)
+    assert query(t, "C_Encrypt", cbytes(asked), len(asked)) == (
+        (len(asked) // block + 1) * block if pad else len(asked)
+    )
+    rv, ct = call(t, "C_Encrypt", cbytes(passed), len(passed))
+    assert (rv, ct) == ("OK", crypt(algorithm, mode(), passed, pad=pad))
+    t.ok("C_DecryptInit", m.ptr, key)
+    assert query(t, "C_Decrypt", cbytes(ct), len(ct)) >= len(passed)
+    assert call(t, "C_Decrypt", cbytes(ct), len(ct)) == ("OK", passed)
+
+    first, second = b"A" * (2 * block), b"B" * (3 * block)
+    t.ok("C_EncryptInit", m.ptr, key)
+    assert query(t, "C_EncryptUpdate", cbytes(first), len(first)) >= len(first)
+    rv, head = call(t, "C_EncryptUpdate", cbytes(second), len(second))
+    assert rv == "OK"
+    rv, tail = call(t, "C_EncryptFinal")
+    assert (rv, head + tail) == ("OK", crypt(algorithm, mode(), second, pad=pad))
+
+
+def test_mac_size_queries(t: Token) -> None:
+    """The MAC's length, whatever the data: half a block for DES3_MAC, a block for DES3_CMAC, the
+    parameter's for the _GENERAL ones; the query consumes nothing (3.0, 5.2)."""
+    cases = [
+        (Mech(Mechanism.DES3_CMAC), 8),
+        (Mech(Mechanism.DES3_MAC), 4),
+        (ulong_param(Mechanism.DES3_MAC_GENERAL, 7), 7),
+        (ulong_param(Mechanism.DES3_CMAC_GENERAL, 5), 5),
+    ]
+    need(t, Mechanism.DES3_CMAC)
+    if not t.softhsm2:
+        need(t, *(m.type for m, _ in cases))
+    listed = set(t.mechanisms())  # SoftHSMv2 2.6.1 has DES3_CMAC only
+    value = odd_parity(bytes(range(24)))
+    key = t.secret(value, KeyType.DES3)
+    passed = DATA[:20]
+    cmac = CMAC(tdea(value))
+    cmac.update(passed)
+    full_cmac = cmac.finalize()
+    for m, length in (c for c in cases if c[0].type in listed):
+        expected = (cbc_mac(value, passed) if m.type in _CBC_MACS else full_cmac)[:length]
+        t.ok("C_SignInit", m.ptr, key)
+        assert query(t, "C_Sign", cbytes(DATA), len(DATA)) == length
+        assert call(t, "C_Sign", cbytes(passed), len(passed)) == ("OK", expected)
+        t.ok("C_SignInit", m.ptr, key)
+        t.ok("C_SignUpdate", cbytes(passed), len(passed))
+        assert query(t, "C_SignFinal") == length
+        assert call(t, "C_SignFinal") == ("OK", expected)
+
+
+_CBC_MACS = (Mechanism.DES3_MAC, Mechanism.DES3_MAC_GENERAL)
 
 
 # ------------------------------------------------------------------------------- mechanism info

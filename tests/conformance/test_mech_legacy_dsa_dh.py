@@ -5,6 +5,7 @@ RFC 5114 DH vectors of cryptography_vectors; the rest checked with pyca/cryptogr
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from typing import Any
 
@@ -296,6 +297,26 @@ def test_dsa_digest_length(t: Token) -> None:
     t.ok("C_SignInit", Mech(Mechanism.DSA).ptr, priv)
     n, out = ffi.new("CK_ULONG *", 64), ffi.new("CK_BYTE[]", 64)
     assert t.rv("C_Sign", *t._data(bytes(21)), out, n) == "DATA_LEN_RANGE"
+
+
+@pytest.mark.parametrize("mechanism", [Mechanism.DSA, Mechanism.DSA_SHA256], ids=["DSA", "DSA_SHA256"])
+def test_dsa_size_query(t: Token, mechanism: int) -> None:
+    """A size query answers r || s (each as long as q) without signing, and consumes nothing: the
+    signature that follows is of the data passed, not of the data asked about (3.0, 5.2)."""
+    need(t, Mechanism.DSA_KEY_PAIR_GEN, mechanism)
+    pub, priv = dsa_pair(t)
+    asked, passed = b"the data asked about", b"the data passed after the query"
+    algorithm: Any = hashes.SHA256()
+    if mechanism == Mechanism.DSA:  # CKM_DSA signs the caller's digest
+        asked, passed = hashlib.sha1(asked).digest(), hashlib.sha1(passed).digest()
+        algorithm = Prehashed(hashes.SHA1())
+    t.ok("C_SignInit", Mech(mechanism).ptr, priv)
+    n = ffi.new("CK_ULONG *")
+    t.ok("C_Sign", *t._data(asked), ffi.NULL, n)
+    assert int(n[0]) == 2 * len(DSA_DOMAIN[Attribute.SUBPRIME])
+    out = ffi.new("CK_BYTE[]", int(n[0]))
+    t.ok("C_Sign", *t._data(passed), out, n)
+    dsa_public(t, pub).verify(der(bytes(ffi.buffer(out, int(n[0])))), passed, algorithm)
 
 
 def test_dsa_parameter_gen_refusals(t: Token) -> None:
