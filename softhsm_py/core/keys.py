@@ -241,6 +241,8 @@ def derive_keys(
                 or salt_attrs.get(Attribute.KEY_TYPE) not in impl.key_types
             ):
                 raise errors.MechanismParamInvalid()
+            if not authorized:
+                gate.check_unattended(salt_key)
             param = dataclasses.replace(param, salt_key_value=bytes(salt_key.attrs[Attribute.VALUE]))
             sources.append(dict(salt_attrs))
         elif isinstance(param, KeyHandle):

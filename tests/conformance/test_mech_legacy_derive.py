@@ -33,7 +33,7 @@ from support.legacy import (
     string_data,
     ulong_param,
 )
-from support.mechanisms import Mech
+from support.mechanisms import Mech, hkdf
 from support.pkcs11 import Module, spec_departure
 from support.token import Token
 
@@ -270,6 +270,22 @@ def test_concatenate_other_key_is_checked(t: Token) -> None:
         t.derive_rv(string_data(Mechanism.CONCATENATE_BASE_AND_DATA, b""), base, derived())
         == "MECHANISM_PARAM_INVALID"
     )
+
+
+def test_keying_material_keys_that_ask_for_a_context_login_are_refused(t: Token) -> None:
+    """C_DeriveKey is a single call: no *Init gives a C_Login(CKU_CONTEXT_SPECIFIC) a place. As
+    the base key, a key its parameter names as keying material (CONCATENATE_BASE_AND_KEY's other
+    key, HKDF's salt key) is refused when it asks for one (CKA_ALWAYS_AUTHENTICATE)."""
+    if t.softhsm2:
+        pytest.skip("SoftHSMv2 does not enforce CKA_ALWAYS_AUTHENTICATE")
+    need(t, Mechanism.CONCATENATE_BASE_AND_KEY, Mechanism.HKDF_DERIVE)
+    base = t.secret(bytes(range(32)), KeyType.GENERIC_SECRET)
+    guarded = t.secret(bytes(range(32, 64)), KeyType.GENERIC_SECRET, ALWAYS_AUTHENTICATE=True)
+    plain = t.secret(bytes(range(32, 64)), KeyType.GENERIC_SECRET)
+    for other, rv in ((guarded, "USER_NOT_LOGGED_IN"), (plain, "OK")):
+        concatenate = ulong_param(Mechanism.CONCATENATE_BASE_AND_KEY, other)
+        assert t.derive_rv(concatenate, base, derived(length=64)) == rv
+        assert t.derive_rv(hkdf(salt_key=other), base, derived(length=32)) == rv
 
 
 # ------------------------------------------------------------------------------- SP 800-108
