@@ -23,8 +23,10 @@ from softhsm_py.core import keytypes
 from softhsm_py.core.objects import Actor, Origin, build
 from softhsm_py.engine import blockciphers, curve_params, curves, kbkdf
 from softhsm_py.mechanisms import params as P
+from softhsm_py.mechanisms import registry
 from softhsm_py.mechanisms.kdf_simple import extract_bits
 from softhsm_py.pkcs11.abi.mechparams import parse_param
+from support import registry_calls
 
 M = Mechanism
 HEADER = Path(__file__).resolve().parents[2] / "native" / "pkcs11.h"
@@ -237,6 +239,53 @@ def test_explicit_parameters_truncated() -> None:
     assert curves.lookup(der) is p256
     for cut in range(1, len(der)):
         assert curve_params.curve_name(der[:cut]) is None
+
+
+_BLOCK_MODES = [
+    (M.DES3_ECB, KeyType.DES3, None),
+    (M.DES3_CBC, KeyType.DES3, bytes(8)),
+    (M.DES3_CBC_PAD, KeyType.DES3, bytes(8)),
+    (M.CAMELLIA_ECB, KeyType.CAMELLIA, None),
+    (M.CAMELLIA_CBC, KeyType.CAMELLIA, bytes(16)),
+    (M.CAMELLIA_CBC_PAD, KeyType.CAMELLIA, bytes(16)),
+]
+
+
+@given(st.sampled_from(_BLOCK_MODES), st.lists(st.binary(max_size=40), max_size=6))
+def test_block_mode_bounds_hold_every_call(mode: tuple[int, int, bytes | None], parts: list[bytes]) -> None:
+    """Size queries are answered from ``output_bound`` without the cipher: no update or final of
+    TDEA / Camellia may give more than it announced, in either direction, for any split."""
+    mech, key_type, iv = mode
+    key = registry_calls.secret(key_type, bytes(range(1, 25)) if key_type == KeyType.DES3 else bytes(16))
+    block = 8 if key_type == KeyType.DES3 else 16
+    pad = mech in (M.DES3_CBC_PAD, M.CAMELLIA_CBC_PAD)
+    data = b"".join(parts)
+    if not pad:  # the unpadded modes take whole blocks only
+        data += bytes(-len(data) % block)
+        parts = [*parts, bytes(-len(b"".join(parts)) % block)]
+    impl = registry.lookup(mech)
+    encryptor = impl.encrypt_init(mech, iv, key)
+    ciphertext = b""
+    for part in parts:
+        bound = encryptor.output_bound(len(part), False)
+        out = encryptor.update(part)
+        assert len(out) <= bound
+        ciphertext += out
+    bound = encryptor.output_bound(0, True)
+    ciphertext += (last := encryptor.final())
+    assert len(last) <= bound
+    assert len(ciphertext) <= impl.encrypt_init(mech, iv, key).output_bound(len(data), True)
+    decryptor = impl.decrypt_init(mech, iv, key)
+    plain = b""
+    for piece in (ciphertext[:13], ciphertext[13:]):
+        bound = decryptor.output_bound(len(piece), False)
+        out = decryptor.update(piece)
+        assert len(out) <= bound
+        plain += out
+    bound = decryptor.output_bound(0, True)
+    plain += (last := decryptor.final())
+    assert len(last) <= bound
+    assert plain == data
 
 
 def test_des_parity() -> None:
