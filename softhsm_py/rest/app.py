@@ -1,6 +1,7 @@
-"""The FastAPI application: routers per TSB tag, the one error handler, the partitions opened for
-the worker's life. ``create_app()`` (no arguments) is the factory uvicorn's workers call; it reads
-the settings ``softhsm-py serve`` left in the environment."""
+"""The FastAPI application: routers per TSB tag, the one error handler, the authentication
+middleware, the partitions opened for the worker's life. ``create_app()`` (no arguments) is the
+factory uvicorn's workers call; it reads the settings ``softhsm-py serve`` left in the
+environment."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from softhsm_py.rest import errors
+from softhsm_py.rest.auth.audit import open_process_log
+from softhsm_py.rest.auth.gate import Gate
+from softhsm_py.rest.auth.middleware import Authenticate
+from softhsm_py.rest.auth.ratelimit import FailureLimiter
+from softhsm_py.rest.auth.settings import AuthSettings
 from softhsm_py.rest.binding import Partitions
 from softhsm_py.rest.config import RestSettings, from_environment
 from softhsm_py.rest.routers import docs, keys, operations, service
@@ -33,6 +39,10 @@ TAGS = [
 def create_app(settings: RestSettings | None = None) -> FastAPI:
     settings = settings or from_environment()
     partitions = Partitions(settings)
+    # --dev serves without authentication whatever the file says
+    gate = Gate(AuthSettings() if settings.dev else settings.auth, settings.labels)
+    audit = open_process_log(settings.audit_log)
+    limiter = FailureLimiter(settings.auth.max_failures, settings.auth.failure_window)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +66,9 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
     )
     app.state.partitions = partitions
     app.state.settings = settings
+    # authentication runs inside errors' outermost net (added last, so outermost), which turns
+    # its refusals into TSB error bodies
+    app.add_middleware(Authenticate, gate=gate, audit=audit, limiter=limiter)
     errors.install(app)
     app.include_router(keys.router)
     app.include_router(operations.router)
