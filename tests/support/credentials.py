@@ -190,8 +190,8 @@ class CertAuthority:
         """(certificate PEM, key PEM) of a client certificate for ``common_name``."""
         key = ec.generate_private_key(ec.SECP256R1())
         attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-        if organisation:
-            attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation))
+        if organisation:  # the usual order, O before CN: RFC 4514 text "CN=...,O=..."
+            attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation))
         now = datetime.datetime.now(datetime.UTC)
         cert = (
             x509.CertificateBuilder()

@@ -113,15 +113,25 @@ class Authenticate:
     async def _run(self, scope: Scope, receive: Receive, send: Send, record: AuditRecord) -> None:
         status = 500
         error_body = bytearray()
+        written = False
+
+        def write() -> None:
+            nonlocal written
+            if not written and (record.reached or record.keys):
+                self.audit.write(record.entry("request", status, _error_code(status, error_body)))
+            written = True
 
         async def watched_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-            elif message["type"] == "http.response.body" and status >= 400:
-                room = _ERROR_BODY_LIMIT - len(error_body)
-                if room > 0:
-                    error_body.extend(message.get("body", b"")[:room])
+            elif message["type"] == "http.response.body":
+                if status >= 400:
+                    room = _ERROR_BODY_LIMIT - len(error_body)
+                    if room > 0:
+                        error_body.extend(message.get("body", b"")[:room])
+                if not message.get("more_body", False):
+                    write()  # before the caller sees the end of the answer
             await send(message)
 
         token = CURRENT.set(record)
@@ -129,8 +139,7 @@ class Authenticate:
             await self.app(scope, receive, watched_send)
         finally:
             CURRENT.reset(token)
-            if record.reached or record.keys:
-                self.audit.write(record.entry("request", status, _error_code(status, error_body)))
+            write()  # no answer was sent: the outer net answers 500
 
 
 def _error_code(status: int, body: bytes | bytearray) -> int | None:
