@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -78,4 +79,32 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
     app.include_router(certificates.router)
     app.include_router(service.router)
     app.include_router(docs.router)
+    if not settings.dev:
+        _document_security(app, settings.auth.methods)
     return app
+
+
+#: the OpenAPI security scheme of each method, so that Swagger UI's "Authorize" can send them
+SECURITY_SCHEMES: dict[str, tuple[str, dict[str, Any]]] = {
+    "api_keys": (
+        "apiKey",
+        {"type": "apiKey", "in": "header", "name": "X-API-KEY", "description": "The key of the route's role"},
+    ),
+    "jwt": ("bearerToken", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}),
+    "mtls": ("clientCertificate", {"type": "mutualTLS"}),
+}
+
+
+def _document_security(app: FastAPI, methods: tuple[str, ...]) -> None:
+    schemes = dict(SECURITY_SCHEMES[m] for m in methods)
+    if not schemes:
+        return
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        document.setdefault("components", {})["securitySchemes"] = schemes
+        document["security"] = [{name: [] for name in schemes}]  # one requirement: all of them
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -474,6 +474,17 @@ def test_the_limiter_forgets_after_the_window() -> None:
     assert limiter.retry_after("a") is None and "a" not in limiter.failures
 
 
+def test_the_api_description_names_the_methods(tmp_path: Path, jwt_and_keys: dict[str, Any]) -> None:
+    document = App(tmp_path, jwt_and_keys["gate"].auth).get("/v3/api-docs").json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["apiKey"] == {**schemes["apiKey"], "type": "apiKey", "in": "header", "name": "X-API-KEY"}
+    assert schemes["bearerToken"]["scheme"] == "bearer"
+    assert document["security"] == [{"bearerToken": [], "apiKey": []}]
+    assert "securitySchemes" not in App(tmp_path, AuthSettings(), ("alpha",)).get("/v3/api-docs").json().get(
+        "components", {}
+    )
+
+
 def test_without_authentication_the_caller_is_anonymous(tmp_path: Path) -> None:
     app = App(tmp_path, AuthSettings(), ("alpha",))
     assert app.get("/v1/versionInfo").status_code == 200
