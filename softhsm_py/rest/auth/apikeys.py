@@ -32,8 +32,11 @@ def hash_key(key: str) -> str:
     """``sha256:<hex>`` of a key; ValueError for a key too short to stand guessing."""
     if len(key) < MIN_LENGTH:
         raise ValueError(f"an API key needs at least {MIN_LENGTH} characters")
-    if len(key) > MAX_LENGTH or not key.isprintable() or key != key.strip():
-        raise ValueError(f"an API key is 1 to {MAX_LENGTH} printable characters without surrounding spaces")
+    if len(key) > MAX_LENGTH or not (key.isascii() and key.isprintable()) or key != key.strip():
+        # what an HTTP header carries as it is: printable ASCII
+        raise ValueError(
+            f"an API key is at most {MAX_LENGTH} printable ASCII characters, no surrounding spaces"
+        )
     return HASH_PREFIX + hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -65,7 +68,7 @@ class ApiKeys:
         """The configured key equal to ``presented`` (its entries merged), or None."""
         if not presented or len(presented) > MAX_LENGTH:
             return None
-        digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
+        digest = hashlib.sha256(presented.encode("latin-1", "replace")).digest()  # the header's bytes
         found: list[ApiKey] = []
         for key, expected in zip(self.keys, self._digests, strict=True):
             if hmac.compare_digest(digest, expected):  # every hash is compared, matched or not

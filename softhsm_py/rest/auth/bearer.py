@@ -187,7 +187,8 @@ class BearerVerifier:
         candidates = [
             (key, pyjwk)
             for key, pyjwk in self.keys
-            if key.algorithm == algorithm and (kid is None or key.kid == kid)
+            # a key without an id (a PEM file) may have signed a token of any kid
+            if key.algorithm == algorithm and (kid is None or key.kid is None or key.kid == kid)
         ]
         if not candidates:
             raise TokenRefused("no configured key for its algorithm and key id")
