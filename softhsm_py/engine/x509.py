@@ -284,7 +284,9 @@ def _new_certificate(
     issuer_key: ec.EllipticCurvePrivateKey,
     days: int,
     is_ca: bool,
-    extensions: Sequence[tuple[Any, bool]],
+    key_usage: Iterable[str] = (),
+    extended_key_usage: Iterable[str] = (),
+    extensions: Sequence[x509.ExtensionType] = (),
 ) -> bytes:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
@@ -299,8 +301,9 @@ def _new_certificate(
         .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
-    for extension, critical in extensions:
-        builder = builder.add_extension(extension, critical=critical)
+    for extension in extensions:  # SAN, AKI: not critical
+        builder = builder.add_extension(extension, critical=False)
+    builder = _usages(builder, key_usage, extended_key_usage)
     return builder.sign(issuer_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
@@ -320,10 +323,8 @@ def server_certificate(
         issuer_key=key,
         days=days,
         is_ca=False,
-        extensions=[
-            (x509.SubjectAlternativeName(names), False),
-            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
-        ],
+        extended_key_usage=("server_auth",),
+        extensions=[x509.SubjectAlternativeName(names)],
     )
     return cert, _pem_key(key)
 
@@ -331,11 +332,6 @@ def server_certificate(
 def client_ca(common_name: str, days: int) -> tuple[bytes, bytes]:
     """(PEM certificate, PEM PKCS#8 key) of a P-256 CA for mutual-TLS client certificates."""
     key = ec.generate_private_key(ec.SECP256R1())
-    usage = x509.KeyUsage(
-        digital_signature=False, content_commitment=False, key_encipherment=False,
-        data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-        encipher_only=False, decipher_only=False,
-    )  # fmt: skip
     cert = _new_certificate(
         common_name=common_name,
         key=key,
@@ -343,7 +339,7 @@ def client_ca(common_name: str, days: int) -> tuple[bytes, bytes]:
         issuer_key=key,
         days=days,
         is_ca=True,
-        extensions=[(usage, True)],
+        key_usage=("key_cert_sign", "crl_sign"),
     )
     return cert, _pem_key(key)
 
@@ -367,10 +363,8 @@ def client_certificate(
         issuer_key=ca_key,
         days=days,
         is_ca=False,
-        extensions=[
-            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
-            (x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False),
-        ],
+        extended_key_usage=("client_auth",),
+        extensions=[x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())],
     )
     return cert, _pem_key(key)
 
