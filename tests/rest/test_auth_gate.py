@@ -449,6 +449,28 @@ def test_the_middleware_answers_with_the_tsb_codes(tmp_path: Path, jwt_and_keys:
     assert stat.S_IMODE(app.audit_path.stat().st_mode) == 0o600
 
 
+def test_a_token_alone_picks_the_partition_and_its_roles(tmp_path: Path) -> None:
+    signer = Signer.new("p256")
+    (tmp_path / "issuer.pem").write_bytes(signer.public_pem)
+    rest = f'[rest.jwt]\nissuer = "{ISSUER}"\naudience = "{AUDIENCE}"\nkeys = ["issuer.pem"]'
+    app = App(tmp_path, _settings(tmp_path, "[rest]\n" + rest))
+
+    def bearer(**kw: Any) -> dict[str, str]:
+        return {
+            "Authorization": "Bearer " + signer.token(claims("beta", issuer=ISSUER, audience=AUDIENCE, **kw))
+        }
+
+    assert app.get("/v1/versionInfo", bearer()).status_code == 200  # no roles claim: every role
+    assert app.get("/v1/versionInfo", bearer(roles=["serviceToken"])).status_code == 200
+    r = app.get("/v1/versionInfo", bearer(roles=["keyOperationToken"]))
+    assert (r.status_code, r.json()["errorCode"]) == (403, 400)
+    assert app.get("/v1/versionInfo", {"X-API-KEY": "anything-at-all-here"}).json()["errorCode"] == 406
+    (refused,) = [line for line in app.audit() if line["status"] == 403]
+    assert (
+        refused["partition"] == "beta" and refused["reason"] == "jwt lacks serviceToken for /v1/versionInfo"
+    )
+
+
 def test_failures_block_the_address(tmp_path: Path) -> None:
     key, key_hash = api_key()
     auth = parse({"api_keys": {"serviceToken": [key_hash]}, "max_auth_failures": 3}, "", tmp_path)
