@@ -483,6 +483,21 @@ def test_failures_block_the_address(tmp_path: Path) -> None:
     assert app.audit()[-1]["reason"] == "rate limited"
 
 
+def test_the_audit_log_follows_rotation(tmp_path: Path) -> None:
+    from softhsm_py.rest.auth.audit import AuditLog
+
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(str(path))
+    log.write({"n": 1})
+    path.rename(tmp_path / "audit.jsonl.1")  # logrotate's rename, then a new file
+    log.write({"n": 2})
+    assert (tmp_path / "audit.jsonl.1").read_text() == '{"n":1}\n' and path.read_text() == '{"n":2}\n'
+    path.unlink()
+    log.write({"n": 3})
+    assert path.read_text() == '{"n":3}\n' and stat.S_IMODE(path.stat().st_mode) == 0o600
+    log.close()
+
+
 def test_the_limiter_forgets_after_the_window() -> None:
     now = [1000.0]
     limiter = FailureLimiter(2, 60, clock=lambda: now[0])

@@ -5,7 +5,8 @@ A line says who (API key id, token subject and id, certificate fingerprint), fro
 partition, which route, which keys, and the outcome (HTTP status and TSB errorCode). Never a
 password, token, key, key material or payload: key *names* are the only request data in it.
 Each worker appends whole lines with one ``write`` on an ``O_APPEND`` descriptor, so lines from
-several workers do not interleave.
+several workers do not interleave, and opens the file again when it was renamed or removed (log
+rotation).
 
 The key names come from ``note_key``, which the routers' one key-name check
 (``routers.common.key_name``) calls; the record of the request in flight is a context variable,
@@ -95,12 +96,25 @@ class AuditLog:
         os.fchmod(fd, 0o600)  # also when the file was there before with a looser mode
         return fd
 
+    def _rotated(self) -> bool:
+        """The file at ``path`` is no longer the one open (logrotate renamed or removed it)."""
+        assert self.path is not None and self._fd is not None
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        was = os.fstat(self._fd)
+        return (now.st_dev, now.st_ino) != (was.st_dev, was.st_ino)
+
     def write(self, entry: Mapping[str, Any]) -> None:
         if self.path is None:
             return
         line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
         with self._lock:
             try:
+                if self._fd is not None and self._rotated():
+                    os.close(self._fd)
+                    self._fd = None
                 if self._fd is None:
                     self._fd = self._open()
                 os.write(self._fd, line)

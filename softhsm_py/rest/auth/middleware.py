@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -45,8 +46,6 @@ def credentials(scope: Scope) -> Credentials:
     cert = None
     chain = scope.get("extensions", {}).get("tls", {}).get("client_cert_chain") or []
     if chain:
-        import ssl
-
         cert = ssl.PEM_cert_to_DER_cert(chain[0])
     return Credentials(
         api_key=api_keys[0] if api_keys else None,
