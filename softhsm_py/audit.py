@@ -5,10 +5,11 @@ destruction, attribute changes), whichever front end caused them, and any other 
 (the REST service's request records) go through :class:`AuditLog`.
 
 API: ``log.event(name, fields)`` appends ``{"time", "event": name, "pid", **fields}``;
-``log.write(entry)`` appends a record made elsewhere, as it is. One line per record, written with
-one ``write`` on an ``O_APPEND`` descriptor of a 0600 file (``logfiles.open_append``), so records
-of several processes and workers sharing the file never interleave. ``open_log(path)`` gives the
-process's one writer of ``path``.
+``log.write(entry)`` appends a record made elsewhere, as it is (the REST service's request records,
+``rest/auth/audit.py``). One line per record, written with one ``write`` on an ``O_APPEND``
+descriptor of a 0600 file (``logfiles.open_append``), so records of several processes and workers
+sharing the file never interleave; a file renamed or removed (logrotate) is opened again.
+``open_log(path)`` gives the process's one writer of ``path``.
 
 What a record may hold: names, handles, slots, serials, labels, mechanism and attribute names,
 CKR names. Never a PIN, password, token, key, key material or data: callers pass only such fields,
@@ -45,8 +46,8 @@ class AuditLog:
     """Appends JSON lines to ``path``; with no path, records go nowhere (``enabled`` is False:
     callers skip building them)."""
 
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
+    def __init__(self, path: Path | str | None) -> None:
+        self.path = None if path is None else Path(path)
         self.enabled = path is not None
         self._fd: int | None = None
         self._lock = threading.Lock()
@@ -67,6 +68,9 @@ class AuditLog:
         line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
         with self._lock:
             try:
+                if self._fd is not None and self._rotated():
+                    os.close(self._fd)
+                    self._fd = None
                 if self._fd is None:
                     self._fd = open_append(self.path)
                 os.write(self._fd, line)
@@ -77,6 +81,16 @@ class AuditLog:
                         "audit log %s: cannot write (%s)", self.path, exc.strerror or type(exc).__name__
                     )
                 self._failed = True
+
+    def _rotated(self) -> bool:
+        """The file at ``path`` is no longer the one open (logrotate renamed or removed it)."""
+        assert self.path is not None and self._fd is not None
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        was = os.fstat(self._fd)
+        return (now.st_dev, now.st_ino) != (was.st_dev, was.st_ino)
 
     def close(self) -> None:
         with self._lock:
