@@ -103,7 +103,9 @@ SIGNATURES = {name: params_of(params) for name, params, _ in FUNCTIONS}
 
 
 def struct_sizes(ffi: Any) -> set[int]:
-    names = re.findall(r"typedef struct (CK_\w+PARAMS)\b", (NATIVE / "pkcs11.h").read_text())
+    """The size of every struct of native/pkcs11.h: a random blob is never one of them (it would be
+    read as that struct, and its random bytes as pointers)."""
+    names = re.findall(r"typedef struct (CK_\w+)\b", (NATIVE / "pkcs11.h").read_text())
     return {ffi.sizeof(name) for name in names}
 
 
