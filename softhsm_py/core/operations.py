@@ -31,6 +31,10 @@ class Operation:
     pending: bytes | None = None  # a computed result waiting for a big enough buffer...
     pending_input: bytes | None = None  # ...and the input it is the result of
     stage: int = 0  # the kind of call that used it so far (pkcs11.crypto: single, update, final)
+    signature: bytes | None = None  # C_VerifySignatureInit's (3.2): given before the data
+    # What a multi-part digest, signature or MAC was fed so far, for C_GetOperationState (None:
+    # the state cannot be saved: too much data, or C_DigestKey fed it a key)
+    transcript: bytearray | None = None
 
     def __repr__(self) -> str:
         return f"Operation({self.kind.value}, mechanism=0x{self.mechanism:x})"

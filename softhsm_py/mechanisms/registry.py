@@ -2,7 +2,8 @@
 
 A mechanism is one decorated class; C_GetMechanismList / C_GetMechanismInfo read ``infos()``, so
 only what is implemented is listed. Key sizes are bits for RSA / EC / Edwards / Montgomery and
-bytes for AES, ChaCha20 and generic secrets, as the spec's mechanism tables state.
+bytes for AES, ChaCha20 and generic secrets, and the public key's length in bytes for ML-DSA and
+ML-KEM, as the spec's mechanism tables state.
 """
 
 from __future__ import annotations
@@ -41,15 +42,20 @@ class MechInfo:
 _IMPLS: dict[int, MechanismImpl] = {}
 _INFOS: dict[int, MechInfo] = {}
 _PARAMS: dict[int, ParamType | None] = {}
-_FAMILIES = ("digest", "hmac", "aes", "chacha", "rsa", "ec", "eddsa", "kdf", "keygen")
+_MESSAGE_PARAMS: dict[int, ParamType | None] = {}
+_FAMILIES = ("digest", "hmac", "aes", "chacha", "rsa", "ec", "eddsa", "kdf", "keygen", "mldsa", "mlkem")
 _loaded = False
 
 C = type[MechanismImpl]
 
 
-def mechanism(*mechs: int, info: MechInfo, param: ParamType | None = None) -> Callable[[C], C]:
+def mechanism(
+    *mechs: int, info: MechInfo, param: ParamType | None = None, message_param: ParamType | None = None
+) -> Callable[[C], C]:
     """Register ``cls`` (one shared instance) for ``mechs``, which take a parameter of type
-    ``param`` (None: no parameter); stack decorators for other infos or parameter types."""
+    ``param`` (None: no parameter); stack decorators for other infos or parameter types.
+    ``message_param``: the type of each message's parameter in the message-based functions
+    (an AEAD's IV and tag); by default the mechanism's own ``param`` (a signature's)."""
 
     def register(cls: C) -> C:
         instance = cls.__dict__.get("_instance") or cls()
@@ -60,6 +66,7 @@ def mechanism(*mechs: int, info: MechInfo, param: ParamType | None = None) -> Ca
             _IMPLS[int(mech)] = instance
             _INFOS[int(mech)] = info
             _PARAMS[int(mech)] = param
+            _MESSAGE_PARAMS[int(mech)] = message_param if message_param is not None else param
         return cls
 
     return register
@@ -100,6 +107,13 @@ def param_type(mech: int) -> ParamType | None:
     if not _loaded:
         _load()
     return _PARAMS.get(mech)
+
+
+def message_param_type(mech: int) -> ParamType | None:
+    """The type of a message's parameter in the message-based functions (see ``mechanism``)."""
+    if not _loaded:
+        _load()
+    return _MESSAGE_PARAMS.get(mech)
 
 
 def infos() -> dict[int, MechInfo]:

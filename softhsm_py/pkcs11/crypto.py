@@ -226,6 +226,43 @@ def verify_final(lib: Library, handle: int, signature: DataIn) -> None:
     _call(lib, session, operation, lambda: operation.context.final(signature()), _FINAL)
 
 
+# -- 3.2: the signature first (C_VerifySignatureInit), then the data --------------------------------
+_VERIFY_SIGNATURE = OpKind.VERIFY_SIGNATURE
+
+
+def verify_signature_init(
+    lib: Library, handle: int, mechanism: Mechanism | None, key_handle: int, signature: bytes
+) -> None:
+    """``mechanism`` None (a NULL pMechanism) ends the active operation (3.2, 5.15)."""
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        if mechanism is None:
+            session.active(_VERIFY_SIGNATURE)  # OperationNotInitialized when there is none
+            session.end(_VERIFY_SIGNATURE)
+            return
+        if _VERIFY_SIGNATURE in session.operations:
+            raise errors.OperationActive()
+        operation = operations.start(rt, session, _VERIFY_SIGNATURE, mechanism, key_handle)
+        operation.signature = bytes(signature)
+        session.start(_VERIFY_SIGNATURE, operation)
+
+
+def verify_signature(lib: Library, handle: int, data: DataIn) -> None:
+    session, operation = _active(lib, handle, _VERIFY_SIGNATURE)
+    signature = operation.signature or b""
+    _call(lib, session, operation, lambda: operation.context.verify(data(), signature), _SINGLE_PART)
+
+
+def verify_signature_update(lib: Library, handle: int, data: DataIn) -> None:
+    update(lib, handle, _VERIFY_SIGNATURE, data, None)
+
+
+def verify_signature_final(lib: Library, handle: int) -> None:
+    session, operation = _active(lib, handle, _VERIFY_SIGNATURE)
+    signature = operation.signature or b""
+    _call(lib, session, operation, lambda: operation.context.final(signature), _FINAL)
+
+
 def digest_key(lib: Library, handle: int, key_handle: int) -> None:
     with lib.lock:
         rt, session = session_of(lib, handle)

@@ -225,6 +225,33 @@ def C_SessionCancel(lib: Library, m: Marshal, hSession: int, flags: int) -> None
     session_info.cancel(lib, hSession, flags)
 
 
+@entry
+def C_GetSessionValidationFlags(lib: Library, m: Marshal, hSession: int, type: int, pFlags: Any) -> None:
+    m.ulong_out(pFlags, session_info.validation_flags(lib, hSession, type))
+
+
+# The asynchronous functions of 3.2 (5.21): no session is ever asynchronous (CKF_ASYNC_SESSION is
+# refused by C_OpenSession), so there is nothing to complete, name or join.
+@entry
+def C_AsyncComplete(lib: Library, m: Marshal, hSession: int, pFunctionName: Any, pResult: Any) -> None:
+    session_info.get_session_info(lib, hSession)
+    raise errors.FunctionNotSupported()
+
+
+@entry
+def C_AsyncGetID(lib: Library, m: Marshal, hSession: int, pFunctionName: Any, pulID: Any) -> None:
+    session_info.get_session_info(lib, hSession)
+    raise errors.FunctionNotSupported()
+
+
+@entry
+def C_AsyncJoin(
+    lib: Library, m: Marshal, hSession: int, pFunctionName: Any, ulID: int, pData: Any, ulData: int
+) -> None:
+    session_info.get_session_info(lib, hSession)
+    raise errors.FunctionNotSupported()
+
+
 # -- objects (5.7) ------------------------------------------------------------------------------------
 @entry
 def C_CreateObject(
