@@ -330,6 +330,11 @@ class MechanismImpl:
     def verify_recover_init(self, mech: int, param: Any, key: KeyView) -> Any:
         raise errors.MechanismInvalid()
 
+    def message_cipher_init(self, mech: int, param: Any, key: KeyView, encrypt: bool) -> Any:
+        """The context of C_MessageEncryptInit / C_MessageDecryptInit (``mechanisms.message``):
+        the AEADs have one."""
+        raise errors.MechanismInvalid()
+
     def start(self, kind: OpKind, mech: int, param: Any, key: KeyView) -> Any:
         """The context of a ``kind`` operation with ``key``: one typed dispatch for every front end."""
         if kind is OpKind.SIGN:
@@ -346,6 +351,12 @@ class MechanismImpl:
             return self.verify_recover_init(mech, param, key)
         if kind is OpKind.VERIFY_SIGNATURE:
             return self.verify_init(mech, param, key)
+        if kind is OpKind.MESSAGE_ENCRYPT or kind is OpKind.MESSAGE_DECRYPT:
+            return self.message_cipher_init(mech, param, key, kind is OpKind.MESSAGE_ENCRYPT)
+        if kind is OpKind.MESSAGE_SIGN or kind is OpKind.MESSAGE_VERIFY:
+            from softhsm_py.mechanisms.message import MessageSigning  # it builds on this module
+
+            return MessageSigning(self, mech, param, key, kind is OpKind.MESSAGE_SIGN)
         raise errors.MechanismInvalid()  # DIGEST has no key (digest_init), FIND no mechanism
 
 

@@ -57,6 +57,15 @@ def mechanism(
     ``message_param``: the type of each message's parameter in the message-based functions
     (an AEAD's IV and tag); by default the mechanism's own ``param`` (a signature's)."""
 
+    # Any signature or MAC also signs messages (``mechanisms.message``): the flags say so.
+    flags = info.flags
+    if flags & MechanismFlag.SIGN:
+        flags |= MechanismFlag.MESSAGE_SIGN
+    if flags & MechanismFlag.VERIFY:
+        flags |= MechanismFlag.MESSAGE_VERIFY
+    if flags != info.flags:
+        info = MechInfo(info.min_key, info.max_key, flags)
+
     def register(cls: C) -> C:
         instance = cls.__dict__.get("_instance") or cls()
         cls._instance = instance  # type: ignore[attr-defined]

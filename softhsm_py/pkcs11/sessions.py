@@ -1,7 +1,11 @@
 """Session management (PKCS#11 3.0, 5.6): what is PKCS#11-shaped about sessions (CK_SESSION_INFO,
-C_SessionCancel). Opening, closing, login and logout are the core's (``core.sessions``)."""
+C_SessionCancel, C_GetSessionValidationFlags, the saved operation state). Opening, closing, login
+and logout are the core's (``core.sessions``), saving and restoring operations too
+(``core.opstate``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from softhsm_py import errors
 from softhsm_py.constants import MechanismFlag
@@ -65,3 +69,18 @@ def cancel(lib: Library, handle: int, flags: int) -> None:
             if flags & bit:
                 for kind in kinds:
                     session.end(kind)
+
+
+def get_operation_state(lib: Library, handle: int, out: Any) -> None:
+    """C_GetOperationState: ``out`` follows 5.2 (``pkcs11.crypto.Output``)."""
+    from softhsm_py.core import opstate  # loads the object layer: not at module start
+
+    out.deliver(opstate.save(lib, handle))
+
+
+def set_operation_state(
+    lib: Library, handle: int, state: bytes, encryption_key: int, authentication_key: int
+) -> None:
+    from softhsm_py.core import opstate
+
+    opstate.restore(lib, handle, state, encryption_key, authentication_key)

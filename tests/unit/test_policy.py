@@ -6,7 +6,7 @@ from functools import cache
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, rsa, x25519
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -52,6 +52,8 @@ def templates() -> dict[tuple[int, int | None], dict[int, Any]]:
 
     ed_pub, ed_priv = raw(ed)
     x_pub, x_priv = raw(x)
+    dsa = mldsa.MLDSA44PrivateKey.generate()
+    kem = mlkem.MLKEM768PrivateKey.generate()
     point = e.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
     p256 = bytes.fromhex("06082a8648ce3d030107")
     pub, priv, sec = O.PUBLIC_KEY, O.PRIVATE_KEY, O.SECRET_KEY
@@ -80,6 +82,10 @@ def templates() -> dict[tuple[int, int | None], dict[int, Any]]:
         (sec, KeyType.GENERIC_SECRET): {A.VALUE: b"secret"},
         (sec, KeyType.CHACHA20): {A.VALUE: bytes(range(32))},
         **{(sec, kt): {A.VALUE: b"mac key"} for kt in (*HMAC_KEY_TYPES, KeyType.HKDF)},
+        (pub, KeyType.ML_DSA): {A.PARAMETER_SET: 1, A.VALUE: dsa.public_key().public_bytes_raw()},
+        (priv, KeyType.ML_DSA): {A.PARAMETER_SET: 1, A.SEED: dsa.private_bytes_raw()},
+        (pub, KeyType.ML_KEM): {A.PARAMETER_SET: 2, A.VALUE: kem.public_key().public_bytes_raw()},
+        (priv, KeyType.ML_KEM): {A.PARAMETER_SET: 2, A.SEED: kem.private_bytes_raw()},
     }
     full = {}
     for (cls, kt), t in out.items():

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from softhsm_py import errors
 from softhsm_py.core.runtime import Library
 from softhsm_py.core.tokens import session_of
-from softhsm_py.pkcs11.abi.entries import Chapter, Out, entry, mechanism_in
+from softhsm_py.pkcs11.abi.entries import Chapter, Out, entry, mechanism_in, not_supported
 from softhsm_py.pkcs11.abi.marshal import Marshal
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def _not_supported(lib: Library, hSession: int) -> None:
     raise errors.FunctionNotSupported()
 
 
-@entry
+@not_supported
 def C_WrapKeyAuthenticated(
     lib: Library,
     m: Marshal,
@@ -169,7 +169,7 @@ def C_WrapKeyAuthenticated(
     _not_supported(lib, hSession)
 
 
-@entry
+@not_supported
 def C_UnwrapKeyAuthenticated(
     lib: Library,
     m: Marshal,

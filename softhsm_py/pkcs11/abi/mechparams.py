@@ -271,9 +271,11 @@ def parse_message_param(
 ) -> tuple[Any, MessageOut | None]:
     """The parameter of one message of a message-based operation with ``mech``: an AEAD's
     message parameter with where its outputs go, or (for a signature) the mechanism's own
-    parameter type, parsed as a CK_MECHANISM's would be."""
+    parameter type, parsed as a CK_MECHANISM's would be; none (length 0) keeps the Init's."""
     kind = registry.message_param_type(mech)
     parser = MESSAGE_PARSERS.get(kind) if kind is not None else None
     if parser is not None:
         return parser(ffi, pParameter, int(ulParameterLen))
+    if int(ulParameterLen) == 0:
+        return None, None  # no parameter of its own: the Init's applies
     return parse_param(ffi, mech, pParameter, ulParameterLen), None
