@@ -53,8 +53,11 @@ TSB_NAMES = {"GENERIC_SECRET": "HMACSHA256"}
 
 def json_view(info: KeyInfo, attested: str | None) -> KeyAttributesDto:
     """Names and OIDs are the core's (``KeyInfo.algorithm`` etc.), the same the XML states."""
-    # the TSB reports no keySize for curve keys (the curve says it) and bits otherwise
-    curve_key = info.key_type in (KeyType.EC, KeyType.EC_EDWARDS, KeyType.EC_MONTGOMERY)
+    # the TSB reports no keySize for curve keys (the curve says it) nor for post-quantum keys
+    # (the parameter set does), and bits otherwise
+    curve_key = info.key_type in (
+        KeyType.EC, KeyType.EC_EDWARDS, KeyType.EC_MONTGOMERY, KeyType.ML_DSA, KeyType.ML_KEM
+    )  # fmt: skip
     return KeyAttributesDto(
         label=info.name,
         id=None,
