@@ -22,11 +22,13 @@ def _flag(attrs: dict[int, Any], attr: int) -> bool | None:
 
 def flags(info: KeyInfo) -> KeyAttributesFlags:
     a = info.attrs
+    # a KEM's unwrap is its decapsulation (keyspecs.KEM_USAGE_ATTRS)
+    unwrap = Attribute.DECAPSULATE if info.key_type == KeyType.ML_KEM else Attribute.UNWRAP
     return KeyAttributesFlags(
         decrypt=_flag(a, Attribute.DECRYPT),
         sign=_flag(a, Attribute.SIGN),
         ekaSign=None,
-        unwrap=_flag(a, Attribute.UNWRAP),
+        unwrap=_flag(a, unwrap),
         derive=_flag(a, Attribute.DERIVE),
         sensitive=_flag(a, Attribute.SENSITIVE),
         alwaysSensitive=_flag(a, Attribute.ALWAYS_SENSITIVE),
