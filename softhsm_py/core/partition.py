@@ -101,13 +101,15 @@ class Partition:
         """The key objects called ``name``, by class; KeyNameAmbiguous if a class has several."""
         if name in RESERVED:
             return {}
+        wanted = frozenset(int(cls) for cls in classes)
         out: dict[int, tuple[int, Attrs]] = {}
-        for cls in classes:
-            found = self._found({A.LABEL: name.encode(), A.CLASS: cls})
-            if len(found) > 1:
+        for handle, attrs in self._found({A.LABEL: name.encode()}):  # one find: the label's index
+            cls = int(attrs.get(A.CLASS, -1))
+            if cls not in wanted:
+                continue
+            if cls in out:
                 raise errors.KeyNameAmbiguous()
-            if found:
-                out[cls] = found[0]
+            out[cls] = (handle, attrs)
         return out
 
     def _key(self, name: str) -> tuple[int, Attrs, Attrs | None]:

@@ -77,21 +77,14 @@ def _algorithm(key: PrivateKey, hash_name: str | None) -> SigningHash | None:
         raise errors.MechanismInvalid() from None
 
 
-def _extensions(
-    builder: Any,
-    *,
-    is_ca: bool,
-    key_usage: Iterable[str],
-    extended: Iterable[str],
-    critical_usage: bool = True,
-) -> Any:
-    builder = builder.add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+def _usages(builder: Any, key_usage: Iterable[str], extended: Iterable[str]) -> Any:
+    """``builder`` (a certificate's or a request's) with KeyUsage (critical, as the TSB marks it)
+    and ExtendedKeyUsage for the names given; ArgumentsBad for a name we do not know."""
     usages = set(key_usage)
     if usages:
         if not usages <= set(KEY_USAGES):
             raise errors.ArgumentsBad()
-        flags = {name: name in usages for name in KEY_USAGES}
-        builder = builder.add_extension(x509.KeyUsage(**flags), critical=critical_usage)
+        builder = builder.add_extension(x509.KeyUsage(**{n: n in usages for n in KEY_USAGES}), critical=True)
     ekus = list(dict.fromkeys(extended))
     if ekus:
         try:
@@ -144,7 +137,8 @@ def certificate(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public),  # type: ignore[arg-type]
             critical=False,
         )
-    builder = _extensions(builder, is_ca=is_ca, key_usage=key_usage, extended=extended_key_usage)
+    builder = builder.add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+    builder = _usages(builder, key_usage, extended_key_usage)
     cert = builder.sign(issuer_key, _algorithm(issuer_key, hash_name))
     return cert.public_bytes(serialization.Encoding.DER)
 
@@ -207,21 +201,7 @@ def request(
 ) -> bytes:
     """A DER PKCS#10 request signed by ``key`` (KeyUsage marked critical, as the TSB does)."""
     builder = x509.CertificateSigningRequestBuilder().subject_name(_name(subject))
-    usages = set(key_usage)
-    if usages:
-        if not usages <= set(KEY_USAGES):
-            raise errors.ArgumentsBad()
-        builder = builder.add_extension(
-            x509.KeyUsage(**{name: name in usages for name in KEY_USAGES}), critical=True
-        )
-    ekus = list(dict.fromkeys(extended_key_usage))
-    if ekus:
-        try:
-            builder = builder.add_extension(
-                x509.ExtendedKeyUsage([EXTENDED_KEY_USAGES[e] for e in ekus]), critical=False
-            )
-        except KeyError:
-            raise errors.ArgumentsBad() from None
+    builder = _usages(builder, key_usage, extended_key_usage)
     csr = builder.sign(key, _algorithm(key, hash_name))
     return csr.public_bytes(serialization.Encoding.DER)
 
