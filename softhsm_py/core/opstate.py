@@ -89,13 +89,16 @@ def _unique_id(rt: Runtime, session: Session, key_handle: int) -> str:
 
 
 def save(lib: Library, handle: int) -> bytes:
-    """The session's saveable operations as one sealed state."""
+    """The session's saveable operations as one sealed state. Read under the session's lock (a
+    step of another thread is whole or not begun), keys looked up under the library's: never
+    both at once, in the order the crypto steps take them."""
     with lib.lock:
-        rt, session = session_of(lib, handle)
-        active = session.operations
+        _, session = session_of(lib, handle)
+    with session.lock:
+        active = dict(session.operations)
         if any(kind in active for kind in _NEVER):
             raise errors.StateUnsaveable()
-        saved = []
+        taken = []
         for kind in _SAVEABLE:
             operation = active.get(kind)
             if operation is None:
@@ -107,19 +110,22 @@ def save(lib: Library, handle: int) -> bytes:
                 or operation.stage not in (0, _UPDATE_STAGE)
             ):
                 raise errors.StateUnsaveable()
-            key = _unique_id(rt, session, operation.key_handle) if kind is not OpKind.DIGEST else None
-            saved.append(
-                {
-                    "kind": kind.value,
-                    "mech": operation.mechanism,
-                    "param": _encode(operation.param),
-                    "key": key,
-                    "data": bytes(transcript).hex(),
-                    "stage": operation.stage,
-                }
-            )
-        if not saved:
-            raise errors.OperationNotInitialized()
+            taken.append((kind, operation, bytes(transcript)))
+    if not taken:
+        raise errors.OperationNotInitialized()
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        saved = [
+            {
+                "kind": kind.value,
+                "mech": operation.mechanism,
+                "param": _encode(operation.param),
+                "key": _unique_id(rt, session, operation.key_handle) if kind is not OpKind.DIGEST else None,
+                "data": data.hex(),
+                "stage": operation.stage,
+            }
+            for kind, operation, data in taken
+        ]
         serial = session.token.serial
         state_key = rt.state_key
     body = json.dumps({"ops": saved}, separators=(",", ":")).encode()
