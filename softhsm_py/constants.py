@@ -410,6 +410,7 @@ if TYPE_CHECKING:
     from softhsm_py.constants_more import MGF as MGF
     from softhsm_py.constants_more import CertificateCategory as CertificateCategory
     from softhsm_py.constants_more import CertificateType as CertificateType
+    from softhsm_py.constants_more import DkmLengthMethod as DkmLengthMethod
     from softhsm_py.constants_more import GeneratorFunction as GeneratorFunction
     from softhsm_py.constants_more import HardwareFeatureType as HardwareFeatureType
     from softhsm_py.constants_more import HedgeType as HedgeType
@@ -423,15 +424,16 @@ if TYPE_CHECKING:
     from softhsm_py.constants_more import Pbkdf2Prf as Pbkdf2Prf
     from softhsm_py.constants_more import Pbkdf2SaltSource as Pbkdf2SaltSource
     from softhsm_py.constants_more import PkcsOaepSource as PkcsOaepSource
+    from softhsm_py.constants_more import PrfDataType as PrfDataType
     from softhsm_py.constants_more import Profile as Profile
     from softhsm_py.constants_more import SecurityDomain as SecurityDomain
     from softhsm_py.constants_more import SessionValidationFlag as SessionValidationFlag
 
 _MORE = (
     "CertificateType", "CertificateCategory", "SecurityDomain", "HardwareFeatureType", "Profile",
-    "KeyType", "MGF", "KDF", "PkcsOaepSource", "Pbkdf2SaltSource", "Pbkdf2Prf", "GeneratorFunction",
-    "HkdfSaltType", "Notification", "InterfaceFlag", "OtpFlag", "MLDSAParameterSet", "MLKEMParameterSet",
-    "HedgeType", "SessionValidationFlag",
+    "KeyType", "MGF", "KDF", "PkcsOaepSource", "Pbkdf2SaltSource", "Pbkdf2Prf", "PrfDataType",
+    "DkmLengthMethod", "GeneratorFunction", "HkdfSaltType", "Notification", "InterfaceFlag", "OtpFlag",
+    "MLDSAParameterSet", "MLKEMParameterSet", "HedgeType", "SessionValidationFlag",
 )  # fmt: skip
 _LAZY = {"Mechanism": "softhsm_py.constants_mechanisms"} | dict.fromkeys(_MORE, "softhsm_py.constants_more")
 

@@ -22,6 +22,7 @@ from typing import Any
 from softhsm_py import errors
 from softhsm_py.config import Config
 from softhsm_py.constants import Attribute as A
+from softhsm_py.constants import Mechanism as CKM
 from softhsm_py.constants import ObjectClass, SessionFlag, UserType
 from softhsm_py.constants import VendorAttribute as V
 from softhsm_py.core import attestation, keys, keytypes, operations, passwords, random, sessions, startup
@@ -41,6 +42,7 @@ _KEY_CLASSES = (_SECRET, _PRIVATE, _PUBLIC)
 # Which object of a named key an operation uses.
 _PRIVATE_SIDE = frozenset({OpKind.SIGN, OpKind.DECRYPT, OpKind.SIGN_RECOVER})
 RESERVED = frozenset({"attestation-key"})  # core.attestation's key and certificate
+_DSA_KEY_PAIR_GEN, _DSA_PARAMETER_GEN = CKM.DSA_KEY_PAIR_GEN, CKM.DSA_PARAMETER_GEN
 
 
 class Exported:
@@ -207,6 +209,8 @@ class Partition:
     ) -> KeyInfo:
         """A key pair called ``name`` (templates as decoded PKCS#11 attributes)."""
         self._check_free(name)
+        if mechanism.type == _DSA_KEY_PAIR_GEN and A.PRIME_BITS in public and A.PRIME not in public:
+            public = self._with_dsa_domain(public)
         ident = private.get(A.ID) or public.get(A.ID) or os.urandom(8).hex().encode()
         pub_t = self._named_template(public, name, ident, False)
         priv_t = self._named_template(private, name, ident, True)
@@ -215,6 +219,25 @@ class Partition:
         )
         self._settle(name, list(handles))
         return self._info(name)
+
+    def _with_dsa_domain(self, public: Attrs) -> Attrs:
+        """A DSA key pair asked for by size (CKA_PRIME_BITS, what a TSB client gives) gets its
+        domain made first, as python-pkcs11's generate_keypair(KeyType.DSA, bits) does:
+        CKM_DSA_KEY_PAIR_GEN takes the domain (PRIME, SUBPRIME, BASE), not a size (3.0, 2.2)."""
+        template: Attrs = {
+            A.CLASS: ObjectClass.DOMAIN_PARAMETERS,
+            A.TOKEN: False,
+            A.PRIME_BITS: public[A.PRIME_BITS],
+        }
+        handle = keys.generate_key(self.lib, self.handle, Mechanism(_DSA_PARAMETER_GEN), template)
+        try:
+            with self.lib.lock:
+                rt, session = session_of(self.lib, self.handle)
+                domain = objects.attrs_of(rt, session, rt.handles.get(handle))
+                values: Attrs = {a: domain[a] for a in (A.PRIME, A.SUBPRIME, A.BASE)}
+        finally:
+            self._remove([handle])
+        return {**{a: v for a, v in public.items() if a != A.PRIME_BITS}, **values}
 
     def generate_secret(
         self, name: str, mechanism: Mechanism, template: Attrs, *, password: bytes | None = None

@@ -2,8 +2,9 @@
 
 A mechanism is one decorated class; C_GetMechanismList / C_GetMechanismInfo read ``infos()``, so
 only what is implemented is listed. Key sizes are bits for RSA / EC / Edwards / Montgomery and
-bytes for AES, ChaCha20 and generic secrets, and the public key's length in bytes for ML-DSA and
-ML-KEM, as the spec's mechanism tables state.
+bytes for AES, ChaCha20 and generic secrets, as the spec's mechanism tables state (bits for DSA
+and DH primes; bytes for DES2 / DES3 and Camellia keys; the public key's length in bytes for
+ML-DSA and ML-KEM).
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ _IMPLS: dict[int, MechanismImpl] = {}
 _INFOS: dict[int, MechInfo] = {}
 _PARAMS: dict[int, ParamType | None] = {}
 _MESSAGE_PARAMS: dict[int, ParamType | None] = {}
-_FAMILIES = ("digest", "hmac", "aes", "chacha", "rsa", "ec", "eddsa", "kdf", "keygen", "mldsa", "mlkem")
+_FAMILIES = (
+    "digest", "hmac", "aes", "chacha", "rsa", "ec", "eddsa", "kdf", "keygen",
+    "des", "camellia", "dsa", "dh", "kdf_simple", "sp800_108", "pbkdf2", "mldsa", "mlkem",
+)  # fmt: skip
 _loaded = False
 
 C = type[MechanismImpl]

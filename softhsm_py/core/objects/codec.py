@@ -2,7 +2,7 @@
 
 Every attribute type softhsm-py supports has one value kind here. A type that is not listed
 (vendor types, the PKCS#11 3.1/3.2 types of objects we do not implement such as
-CKA_PUBLIC_CRC64_VALUE 0x636 or the validation attributes, DSA/DH/OTP parts) is
+CKA_PUBLIC_CRC64_VALUE 0x636 or the validation attributes, X9.42 DH/KEA/OTP parts) is
 CKR_ATTRIBUTE_TYPE_INVALID.
 
 In-memory values (docs/internals.md): bool, int, bytes (byte arrays, UTF-8 strings, big-endian
@@ -69,6 +69,8 @@ KINDS: dict[int, Kind] = {
     A.PRIME_1: _I, A.PRIME_2: _I, A.EXPONENT_1: _I, A.EXPONENT_2: _I, A.COEFFICIENT: _I,
     # EC, EC_EDWARDS, EC_MONTGOMERY
     A.EC_PARAMS: _Y, A.EC_POINT: _Y,
+    # DSA and PKCS #3 DH keys and domain parameters
+    A.PRIME: _I, A.SUBPRIME: _I, A.BASE: _I, A.PRIME_BITS: _U, A.SUBPRIME_BITS: _U, A.VALUE_BITS: _U,
     # 3.2: key encapsulation (every public / private key), ML-DSA and ML-KEM
     A.ENCAPSULATE: _B, A.DECAPSULATE: _B,
     A.ENCAPSULATE_TEMPLATE: Kind.TEMPLATE, A.DECAPSULATE_TEMPLATE: Kind.TEMPLATE,

@@ -216,6 +216,9 @@ def _set_token_attributes(obj: Attrs, origin: Origin, mechanism: int | None, bas
     cls = obj[A.CLASS]
     if cls not in keytypes.KEY_CLASSES:
         return
+    if cls == ObjectClass.DOMAIN_PARAMETERS:
+        obj[A.LOCAL] = origin is Origin.GENERATE  # 4.11: made on the token (copies keep theirs)
+        return
     obj[V.CREATED] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()).encode()
     generated = origin is Origin.GENERATE
     if generated and mechanism is None:
@@ -283,7 +286,7 @@ def _protected(current: Attrs) -> bool:
 
 def read(current: Attrs, attr: int) -> Any:
     """One attribute for C_GetAttributeValue."""
-    codec.kind(attr)  # unknown types (vendor, 3.2's 0x633) are invalid for every object
+    codec.kind(attr)  # unknown types (vendor, 3.2's 0x636) are invalid for every object
     spec = table_for(current).get(attr)
     if spec is None or attr not in current:
         raise AttributeTypeInvalid()
