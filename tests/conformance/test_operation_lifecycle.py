@@ -280,3 +280,15 @@ def test_find_with_one_attribute_twice_finds_nothing(t: Token) -> None:
     t.ok("C_FindObjectsFinal")
     assert int(count[0]) == 0
     assert len(find(t.m, t.h, {Attribute.LABEL: b"a"})) == 1
+
+
+@spec_departure("SoftHSMv2", clause="3.0 5.14: message-based signing (a 2.40 module)")
+def test_message_init_with_null_mechanism_terminates(t: Token) -> None:
+    """The same for the message-based functions (also found by the fuzzer)."""
+    t.m.require_3_0()
+    key = t.secret(KEY, KeyType.GENERIC_SECRET)
+    sig, n = ffi.new("CK_BYTE[64]"), ffi.new("CK_ULONG *", 64)
+    t.ok("C_MessageSignInit", mech(Mechanism.SHA256_HMAC).ptr, key)
+    assert t.rv("C_MessageSignInit", ffi.NULL, key) == "OK"  # terminated
+    assert t.rv("C_SignMessage", ffi.NULL, 0, cbytes(b"data"), 4, sig, n) == "OPERATION_NOT_INITIALIZED"
+    assert t.rv("C_MessageSignInit", ffi.NULL, key) == "OK"  # nothing to terminate

@@ -40,7 +40,7 @@ TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
 
 from support.constants import Mechanism, rv_name  # noqa: E402
-from support.pkcs11 import FUNCTIONS, NATIVE, default_module_path, softhsm_py_config  # noqa: E402
+from support.pkcs11 import FUNCTIONS_32, NATIVE, V3_2_ONLY, default_module_path, softhsm_py_config  # noqa: E402
 from support.return_codes import documented  # noqa: E402
 
 HUGE = (2**63, 2**64 - 1)  # lengths no memory has: refused unread
@@ -72,6 +72,9 @@ STRUCTS = {
 }
 
 
+OUT_ULONGS = frozenset(
+    {"CK_SESSION_HANDLE_PTR", "CK_OBJECT_HANDLE_PTR", "CK_SLOT_ID_PTR", "CK_ULONG_PTR", "CK_FLAGS_PTR"}
+)
 ARRAYS = {
     "CK_SLOT_ID_PTR": "CK_SLOT_ID",
     "CK_MECHANISM_TYPE_PTR": "CK_MECHANISM_TYPE",
@@ -99,7 +102,7 @@ def params_of(text: str) -> list[tuple[str, str]]:
     return out
 
 
-SIGNATURES = {name: params_of(params) for name, params, _ in FUNCTIONS}
+SIGNATURES = {name: params_of(params) for name, params, _ in FUNCTIONS_32}
 
 
 def struct_sizes(ffi: Any) -> set[int]:
@@ -146,6 +149,10 @@ class Sequence:
 
     def input_pair(self, name: str) -> tuple[Any, int]:
         r = self.rng
+        if name == "pParameter":  # a message's parameter: a struct with pointers, as a mechanism's
+            if r.random() < 0.3:
+                return self.ffi.NULL, r.choice([0, 0, 16, *HUGE])
+            return self.blob()
         if name in ("pPin", "pOldPin", "pNewPin"):
             pin = r.choice([USER_PIN, SO_PIN, b"", b"1", r.randbytes(r.randrange(64)), b"x" * 300])
             if r.random() < 0.85:
@@ -423,7 +430,11 @@ class Sequence:
         if ctype == "CK_USER_TYPE":
             return r.choice([0, 1, 1, 2, 3, self.ulong()])
         if ctype == "CK_FLAGS":
-            return r.choice([0, 1, 2, 4, 6, 6, 6, self.ulong()])
+            flags = r.choice([0, 1, 2, 4, 6, 6, 6, self.ulong()])
+            # A blocking wait lasts until a token comes or goes: never, in the fuzzer's store.
+            return flags | 1 if function == "C_WaitForSlotEvent" else flags
+        if ctype == "CK_SESSION_VALIDATION_FLAGS_TYPE":
+            return r.choice([0, 1, self.ulong()])
         if ctype == "CK_BBOOL":
             return r.choice([0, 1])
         if ctype == "CK_ULONG":
@@ -434,8 +445,19 @@ class Sequence:
             return ffi.NULL
         if ctype.endswith("_INFO_PTR"):
             return self.struct(ctype[: -len("_PTR")])
-        if ctype in ("CK_SESSION_HANDLE_PTR", "CK_OBJECT_HANDLE_PTR", "CK_SLOT_ID_PTR", "CK_ULONG_PTR"):
+        if ctype in (
+            "CK_SESSION_HANDLE_PTR",
+            "CK_OBJECT_HANDLE_PTR",
+            "CK_SLOT_ID_PTR",
+            "CK_ULONG_PTR",
+            "CK_FLAGS_PTR",
+        ):
             return self.out_ulong()
+        if ctype == "CK_ASYNC_DATA_PTR":
+            return self.struct("CK_ASYNC_DATA")
+        if name == "pFunctionName":
+            text = r.choice([b"C_Sign", b"", r.randbytes(6).replace(b"\0", b"x")])
+            return ffi.NULL if r.random() < 0.3 else self.buf(len(text) + 1, text + b"\0")
         if ctype in ("CK_VOID_PTR_PTR", "CK_INTERFACE_PTR_PTR"):
             pointee = "void **" if ctype == "CK_VOID_PTR_PTR" else "CK_INTERFACE **"
             p = ffi.new(pointee) if r.random() < 0.9 else ffi.NULL
@@ -530,7 +552,11 @@ def child(module: str, first: int, count: int, calls: int) -> None:
 
     m = Module(module)
     sizes = struct_sizes(m.ffi)
-    names = [name for name, _, _ in FUNCTIONS if name in m._in_list or m.has_symbol(name)]
+    names = [
+        name
+        for name, _, _ in FUNCTIONS_32
+        if (m.fl32 is not None if name in V3_2_ONLY else name in m._in_list or m.has_symbol(name))
+    ]
     weights = [weight(name) for name in names]
     prepare(m)
     for seed in range(first, first + count):

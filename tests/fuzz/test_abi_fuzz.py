@@ -35,5 +35,5 @@ def test_abi_fuzz(request: pytest.FixtureRequest) -> None:
     assert not tally.hangs, tally.hangs
     assert not tally.undocumented, dict(tally.undocumented)
     assert not tally.internal, dict(tally.internal)
-    assert summary["functions_called"] >= 90, summary  # every forwarded function and the discovery ones
+    assert summary["functions_called"] >= 100, summary  # every function of the 3.2 list
     print(f"\nfuzzed: {summary}")
