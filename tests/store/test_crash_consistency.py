@@ -172,11 +172,18 @@ class Crashes:
             so_failures={"0": 0, "1": 0},
         )
 
+    def log_tail(self) -> str:
+        """The end of the module's log, for a failure message (an internal error's traceback)."""
+        log = Path(self.env["SOFTHSM_PY_CONF"]).parent / "softhsm-py.log"
+        return "\nthe module's log ends:\n" + log.read_text()[-3000:] if log.exists() else ""
+
     def run(self, *args: str) -> dict[str, Any]:
         proc = subprocess.run(
             [sys.executable, str(WORKER), *args], env=self.env, capture_output=True, text=True, timeout=300
         )
-        assert proc.returncode == 0, f"{args[0]}: status {proc.returncode}\n{proc.stderr[-4000:]}"
+        assert proc.returncode == 0, (
+            f"{args[0]}: status {proc.returncode}\n{proc.stderr[-4000:]}{self.log_tail()}"
+        )
         assert "Traceback" not in proc.stderr, proc.stderr
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -266,7 +273,7 @@ class Crashes:
                 start, kind, args = begun.pop(n)
                 self.durations.setdefault(kind, []).append(at - start)
                 expected = "PIN_INCORRECT" if kind == "badlogin" else "OK"
-                assert rest == expected, f"round {number}: {kind} {args} returned CKR_{rest}"
+                assert rest == expected, f"round {number}: {kind} {args} returned CKR_{rest}{self.log_tail()}"
                 model = model.after(kind, args, rest)
                 inflight = None
         landed = inflight[0] if inflight else "-"
@@ -286,7 +293,7 @@ class Crashes:
         inflight: tuple[str, dict[str, Any]] | None,
         check: dict[str, Any],
     ) -> None:
-        where = f"seed {SEED}, {self.report[-1]}"
+        where = f"seed {SEED}, {self.report[-1]}{self.log_tail()}"
         assert check["integrity"] == "ok", f"{where}: {check['integrity']}"
         found = found_objects(check)
         candidates = [before] if after is before else [before, after]
