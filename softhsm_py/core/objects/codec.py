@@ -70,6 +70,7 @@ KINDS: dict[int, Kind] = {
     A.EC_PARAMS: _Y, A.EC_POINT: _Y,
     # softhsm-py's own (constants.VendorAttribute)
     V.CREATED: _S, V.PASSWORD: _Y, V.PASSWORD_FAILURES: _U, V.ATTESTATION: _B,
+    V.SKA_POLICY: _Y, V.SKA_BLOCKED: _B, V.TIMESTAMP: _B,
 }  # fmt: skip
 
 
