@@ -70,8 +70,9 @@ def _public(spki: bytes) -> Any:
         key = serialization.load_der_public_key(spki)
     except Exception:  # any parse failure of the caller's bytes
         raise errors.PublicKeyInvalid() from None
-    if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey, ed25519.Ed25519PublicKey,
-                            ed448.Ed448PublicKey)):  # fmt: skip
+    if not isinstance(
+        key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)
+    ):
         raise errors.PublicKeyInvalid()  # DSA, X25519...: no approver signs with those
     return key
 

@@ -7,6 +7,10 @@ workers = 2                        # uvicorn worker processes, all on the same s
 tls_certificate = "server.crt"     # PEM; with tls_key. Unset: a self-signed certificate is made
 tls_key = "server.key"             #   on first start in <token_dir>/rest-tls/ (fingerprint printed)
 plain_http = false                 # true: no TLS; refused unless the address is loopback
+ska_scheduler_interval = 10        # s between rounds of the multi-authorization scheduler (0: off)
+ska_retention_days = 30            # finished requests are deleted after this many days
+approver_timestamp_max_age = 600   # s an approver's signed timestamp stays good (TSB default)
+approver_timestamp_max_future = 0  # s it may be ahead of the server's clock (TSB default)
 
 [[rest.partitions]]                # the tokens served, by label
 label = "demo"
@@ -36,7 +40,17 @@ DEV_PIN_ENV = "SOFTHSM_PY_PIN"
 DEFAULT_LISTEN = "127.0.0.1:8443"
 MAX_WORKERS = 64
 
-_TABLE_KEYS = frozenset({"listen", "workers", "tls_certificate", "tls_key", "plain_http", "partitions"})
+_TABLE_KEYS = frozenset(
+    {"listen", "workers", "tls_certificate", "tls_key", "plain_http", "partitions", "ska_scheduler_interval",
+     "ska_retention_days", "approver_timestamp_max_age", "approver_timestamp_max_future"}
+)  # fmt: skip
+#: [rest] keys of whole numbers >= 0, their defaults (RestSettings) and upper bounds
+_COUNTS = {
+    "ska_scheduler_interval": 3600,
+    "ska_retention_days": 36500,
+    "approver_timestamp_max_age": 86400,
+    "approver_timestamp_max_future": 3600,
+}
 _PARTITION_KEYS = frozenset({"label", "pin_env", "pin_file"})
 
 
@@ -77,6 +91,10 @@ class RestSettings:
     dev: bool = False
     partitions: tuple[PartitionSource, ...] = field(default_factory=tuple)
     tls_dir: str | None = None  # where a self-signed certificate is kept
+    ska_scheduler_interval: int = 10
+    ska_retention_days: int = 30
+    approver_timestamp_max_age: int = 600
+    approver_timestamp_max_future: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -206,6 +224,13 @@ def load(config: Config) -> RestSettings:
             p = Path(pin_file).expanduser()
             pin_file = str(p if p.is_absolute() else (base / p).resolve())
         parts.append(PartitionSource(label, pin_env, pin_file))
+    counts: dict[str, Any] = {}
+    for key, most in _COUNTS.items():
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+                raise ConfigError(f"{where} '{key}' must be a whole number from 0 to {most}")
+            counts[key] = value
     return RestSettings(
         host=host,
         port=port,
@@ -215,6 +240,7 @@ def load(config: Config) -> RestSettings:
         plain_http=plain,
         partitions=tuple(parts),
         tls_dir=str(config.token_dir / "rest-tls"),
+        **counts,
     )
 
 

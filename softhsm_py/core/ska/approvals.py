@@ -10,7 +10,9 @@ clock (``policy.satisfied``). A request's state in a database is never taken for
 
 from __future__ import annotations
 
+import datetime
 import functools
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +39,14 @@ _FIND_TIMESTAMP_KEY: dict[int, Any] = {
 _POLICY, _BLOCKED, _LABEL = int(V.SKA_POLICY), int(V.SKA_BLOCKED), int(A.LABEL)
 #: the rule that governs each operation
 RULE_OF = {
-    Op.SIGN: "use", Op.DECRYPT: "use", Op.UNWRAP: "use", Op.CERTIFICATE: "use",
-    Op.BLOCK: "block", Op.UNBLOCK: "unblock", Op.MODIFY: "modify",
-}  # fmt: skip
+    Op.SIGN: "use",
+    Op.DECRYPT: "use",
+    Op.UNWRAP: "use",
+    Op.CERTIFICATE: "use",
+    Op.BLOCK: "block",
+    Op.UNBLOCK: "unblock",
+    Op.MODIFY: "modify",
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,15 @@ class Approval:
     digest: str | None
     public_key: bytes | None = None
     certificate: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Presented:
+    """What a caller brings for a key with a policy: a request's token (None: none) and the
+    approvals over it."""
+
+    token: bytes | None
+    approvals: tuple[Approval, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -203,9 +219,33 @@ def check(
         raise errors.ApprovalRequired()
 
 
-def from_signed(signed: Sequence[bytes]) -> tuple[bytes | None, tuple[Approval, ...]]:
-    """(token, approvals) of ``signedApprovals`` (TSB.md 6.6): every approval must sign the same
-    token; ApprovalInvalid for one that does not parse."""
+def authenticate(
+    timestamp: str, signature: bytes, digest: str | None, approver: Approval, max_age: int, max_future: int
+) -> bytes:
+    """An approver's proof of possession (TSB.md 6.3): its signature over the UTF-8 bytes of an
+    ISO-8601 ``timestamp`` with a time zone, no older than ``max_age`` seconds and no more than
+    ``max_future`` ahead of the core's clock. Its key (SPKI); TimestampOff or
+    ApproverUnauthenticated."""
+    try:
+        when = datetime.datetime.fromisoformat(timestamp)
+    except ValueError:
+        raise errors.TimestampOff() from None
+    if when.tzinfo is None:
+        raise errors.TimestampOff()  # a time without its zone says no time
+    skew = when.timestamp() - time.time()
+    if skew > max_future or -skew > max_age:
+        raise errors.TimestampOff()
+    try:
+        spki = approver_key(approver)
+        signatures.verify(spki, timestamp.encode("utf-8"), signature, digest)
+    except (errors.SignatureInvalid, errors.PublicKeyInvalid):
+        raise errors.ApproverUnauthenticated() from None
+    return spki
+
+
+def from_signed(signed: Sequence[bytes]) -> Presented:
+    """The token and approvals of ``signedApprovals`` (TSB.md 6.6): every approval must sign the
+    same token; ApprovalInvalid for one that does not parse."""
     token: bytes | None = None
     approvals = []
     for raw in signed:
@@ -223,7 +263,7 @@ def from_signed(signed: Sequence[bytes]) -> tuple[bytes | None, tuple[Approval, 
                 signature, None if kind.startswith("Ed") else digest, parsed.public_key, parsed.certificate
             )
         )
-    return token, tuple(approvals)
+    return Presented(token, tuple(approvals))
 
 
 __all__ = [
@@ -231,8 +271,10 @@ __all__ = [
     "TIMESTAMP_LABEL",
     "Approval",
     "Authorization",
+    "Presented",
     "approver_key",
     "approvers_of",
+    "authenticate",
     "bound_token",
     "check",
     "from_signed",

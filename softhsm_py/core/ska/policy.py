@@ -384,8 +384,12 @@ def _attr(name: str | None) -> str:
 def xml_lines(policy: Policy, blocked: bool, indent: str = "\t") -> list[str]:
     """The attestation statement's ``<policy>`` element (TSB.md 5), one line per element."""
     i1, i2, i3, i4, i5 = (indent * n for n in range(1, 6))
-    lines = [f"{i1}<policy>", f"{i2}<key_status>", f"{i3}<blocked>{'true' if blocked else 'false'}</blocked>",
-             f"{i2}</key_status>"]  # fmt: skip
+    lines = [
+        f"{i1}<policy>",
+        f"{i2}<key_status>",
+        f"{i3}<blocked>{'true' if blocked else 'false'}</blocked>",
+        f"{i2}</key_status>",
+    ]
     for which in RULES:
         tag = RULE_NAMES[which][1]
         rule = policy.rule(which)
@@ -393,8 +397,11 @@ def xml_lines(policy: Policy, blocked: bool, indent: str = "\t") -> list[str]:
             continue
         lines.append(f"{i2}<{tag}>")
         for t in rule.tokens:
-            lines += [f"{i3}<token{_attr(t.name)}>", f"{i4}<timelock>{t.timelock}</timelock>",
-                      f"{i4}<timeout>{t.timeout}</timeout>"]  # fmt: skip
+            lines += [
+                f"{i3}<token{_attr(t.name)}>",
+                f"{i4}<timelock>{t.timelock}</timelock>",
+                f"{i4}<timeout>{t.timeout}</timeout>",
+            ]
             for g in t.groups:
                 lines += [f"{i4}<group{_attr(g.name)}>", f"{i5}<quorum>{g.quorum}</quorum>"]
                 for a in g.approvers:

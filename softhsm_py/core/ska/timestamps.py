@@ -41,13 +41,28 @@ def _private_keys(part: Partition) -> list[int]:
 
 def _make_key(part: Partition) -> None:
     ident = b"timestamp"
-    public: dict[int, Any] = {A.TOKEN: True, A.LABEL: LABEL.encode(), A.ID: ident, A.EC_PARAMS: _P256,
-                              A.VERIFY: True, A.MODIFIABLE: False, A.DESTROYABLE: False}  # fmt: skip
+    public: dict[int, Any] = {
+        A.TOKEN: True,
+        A.LABEL: LABEL.encode(),
+        A.ID: ident,
+        A.EC_PARAMS: _P256,
+        A.VERIFY: True,
+        A.MODIFIABLE: False,
+        A.DESTROYABLE: False,
+    }
     private: dict[int, Any] = {
-        A.TOKEN: True, A.PRIVATE: True, A.LABEL: LABEL.encode(), A.ID: ident, A.SENSITIVE: True,
-        A.EXTRACTABLE: False, A.DESTROYABLE: False, A.MODIFIABLE: False, A.COPYABLE: False, A.SIGN: True,
+        A.TOKEN: True,
+        A.PRIVATE: True,
+        A.LABEL: LABEL.encode(),
+        A.ID: ident,
+        A.SENSITIVE: True,
+        A.EXTRACTABLE: False,
+        A.DESTROYABLE: False,
+        A.MODIFIABLE: False,
+        A.COPYABLE: False,
+        A.SIGN: True,
         A.DERIVE: False,
-    }  # fmt: skip
+    }
     handles = keys.generate_key_pair(
         part.lib,
         part.handle,
