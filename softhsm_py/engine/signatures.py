@@ -112,6 +112,18 @@ def certificate_key(der: bytes) -> tuple[bytes, str | None]:
     return bytes(spki), cn if isinstance(cn, str) else None
 
 
+def certificate_der(data: bytes) -> bytes:
+    """A certificate file's content (PEM or DER) as DER; ValueError if it is none."""
+    try:
+        if data.lstrip().startswith(b"-----"):
+            cert = x509.load_pem_x509_certificate(data)
+        else:
+            cert = x509.load_der_x509_certificate(data)
+    except Exception:
+        raise ValueError("not an X.509 certificate") from None
+    return bytes(cert.public_bytes(serialization.Encoding.DER))
+
+
 # -- signatures ---------------------------------------------------------------------------------
 
 
@@ -332,6 +344,7 @@ __all__ = [
     "EDDSA_NAMES",
     "approver_sign",
     "canonical_spki",
+    "certificate_der",
     "certificate_key",
     "ecdsa_der",
     "family",

@@ -14,6 +14,7 @@ import pytest
 from support.hosts import Token, assert_no_traceback, make_token, python_has, require, run, run_python
 from support.ska import Approver, policy, rule
 
+pytestmark = pytest.mark.slow  # a token made by the CLI, hosts as processes
 CKA_VENDOR_SKA_POLICY = 0x80000000 | 0x53480005
 CKA_VENDOR_SKA_BLOCKED = 0x80000000 | 0x53480006
 
