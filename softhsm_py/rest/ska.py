@@ -22,7 +22,6 @@ from softhsm_py.core.partition import Partition, Presented
 from softhsm_py.core.ska import approvals, tlv
 from softhsm_py.core.ska.requests import Request as SkaRequest
 from softhsm_py.core.ska.requests import Task
-from softhsm_py.engine import signatures
 from softhsm_py.rest.errors import BusinessReason, TsbError, invalid
 from softhsm_py.rest.models.common import b64encode
 from softhsm_py.rest.models.ska import AuthenticatableRequestDto, RequestStatusDto
@@ -183,11 +182,11 @@ def task_view(partition: Partition, request: SkaRequest, task: Task, level: str)
             out[field] = shown if kind == request.kind else None
     if n >= 4:
         token = tlv.parse_approval_token(request.token)
-        _, digest, signature = signatures.split_algorithm(token.timestamp_signature)
+        algorithm, signature = approvals.timestamp_signature(token)
         out.update(
             timestamp=b64encode(token.timestamp.raw),
             timestampSignature=b64encode(signature),
-            timestampSignatureAlgorithm=f"{digest.replace('-', '')}_WITH_ECDSA",
+            timestampSignatureAlgorithm=algorithm,
             timestampSignatureWithAlgorithm=b64encode(token.timestamp_signature),
         )
     if n >= 5:
@@ -246,10 +245,10 @@ def approver_of(
 
 def digest_of(name: str) -> str | None:
     """A JDK digest name (SHA-256...), or None for EdDSA keys (the docs' Python sample: "EdDSA")."""
-    if name in signatures.EDDSA_NAMES:
+    if name in approvals.EDDSA_NAMES:
         return None
-    if name not in signatures.DIGESTS:
-        raise invalid(f"Unknown digest algorithm; one of {', '.join(signatures.DIGESTS)} or EdDSA")
+    if name not in approvals.DIGEST_NAMES:
+        raise invalid(f"Unknown digest algorithm; one of {', '.join(approvals.DIGEST_NAMES)} or EdDSA")
     return name
 
 

@@ -28,6 +28,10 @@ from softhsm_py.core.ska import clock, policy, tlv
 from softhsm_py.core.ska.tlv import Op
 from softhsm_py.engine import signatures
 
+#: digest names an approver may give (the JDK's), and the names that mean "the key's own" (EdDSA)
+DIGEST_NAMES = tuple(signatures.DIGESTS)
+EDDSA_NAMES = signatures.EDDSA_NAMES
+
 #: the partition's timestamp key (core.ska.timestamps makes it)
 TIMESTAMP_LABEL = "timestamp-key"
 _FIND_TIMESTAMP_KEY: dict[int, Any] = {
@@ -159,6 +163,12 @@ def verify_timestamp(spki: bytes | None, timestamp: tlv.Timestamp, signature_der
         raise errors.ApprovalInvalid() from None
 
 
+def timestamp_signature(token: tlv.ApprovalToken) -> tuple[str, bytes]:
+    """(the TSB's name of the algorithm, the bare signature) of a token's timestamp signature."""
+    _, digest, signature = signatures.split_algorithm(token.timestamp_signature)
+    return f"{digest.replace('-', '')}_WITH_ECDSA", signature
+
+
 def payload_kind(op: int) -> int:
     return tlv.T.MODIFY_PAYLOAD if op == Op.MODIFY else tlv.T.USE_PAYLOAD
 
@@ -267,6 +277,8 @@ def from_signed(signed: Sequence[bytes]) -> Presented:
 
 
 __all__ = [
+    "DIGEST_NAMES",
+    "EDDSA_NAMES",
     "RULE_OF",
     "TIMESTAMP_LABEL",
     "Approval",
@@ -282,6 +294,7 @@ __all__ = [
     "resolve_key",
     "stored_policy",
     "timestamp_key",
+    "timestamp_signature",
     "verify_approval",
     "verify_timestamp",
 ]
