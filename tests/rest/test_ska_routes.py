@@ -604,3 +604,43 @@ def test_time_lock_runs_on_the_scheduler(c: httpx.Client, trio: list[Approver]) 
 def test_no_traceback_in_the_log(server: Server) -> None:
     assert "Traceback" not in server.output()
     assert base64  # the module uses base64 through support.ska
+
+
+def test_certificates_with_a_policy_key(c: httpx.Client, trio: list[Approver]) -> None:
+    created = make_key(c, "ska-ca", policy(rule(trio[:1], 1)))
+    body = {
+        "signKeyName": "ska-ca",
+        "validity": 30,
+        "signatureAlgorithm": "SHA256_WITH_ECDSA",
+        "commonName": "SKA CA",
+        "certificateAuthority": True,
+    }
+    error(c.post("/v1/certificate/synchronous/selfsign", json=body), 403, 401)
+    r = c.post("/v1/certificate/selfsign", json={"selfSignCertificateRequest": body})
+    assert r.status_code == 201, r.text
+    request_id = r.json()["signRequestId"]
+    (task,) = tasks(c, trio[0], requestId=request_id, detailLevel="level3")
+    assert task["signedSelfSignCertificateRequestDto"]["selfSignCertificateRequest"]["commonName"] == "SKA CA"
+    assert b'"certificate":"self_sign"' in unb64(task["payload"])  # approvers see what they sign
+    approve(c, trio[0], request_id)
+    done = status(c, request_id)
+    assert done["status"] == "EXECUTED", done
+    from cryptography import x509
+
+    cert = x509.load_der_x509_certificate(unb64(done["result"]))
+    public_key(created).verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hashes.SHA256()))
+    assert cert.subject.rfc4514_string() == "CN=SKA CA"
+    csr_body = {
+        "signKeyName": "ska-ca",
+        "validity": 30,
+        "signatureAlgorithm": "SHA256_WITH_ECDSA",
+        "standardCertificateAttributes": {"commonName": "SKA CSR"},
+    }
+    request_id = c.post("/v1/certificate/request", json={"csrSignRequest": csr_body}).json()["signRequestId"]
+    approve(c, trio[0], request_id)
+    done = status(c, request_id)
+    assert done["status"] == "EXECUTED" and done["result"].startswith(
+        "-----BEGIN NEW CERTIFICATE REQUEST-----"
+    )
+    csr = x509.load_pem_x509_csr(done["result"].encode())
+    assert csr.is_signature_valid and csr.subject.rfc4514_string() == "CN=SKA CSR"
