@@ -585,20 +585,25 @@ def test_decrypt_request(c: httpx.Client, trio: list[Approver]) -> None:
 
 def test_time_lock_runs_on_the_scheduler(c: httpx.Client, trio: list[Approver]) -> None:
     """A quorum before the time lock is over waits as APPROVED; the scheduler runs it once the
-    lock is over (60 s: time locks are whole minutes). No timing is asserted: it polls."""
+    lock is over (60 s: time locks are whole minutes). Polled through /v1/filteredRequests, which
+    runs nothing itself (GET /v1/request would). No timing is asserted."""
     created = make_key(c, "ska-timelock", policy(rule(trio[:1], 1, timelock=60, timeout=600)))
     request_id = sign_request(c, "ska-timelock", b"later")
     token = token_of(c, trio[0], request_id)
     approve(c, trio[0], request_id)
-    waiting = status(c, request_id)
-    if waiting["status"] == "APPROVED":  # (a very slow machine may be past the lock already)
+
+    def listed() -> dict[str, Any]:
+        found = c.post("/v1/filteredRequests", json={}).json()["requests"]
+        return next(r for r in found if r["id"] == request_id)
+
+    if listed()["status"] == "APPROVED":  # (a very slow machine may be past the lock already)
         error(sync_sign(c, "ska-timelock", b"later", [trio[0].signed_approval(token)]), 403, 401)
     deadline = time.monotonic() + 300
-    while status(c, request_id)["status"] != "EXECUTED":
-        assert time.monotonic() < deadline, status(c, request_id)
+    while (state := listed())["status"] != "EXECUTED":
+        assert state["status"] == "APPROVED", state
+        assert time.monotonic() < deadline, state
         time.sleep(2)
-    result = status(c, request_id)["result"]
-    public_key(created).verify(unb64(result), b"later", ec.ECDSA(hashes.SHA256()))
+    public_key(created).verify(unb64(state["result"]), b"later", ec.ECDSA(hashes.SHA256()))
 
 
 def test_no_traceback_in_the_log(server: Server) -> None:
@@ -644,3 +649,117 @@ def test_certificates_with_a_policy_key(c: httpx.Client, trio: list[Approver]) -
     )
     csr = x509.load_pem_x509_csr(done["result"].encode())
     assert csr.is_signature_valid and csr.subject.rfc4514_string() == "CN=SKA CSR"
+
+
+PROOF_FIELDS = {
+    "timestamp": "2024-01-01T00:00:00Z",
+    "timestampSignature": "AAAA",
+    "timestampDigestAlgorithm": "SHA-256",
+}
+MALFORMED: list[tuple[str, str, Any]] = [
+    ("POST", "/v1/filteredSignApprovalTask", {**PROOF_FIELDS, "approverPublicKey": "AAAA"}),
+    (
+        "POST",
+        "/v1/filteredSignApprovalTask",
+        {**PROOF_FIELDS, "timestamp": "not a time", "approverPublicKey": "AAAA"},
+    ),
+    ("POST", "/v1/filteredSignApprovalTask", {**PROOF_FIELDS, "approverCertificate": "AAAA"}),
+    (
+        "POST",
+        "/v1/filteredSignApprovalTask",
+        {**PROOF_FIELDS, "approverPublicKey": "AAAA", "paging": {"pageNumber": -1}},
+    ),
+    (
+        "POST",
+        "/v1/filteredAllApprovalTask",
+        {**PROOF_FIELDS, "approverPublicKey": "AAAA", "timestampDigestAlgorithm": "MD5"},
+    ),
+    (
+        "POST",
+        "/v1/approval",
+        {"id": "x", "approvalToBeSigned": "AAAA", "signature": "AAAA", "approvalDigestAlgorithm": "SHA-256"},
+    ),
+    (
+        "POST",
+        "/v1/approval",
+        {"id": "x", "approvalToBeSigned": "!!", "signature": "AAAA", "approvalDigestAlgorithm": "x"},
+    ),
+    ("DELETE", "/v1/task", {**PROOF_FIELDS, "approverPublicKey": "AAAA", "id": "x"}),
+    ("PATCH", "/v1/task", {"id": "x"}),
+    ("GET", "/v1/request/%00", None),
+    ("DELETE", "/v1/request/nope", None),
+    ("POST", "/v1/filteredRequests", {"status": "NOPE"}),
+    (
+        "POST",
+        "/v1/sign",
+        {"signRequest": {"payload": "AAAA", "signKeyName": "nope", "signatureAlgorithm": "EDDSA"}},
+    ),
+    ("POST", "/v1/block", {"blockRequest": {"blockKeyName": "nope"}}),
+    (
+        "POST",
+        "/v1/modify",
+        {"modifyRequest": {"modifyKeyName": "nope", "policy": {"ruleUse": {"tokens": "x"}}}},
+    ),
+    (
+        "POST",
+        "/v1/modify",
+        {
+            "modifyRequest": {
+                "modifyKeyName": "ska-2of3",
+                "policy": {"ruleUse": {"tokens": [{"timelock": -60, "timeout": 0, "groups": []}]}},
+            }
+        },
+    ),
+    (
+        "POST",
+        "/v1/synchronousSign",
+        {
+            "signRequest": {
+                "payload": "AAAA",
+                "signKeyName": "ska-2of3",
+                "signatureAlgorithm": "SHA256_WITH_ECDSA",
+                "signedApprovals": ["!!", "AAAA"],
+            }
+        },
+    ),
+    (
+        "POST",
+        "/v1/synchronousBlock",
+        {"blockRequest": {"blockKeyName": "ska-2of3", "signedApprovals": ["AAAAAAAA"]}},
+    ),
+    ("POST", "/v1/synchronousModify", {"modifyRequest": {"modifyKeyName": "no-ska", "policy": {}}}),
+    (
+        "POST",
+        "/v1/approverManagement/create",
+        {"approverName": "x" * 300, "algorithm": "RSA", "backupPassword": "p"},
+    ),
+    (
+        "POST",
+        "/v1/approverManagement/create",
+        {"approverName": "e", "algorithm": "EC", "backupPassword": "p"},
+    ),
+    (
+        "POST",
+        "/v1/approverManagement/create",
+        {"approverName": "e", "algorithm": "RSA", "keySize": 1024, "backupPassword": "p"},
+    ),
+    (
+        "POST",
+        "/v1/approver/onboard",
+        {"approverName": "nobody", "oneTimeCode": "X", "transportPassword": "short"},
+    ),
+    (
+        "POST",
+        "/v1/approver/onboard",
+        {"approverName": "nobody", "oneTimeCode": "X", "transportPassword": "0123456789abcdef"},
+    ),
+    ("POST", "/v1/approverManagement/renewOneTimeCode", {"approverName": ""}),
+    ("DELETE", "/v1/approverManagement/delete/nobody", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MALFORMED)
+def test_malformed_input_is_a_clean_4xx(c: httpx.Client, method: str, path: str, body: Any) -> None:
+    r = c.request(method, path, json=body)
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+    assert set(r.json()) == {"errorCode", "reason", "message"}, r.text
