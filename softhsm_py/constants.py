@@ -396,6 +396,7 @@ if TYPE_CHECKING:
     from softhsm_py.constants_more import MGF as MGF
     from softhsm_py.constants_more import CertificateCategory as CertificateCategory
     from softhsm_py.constants_more import CertificateType as CertificateType
+    from softhsm_py.constants_more import DkmLengthMethod as DkmLengthMethod
     from softhsm_py.constants_more import GeneratorFunction as GeneratorFunction
     from softhsm_py.constants_more import HardwareFeatureType as HardwareFeatureType
     from softhsm_py.constants_more import HkdfSaltType as HkdfSaltType
@@ -406,13 +407,14 @@ if TYPE_CHECKING:
     from softhsm_py.constants_more import Pbkdf2Prf as Pbkdf2Prf
     from softhsm_py.constants_more import Pbkdf2SaltSource as Pbkdf2SaltSource
     from softhsm_py.constants_more import PkcsOaepSource as PkcsOaepSource
+    from softhsm_py.constants_more import PrfDataType as PrfDataType
     from softhsm_py.constants_more import Profile as Profile
     from softhsm_py.constants_more import SecurityDomain as SecurityDomain
 
 _MORE = (
     "CertificateType", "CertificateCategory", "SecurityDomain", "HardwareFeatureType", "Profile",
-    "KeyType", "MGF", "KDF", "PkcsOaepSource", "Pbkdf2SaltSource", "Pbkdf2Prf", "GeneratorFunction",
-    "HkdfSaltType", "Notification", "InterfaceFlag", "OtpFlag",
+    "KeyType", "MGF", "KDF", "PkcsOaepSource", "Pbkdf2SaltSource", "Pbkdf2Prf", "PrfDataType",
+    "DkmLengthMethod", "GeneratorFunction", "HkdfSaltType", "Notification", "InterfaceFlag", "OtpFlag",
 )  # fmt: skip
 _LAZY = {"Mechanism": "softhsm_py.constants_mechanisms"} | dict.fromkeys(_MORE, "softhsm_py.constants_more")
 

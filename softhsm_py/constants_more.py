@@ -191,6 +191,22 @@ class Pbkdf2Prf(IntEnum):
     HMAC_SHA512_256 = 0x0008
 
 
+class PrfDataType(IntEnum):
+    """CK_PRF_DATA_TYPE: the fields of an SP 800-108 KDF's PRF input (CK_SP800_108_*)."""
+
+    ITERATION_VARIABLE = 0x0001
+    OPTIONAL_COUNTER = 0x0002
+    DKM_LENGTH = 0x0003
+    BYTE_ARRAY = 0x0004
+
+
+class DkmLengthMethod(IntEnum):
+    """CK_SP800_108_DKM_LENGTH_METHOD: what an SP 800-108 DKM length field counts."""
+
+    SUM_OF_KEYS = 0x0001
+    SUM_OF_SEGMENTS = 0x0002
+
+
 class GeneratorFunction(IntEnum):
     """CK_GENERATOR_FUNCTION: IV / nonce generation of message-based AEAD (CKG_*)."""
 

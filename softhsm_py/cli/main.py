@@ -77,11 +77,15 @@ def cmd_module_path(args: argparse.Namespace) -> None:
 
 
 def cmd_show_config(args: argparse.Namespace) -> None:
+    from softhsm_py.rest import config as rest_config
+
     try:
         config = load_config()
+        rest = rest_config.render(rest_config.load(config))
     except ConfigError as exc:
         raise CliError(str(exc)) from None
     print(render(config), end="")
+    print(rest, end="")
 
 
 def cmd_init_token(args: argparse.Namespace) -> None:
@@ -203,6 +207,9 @@ def parser() -> argparse.ArgumentParser:
     from softhsm_py.cli import serve  # argparse only; the service loads when the command runs
 
     serve.add_parser(sub)
+    from softhsm_py.cli import auth
+
+    auth.add_commands(add)  # api-key, token, client-cert
     from softhsm_py.cli.backup import add_commands
 
     add_commands(add, pin_options)  # backup, restore, clone

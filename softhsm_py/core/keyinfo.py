@@ -18,8 +18,11 @@ from softhsm_py.engine import curves
 ALGORITHMS: dict[int, tuple[str, str]] = {
     KeyType.RSA: ("RSA", "1.2.840.113549.1.1.1"),
     KeyType.EC: ("EC", "1.2.840.10045.2.1"),
+    KeyType.DSA: ("DSA", "1.2.840.10040.4.1"),
     KeyType.AES: ("AES", "2.16.840.1.101.3.4.1"),
     KeyType.CHACHA20: ("ChaCha20", "1.2.840.113549.1.9.16.3.18"),
+    KeyType.CAMELLIA: ("Camellia", "1.2.392.200011.61.1.1.1"),
+    KeyType.DES3: ("TDEA", "1.2.840.113549.3.7"),
     KeyType.SHA256_HMAC: ("HMACSHA256", "1.2.840.113549.2.9"),
     KeyType.GENERIC_SECRET: ("GENERIC_SECRET", "1.2.840.113549.2.9"),
 }

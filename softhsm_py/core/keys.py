@@ -21,7 +21,7 @@ from softhsm_py.core.runtime import Library
 from softhsm_py.core.ska.approvals import Authorization
 from softhsm_py.core.tokens import session_of
 from softhsm_py.mechanisms import registry
-from softhsm_py.mechanisms.params import HkdfParams
+from softhsm_py.mechanisms.params import HkdfParams, KeyHandle
 
 Attrs = dict[int, Any]
 
@@ -177,6 +177,31 @@ def unwrap_key(
         return add_object(rt, session, attrs)
 
 
+def _protection(wanted: Attrs, sources: list[Attrs]) -> Attrs:
+    """The simple derivations hand their sources' bits to the new key (3.0, 2.43): it is
+    sensitive if a source is, unextractable if a source is; otherwise the template decides, and
+    where it is silent a single base key's own setting carries over."""
+    out = dict(wanted)
+    if any(s.get(Attribute.SENSITIVE) is True for s in sources):
+        out[Attribute.SENSITIVE] = True
+    elif Attribute.SENSITIVE not in out and len(sources) == 1:
+        out[Attribute.SENSITIVE] = sources[0].get(Attribute.SENSITIVE) is True
+    if any(s.get(Attribute.EXTRACTABLE) is not True for s in sources):
+        out[Attribute.EXTRACTABLE] = False
+    elif Attribute.EXTRACTABLE not in out and len(sources) == 1:
+        out[Attribute.EXTRACTABLE] = True
+    return out
+
+
+def _history(sources: list[Attrs]) -> Attrs:
+    """What a derived key's ALWAYS_SENSITIVE / NEVER_EXTRACTABLE follow from: all its keying
+    material (the base key, an HKDF salt key, CONCATENATE_BASE_AND_KEY's other key)."""
+    return {
+        Attribute.ALWAYS_SENSITIVE: all(s.get(Attribute.ALWAYS_SENSITIVE) is True for s in sources),
+        Attribute.NEVER_EXTRACTABLE: all(s.get(Attribute.NEVER_EXTRACTABLE) is True for s in sources),
+    }
+
+
 def derive_key(
     lib: Library,
     handle: int,
@@ -186,15 +211,31 @@ def derive_key(
     *,
     authorized: bool = False,
 ) -> int:
+    return derive_keys(lib, handle, mechanism, base_handle, template, authorized=authorized)[0]
+
+
+def derive_keys(
+    lib: Library,
+    handle: int,
+    mechanism: Mechanism,
+    base_handle: int,
+    template: Attrs,
+    *,
+    authorized: bool = False,
+) -> list[int]:
+    """C_DeriveKey: the handle of the new key, then those of the additional keys an SP 800-108
+    derivation makes (its CK_DERIVED_KEY templates, in order), all stored in one transaction.
+    ``authorized``: as for ``wrap_key``."""
     with lib.lock:
         rt, session = session_of(lib, handle)
         impl = registry.lookup(mechanism.type)
         base = gate.usable_key(rt, session, base_handle, gate.DERIVE, mechanism.type, impl.key_types)
         if not authorized:
             gate.check_unattended(base)
-        wanted = _merge(template, base.attrs.get(Attribute.DERIVE_TEMPLATE))
-        history = dict(base.attrs)  # what the new key's ALWAYS_SENSITIVE / NEVER_EXTRACTABLE follow
+        required = base.attrs.get(Attribute.DERIVE_TEMPLATE)
+        wanted = _merge(template, required)
         param = mechanism.param
+        sources: list[Attrs] = [dict(base.attrs)]
         if isinstance(param, HkdfParams) and param.salt_type == HkdfSaltType.KEY:
             # The salt key is keying material of the derivation, checked as the base key is:
             # without CKA_DERIVE, an extract-only HKDF would make any secret an HMAC oracle.
@@ -205,14 +246,37 @@ def derive_key(
                 or salt_attrs.get(Attribute.KEY_TYPE) not in impl.key_types
             ):
                 raise errors.MechanismParamInvalid()
+            if not authorized:
+                gate.check_unattended(salt_key)
             param = dataclasses.replace(param, salt_key_value=bytes(salt_key.attrs[Attribute.VALUE]))
-            # The salt key is keying material of the new key too: its history counts.
-            for attr in (Attribute.ALWAYS_SENSITIVE, Attribute.NEVER_EXTRACTABLE):
-                history[attr] = bool(history.get(attr)) and salt_attrs.get(attr) is True
-    material = impl.derive(mechanism.type, param, base, wanted)
-    if material.get(Attribute.CLASS) == ObjectClass.DATA:
-        wanted.pop(Attribute.VALUE_LEN, None)  # HKDF_DATA: the length was for the mechanism
-    attrs = factory.build(wanted, factory.Origin.DERIVE, actor(session), material=material, base=history)
+            sources.append(dict(salt_attrs))
+        elif isinstance(param, KeyHandle):
+            # CONCATENATE_BASE_AND_KEY: the other key is keying material too, checked the same way.
+            other = gate.usable_key(rt, session, param.handle, gate.DERIVE, mechanism.type)
+            if other.attrs.get(Attribute.CLASS) != ObjectClass.SECRET_KEY:
+                raise errors.MechanismParamInvalid()
+            if not authorized:
+                gate.check_unattended(other)
+            protected = other.attrs.get(Attribute.SENSITIVE) is not False or (
+                other.attrs.get(Attribute.EXTRACTABLE) is not True
+            )
+            param = dataclasses.replace(param, value=bytes(other.attrs[Attribute.VALUE]), protected=protected)
+            sources.append(dict(other.attrs))
+        extra = [_merge(dict(k.template), required) for k in getattr(param, "additional", ())]
+    if getattr(impl, "inherits_protection", False):
+        wanted = _protection(wanted, sources)
+    templates = [wanted, *extra]
+    materials = impl.derive_keys(mechanism.type, param, base, templates)
+    history = _history(sources)
+    objects = []
+    for wanted_one, material in zip(templates, materials, strict=True):
+        if material.get(Attribute.CLASS) == ObjectClass.DATA:
+            wanted_one.pop(Attribute.VALUE_LEN, None)  # HKDF_DATA: the length was for the mechanism
+        objects.append(
+            factory.build(wanted_one, factory.Origin.DERIVE, actor(session), material=material, base=history)
+        )
     with lib.lock:
         rt, session = session_of(lib, handle)
-        return add_object(rt, session, attrs)
+        if len(objects) == 1:
+            return [add_object(rt, session, objects[0])]
+        return list(add_objects(rt, session, objects))

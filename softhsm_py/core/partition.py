@@ -28,6 +28,7 @@ from typing import Any
 from softhsm_py import errors
 from softhsm_py.config import Config
 from softhsm_py.constants import Attribute as A
+from softhsm_py.constants import Mechanism as CKM
 from softhsm_py.constants import ObjectClass, SessionFlag, UserType
 from softhsm_py.constants import VendorAttribute as V
 from softhsm_py.core import attestation, keys, keytypes, operations, passwords, random, sessions, startup
@@ -50,6 +51,7 @@ _KEY_CLASSES = (_SECRET, _PRIVATE, _PUBLIC)
 # Which object of a named key an operation uses.
 _PRIVATE_SIDE = frozenset({OpKind.SIGN, OpKind.DECRYPT, OpKind.SIGN_RECOVER})
 RESERVED = frozenset({"attestation-key", "timestamp-key"})  # core.attestation's, core.ska.timestamps' keys
+_DSA_KEY_PAIR_GEN, _DSA_PARAMETER_GEN = CKM.DSA_KEY_PAIR_GEN, CKM.DSA_PARAMETER_GEN
 
 
 class Exported:
@@ -110,13 +112,15 @@ class Partition(SmartKeys):
         """The key objects called ``name``, by class; KeyNameAmbiguous if a class has several."""
         if name in RESERVED:
             return {}
+        wanted = frozenset(int(cls) for cls in classes)
         out: dict[int, tuple[int, Attrs]] = {}
-        for cls in classes:
-            found = self._found({A.LABEL: name.encode(), A.CLASS: cls})
-            if len(found) > 1:
+        for handle, attrs in self._found({A.LABEL: name.encode()}):  # one find: the label's index
+            cls = int(attrs.get(A.CLASS, -1))
+            if cls not in wanted:
+                continue
+            if cls in out:
                 raise errors.KeyNameAmbiguous()
-            if found:
-                out[cls] = found[0]
+            out[cls] = (handle, attrs)
         return out
 
     def _key(self, name: str) -> tuple[int, Attrs, Attrs | None]:
@@ -216,6 +220,8 @@ class Partition(SmartKeys):
         """A key pair called ``name`` (templates as decoded PKCS#11 attributes); ``policy``: its
         Smart Key Attributes (a ``PolicyDto`` as JSON values), on the private key."""
         self._check_free(name)
+        if mechanism.type == _DSA_KEY_PAIR_GEN and A.PRIME_BITS in public and A.PRIME not in public:
+            public = self._with_dsa_domain(public)
         ident = private.get(A.ID) or public.get(A.ID) or os.urandom(8).hex().encode()
         pub_t = self._named_template(public, name, ident, False)
         priv_t = self._named_template(private, name, ident, True)
@@ -223,6 +229,25 @@ class Partition(SmartKeys):
         handles = keys.generate_key_pair(self.lib, self.handle, mechanism, pub_t, priv_t, core_attrs=core)
         self._settle(name, list(handles))
         return self._info(name)
+
+    def _with_dsa_domain(self, public: Attrs) -> Attrs:
+        """A DSA key pair asked for by size (CKA_PRIME_BITS, what a TSB client gives) gets its
+        domain made first, as python-pkcs11's generate_keypair(KeyType.DSA, bits) does:
+        CKM_DSA_KEY_PAIR_GEN takes the domain (PRIME, SUBPRIME, BASE), not a size (3.0, 2.2)."""
+        template: Attrs = {
+            A.CLASS: ObjectClass.DOMAIN_PARAMETERS,
+            A.TOKEN: False,
+            A.PRIME_BITS: public[A.PRIME_BITS],
+        }
+        handle = keys.generate_key(self.lib, self.handle, Mechanism(_DSA_PARAMETER_GEN), template)
+        try:
+            with self.lib.lock:
+                rt, session = session_of(self.lib, self.handle)
+                domain = objects.attrs_of(rt, session, rt.handles.get(handle))
+                values: Attrs = {a: domain[a] for a in (A.PRIME, A.SUBPRIME, A.BASE)}
+        finally:
+            self._remove([handle])
+        return {**{a: v for a, v in public.items() if a != A.PRIME_BITS}, **values}
 
     def generate_secret(
         self,

@@ -94,10 +94,28 @@ def bit_range(*families: str) -> tuple[int, int]:
 
 
 def lookup(ec_params: bytes) -> Curve | None:
-    return BY_PARAMS.get(bytes(ec_params))
+    """The curve CKA_EC_PARAMS names: its OID, its alias, or explicit ECParameters whose values
+    are a prime curve's of the table (``curve_params``)."""
+    curve = BY_PARAMS.get(bytes(ec_params))
+    if curve is None and ec_params[:1] == bytes([asn1.TAG_SEQUENCE]):
+        from softhsm_py.engine import curve_params  # rare: not at module start
+
+        name = curve_params.curve_name(ec_params)
+        curve = BY_NAME.get(name) if name is not None else None
+    return curve
 
 
 def names_a_curve(ec_params: bytes) -> bool:
     """Whether CKA_EC_PARAMS is shaped as a curve name (an OID, a PrintableString) rather than
     explicit parameters or garbage: an unknown name is CurveNotSupported, the rest invalid."""
     return bool(ec_params) and ec_params[0] in _NAMING_TAGS
+
+
+def is_other_prime_curve(ec_params: bytes) -> bool:
+    """Whether CKA_EC_PARAMS is an OID or explicit ECParameters over a prime field that names no
+    curve of ours: CurveNotSupported rather than an invalid value."""
+    if ec_params[:1] == bytes([asn1.TAG_OID]):
+        return True
+    from softhsm_py.engine import curve_params
+
+    return ec_params[:1] == bytes([asn1.TAG_SEQUENCE]) and curve_params.is_ec_parameters(ec_params)

@@ -26,10 +26,11 @@ CURVE_OBJECTS: dict[str, ec.EllipticCurve] = {
 
 
 def curve_for(ec_params: bytes) -> Curve:
-    """The prime curve named by CKA_EC_PARAMS; explicit parameters and unknown OIDs are refused."""
+    """The prime curve named by CKA_EC_PARAMS (its OID or explicit parameters equal to its own);
+    other curves are refused."""
     curve = curves.lookup(ec_params)
     if curve is None or curve.family != curves.EC:
-        if ec_params[:1] == bytes([asn1.TAG_OID]):
+        if curves.is_other_prime_curve(ec_params):
             raise errors.CurveNotSupported()
         raise errors.DomainParamsInvalid()
     return curve

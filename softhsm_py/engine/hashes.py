@@ -1,4 +1,4 @@
-"""Digests, HMAC and the hash-based KDFs (HKDF RFC 5869, ANSI X9.63) by hash name.
+"""Digests, HMAC and the hash-based KDFs (HKDF RFC 5869, ANSI X9.63, PBKDF2 RFC 8018) by hash name.
 
 Names are those of ``hash_table`` (cryptography's names); the mechanism layer maps CKM_/CKG_/CKD_
 values to them through the same table.
@@ -13,6 +13,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
 from softhsm_py import errors
@@ -159,3 +160,9 @@ def x963_kdf(name: str, secret: bytes, shared_info: bytes, length: int) -> bytes
     """ANSI X9.63 KDF, which is what PKCS#11 calls CKD_SHA*_KDF."""
     with mapped(errors.KeySizeRange):
         return X963KDF(algorithm(name), length, shared_info or None).derive(secret)
+
+
+def pbkdf2(name: str, password: bytes, salt: bytes, iterations: int, length: int) -> bytes:
+    """PBKDF2 with HMAC over ``name`` (RFC 8018, 5.2), what PKCS#11 calls CKM_PKCS5_PBKD2."""
+    with mapped(errors.KeySizeRange):
+        return PBKDF2HMAC(algorithm(name), length, bytes(salt), iterations).derive(bytes(password))

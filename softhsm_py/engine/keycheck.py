@@ -11,6 +11,7 @@ Callers pass plain values; this module knows nothing of attribute tables.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from hashlib import sha1
 from math import gcd
 from typing import Any
@@ -38,8 +39,8 @@ RSA_MAX_BITS = 16384
 def curve_of(family: str, params: bytes) -> Curve:
     """The curve named by CKA_EC_PARAMS, which must belong to the key type's ``family``."""
     curve = curves.lookup(params)
-    if curve is None and params[:1] == bytes([asn1.TAG_OID]):
-        raise CurveNotSupported()  # a well-formed OID of a curve we do not implement
+    if curve is None and curves.is_other_prime_curve(params):
+        raise CurveNotSupported()  # a well-formed OID or ECParameters of a curve we do not implement
     if curve is None or curve.family != family:
         raise AttributeValueInvalid()
     return curve
@@ -235,12 +236,21 @@ def _load_spki(der: bytes, unsupported: type[PKCS11Error]) -> Any:
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.serialization import load_der_public_key
 
+    from softhsm_py.engine.errmap import quiet_legacy_warnings
+
+    quiet_legacy_warnings()  # the key may be DSA or DH
     try:
         return load_der_public_key(bytes(der))
     except (ValueError, TypeError):
         raise AttributeValueInvalid() from None
     except UnsupportedAlgorithm:
         raise unsupported() from None
+
+
+def load_spki(der: bytes) -> Any:
+    """cryptography's public key in a SubjectPublicKeyInfo; KeyTypeInconsistent for an algorithm
+    it does not know (the key-type specs check which kind it is)."""
+    return _load_spki(der, KeyTypeInconsistent)
 
 
 def rsa_from_spki(der: bytes) -> tuple[int, int]:
@@ -303,3 +313,27 @@ def generic_check_value(value: bytes) -> bytes:
     if len(value) < 1:
         raise AttributeValueInvalid()
     return sha1(bytes(value)).digest()[:3]
+
+
+def des_check_value(length: int) -> Callable[[bytes], bytes]:
+    """The check of a DES2 (16 bytes) or DES3 (24 bytes) key: its length and the parity of every
+    byte (3.0, 6.x: a DES key with wrong parity must not be created or unwrapped); the check
+    value is the first 3 bytes of the encryption of a zero block."""
+
+    def check(value: bytes) -> bytes:
+        from softhsm_py.engine import blockciphers
+
+        if len(value) != length or not blockciphers.has_odd_parity(value):
+            raise AttributeValueInvalid()
+        return blockciphers.check_value(blockciphers.DES3, bytes(value))
+
+    return check
+
+
+def camellia_check_value(value: bytes) -> bytes:
+    """A Camellia key is 16, 24 or 32 bytes; its check value that of every block cipher."""
+    from softhsm_py.engine import blockciphers
+
+    if len(value) not in blockciphers.key_sizes(blockciphers.CAMELLIA):
+        raise AttributeValueInvalid()
+    return blockciphers.check_value(blockciphers.CAMELLIA, bytes(value))

@@ -33,6 +33,9 @@ def load(der: bytes) -> Any:
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
+    from softhsm_py.engine.errmap import quiet_legacy_warnings
+
+    quiet_legacy_warnings()  # the key may be DSA or DH
     try:
         return serialization.load_der_private_key(bytes(der), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):

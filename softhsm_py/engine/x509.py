@@ -77,21 +77,14 @@ def _algorithm(key: PrivateKey, hash_name: str | None) -> SigningHash | None:
         raise errors.MechanismInvalid() from None
 
 
-def _extensions(
-    builder: Any,
-    *,
-    is_ca: bool,
-    key_usage: Iterable[str],
-    extended: Iterable[str],
-    critical_usage: bool = True,
-) -> Any:
-    builder = builder.add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+def _usages(builder: Any, key_usage: Iterable[str], extended: Iterable[str]) -> Any:
+    """``builder`` (a certificate's or a request's) with KeyUsage (critical, as the TSB marks it)
+    and ExtendedKeyUsage for the names given; ArgumentsBad for a name we do not know."""
     usages = set(key_usage)
     if usages:
         if not usages <= set(KEY_USAGES):
             raise errors.ArgumentsBad()
-        flags = {name: name in usages for name in KEY_USAGES}
-        builder = builder.add_extension(x509.KeyUsage(**flags), critical=critical_usage)
+        builder = builder.add_extension(x509.KeyUsage(**{n: n in usages for n in KEY_USAGES}), critical=True)
     ekus = list(dict.fromkeys(extended))
     if ekus:
         try:
@@ -144,7 +137,8 @@ def certificate(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public),  # type: ignore[arg-type]
             critical=False,
         )
-    builder = _extensions(builder, is_ca=is_ca, key_usage=key_usage, extended=extended_key_usage)
+    builder = builder.add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+    builder = _usages(builder, key_usage, extended_key_usage)
     cert = builder.sign(issuer_key, _algorithm(issuer_key, hash_name))
     return cert.public_bytes(serialization.Encoding.DER)
 
@@ -207,21 +201,7 @@ def request(
 ) -> bytes:
     """A DER PKCS#10 request signed by ``key`` (KeyUsage marked critical, as the TSB does)."""
     builder = x509.CertificateSigningRequestBuilder().subject_name(_name(subject))
-    usages = set(key_usage)
-    if usages:
-        if not usages <= set(KEY_USAGES):
-            raise errors.ArgumentsBad()
-        builder = builder.add_extension(
-            x509.KeyUsage(**{name: name in usages for name in KEY_USAGES}), critical=True
-        )
-    ekus = list(dict.fromkeys(extended_key_usage))
-    if ekus:
-        try:
-            builder = builder.add_extension(
-                x509.ExtendedKeyUsage([EXTENDED_KEY_USAGES[e] for e in ekus]), critical=False
-            )
-        except KeyError:
-            raise errors.ArgumentsBad() from None
+    builder = _usages(builder, key_usage, extended_key_usage)
     csr = builder.sign(key, _algorithm(key, hash_name))
     return csr.public_bytes(serialization.Encoding.DER)
 
@@ -284,3 +264,116 @@ def load_private_der(der: bytes) -> PrivateKey:
 
 def certificate_subject(der: bytes) -> x509.Name:
     return x509.load_der_x509_certificate(der).subject
+
+
+# -- the REST service's own TLS certificates --------------------------------------------------------
+# Web-server keys, not HSM keys: they live in files, as any web server's do (softhsm_py.rest.tls).
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _new_certificate(
+    *,
+    common_name: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer_name: x509.Name | None,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    days: int,
+    is_ca: bool,
+    key_usage: Iterable[str] = (),
+    extended_key_usage: Iterable[str] = (),
+    extensions: Sequence[x509.ExtensionType] = (),
+) -> bytes:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer_name or name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    for extension in extensions:  # SAN, AKI: not critical
+        builder = builder.add_extension(extension, critical=False)
+    builder = _usages(builder, key_usage, extended_key_usage)
+    return builder.sign(issuer_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+def server_certificate(
+    common_name: str, dns_names: Sequence[str], addresses: Sequence[str], days: int
+) -> tuple[bytes, bytes]:
+    """(PEM certificate, PEM PKCS#8 key) of a self-signed P-256 TLS server certificate."""
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = [x509.DNSName(n) for n in dict.fromkeys(dns_names)]
+    names += [x509.IPAddress(ipaddress.ip_address(a)) for a in dict.fromkeys(addresses)]
+    cert = _new_certificate(
+        common_name=common_name,
+        key=key,
+        issuer_name=None,
+        issuer_key=key,
+        days=days,
+        is_ca=False,
+        extended_key_usage=("server_auth",),
+        extensions=[x509.SubjectAlternativeName(names)],
+    )
+    return cert, _pem_key(key)
+
+
+def client_ca(common_name: str, days: int) -> tuple[bytes, bytes]:
+    """(PEM certificate, PEM PKCS#8 key) of a P-256 CA for mutual-TLS client certificates."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _new_certificate(
+        common_name=common_name,
+        key=key,
+        issuer_name=None,
+        issuer_key=key,
+        days=days,
+        is_ca=True,
+        key_usage=("key_cert_sign", "crl_sign"),
+    )
+    return cert, _pem_key(key)
+
+
+def client_certificate(
+    ca_cert_pem: bytes, ca_key_pem: bytes, common_name: str, days: int
+) -> tuple[bytes, bytes]:
+    """(PEM certificate, PEM PKCS#8 key) of a P-256 TLS client certificate issued by the CA;
+    ValueError when the CA files are not a P-256 certificate and its key."""
+    ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
+    ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ValueError("the CA key is not an EC key")
+    if ca_key.public_key().public_numbers() != ca_cert.public_key().public_numbers():  # type: ignore[union-attr]
+        raise ValueError("the CA key does not belong to the CA certificate")
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _new_certificate(
+        common_name=common_name,
+        key=key,
+        issuer_name=ca_cert.subject,
+        issuer_key=ca_key,
+        days=days,
+        is_ca=False,
+        extended_key_usage=("client_auth",),
+        extensions=[x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())],
+    )
+    return cert, _pem_key(key)
+
+
+def pem_certificate_der(cert_pem: bytes) -> bytes:
+    """The DER of a PEM certificate; ValueError when it is not one."""
+    return x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
+
+
+def subject_text(der: bytes) -> str:
+    """A DER certificate's subject as RFC 4514 text (``CN=alice,O=Example``); ValueError if none."""
+    return x509.load_der_x509_certificate(der).subject.rfc4514_string()

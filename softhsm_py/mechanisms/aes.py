@@ -1,8 +1,9 @@
 """AES ciphers: ECB, CBC, CBC_PAD, CTR, GCM, key wrap (RFC 3394) and KWP (RFC 5649).
 
-Each cipher also wraps / unwraps (encryption of the key bytes). CKM_AES_KEY_WRAP_PAD (0x210A) is
-not offered: 2.40 defines it as RFC 3394 over PKCS#7-padded data, SoftHSMv2 implements RFC 5649
-under that number; 3.0 names RFC 5649 CKM_AES_KEY_WRAP_KWP, which is what we implement.
+Each cipher also wraps / unwraps (encryption of the key bytes). RFC 5649 is 3.0's
+CKM_AES_KEY_WRAP_KWP (0x210B) and also answers to CKM_AES_KEY_WRAP_PAD (0x210A): 2.40 defines that
+number as RFC 3394 over PKCS#7-padded data, but SoftHSMv2 implements RFC 5649 under it, and hosts
+written for SoftHSMv2 send it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _EDWU = _ED | MechanismFlag.WRAP | MechanismFlag.UNWRAP
 _INFO = MechInfo(16, 32, _EDWU)
 _KW_DEFAULT_IV = bytes.fromhex("a6a6a6a6a6a6a6a6")  # RFC 3394 2.2.3.1
 _KWP_DEFAULT_ICV = bytes.fromhex("a65959a6")  # RFC 5649 3
+_RFC_5649 = frozenset({Mechanism.AES_KEY_WRAP_KWP, Mechanism.AES_KEY_WRAP_PAD})
 
 
 def aes_key(key: KeyView) -> bytes:
@@ -243,14 +245,20 @@ def _kw_param(param: Any, default: bytes) -> None:
         raise errors.MechanismParamInvalid()
 
 
-@mechanism(Mechanism.AES_KEY_WRAP, Mechanism.AES_KEY_WRAP_KWP, info=_INFO, param=OPTIONAL_IV)
+@mechanism(
+    Mechanism.AES_KEY_WRAP,
+    Mechanism.AES_KEY_WRAP_KWP,
+    Mechanism.AES_KEY_WRAP_PAD,
+    info=_INFO,
+    param=OPTIONAL_IV,
+)
 class AesKeyWrap(CipherWrap, MechanismImpl):
     """Single-part only: C_Encrypt / C_Decrypt and C_WrapKey / C_UnwrapKey."""
 
     key_types = frozenset({KeyType.AES})
 
     def encrypt_init(self, mech: int, param: Any, key: KeyView) -> CipherContext:
-        kwp = mech == Mechanism.AES_KEY_WRAP_KWP
+        kwp = mech in _RFC_5649
         _kw_param(param, _KWP_DEFAULT_ICV if kwp else _KW_DEFAULT_IV)
         kek = aes_key(key)
         if kwp:
@@ -258,7 +266,7 @@ class AesKeyWrap(CipherWrap, MechanismImpl):
         return OneShotCipher(lambda d: engine.wrap(kek, d), lambda n: n + 8)
 
     def decrypt_init(self, mech: int, param: Any, key: KeyView) -> CipherContext:
-        kwp = mech == Mechanism.AES_KEY_WRAP_KWP
+        kwp = mech in _RFC_5649
         _kw_param(param, _KWP_DEFAULT_ICV if kwp else _KW_DEFAULT_IV)
         kek = aes_key(key)
         fn = engine.unwrap_pad if kwp else engine.unwrap

@@ -13,7 +13,7 @@ which both answer CKR_OPERATION_NOT_INITIALIZED (and end the operation), so ``up
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from softhsm_py import errors
@@ -301,6 +301,15 @@ class MechanismImpl:
 
     def derive(self, mech: int, param: Any, base_key: KeyView, template: Mapping[int, Any]) -> dict[int, Any]:
         raise errors.MechanismInvalid()
+
+    def derive_keys(
+        self, mech: int, param: Any, base_key: KeyView, templates: Sequence[Mapping[int, Any]]
+    ) -> list[dict[int, Any]]:
+        """C_DeriveKey: one material per template. Only SP 800-108 derives more than one key (its
+        CK_DERIVED_KEYs); every other mechanism derives the key of the call's template."""
+        if len(templates) != 1:
+            raise errors.MechanismParamInvalid()
+        return [self.derive(mech, param, base_key, templates[0])]
 
     def sign_recover_init(self, mech: int, param: Any, key: KeyView) -> SignContext:
         raise errors.MechanismInvalid()

@@ -10,8 +10,10 @@ from softhsm_py.engine import hash_table, hashes
 from softhsm_py.mechanisms.base import DigestContext, MechanismImpl
 from softhsm_py.mechanisms.registry import MechInfo, mechanism
 
-# CKM digest mechanism -> engine hash name (also the hashAlg of OAEP/PSS params, HKDF's prf).
+# CKM digest mechanism -> engine hash name; without the legacy rows (MD5) also the hashAlg of
+# OAEP / PSS parameters and HKDF's prf.
 HASH_OF: dict[int, str] = hash_table.names_by("digest")
+_PARAM_HASH_OF = {m: n for m, n in HASH_OF.items() if not hash_table.BY_NAME[n].legacy}
 # CKG_MGF1_* -> hash name of MGF1.
 MGF1_OF: dict[int, str] = hash_table.names_by("mgf")
 
@@ -19,7 +21,7 @@ MGF1_OF: dict[int, str] = hash_table.names_by("mgf")
 def param_hash(mech: int) -> str:
     """The hash a parameter names (hashAlg, prfHashMechanism); unknown -> MechanismParamInvalid."""
     try:
-        return HASH_OF[int(mech)]
+        return _PARAM_HASH_OF[int(mech)]
     except (KeyError, TypeError, ValueError):
         raise errors.MechanismParamInvalid() from None
 

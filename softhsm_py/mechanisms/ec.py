@@ -29,7 +29,8 @@ from softhsm_py.mechanisms.registry import MechInfo, mechanism
 F = MechanismFlag
 EC = frozenset({KeyType.EC})
 MIN_BITS, MAX_BITS = curves.bit_range(curves.EC)
-_CURVE_FLAGS = F.EC_F_P | F.EC_OID | F.EC_UNCOMPRESS
+# Curves named by OID or by explicit parameters equal to a named curve's (engine.curve_params).
+_CURVE_FLAGS = F.EC_F_P | F.EC_OID | F.EC_ECPARAMETERS | F.EC_UNCOMPRESS
 
 _HASHED: dict[int, str] = hash_table.names_by("ecdsa")
 

@@ -17,7 +17,7 @@ from typing import Any
 from softhsm_py import errors
 from softhsm_py.constants import KDF, Attribute, HkdfSaltType, KeyType, Mechanism, MechanismFlag, ObjectClass
 from softhsm_py.engine import aes as engine_aes
-from softhsm_py.engine import curves, hash_table, hashes
+from softhsm_py.engine import blockciphers, curves, hash_table, hashes
 from softhsm_py.engine import ec as engine_ec
 from softhsm_py.engine import edwards as engine_ed
 from softhsm_py.mechanisms import ec as ec_mech
@@ -31,7 +31,9 @@ F = MechanismFlag
 
 _X963: dict[int, str] = hash_table.names_by("kdf")
 _ECDH_BITS = curves.bit_range(curves.EC, curves.MONTGOMERY)
-_FIXED_LEN = {KeyType.CHACHA20: 32}
+_FIXED_LEN = {KeyType.CHACHA20: 32, KeyType.DES2: 16, KeyType.DES3: 24}
+_BLOCK_KEY_SIZES = {KeyType.AES: engine_aes.KEY_SIZES, KeyType.CAMELLIA: engine_aes.KEY_SIZES}
+_DES = frozenset({KeyType.DES2, KeyType.DES3})
 _NO_VALUE_LEN = frozenset({KeyType.CHACHA20})
 _VARIABLE = frozenset({KeyType.GENERIC_SECRET, KeyType.HKDF, *hash_table.HMAC_KEY_TYPES})
 
@@ -40,13 +42,14 @@ def output_len(template: Mapping[int, Any], natural: int, maximum: int | None) -
     """(key type, length) of the derived key; natural = the KDF's own output length."""
     key_type = template.get(Attribute.KEY_TYPE, KeyType.GENERIC_SECRET)
     n = template_len(template)
-    if key_type == KeyType.AES:
+    sizes = _BLOCK_KEY_SIZES.get(key_type)
+    if sizes is not None:
         if n is None:
-            fitting = [s for s in engine_aes.KEY_SIZES if s <= natural]
+            fitting = [s for s in sizes if s <= natural]
             if not fitting:
                 raise errors.TemplateInconsistent()
             n = max(fitting)
-        elif n not in engine_aes.KEY_SIZES:
+        elif n not in sizes:
             raise errors.AttributeValueInvalid()
     elif key_type in _FIXED_LEN:
         if n is not None and n != _FIXED_LEN[key_type]:
@@ -61,7 +64,10 @@ def output_len(template: Mapping[int, Any], natural: int, maximum: int | None) -
     return key_type, n
 
 
-def _material(key_type: int, value: bytes) -> dict[int, Any]:
+def key_material(key_type: int, value: bytes) -> dict[int, Any]:
+    """The material of a derived key; a DES key gets its parity bits set (3.0, 2.43)."""
+    if key_type in _DES:
+        value = blockciphers.with_odd_parity(value)
     out: dict[int, Any] = {Attribute.KEY_TYPE: key_type, Attribute.VALUE: value}
     if key_type not in _NO_VALUE_LEN:
         out[Attribute.VALUE_LEN] = len(value)
@@ -80,7 +86,7 @@ def _ecdh_secret(base_key: KeyView, public_data: bytes) -> bytes:
 @mechanism(
     Mechanism.ECDH1_DERIVE,
     Mechanism.ECDH1_COFACTOR_DERIVE,
-    info=MechInfo(*_ECDH_BITS, F.DERIVE | F.EC_F_P | F.EC_OID | F.EC_UNCOMPRESS),
+    info=MechInfo(*_ECDH_BITS, F.DERIVE | F.EC_F_P | F.EC_OID | F.EC_ECPARAMETERS | F.EC_UNCOMPRESS),
     param=EcdhParams,
 )
 class Ecdh(MechanismImpl):
@@ -103,9 +109,9 @@ class Ecdh(MechanismImpl):
         z = _ecdh_secret(base_key, bytes(param.public_data))
         if hash_name is None:
             key_type, n = output_len(template, len(z), len(z))
-            return _material(key_type, z[:n])
+            return key_material(key_type, z[:n])
         key_type, n = output_len(template, hashes.digest_size(hash_name), None)
-        return _material(key_type, hashes.x963_kdf(hash_name, z, bytes(param.shared_data), n))
+        return key_material(key_type, hashes.x963_kdf(hash_name, z, bytes(param.shared_data), n))
 
 
 def _hkdf_salt(p: HkdfParams) -> bytes | None:
@@ -148,4 +154,4 @@ class Hkdf(MechanismImpl):
         okm = hashes.hkdf_expand(h, prk, bytes(param.info), n) if param.expand else prk[:n]
         if key_type is None:  # HKDF_DATA makes a data object
             return {Attribute.CLASS: ObjectClass.DATA, Attribute.VALUE: okm}
-        return _material(key_type, okm)
+        return key_material(key_type, okm)

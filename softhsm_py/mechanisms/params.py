@@ -2,15 +2,21 @@
 registered (``registry.mechanism(..., param=...)``) and a front end fills in (PKCS#11:
 ``pkcs11/abi/mechparams.py`` from CK_MECHANISM.pParameter; REST: from the request's fields).
 
-Structured parameters are the dataclasses below. Three parameters are plain values, named by a
-``ParamKind`` instead of a class: a CBC IV (``bytes``, 16), the optional IV of AES key wrap
-(``bytes`` or None) and the MAC length of the *_GENERAL MACs (``int``). A mechanism that takes no
-parameter declares none and gets ``None``.
+Structured parameters are the dataclasses below. Some parameters are plain values, named by a
+``ParamKind`` instead of a class: a CBC IV (``bytes``, 16 or 8), the optional IV of AES key wrap
+(``bytes`` or None), the MAC length of the *_GENERAL MACs (``int``), the byte string of
+CK_KEY_DERIVATION_STRING_DATA (``bytes``), the bit index of CK_EXTRACT_PARAMS (``int``) and the
+other party's public value of PKCS #3 DH (``bytes``). A few structs of different layouts give the
+same dataclass, each under its own kind. A mechanism that takes no parameter declares none and
+gets ``None``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from softhsm_py.engine.kbkdf import Field
 
 
 class ParamKind:
@@ -28,6 +34,13 @@ class ParamKind:
 IV16 = ParamKind("16-byte IV")  # CBC, CBC_PAD: bytes
 OPTIONAL_IV = ParamKind("optional IV")  # AES key wrap (RFC 3394 / 5649): bytes or None
 MAC_LENGTH = ParamKind("MAC length")  # CK_MAC_GENERAL_PARAMS: int
+IV8 = ParamKind("8-byte IV")  # DES3_CBC, DES3_CBC_PAD: bytes
+STRING_DATA = ParamKind("string data")  # CK_KEY_DERIVATION_STRING_DATA: bytes
+BIT_INDEX = ParamKind("bit index")  # CK_EXTRACT_PARAMS: int
+PUBLIC_VALUE = ParamKind("public value")  # DH_PKCS_DERIVE: the other party's y, bytes
+AES_CBC_DATA = ParamKind("AES CBC encrypt data")  # CK_AES_CBC_ENCRYPT_DATA_PARAMS: CbcEncryptData
+DES_CBC_DATA = ParamKind("DES CBC encrypt data")  # CK_DES_CBC_ENCRYPT_DATA_PARAMS: CbcEncryptData
+SP800_108_FEEDBACK = ParamKind("SP 800-108 feedback")  # CK_SP800_108_FEEDBACK_KDF_PARAMS: Sp800108
 ParamType = type | ParamKind
 
 
@@ -105,3 +118,57 @@ class HkdfParams:
     salt_key_handle: int
     info: bytes
     salt_key_value: bytes | None = None
+
+
+@dataclass(frozen=True)
+class CbcEncryptData:
+    """CK_AES_CBC_ENCRYPT_DATA_PARAMS / CK_DES_CBC_ENCRYPT_DATA_PARAMS."""
+
+    iv: bytes
+    data: bytes
+
+
+@dataclass(frozen=True)
+class KeyHandle:
+    """CKM_CONCATENATE_BASE_AND_KEY's CK_OBJECT_HANDLE. The core resolves the handle (checking
+    the key as it checks the base key) and passes its CKA_VALUE as ``value``, and ``protected``
+    when that key is sensitive or unextractable (``dataclasses.replace``)."""
+
+    handle: int
+    value: bytes | None = field(default=None, repr=False)
+    protected: bool = False
+
+
+@dataclass(frozen=True)
+class DerivedKey:
+    """One CK_DERIVED_KEY of an SP 800-108 derivation: the decoded template of an additional key,
+    and ``slot``, where the front end puts its handle (PKCS#11: the caller's phKey). The core
+    reads only the template."""
+
+    template: dict[int, Any]
+    slot: Any = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Sp800108:
+    """CK_SP800_108_KDF_PARAMS (counter and double pipeline modes) and, with ``iv``,
+    CK_SP800_108_FEEDBACK_KDF_PARAMS: ``prf`` a CKM_ HMAC or CMAC, ``fields`` the data
+    parameters in order (see ``engine.kbkdf``)."""
+
+    prf: int
+    fields: tuple[Field, ...]
+    iv: bytes = b""
+    additional: tuple[DerivedKey, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pbkdf2Params:
+    """CK_PKCS5_PBKD2_PARAMS2 (and the 2.40 CK_PKCS5_PBKD2_PARAMS, whose password length is a
+    pointer): ``prf`` a CKP_PKCS5_PBKD2_* value, ``salt_source`` a CKZ_SALT_* value."""
+
+    salt_source: int
+    salt: bytes
+    iterations: int
+    prf: int
+    prf_data: bytes
+    password: bytes = field(repr=False)

@@ -2,7 +2,8 @@
 
 A mechanism is one decorated class; C_GetMechanismList / C_GetMechanismInfo read ``infos()``, so
 only what is implemented is listed. Key sizes are bits for RSA / EC / Edwards / Montgomery and
-bytes for AES, ChaCha20 and generic secrets, as the spec's mechanism tables state.
+bytes for AES, ChaCha20 and generic secrets, as the spec's mechanism tables state (bits for DSA
+and DH primes; bytes for DES2 / DES3 and Camellia keys).
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ class MechInfo:
 _IMPLS: dict[int, MechanismImpl] = {}
 _INFOS: dict[int, MechInfo] = {}
 _PARAMS: dict[int, ParamType | None] = {}
-_FAMILIES = ("digest", "hmac", "aes", "chacha", "rsa", "ec", "eddsa", "kdf", "keygen")
+_FAMILIES = (
+    "digest", "hmac", "aes", "chacha", "rsa", "ec", "eddsa", "kdf", "keygen",
+    "des", "camellia", "dsa", "dh", "kdf_simple", "sp800_108", "pbkdf2",
+)  # fmt: skip
 _loaded = False
 
 C = type[MechanismImpl]

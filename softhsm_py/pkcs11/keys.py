@@ -3,6 +3,8 @@ the wrapped key delivered through the output-buffer protocol."""
 
 from __future__ import annotations
 
+from softhsm_py import errors
+from softhsm_py.constants import INVALID_HANDLE
 from softhsm_py.core import keys
 from softhsm_py.core.mechanism import Mechanism
 from softhsm_py.core.runtime import Library
@@ -40,4 +42,15 @@ def unwrap_key(
 def derive_key(
     lib: Library, handle: int, mechanism: Mechanism, base_handle: int, template: RawTemplate
 ) -> int:
-    return keys.derive_key(lib, handle, mechanism, base_handle, decode(template))
+    """The new key's handle; an SP 800-108 derivation's additional keys get theirs in their
+    CK_DERIVED_KEY.phKey, each CK_INVALID_HANDLE until all keys are made (3.0, SP 800-108)."""
+    try:
+        slots = [k.slot for k in getattr(mechanism.param, "additional", ())]
+    except errors.PKCS11Error:
+        slots = []  # a parameter that did not parse: the core reports it
+    for slot in slots:
+        slot[0] = INVALID_HANDLE
+    handles = keys.derive_keys(lib, handle, mechanism, base_handle, decode(template))
+    for slot, new in zip(slots, handles[1:], strict=True):
+        slot[0] = new
+    return handles[0]

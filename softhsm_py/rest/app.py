@@ -1,16 +1,23 @@
-"""The FastAPI application: routers per TSB tag, the one error handler, the partitions opened for
-the worker's life. ``create_app()`` (no arguments) is the factory uvicorn's workers call; it reads
-the settings ``softhsm-py serve`` left in the environment."""
+"""The FastAPI application: routers per TSB tag, the one error handler, the authentication
+middleware, the partitions opened for the worker's life. ``create_app()`` (no arguments) is the
+factory uvicorn's workers call; it reads the settings ``softhsm-py serve`` left in the
+environment."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from softhsm_py.core.partition import Partition
 from softhsm_py.rest import errors, ska
+from softhsm_py.rest.auth.audit import open_process_log
+from softhsm_py.rest.auth.gate import Gate
+from softhsm_py.rest.auth.middleware import Authenticate
+from softhsm_py.rest.auth.ratelimit import FailureLimiter
+from softhsm_py.rest.auth.settings import AuthSettings
 from softhsm_py.rest.binding import Partitions
 from softhsm_py.rest.config import RestSettings, from_environment
 from softhsm_py.rest.routers import approvals, approver_management, docs, keys, operations, requests, service
@@ -41,6 +48,10 @@ TAGS = [
 def create_app(settings: RestSettings | None = None) -> FastAPI:
     settings = settings or from_environment()
     partitions = Partitions(settings)
+    # --dev serves without authentication whatever the file says
+    gate = Gate(AuthSettings() if settings.dev else settings.auth, settings.labels)
+    audit = open_process_log(settings.audit_log)
+    limiter = FailureLimiter(settings.auth.max_failures, settings.auth.failure_window)
 
     def tick(partition: Partition) -> None:
         retention = settings.ska_retention_days * 86400
@@ -72,6 +83,9 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
     )
     app.state.partitions = partitions
     app.state.settings = settings
+    # authentication runs inside errors' outermost net (added last, so outermost), which turns
+    # its refusals into TSB error bodies
+    app.add_middleware(Authenticate, gate=gate, audit=audit, limiter=limiter)
     errors.install(app)
     app.include_router(keys.router)
     app.include_router(operations.router)
@@ -84,4 +98,32 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
     app.include_router(approver_management.router)
     app.include_router(service.router)
     app.include_router(docs.router)
+    if not settings.dev:
+        _document_security(app, settings.auth.methods)
     return app
+
+
+#: the OpenAPI security scheme of each method, so that Swagger UI's "Authorize" can send them
+SECURITY_SCHEMES: dict[str, tuple[str, dict[str, Any]]] = {
+    "api_keys": (
+        "apiKey",
+        {"type": "apiKey", "in": "header", "name": "X-API-KEY", "description": "The key of the route's role"},
+    ),
+    "jwt": ("bearerToken", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}),
+    "mtls": ("clientCertificate", {"type": "mutualTLS"}),
+}
+
+
+def _document_security(app: FastAPI, methods: tuple[str, ...]) -> None:
+    schemes = dict(SECURITY_SCHEMES[m] for m in methods)
+    if not schemes:
+        return
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = build()
+        document.setdefault("components", {})["securitySchemes"] = schemes
+        document["security"] = [{name: [] for name in schemes}]  # one requirement: all of them
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

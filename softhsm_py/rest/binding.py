@@ -1,9 +1,9 @@
 """Which partition a request acts on.
 
-Each worker process opens every configured partition once at startup (logged in as the user for
-its whole life) and closes them at shutdown. ``bound_partition`` is the one dependency routes
-take: today it resolves to the single served partition; the authentication issue (API keys, JWT,
-mTLS) replaces its body with "caller -> one partition and role set", and no route changes.
+Each worker opens every configured partition once at startup (logged in as the user for its
+whole life) and closes them at shutdown. ``bound_partition`` is the one dependency routes take:
+it hands the route the partition of the caller the authentication middleware admitted
+(``rest.auth``), and nothing else; a request without an admitted caller gets no partition.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from softhsm_py.core.partition import Partition
+from softhsm_py.rest.auth.audit import mark_reached
+from softhsm_py.rest.auth.middleware import caller_of
 from softhsm_py.rest.config import RestSettings
 from softhsm_py.rest.errors import BusinessReason, TsbError
 
@@ -49,14 +51,12 @@ class Partitions:
                 log.warning("closing a partition failed: %s", type(exc).__name__)
 
     def for_request(self, request: Request) -> Partition:
-        if len(self.by_label) == 1:
-            return next(iter(self.by_label.values()))
-        # several partitions need a caller identity to choose one: the authentication issue
-        raise TsbError(
-            BusinessReason.INSUFFICIENT_LOGIN_INFORMATION,
-            "This service serves several partitions; a request must authenticate to pick one",
-            401,
-        )
+        caller = caller_of(request.scope)
+        partition = self.by_label.get(caller.partition) if caller is not None else None
+        if partition is None:  # a route the role table left public, or a bug: fail closed
+            raise TsbError(BusinessReason.INSUFFICIENT_LOGIN_INFORMATION, "This route needs a caller", 401)
+        mark_reached()
+        return partition
 
 
 def bound_partition(request: Request) -> Partition:

@@ -4,8 +4,7 @@ One row per cipher. The IV or nonce of a new encryption comes from the partition
 caller passes ``random``). AEAD output is ct || tag in PKCS#11 and in ``encryptedPayload``; the
 response also splits it (TSB.md 3.2). RSA OAEP uses MGF1 with the OAEP hash (PKCS#11's usual
 pairing; ``RSA_PADDING_OAEP`` alone is SHA-1). ``RSA_NO_PADDING`` returns the full block.
-Camellia and TDEA rows are ready for the core's mechanisms; until then the core answers
-MechanismInvalid and the client gets 611.
+A row whose mechanism the core lacks (plain ``CHACHA20``) is answered MechanismInvalid: 611.
 """
 
 from __future__ import annotations

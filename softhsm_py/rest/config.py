@@ -12,11 +12,17 @@ ska_retention_days = 30            # finished requests are deleted after this ma
 approver_timestamp_max_age = 600   # s an approver's signed timestamp stays good (TSB default)
 approver_timestamp_max_future = 0  # s it may be ahead of the server's clock (TSB default)
 
+audit_log = "audit.jsonl"          # JSON lines, mode 0600; default <token_dir>/rest-audit.jsonl
+
 [[rest.partitions]]                # the tokens served, by label
 label = "demo"
 pin_env = "DEMO_PIN"               # the user PIN: from an environment variable...
 # pin_file = "demo.pin"            # ...or a file (first line); never in this file itself
 ```
+
+Authentication (``[rest.api_keys]``, ``[rest.jwt]``, ``[rest.mtls]``, ``max_auth_failures``,
+``auth_failure_window``) is read by ``softhsm_py.rest.auth.settings``. Without any method the
+service only starts on a loopback address with one partition.
 
 Relative paths are resolved against the file's directory. Errors name the key, never a value.
 The settings travel to uvicorn's worker processes as JSON in ``SETTINGS_ENV``; that JSON holds
@@ -34,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from softhsm_py.config import Config, ConfigError
+from softhsm_py.rest.auth import settings as auth_settings
+from softhsm_py.rest.auth.settings import AuthSettings
 
 SETTINGS_ENV = "SOFTHSM_PY_REST_SETTINGS"
 DEV_PIN_ENV = "SOFTHSM_PY_PIN"
@@ -41,9 +49,26 @@ DEFAULT_LISTEN = "127.0.0.1:8443"
 MAX_WORKERS = 64
 
 _TABLE_KEYS = frozenset(
-    {"listen", "workers", "tls_certificate", "tls_key", "plain_http", "partitions", "ska_scheduler_interval",
-     "ska_retention_days", "approver_timestamp_max_age", "approver_timestamp_max_future"}
-)  # fmt: skip
+    {
+        "listen",
+        "workers",
+        "tls_certificate",
+        "tls_key",
+        "plain_http",
+        "partitions",
+        "audit_log",
+        "max_auth_failures",
+        "auth_failure_window",
+        "api_keys",
+        "jwt",
+        "mtls",
+        "ska_scheduler_interval",
+        "ska_retention_days",
+        "approver_timestamp_max_age",
+        "approver_timestamp_max_future",
+    }
+)
+AUDIT_LOG_NAME = "rest-audit.jsonl"
 #: [rest] keys of whole numbers >= 0, their defaults (RestSettings) and upper bounds
 _COUNTS = {
     "ska_scheduler_interval": 3600,
@@ -91,6 +116,8 @@ class RestSettings:
     dev: bool = False
     partitions: tuple[PartitionSource, ...] = field(default_factory=tuple)
     tls_dir: str | None = None  # where a self-signed certificate is kept
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    audit_log: str | None = None  # None: no audit log (settings built in code, tests)
     ska_scheduler_interval: int = 10
     ska_retention_days: int = 30
     approver_timestamp_max_age: int = 600
@@ -103,7 +130,12 @@ class RestSettings:
     def from_json(cls, text: str) -> RestSettings:
         data = json.loads(text)
         data["partitions"] = tuple(PartitionSource(**p) for p in data.get("partitions", ()))
+        data["auth"] = AuthSettings.from_dict(data.get("auth") or {})
         return cls(**data)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(p.label for p in self.partitions)
 
     @property
     def scheme(self) -> str:
@@ -154,6 +186,14 @@ def check(settings: RestSettings) -> None:
     labels = [p.label for p in settings.partitions]
     if len(set(labels)) != len(labels):
         raise ConfigError("[rest] partitions: a label appears twice")
+    if not settings.dev:
+        auth_settings.check(
+            settings.auth,
+            settings.labels,
+            loopback=is_loopback(settings.host),
+            tls=not settings.plain_http,
+            host=settings.host,
+        )
 
 
 def _table(config: Config) -> Mapping[str, Any]:
@@ -240,8 +280,35 @@ def load(config: Config) -> RestSettings:
         plain_http=plain,
         partitions=tuple(parts),
         tls_dir=str(config.token_dir / "rest-tls"),
+        auth=auth_settings.parse(table, f"{config.source}: " if config.source else "", base),
+        audit_log=path("audit_log") or str(config.token_dir / AUDIT_LOG_NAME),
         **counts,
     )
+
+
+def render(settings: RestSettings) -> str:
+    """The ``[rest]`` table in effect as TOML (``softhsm-py show-config``), secrets redacted."""
+    q = auth_settings.quote
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    lines = ["", "[rest]", f"listen = {q(f'{host}:{settings.port}')}", f"workers = {settings.workers}"]
+    if settings.tls_certificate and settings.tls_key:
+        lines += [f"tls_certificate = {q(settings.tls_certificate)}", f"tls_key = {q(settings.tls_key)}"]
+    else:
+        lines.append(f"# tls_certificate unset: a self-signed one in {settings.tls_dir}")
+    lines.append(f"plain_http = {'true' if settings.plain_http else 'false'}")
+    if settings.audit_log:
+        lines.append(f"audit_log = {q(settings.audit_log)}")
+    lines += [f"{key} = {getattr(settings, key)}" for key in _COUNTS]
+    keys, tables = auth_settings.render_lines(settings.auth)
+    lines += keys
+    for source in settings.partitions:
+        lines += ["", "[[rest.partitions]]", f"label = {q(source.label)}"]
+        if source.pin_env is not None:
+            lines.append(f"pin_env = {q(source.pin_env)}")
+        if source.pin_file is not None:
+            lines.append(f"pin_file = {q(source.pin_file)}")
+    lines += tables
+    return "\n".join(lines) + "\n"
 
 
 def from_environment(environ: Mapping[str, str] = os.environ) -> RestSettings:

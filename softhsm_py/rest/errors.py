@@ -42,6 +42,7 @@ class BusinessReason(Enum):
     INVALID_SIGNATURE = ("res.error.input.invalid.signature", 403)
     TIMESTAMP_OFF = ("res.error.input.timestamp.off", 404)
     TIMESTAMP_SIGNER_NOT_ALLOWED = ("res.error.timestamp.signer.not.allowed", 405)
+    MISSING_ACCESS_TOKEN = ("res.error.missing.access.token", 406)
     DECRYPT_FAILED = ("res.error.decrypt.failed", 410)
     INVALID_CERTIFICATE_REQUEST = ("res.error.invalid.certificate.request", 411)
     INVALID_ONE_TIME_PASSWORD = ("res.error.invalid.onetimepassword", 412)
@@ -57,6 +58,7 @@ class BusinessReason(Enum):
     INVALID_PAYLOAD = ("res.error.invalid.payload", 612)
     INVALID_KEY_TYPE = ("res.error.invalid.key.type", 613)
     OPERATION_FORBIDDEN_FOR_KEY = ("res.error.operation.forbidden.for.key", 614)
+    INVALID_ACCESS_TOKEN = ("res.error.invalid.access.token", 617)
     INSUFFICIENT_LOGIN_INFORMATION = ("res.error.insufficient.login.information", 618)
     INVALID_NUMBER_RANGE = ("res.error.invalid.number.range", 619)
     KEY_PASSWORD_MISMATCH = ("res.error.key.password.mismatch", 620)
@@ -66,6 +68,7 @@ class BusinessReason(Enum):
     INVALID_CERTIFICATE_FORMAT = ("res.error.certificate.invalid.encoding", 626)
     INVALID_CSR_FORMAT = ("res.error.csr.invalid.format", 628)
     UNSUPPORTED_CIPHER = ("res.error.unsupported.cipher", 629)
+    INVALID_API_KEY = ("res.error.invalid.api.key", 631)
     APPROVER_ALREADY_EXISTING = ("res.error.approver.already.existing", 632)
     KEY_NOT_EXISTENT = ("res.error.key.not.existent", 650)
     REQUEST_NOT_EXISTENT = ("res.error.request.not.existent", 651)
@@ -85,11 +88,19 @@ class BusinessReason(Enum):
 class TsbError(Exception):
     """An error this front end raises itself. ``message`` must not hold secrets."""
 
-    def __init__(self, reason: BusinessReason, message: str, status: int = 400) -> None:
+    def __init__(
+        self,
+        reason: BusinessReason,
+        message: str,
+        status: int = 400,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.status = status
+        self.headers = dict(headers) if headers else None
 
 
 def unsupported(what: str, *, cipher: bool = False) -> TsbError:
@@ -203,8 +214,14 @@ def body(reason: BusinessReason, message: str) -> dict[str, Any]:
     return {"errorCode": reason.code, "reason": reason.key, "message": message}
 
 
-def response(status: int, reason: BusinessReason, message: str) -> JSONResponse:
-    return JSONResponse(body(reason, message), status_code=status)
+def response(
+    status: int, reason: BusinessReason, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(body(reason, message), status_code=status, headers=headers)
+
+
+def tsb_response(exc: TsbError) -> JSONResponse:
+    return response(exc.status, exc.reason, exc.message, exc.headers)
 
 
 # ------------------------------------------------------------------------------ validation
@@ -271,7 +288,7 @@ def validation_reason(errors: Sequence[Mapping[str, Any]]) -> tuple[BusinessReas
 
 async def _on_tsb(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TsbError)
-    return response(exc.status, exc.reason, exc.message)
+    return tsb_response(exc)
 
 
 async def _on_validation(request: Request, exc: Exception) -> Response:
@@ -329,8 +346,10 @@ def install(app: FastAPI) -> None:
 
 class CatchAll:
     """Outermost net (inside Starlette's ServerErrorMiddleware, which would log the exception's
-    message and re-raise): any exception no handler took becomes 500/701 here, logged by type and
-    place only. Also caps the request body (``MAX_BODY``) before anything parses it."""
+    message and re-raise): a ``TsbError`` raised outside the routes (the authentication
+    middleware's refusals) becomes its body, any other exception no handler took becomes 500/701,
+    logged by type and place only. Also caps the request body (``MAX_BODY``) before anything
+    parses it."""
 
     MAX_BODY = 16 * 1024 * 1024
 
@@ -368,6 +387,9 @@ class CatchAll:
         except _TooLarge:
             if not started:
                 await response(413, R.INPUT_VALIDATION_FAILED, "Request body too large")(scope, receive, send)
+        except TsbError as exc:
+            if not started:
+                await tsb_response(exc)(scope, receive, send)
         except Exception as exc:
             if not started:
                 await _bug(exc)(scope, receive, send)

@@ -2,8 +2,9 @@
 
 One row per TSB algorithm (TSB.md section 4). A row names the key type and generation mechanism;
 whether the engine has that mechanism is the core's answer (``errors.MechanismInvalid`` -> 611),
-so the row for DSA, TDEA or Camellia starts working the day the mechanism is registered. Rows
-with ``offered=False`` name algorithms pyca/cryptography cannot do at all (README).
+so a row starts working the day its mechanism is registered. A DSA key is asked for by size
+(CKA_PRIME_BITS): ``core.partition`` makes the domain first. Rows with ``offered=False`` name
+algorithms pyca/cryptography cannot do at all (README).
 """
 
 from __future__ import annotations

@@ -136,7 +136,7 @@ ROWS: dict[str, SignRow] = {
     "NONE_WITH_EC_SCHNORR_BIP0340": SignRow(EC, None),
     # EdDSA: pure Ed25519 / Ed448, the signature is its own format
     "EDDSA": SignRow(ED, Mechanism.EDDSA),
-    # DSA: rows ready for the core's DSA mechanisms
+    # DSA (r || s from PKCS#11, DER unless RAW, as ECDSA)
     "NONE_WITH_DSA": SignRow(DSA, Mechanism.DSA, rs=True),
     "SHA1_WITH_DSA": SignRow(DSA, Mechanism.DSA_SHA1, rs=True),
     "SHA224_WITH_DSA": SignRow(DSA, Mechanism.DSA_SHA224, rs=True),

@@ -5,7 +5,6 @@ web server's does, and never in a partition."""
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import os
 import socket
@@ -19,70 +18,48 @@ VALID_DAYS = 825  # the longest validity browsers accept for a server certificat
 
 
 def fingerprint(cert_pem: bytes) -> str:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
+    from softhsm_py.engine.x509 import pem_certificate_der
+    from softhsm_py.rest.auth.clientcert import fingerprint as sha256_fingerprint
 
     try:
-        cert = x509.load_pem_x509_certificate(cert_pem)
+        der = pem_certificate_der(cert_pem)
     except ValueError:
         raise ConfigError("the TLS certificate is not a PEM X.509 certificate") from None
-    digest = cert.fingerprint(hashes.SHA256())
-    return ":".join(f"{b:02X}" for b in digest)
+    return sha256_fingerprint(der)
 
 
-def _names(host: str) -> list[object]:
-    from cryptography import x509
-
-    names: list[object] = [
-        x509.DNSName("localhost"),
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        x509.IPAddress(ipaddress.ip_address("::1")),
-    ]
+def _names(host: str) -> tuple[list[str], list[str]]:
+    """(DNS names, IP addresses) the certificate is good for."""
+    dns, addresses = ["localhost"], ["127.0.0.1", "::1"]
     try:
         address = ipaddress.ip_address(host)
         if not address.is_unspecified and not address.is_loopback:
-            names.append(x509.IPAddress(address))
+            addresses.append(str(address))
     except ValueError:
-        names.append(x509.DNSName(host))
+        dns.append(host)
     hostname = socket.gethostname()
     if hostname and hostname != "localhost":
-        names.append(x509.DNSName(hostname))
-    return names
+        dns.append(hostname)
+    return dns, addresses
 
 
 def make_self_signed(directory: Path, host: str) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    from softhsm_py.engine.x509 import server_certificate
 
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "softhsm-py serve (self-signed)")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=VALID_DAYS))
-        .add_extension(x509.SubjectAlternativeName(_names(host)), critical=False)  # type: ignore[arg-type]
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    dns, addresses = _names(host)
+    cert, key = server_certificate("softhsm-py serve (self-signed)", dns, addresses, VALID_DAYS)
     key_path, cert_path = directory / KEY_NAME, directory / CERT_NAME
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    write_private(key_path, key)
+    cert_path.write_bytes(cert)
     return cert_path, key_path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a private key file, mode 0600 from its creation on."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def ensure(

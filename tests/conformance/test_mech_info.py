@@ -8,12 +8,14 @@ listed that is not exercised here) and is skipped for other modules."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from support import legacy
 from support.constants import KDF, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from support.keys import OKP, P256, ec_key, ec_point, import_ec, import_okp, import_rsa, rsa_key
 from support.mechanisms import (
@@ -129,6 +131,26 @@ class Keys:
     def _x25519(self) -> tuple[int, int]:
         return import_okp(self.t, "x25519")[:2]
 
+    def _des3(self) -> tuple[int, int]:
+        key = self.t.secret(legacy.odd_parity(bytes(range(24))), KeyType.DES3)
+        return key, key
+
+    def _camellia(self) -> tuple[int, int]:
+        key = self.t.secret(bytes(range(16)), KeyType.CAMELLIA)
+        return key, key
+
+    def _dsa(self) -> tuple[int, int]:
+        return self.t.generate_pair(
+            M.DSA_KEY_PAIR_GEN, {Attribute.TOKEN: False, **DSA_DOMAIN}, {Attribute.TOKEN: False}
+        )
+
+    def _dh(self) -> tuple[int, int]:
+        return self.t.generate_pair(
+            M.DH_PKCS_KEY_PAIR_GEN,
+            {Attribute.TOKEN: False, **DH_DOMAIN},
+            {Attribute.TOKEN: False, Attribute.DERIVE: True},  # CKA_DERIVE defaults to FALSE
+        )
+
 
 @dataclass
 class Recipe:
@@ -168,7 +190,89 @@ def _pss3(m: int, h: str) -> Callable[[], Mech]:
     return build
 
 
+DSA_DOMAIN, DH_DOMAIN = legacy.DSA_DOMAIN, legacy.DH_DOMAIN  # RFC 5114 2.1's group
+_DH_PEER = legacy.big(pow(legacy.G1024, 12345, legacy.P1024))
+
+
+def _kdf(m: int) -> Callable[[], Mech]:
+    fields = (
+        [legacy.counter(), legacy.byte_array(b"label")]
+        if m == M.SP800_108_COUNTER_KDF
+        else [legacy.chaining(), legacy.byte_array(b"label")]
+    )
+    iv = b"iv" if m == M.SP800_108_FEEDBACK_KDF else None
+    return lambda: legacy.sp800_108(m, M.SHA256_HMAC, fields, iv=iv)
+
+
+LEGACY_RECIPES: dict[int, Recipe] = {
+    M.DES2_KEY_GEN: Recipe(""),
+    M.DES3_KEY_GEN: Recipe(""),
+    M.DES3_ECB: Recipe("des3"),
+    M.DES3_CBC: Recipe("des3", _p(M.DES3_CBC, bytes(8))),
+    M.DES3_CBC_PAD: Recipe("des3", _p(M.DES3_CBC_PAD, bytes(8)), data=b"not a block multiple"),
+    M.DES3_MAC: Recipe("des3"),
+    M.DES3_CMAC: Recipe("des3"),
+    M.DES3_MAC_GENERAL: Recipe("des3", lambda: mac_general(M.DES3_MAC_GENERAL, 4)),
+    M.DES3_CMAC_GENERAL: Recipe("des3", lambda: mac_general(M.DES3_CMAC_GENERAL, 4)),
+    M.CAMELLIA_KEY_GEN: Recipe("", gen={Attribute.VALUE_LEN: 16}),
+    M.CAMELLIA_ECB: Recipe("camellia"),
+    M.CAMELLIA_CBC: Recipe("camellia", _p(M.CAMELLIA_CBC, bytes(16))),
+    M.CAMELLIA_CBC_PAD: Recipe("camellia", _p(M.CAMELLIA_CBC_PAD, bytes(16)), data=b"not a block multiple"),
+    M.MD5: Recipe(""),
+    M.MD5_HMAC: Recipe("generic"),
+    M.MD5_HMAC_GENERAL: Recipe("generic", lambda: mac_general(M.MD5_HMAC_GENERAL, 10)),
+    M.DSA_PARAMETER_GEN: Recipe(
+        "", gen={Attribute.CLASS: ObjectClass.DOMAIN_PARAMETERS, Attribute.PRIME_BITS: 1024}
+    ),
+    M.DSA_KEY_PAIR_GEN: Recipe("dsa", gen=DSA_DOMAIN),
+    M.DSA: Recipe("dsa", data=digest("sha1", b"x")),
+    **{
+        m: Recipe("dsa")
+        for m in (
+            M.DSA_SHA1,
+            M.DSA_SHA224,
+            M.DSA_SHA256,
+            M.DSA_SHA384,
+            M.DSA_SHA512,
+            M.DSA_SHA3_224,
+            M.DSA_SHA3_256,
+            M.DSA_SHA3_384,
+            M.DSA_SHA3_512,
+        )
+    },
+    M.DH_PKCS_KEY_PAIR_GEN: Recipe("dh", gen=DH_DOMAIN),
+    M.DH_PKCS_DERIVE: Recipe("dh", _p(M.DH_PKCS_DERIVE, _DH_PEER)),
+    M.AES_ECB_ENCRYPT_DATA: Recipe("aes", lambda: legacy.string_data(M.AES_ECB_ENCRYPT_DATA, bytes(32))),
+    M.AES_CBC_ENCRYPT_DATA: Recipe(
+        "aes", lambda: legacy.cbc_encrypt_data(M.AES_CBC_ENCRYPT_DATA, bytes(16), bytes(32))
+    ),
+    M.DES3_ECB_ENCRYPT_DATA: Recipe("des3", lambda: legacy.string_data(M.DES3_ECB_ENCRYPT_DATA, bytes(32))),
+    M.DES3_CBC_ENCRYPT_DATA: Recipe(
+        "des3", lambda: legacy.cbc_encrypt_data(M.DES3_CBC_ENCRYPT_DATA, bytes(8), bytes(32))
+    ),
+    M.CONCATENATE_BASE_AND_KEY: Recipe("generic"),  # the other key: the base key itself (see _run)
+    **{
+        m: Recipe("generic", (lambda m=m: legacy.string_data(m, bytes(32))))
+        for m in (M.CONCATENATE_BASE_AND_DATA, M.CONCATENATE_DATA_AND_BASE, M.XOR_BASE_AND_DATA)
+    },
+    M.EXTRACT_KEY_FROM_KEY: Recipe("generic", lambda: legacy.ulong_param(M.EXTRACT_KEY_FROM_KEY, 5)),
+    **{
+        m: Recipe("generic", _kdf(m))
+        for m in (M.SP800_108_COUNTER_KDF, M.SP800_108_FEEDBACK_KDF, M.SP800_108_DOUBLE_PIPELINE_KDF)
+    },
+    M.PKCS5_PBKD2: Recipe("", lambda: legacy.pbkdf2(b"password", b"salt", 2), gen={Attribute.VALUE_LEN: 16}),
+    M.AES_KEY_WRAP_PAD: Recipe("aes"),
+}
+# The digest each digest mechanism is, by hashlib's name.
+DIGESTS = {
+    **{m: name.replace("-", "_") for name, m in HASH_MECH.items()},
+    M.SHA512_224: "sha512_224",
+    M.SHA512_256: "sha512_256",
+    M.MD5: "md5",
+}
+
 RECIPES: dict[int, Recipe] = {
+    **LEGACY_RECIPES,
     M.RSA_PKCS_KEY_PAIR_GEN: Recipe("rsa", gen={Attribute.MODULUS_BITS: 1024}),
     M.RSA_PKCS: Recipe("rsa"),
     M.RSA_X_509: Recipe("rsa", data=b"\x00" + bytes(range(1, 255)) + b"\x01"),
@@ -237,11 +341,9 @@ def _run(t: Token, keys: Keys, m: int, flag: int, r: Recipe) -> None:
     elif flag == MechanismFlag.VERIFY_RECOVER:
         pass  # with SIGN_RECOVER
     elif flag == MechanismFlag.DIGEST:
-        name = {v: k for k, v in HASH_MECH.items()}.get(m) or {M.SHA512_224: "sha512-224",
-                                                                M.SHA512_256: "sha512-256"}[m]  # fmt: skip
-        assert t.digest(m, b"abc") == digest(name, b"abc")
+        assert t.digest(m, b"abc") == hashlib.new(DIGESTS[m], b"abc").digest()
     elif flag == MechanismFlag.GENERATE:
-        key = t.generate_key(m, {Attribute.TOKEN: False, **(r.gen or {})})
+        key = t.generate_key(param(), {Attribute.TOKEN: False, **(r.gen or {})})
         assert t.get_bool(key, Attribute.LOCAL) is True
     elif flag == MechanismFlag.GENERATE_KEY_PAIR:
         _, priv_h = t.generate_pair(m, {Attribute.TOKEN: False, **(r.gen or {})}, {Attribute.TOKEN: False})
@@ -273,6 +375,13 @@ def _run(t: Token, keys: Keys, m: int, flag: int, r: Recipe) -> None:
             }
         elif m == Mechanism.HKDF_DATA:
             p, tpl = param(), {Attribute.CLASS: ObjectClass.DATA, Attribute.VALUE_LEN: 32}
+        elif m == Mechanism.CONCATENATE_BASE_AND_KEY:
+            p = legacy.ulong_param(m, priv)
+            tpl = {
+                Attribute.CLASS: ObjectClass.SECRET_KEY,
+                Attribute.KEY_TYPE: KeyType.GENERIC_SECRET,
+                Attribute.VALUE_LEN: 32,
+            }
         else:
             p, tpl = (
                 param(),

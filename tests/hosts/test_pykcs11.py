@@ -333,3 +333,122 @@ with lib.get_token(token_label=os.environ["TOKEN_LABEL"]).open(user_pin=os.envir
                       mechanism_param=(Mechanism.SHA256, MGF.SHA256, None))
     print(json.dumps({"pt": pt.hex()}))
 """
+
+
+# PyKCS11's own derivation examples (test/test_derive.py of the project: the simple derivations,
+# which it skips on SoftHSMv2 2.6.1), call for call, and DES3 / DSA the way its samples use a
+# mechanism (PyKCS11 ships no DES3 or DSA example of its own). Values that leave the token are
+# checked here with pyca/cryptography.
+PYKCS11_LEGACY_SCRIPT = r"""
+import json, os
+import PyKCS11 as P
+
+out = {}
+lib = P.PyKCS11Lib()
+lib.load(os.environ["MODULE"])
+slot = [s for s in lib.getSlotList(tokenPresent=True)
+        if lib.getTokenInfo(s).label.strip() == os.environ["TOKEN_LABEL"]][0]
+s = lib.openSession(slot, P.CKF_SERIAL_SESSION | P.CKF_RW_SESSION)
+s.login(os.environ["PIN"])
+
+# test_derive.py's set-up: an AES base key and a generic derived-key template
+aesKeyTemplate = [
+    (P.CKA_CLASS, P.CKO_SECRET_KEY), (P.CKA_KEY_TYPE, P.CKK_AES), (P.CKA_VALUE_LEN, 32),
+    (P.CKA_TOKEN, P.CK_TRUE), (P.CKA_SENSITIVE, P.CK_FALSE), (P.CKA_EXTRACTABLE, P.CK_TRUE),
+    (P.CKA_PRIVATE, P.CK_TRUE), (P.CKA_LABEL, "DeriveTestBaseAes256Key"), (P.CKA_DERIVE, P.CK_TRUE),
+]
+genericKeyTemplate = [
+    (P.CKA_CLASS, P.CKO_SECRET_KEY), (P.CKA_KEY_TYPE, P.CKK_GENERIC_SECRET), (P.CKA_TOKEN, P.CK_FALSE),
+    (P.CKA_SENSITIVE, P.CK_FALSE), (P.CKA_EXTRACTABLE, P.CK_TRUE), (P.CKA_PRIVATE, P.CK_TRUE),
+    (P.CKA_LABEL, "DeriveTestGenericKey"),
+]
+key_gen_mechanism = P.Mechanism(P.CKM_AES_KEY_GEN, None)
+baseKey = s.generateKey(aesKeyTemplate + [(P.CKA_ID, (0x01,))], key_gen_mechanism)
+value = lambda key: list(s.getAttributeValue(key, [P.CKA_VALUE])[0])
+
+# test_deriveKey_CKM_CONCATENATE_BASE_AND_KEY
+concKey = s.generateKey(aesKeyTemplate + [(P.CKA_ID, (0x11,))], key_gen_mechanism)
+derivedKeyTemplate = genericKeyTemplate + [(P.CKA_VALUE_LEN, 64), (P.CKA_ID, (0x22,))]
+derivedKey = s.deriveKey(baseKey, derivedKeyTemplate, P.CONCATENATE_BASE_AND_KEY_Mechanism(concKey))
+assert value(baseKey) + value(concKey) == value(derivedKey)
+mechanism = P.CONCATENATE_BASE_AND_KEY_Mechanism(s.generateKey(aesKeyTemplate, key_gen_mechanism))
+assert s.deriveKey(baseKey, derivedKeyTemplate, mechanism) is not None
+# test_deriveKey_CKM_CONCATENATE_BASE_AND_DATA and _DATA_AND_BASE
+concData = list(s.generateRandom(32))
+derivedKey = s.deriveKey(baseKey, derivedKeyTemplate, P.CONCATENATE_BASE_AND_DATA_Mechanism(concData))
+assert value(baseKey) + concData == value(derivedKey)
+derivedKey = s.deriveKey(baseKey, derivedKeyTemplate, P.CONCATENATE_DATA_AND_BASE_Mechanism(concData))
+assert concData + value(baseKey) == value(derivedKey)
+# test_deriveKey_CKM_XOR_BASE_AND_DATA
+xorData = list(s.generateRandom(32))
+derivedKey = s.deriveKey(baseKey, genericKeyTemplate + [(P.CKA_VALUE_LEN, 32), (P.CKA_ID, (0x22,))],
+                         P.XOR_BASE_AND_DATA_Mechanism(xorData))
+assert [a ^ b for a, b in zip(value(baseKey), xorData)] == value(derivedKey)
+# test_deriveKey_CKM_EXTRACT_KEY_FROM_KEY: the example of PKCS#11 3.0, 2.43.7
+extractBase = s.createObject(
+    genericKeyTemplate + [(P.CKA_DERIVE, P.CK_TRUE), (P.CKA_VALUE, [0x32, 0x9F, 0x84, 0xA9])])
+derivedKey = s.deriveKey(extractBase, genericKeyTemplate + [(P.CKA_VALUE_LEN, 2)],
+                         P.EXTRACT_KEY_FROM_KEY_Mechanism(21))
+out["extract"] = bytes(value(derivedKey)).hex()
+
+# DES3: a generated key round trip, a known key's CBC_PAD ciphertext
+des3 = s.generateKey([(P.CKA_CLASS, P.CKO_SECRET_KEY), (P.CKA_KEY_TYPE, P.CKK_DES3),
+                      (P.CKA_TOKEN, P.CK_FALSE), (P.CKA_ENCRYPT, P.CK_TRUE), (P.CKA_DECRYPT, P.CK_TRUE)],
+                     P.Mechanism(P.CKM_DES3_KEY_GEN))
+iv = s.generateRandom(8)
+mech = P.Mechanism(P.CKM_DES3_CBC_PAD, iv)
+assert bytes(s.decrypt(des3, s.encrypt(des3, b"PyKCS11 and TDEA", mech), mech)) == b"PyKCS11 and TDEA"
+known = s.createObject([(P.CKA_CLASS, P.CKO_SECRET_KEY), (P.CKA_KEY_TYPE, P.CKK_DES3),
+                        (P.CKA_TOKEN, P.CK_FALSE), (P.CKA_VALUE, bytes.fromhex(os.environ["DES3_KEY"])),
+                        (P.CKA_ENCRYPT, P.CK_TRUE)])
+ct = s.encrypt(known, b"PyKCS11 and TDEA", P.Mechanism(P.CKM_DES3_CBC_PAD, bytes(8)))
+out["des3_cbc_pad"] = bytes(ct).hex()
+
+# DSA: a key pair on a domain the public template names, DSA_SHA256 signatures
+domain = [(P.CKA_PRIME, bytes.fromhex(os.environ["DSA_P"])),
+          (P.CKA_SUBPRIME, bytes.fromhex(os.environ["DSA_Q"])),
+          (P.CKA_BASE, bytes.fromhex(os.environ["DSA_G"]))]
+pub, priv = s.generateKeyPair(
+    [(P.CKA_CLASS, P.CKO_PUBLIC_KEY), (P.CKA_KEY_TYPE, P.CKK_DSA), (P.CKA_TOKEN, P.CK_FALSE),
+     (P.CKA_VERIFY, P.CK_TRUE)] + domain,
+    [(P.CKA_CLASS, P.CKO_PRIVATE_KEY), (P.CKA_KEY_TYPE, P.CKK_DSA), (P.CKA_TOKEN, P.CK_FALSE),
+     (P.CKA_SIGN, P.CK_TRUE)],
+    mecha=P.Mechanism(P.CKM_DSA_KEY_PAIR_GEN))
+sig = s.sign(priv, b"PyKCS11 signs with DSA", P.Mechanism(P.CKM_DSA_SHA256))
+assert s.verify(pub, b"PyKCS11 signs with DSA", sig, P.Mechanism(P.CKM_DSA_SHA256))
+out["dsa_y"] = bytes(s.getAttributeValue(pub, [P.CKA_VALUE])[0]).hex()
+out["dsa_sha256"] = bytes(sig).hex()
+s.logout()
+s.closeSession()
+print(json.dumps(out))
+"""
+
+
+def test_pykcs11_derive_des3_dsa(tmp_path: Path) -> None:
+    """PyKCS11's own derivation examples, and DES3 / DSA through PyKCS11 (issue 15 item 5)."""
+    import warnings
+
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    from cryptography.hazmat.primitives.asymmetric import dsa
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    python_has("PyKCS11")
+    with warnings.catch_warnings():  # cryptography marks DSA deprecated
+        warnings.simplefilter("ignore")
+        numbers = dsa.generate_parameters(2048).parameter_numbers()
+        public_numbers = dsa.DSAPublicNumbers
+    des3_key = bytes.fromhex("0123456789abcdeffedcba9876543210899babbccddfeff1")  # odd parity
+    token = make_token(tmp_path / "hsm", label="pykcs11-legacy")
+    out = run_python(
+        token, PYKCS11_LEGACY_SCRIPT, DES3_KEY=des3_key.hex(),
+        DSA_P=f"{numbers.p:0512x}", DSA_Q=f"{numbers.q:064x}", DSA_G=f"{numbers.g:0512x}",
+    )  # fmt: skip
+    assert out["extract"] == "9526"
+    enc = Cipher(TripleDES(des3_key), modes.CBC(bytes(8))).encryptor()
+    message = b"PyKCS11 and TDEA"
+    assert bytes.fromhex(out["des3_cbc_pad"]) == enc.update(message + b"\x08" * 8) + enc.finalize()
+    key = public_numbers(int(out["dsa_y"], 16), numbers).public_key()
+    signature = bytes.fromhex(out["dsa_sha256"])
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    key.verify(encode_dss_signature(r, s), b"PyKCS11 signs with DSA", hashes.SHA256())
+    assert_no_traceback(token)

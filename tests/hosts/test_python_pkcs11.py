@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from support.hosts import assert_no_traceback, make_token, run_python
 from support.pkcs11 import TESTS, default_module_path, write_config
 
 pytest.importorskip("pkcs11", reason="python-pkcs11 is missing (pip install python-pkcs11)")
@@ -128,3 +129,149 @@ def test_second_copy_in_one_process(request: pytest.FixtureRequest, tmp_path: Pa
     assert out["copy_finalize"] == 0
     assert out["first_still_works"] == 8
     assert out["first_slots"] == 2
+
+
+# python-pkcs11's own DES, DSA and DH tests (tests/test_des.py, test_dsa.py, test_dh.py of the
+# project), call for call, plus the mechanisms it picks for these key types when none is named
+# (DES3_CBC_PAD, DES3_MAC, DES3_ECB wrap, DSA_SHA512, DH_PKCS_DERIVE). What leaves the token is
+# checked here with pyca/cryptography.
+LEGACY_SCRIPT = r"""
+import base64, json, os
+import pkcs11
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11.util.dsa import decode_dsa_domain_parameters, encode_dsa_domain_parameters
+
+out = {}
+lib = pkcs11.lib(os.environ["MODULE"])
+token = lib.get_token(token_label=os.environ["TOKEN_LABEL"])
+with token.open(user_pin=os.environ["PIN"]) as session:  # as python-pkcs11's TestCase opens it
+    # test_des.py
+    assert isinstance(session.generate_key(KeyType.DES2), pkcs11.SecretKey)
+    assert isinstance(session.generate_key(KeyType.DES3), pkcs11.SecretKey)
+    for key_type in (KeyType.DES2, KeyType.DES3):
+        key = session.generate_key(key_type)
+        iv = session.generate_random(64)
+        crypttext = key.encrypt("PLAIN TEXT_", mechanism_param=iv)
+        assert key.decrypt(crypttext, mechanism_param=iv) == b"PLAIN TEXT_"
+        assert key.verify("PLAIN TEXT_", key.sign("PLAIN TEXT_"))                  # DES3_MAC
+    known = session.create_object({Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.KEY_TYPE: KeyType.DES3,
+                                   Attribute.VALUE: bytes.fromhex(os.environ["DES3_KEY"]),
+                                   Attribute.ENCRYPT: True, Attribute.SIGN: True, Attribute.WRAP: True})
+    iv = bytes(8)
+    out["des3_cbc_pad"] = known.encrypt(b"PLAIN TEXT_", mechanism_param=iv).hex()
+    out["des3_mac"] = known.sign(b"PLAIN TEXT_").hex()
+    readable = {Attribute.EXTRACTABLE: True, Attribute.SENSITIVE: False}
+    aes = session.generate_key(KeyType.AES, 128, template=readable)
+    out["wrapped"] = known.wrap_key(aes).hex()                                      # DES3_ECB
+    out["aes"] = aes[Attribute.VALUE].hex()
+
+    # test_dsa.py
+    parameters = session.generate_domain_parameters(KeyType.DSA, 1024)
+    assert isinstance(parameters, pkcs11.DomainParameters)
+    assert parameters[Attribute.PRIME_BITS] == 1024
+    encode_dsa_domain_parameters(parameters)
+    dsaparams = session.create_domain_parameters(
+        KeyType.DSA, decode_dsa_domain_parameters(base64.b64decode(os.environ["DSA_PARAMS"])), local=True)
+    public, private = dsaparams.generate_keypair()
+    assert isinstance(public, pkcs11.PublicKey) and isinstance(private, pkcs11.PrivateKey)
+    assert len(public[Attribute.VALUE]) > 120
+    signature = private.sign("Message to sign", mechanism=Mechanism.DSA_SHA1)
+    assert public.verify("Message to sign", signature, mechanism=Mechanism.DSA_SHA1)
+    public, private = session.generate_keypair(KeyType.DSA, 1024)
+    assert len(public[Attribute.VALUE]) > 120
+    out["dsa"] = {a: public[getattr(Attribute, a)].hex() for a in ("PRIME", "SUBPRIME", "BASE", "VALUE")}
+    out["dsa_sha512"] = private.sign("Message to sign").hex()                       # DSA_SHA512
+    out["dsa_sha1"] = private.sign("Message to sign", mechanism=Mechanism.DSA_SHA1).hex()
+
+    # test_dh.py (test_derive_key, on RFC 3526's 2048-bit group)
+    prime = bytes.fromhex(os.environ["DH_PRIME"])
+    parameters = session.create_domain_parameters(
+        KeyType.DH, {Attribute.PRIME: prime, Attribute.BASE: [0x2]}, local=True)
+    alice_public, alice_private = parameters.generate_keypair()
+    alice_value = alice_public[Attribute.VALUE]
+    bob_public, bob_private = parameters.generate_keypair()
+    bob_value = bob_public[Attribute.VALUE]
+    assert alice_value != bob_value
+    iv = session.generate_random(128)
+    template = {Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True}
+    alice_session = alice_private.derive_key(KeyType.AES, 128, mechanism_param=bob_value, template=template)
+    bob_session = bob_private.derive_key(KeyType.AES, 128, mechanism_param=alice_value, template=template)
+    assert alice_session[Attribute.VALUE] == bob_session[Attribute.VALUE]
+    crypttext = alice_session.encrypt("HI BOB!", mechanism_param=iv)
+    assert bob_session.decrypt(crypttext, mechanism_param=iv) == b"HI BOB!"
+    out["mechanisms"] = sorted(int(m) for m in token.slot.get_mechanisms())
+print(json.dumps(out))
+"""
+
+# RFC 3526 3: the 2048-bit MODP group (generator 2).
+RFC3526_2048 = (
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD"
+    "EF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED"
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F"
+    "83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B"
+    "E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA0510"
+    "15728E5A8AACAA68FFFFFFFFFFFFFFFF"
+)
+
+
+def test_python_pkcs11_des_dsa_dh(tmp_path: Path) -> None:
+    """python-pkcs11's own DES, DSA and DH tests run against softhsm-py (issue 15 item 5)."""
+    import base64
+    import warnings
+
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import dsa
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        params = dsa.generate_parameters(1024)
+        numbers, public_numbers = dsa.DSAParameterNumbers, dsa.DSAPublicNumbers
+    pn = params.parameter_numbers()
+    dsa_params = _dsa_parameters_der(pn.p, pn.q, pn.g)
+    des3_key = bytes.fromhex("0123456789abcdeffedcba9876543210899babbccddfeff1")  # odd parity
+    token = make_token(tmp_path / "hsm", label="pp-legacy")
+    out = run_python(
+        token, LEGACY_SCRIPT, DES3_KEY=des3_key.hex(), DSA_PARAMS=base64.b64encode(dsa_params).decode(),
+        DH_PRIME=RFC3526_2048,
+    )  # fmt: skip
+    tdea = TripleDES(des3_key)
+
+    def encrypt(mode: object, data: bytes) -> bytes:
+        enc = Cipher(tdea, mode).encryptor()  # type: ignore[arg-type]
+        return enc.update(data) + enc.finalize()
+
+    message = b"PLAIN TEXT_"
+    assert bytes.fromhex(out["des3_cbc_pad"]) == encrypt(modes.CBC(bytes(8)), message + b"\x05" * 5)
+    assert bytes.fromhex(out["des3_mac"]) == encrypt(modes.CBC(bytes(8)), message + bytes(5))[-8:][:4]
+    assert bytes.fromhex(out["wrapped"]) == encrypt(modes.ECB(), bytes.fromhex(out["aes"]))
+
+    p, q, g, y = (int(out["dsa"][a], 16) for a in ("PRIME", "SUBPRIME", "BASE", "VALUE"))
+    key = public_numbers(y, numbers(p, q, g)).public_key()
+    for field, algorithm in (("dsa_sha512", hashes.SHA512()), ("dsa_sha1", hashes.SHA1())):
+        signature = bytes.fromhex(out[field])
+        r, s = int.from_bytes(signature[:20], "big"), int.from_bytes(signature[20:], "big")
+        key.verify(encode_dss_signature(r, s), b"Message to sign", algorithm)
+    for m in (0x130, 0x131, 0x136, 0x134, 0x10, 0x12, 0x16, 0x20, 0x21, 0x2000):  # what the tests require
+        assert m in out["mechanisms"], hex(m)
+    assert_no_traceback(token)
+
+
+def _dsa_parameters_der(p: int, q: int, g: int) -> bytes:
+    """Dss-Parms ::= SEQUENCE { p, q, g INTEGER }, what python-pkcs11's decode_dsa_domain_parameters reads."""
+
+    def integer(n: int) -> bytes:
+        body = n.to_bytes(n.bit_length() // 8 + 1, "big")
+        return b"\x02" + _length(len(body)) + body
+
+    body = integer(p) + integer(q) + integer(g)
+    return b"\x30" + _length(len(body)) + body
+
+
+def _length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(size)]) + size

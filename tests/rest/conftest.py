@@ -8,6 +8,7 @@ then SIGKILL) when the test is done. ``rest_server`` is one such server shared b
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -54,6 +55,13 @@ def cli(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Compl
     return proc
 
 
+def mtls_context(server_cert: Path | None, client_cert: Path, client_key: Path) -> ssl.SSLContext:
+    """Trust the server's certificate and present a client certificate."""
+    context = ssl.create_default_context(cafile=str(server_cert) if server_cert else None)
+    context.load_cert_chain(str(client_cert), str(client_key))
+    return context
+
+
 @dataclass
 class Server:
     url: str
@@ -66,10 +74,18 @@ class Server:
     user_pin: str = USER_PIN
     clients: list[httpx.Client] = field(default_factory=list)
 
-    def client(self, **kwargs: object) -> httpx.Client:
-        c = httpx.Client(base_url=self.url, verify=tls_context(self.cert), timeout=120, **kwargs)
+    def client(self, verify: ssl.SSLContext | bool | None = None, **kwargs: object) -> httpx.Client:
+        context = tls_context(self.cert) if verify is None else verify
+        c = httpx.Client(base_url=self.url, verify=context, timeout=120, **kwargs)  # type: ignore[arg-type]
         self.clients.append(c)
         return c
+
+    def audit(self) -> list[dict[str, object]]:
+        """The audit log's lines so far (the default place: <token_dir>/rest-audit.jsonl)."""
+        path = self.root / "tokens" / "rest-audit.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines()]
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -89,16 +105,25 @@ class Server:
                 self.process.wait(timeout=10)
 
 
-def prepare_token(root: Path, label: str = LABEL, extra_config: str = "") -> dict[str, str]:
-    """A token directory with one initialised token; the environment that selects it."""
+def prepare_token(
+    root: Path, label: str = LABEL, extra_config: str = "", more_labels: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """A token directory with initialised tokens (``label``, then ``more_labels``, all with the
+    same PINs); the environment that selects it."""
     root.mkdir(parents=True, exist_ok=True)
     conf = root / "softhsm-py.toml"
     conf.write_text(f'token_dir = "tokens"\nlog_file = "softhsm-py.log"\n{extra_config}')
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOFTHSM_PY")}
     env["SOFTHSM_PY_CONF"] = str(conf)
     env[PIN_ENV] = USER_PIN
-    cli("init-token", "--label", label, "--so-pin", SO_PIN, "--pin", USER_PIN, env=env)
+    for each in (label, *more_labels):
+        cli("init-token", "--label", each, "--so-pin", SO_PIN, "--pin", USER_PIN, env=env)
     return env
+
+
+def partitions_table(*labels: str) -> str:
+    """``[[rest.partitions]]`` rows for ``labels``, PINs from ``PIN_ENV``."""
+    return "".join(f'\n[[rest.partitions]]\nlabel = "{label}"\npin_env = "{PIN_ENV}"\n' for label in labels)
 
 
 def start_server(
@@ -110,7 +135,10 @@ def start_server(
     env: dict[str, str] | None = None,
     extra_args: tuple[str, ...] = (),
     cert: Path | None = None,
+    client_cert: tuple[Path, Path] | None = None,
 ) -> Server:
+    """Start ``softhsm-py serve``; ready when ``GET /v1/versionInfo`` gets an answer (200, or 401
+    when authentication is on), presenting ``client_cert`` (certificate, key) for mutual TLS."""
     port = free_port()
     if env is None:
         rest = "" if dev else f'\n[rest]\n[[rest.partitions]]\nlabel = "{label}"\npin_env = "{PIN_ENV}"\n'
@@ -141,8 +169,9 @@ def start_server(
             raise AssertionError(f"softhsm-py serve did not answer in time:\n{server.output()}")
         if cert is None or cert.exists():
             try:
-                r = httpx.get(f"{server.url}/v1/versionInfo", verify=tls_context(cert), timeout=5)
-                if r.status_code == 200:
+                verify = mtls_context(cert, *client_cert) if client_cert else tls_context(cert)
+                r = httpx.get(f"{server.url}/v1/versionInfo", verify=verify, timeout=5)
+                if r.status_code in (200, 401):
                     return server
             except httpx.HTTPError:
                 pass

@@ -34,10 +34,7 @@ RFC3394 = (
 
 #: (test, subtest path) -> why it is not run here
 EXCLUDED: dict[tuple[str, str], str] = {
-    ("TestCreateAndDeleteKeyWithTSB", "DSA"): NOT_IN_ENGINE.format("DSA"),
     ("TestCreateAndDeleteKeyWithTSB", "BLS"): NOT_IN_PYCA.format("BLS12-381"),
-    ("TestCreateAndDeleteKeyWithTSB", "Camellia"): NOT_IN_ENGINE.format("Camellia"),
-    ("TestCreateAndDeleteKeyWithTSB", "TDEA"): NOT_IN_ENGINE.format("DES3 (TDEA)"),
     ("TestCreateSignVerifyAllAlgorithmsAndDeleteKeyWithTSB", "EC/SHA256_WITH_ECDSA_DETERMINISTIC"): (
         "RFC 6979 deterministic ECDSA needs OpenSSL 3.2 (Debian 12 has 3.0) and a PKCS#11 mechanism"
     ),
@@ -48,19 +45,15 @@ EXCLUDED: dict[tuple[str, str], str] = {
         ): NOT_IN_PYCA.format("Keccak (pre-standard SHA-3)")
         for n in (224, 256, 384, 512)
     },
-    ("TestCreateSignVerifyAllAlgorithmsAndDeleteKeyWithTSB", "DSA"): NOT_IN_ENGINE.format("DSA"),
     ("TestCreateSignVerifyAllAlgorithmsAndDeleteKeyWithTSB", "BLS"): NOT_IN_PYCA.format("BLS signatures"),
     ("TestCreateEncryptDecryptAndDeleteKeysWithTSB", "ChaCha20/CHACHA20"): NOT_IN_ENGINE.format(
         "CKM_CHACHA20 (the plain stream cipher; CHACHA20_AEAD runs)"
     ),
-    ("TestCreateEncryptDecryptAndDeleteKeysWithTSB", "Camellia"): NOT_IN_ENGINE.format("Camellia"),
-    ("TestCreateEncryptDecryptAndDeleteKeysWithTSB", "TDEA"): NOT_IN_ENGINE.format("DES3 (TDEA)"),
-    ("TestCreateWrapUnwrapAndDeleteKeysWithTSB", "AES_WRAP_DSA"): NOT_IN_ENGINE.format("DSA"),
-    ("TestCreateWrapUnwrapAndDeleteKeysWithTSB", "AES_WRAP_PAD_DSA"): NOT_IN_ENGINE.format("DSA"),
     ("TestCreateWrapUnwrapAndDeleteKeysWithTSB", "AES_WRAP_BLS"): NOT_IN_PYCA.format("BLS"),
     ("TestCreateWrapUnwrapAndDeleteKeysWithTSB", "AES_WRAP_PAD_BLS"): NOT_IN_PYCA.format("BLS"),
     ("TestCreateWrapUnwrapAndDeleteKeysWithTSB", "AES_WRAP_EC"): RFC3394.format("EC P-256 (138-byte)"),
     ("TestCreateWrapUnwrapAndDeleteKeysWithTSB", "AES_WRAP_RSA"): RFC3394.format("RSA-2048 (length varies)"),
+    ("TestCreateWrapUnwrapAndDeleteKeysWithTSB", "AES_WRAP_DSA"): RFC3394.format("DSA-2048 (length varies)"),
     ("TestCreateAndDeletePostQuantumKeysWithTSB", ""): PQC,
     ("TestCreateSignVerifyPostQuantumKeysWithTSB", ""): PQC,
 }
@@ -69,9 +62,9 @@ EXCLUDED: dict[tuple[str, str], str] = {
 LIVE: dict[str, list[list[str]] | None] = {
     "TestNoAuthWithTSB": None,
     "TestTSBClientFromEnvWithTSB": None,
-    "TestCreateAndDeleteKeyWithTSB": [["EC", "ED", "RSA", "AES", "ChaCha20"]],
+    "TestCreateAndDeleteKeyWithTSB": [["EC", "ED", "RSA", "DSA", "AES", "ChaCha20", "Camellia", "TDEA"]],
     "TestCreateSignVerifyAllAlgorithmsAndDeleteKeyWithTSB": [
-        ["EC", "ED", "RSA"],
+        ["EC", "ED", "RSA", "DSA"],
         [
             # EC (signatureType RAW)
             "NONE_WITH_ECDSA",
@@ -109,10 +102,17 @@ LIVE: dict[str, list[list[str]] | None] = {
             "SHA1_WITH_RSA",
             "NONESHA1_WITH_RSA",
             "SHA1_WITH_RSA_PSS",
+            # DSA
+            "NONE_WITH_DSA",
+            "SHA224_WITH_DSA",
+            "SHA256_WITH_DSA",
+            "SHA384_WITH_DSA",
+            "SHA512_WITH_DSA",
+            "SHA1_WITH_DSA",
         ],
     ],
     "TestCreateEncryptDecryptAndDeleteKeysWithTSB": [
-        ["RSA", "AES", "ChaCha20"],
+        ["RSA", "AES", "ChaCha20", "Camellia", "TDEA"],
         [
             "RSA_PADDING_OAEP_WITH_SHA512",
             "RSA",
@@ -129,6 +129,12 @@ LIVE: dict[str, list[list[str]] | None] = {
             "AES_CBC_NO_PADDING",
             "AES",
             "CHACHA20_AEAD",
+            "CAMELLIA",
+            "CAMELLIA_CBC_NO_PADDING",
+            "CAMELLIA_ECB",
+            "TDEA_CBC",
+            "TDEA_ECB",
+            "TDEA_CBC_NO_PADDING",
         ],
     ],
     "TestCreateWrapUnwrapAndDeleteKeysWithTSB": [
@@ -139,6 +145,7 @@ LIVE: dict[str, list[list[str]] | None] = {
             "AES_WRAP_PAD_EC",
             "AES_WRAP_PAD_ED",
             "AES_WRAP_PAD_RSA",
+            "AES_WRAP_PAD_DSA",
             "RSA_WRAP_PAD",
             "RSA_WRAP_OAEP",
         ],

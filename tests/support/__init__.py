@@ -11,6 +11,7 @@ keys            key material made by pyca/cryptography: curves, templates, impor
 hosts           real PKCS#11 hosts as subprocesses: a token made by the CLI, runners, skips
 vectors         the one loader of known-answer files (tests/vectors/data, cryptography_vectors)
 registry_calls  in-process calls to softhsm_py.mechanisms.registry (unit tests only)
+credentials     the REST service's credentials: API keys, JWT signers and forged tokens, client CAs
 
 Everything but registry_calls stays clear of softhsm_py, so that bench/ and the conformance tests
 can drive any module (SoftHSMv2 included) and the tests remain an oracle.

@@ -80,3 +80,33 @@ def parse_cavp(text: str) -> list[dict[str, str]]:
     if current:
         records.append({**section, **current})
     return records
+
+
+def cavp_records(text: str) -> list[dict[str, str]]:
+    """The records of a CAVP .rsp file whose records start at COUNT, each with the [key=value]
+    headers of its own section (``parse_cavp`` gives a section's last record the next section's
+    headers there). Indented lines (traces of intermediate values) are skipped."""
+    records: list[dict[str, str]] = []
+    section: dict[str, str] = {}
+    current: dict[str, str] = {}
+    for raw in text.splitlines():
+        if raw.startswith(("\t", " ")):
+            continue
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("["):
+            if current:
+                records.append({**section, **current})
+                current = {}
+            key, _, value = line.strip("[]").partition("=")
+            section[key.strip()] = value.strip()
+            continue
+        key, _, value = (part.strip() for part in line.partition("="))
+        if key == "COUNT" and current:
+            records.append({**section, **current})
+            current = {}
+        current[key] = value
+    if current:
+        records.append({**section, **current})
+    return records

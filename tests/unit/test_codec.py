@@ -86,7 +86,7 @@ def test_mechanisms() -> None:
         codec.decode(A.ALLOWED_MECHANISMS, raw[:-1])
 
 
-@pytest.mark.parametrize("attr", [0x633, 0x634, 0xCE536301, 0x80000000, A.PRIME, A.OTP_FORMAT, -1])
+@pytest.mark.parametrize("attr", [0x633, 0x634, 0xCE536301, 0x80000000, A.GOSTR3410_PARAMS, A.OTP_FORMAT, -1])
 def test_unknown_types_are_type_invalid(attr: int) -> None:
     with pytest.raises(AttributeTypeInvalid):
         codec.kind(attr)

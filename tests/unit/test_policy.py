@@ -17,6 +17,7 @@ from softhsm_py.constants import ObjectClass as O
 from softhsm_py.core.objects import Actor, Origin, build, codec, matches, modify, read
 from softhsm_py.core.objects.codec import Kind
 from softhsm_py.core.objects.policy import ENUMERATED, AttrSpec, R, Table, all_tables
+from softhsm_py.engine.blockciphers import with_odd_parity
 from softhsm_py.engine.hash_table import HMAC_KEY_TYPES
 from softhsm_py.errors import (
     AttributeReadOnly,
@@ -26,6 +27,22 @@ from softhsm_py.errors import (
 )
 
 USER, SO = Actor(is_so=False), Actor(is_so=True)
+# RFC 5114 2.1's 1024-bit group with a 160-bit subgroup: a DSA domain, and (p, g) a DH one.
+_P = int(
+    "B10B8F96A080E01DDE92DE5EAE5D54EC52C99FBCFB06A3C69A6A9DCA52D23B616073E28675A23D189838EF1E2EE652C0"
+    "13ECB4AEA906112324975C3CD49B83BFACCBDD7D90C4BD7098488E9C219A73724EFFD6FAE5644738FAA31A4FF55BCCC0"
+    "A151AF5F0DC8B4BD45BF37DF365C1A65E68CFDA76D4DA708DF1FB2BC2E4A4371",
+    16,
+)
+_Q = int("F518AA8781A8DF278ABA4E7D64B7CB9D49462353", 16)
+_G = int(
+    "A4D1CBD5C3FD34126765A442EFB99905F8104DD258AC507FD6406CFF14266D31266FEA1E5C41564B777E690F5504F213"
+    "160217B4B01B886A5E91547F9E2749F4D7FBD7D3B9A92EE1909D0D2263F80A76A6A24C087A091F531DBF0A0169B6A28A"
+    "D662A4D18E73AFA32D779D5918D08BC8858F4DCEF97C2A24855E6EEB22B3B2E5",
+    16,
+)
+DSA_DOMAIN = (_P, _Q, _G)
+DH_DOMAIN = (_P, _G)
 TABLES = all_tables()
 KEYS = sorted(TABLES, key=str)
 STICKY = (A.SENSITIVE, A.EXTRACTABLE, A.WRAP_WITH_TRUSTED, A.COPYABLE)
@@ -80,14 +97,39 @@ def templates() -> dict[tuple[int, int | None], dict[int, Any]]:
         (sec, KeyType.GENERIC_SECRET): {A.VALUE: b"secret"},
         (sec, KeyType.CHACHA20): {A.VALUE: bytes(range(32))},
         **{(sec, kt): {A.VALUE: b"mac key"} for kt in (*HMAC_KEY_TYPES, KeyType.HKDF)},
+        (sec, KeyType.DES2): {A.VALUE: with_odd_parity(bytes(range(16)))},
+        (sec, KeyType.DES3): {A.VALUE: with_odd_parity(bytes(range(24)))},
+        (sec, KeyType.CAMELLIA): {A.VALUE: bytes(range(16))},
+        **ffc_templates(),
     }
     full = {}
     for (cls, kt), t in out.items():
         head: dict[int, Any] = {A.CLASS: int(cls)}
-        if cls in (pub, priv, sec):
+        if cls in (pub, priv, sec, O.DOMAIN_PARAMETERS):
             head[A.KEY_TYPE] = int(kt)  # type: ignore[arg-type]
         full[(int(cls), None if kt is None else int(kt))] = {**head, **t}
     return full
+
+
+def ffc_templates() -> dict[tuple[int, int], dict[int, Any]]:
+    """DSA and DH keys and domain parameters (cryptography's classes read without their
+    deprecation warning, as engine.dsa / engine.dh read them)."""
+    from softhsm_py.engine import dh, dsa
+
+    dsa_key = dsa._ParameterNumbers(*DSA_DOMAIN).parameters().generate_private_key().private_numbers()
+    p, q, g = DSA_DOMAIN
+    dsa_domain = {A.PRIME: b(p), A.SUBPRIME: b(q), A.BASE: b(g)}
+    dh_key = dh._ParameterNumbers(*DH_DOMAIN).parameters().generate_private_key().private_numbers()
+    dh_domain = {A.PRIME: b(DH_DOMAIN[0]), A.BASE: b(DH_DOMAIN[1])}
+    pub, priv, dom = O.PUBLIC_KEY, O.PRIVATE_KEY, O.DOMAIN_PARAMETERS
+    return {
+        (pub, KeyType.DSA): {**dsa_domain, A.VALUE: b(dsa_key.public_numbers.y)},
+        (priv, KeyType.DSA): {**dsa_domain, A.VALUE: b(dsa_key.x)},
+        (dom, KeyType.DSA): dict(dsa_domain),
+        (pub, KeyType.DH): {**dh_domain, A.VALUE: b(dh_key.public_numbers.y)},
+        (priv, KeyType.DH): {**dh_domain, A.VALUE: b(dh_key.x)},
+        (dom, KeyType.DH): dict(dh_domain),
+    }
 
 
 @cache
@@ -214,7 +256,10 @@ def test_every_row_obeys_its_change_rules(trv: tuple[Any, AttrSpec, Any], copy: 
             modify(obj, {spec.type: value}, actor, copy=copy)
 
 
-@given(st.sampled_from(KEYS), st.sampled_from([0x633, 0x634, 0xCE536301, int(A.PRIME), int(A.OTP_FORMAT)]))
+@given(
+    st.sampled_from(KEYS),
+    st.sampled_from([0x633, 0x634, 0xCE536301, int(A.GOSTR3410_PARAMS), int(A.OTP_FORMAT)]),
+)
 def test_unknown_types_everywhere(key: tuple[int, int | None], attr: int) -> None:
     obj = sample(key)
     with pytest.raises(AttributeTypeInvalid):

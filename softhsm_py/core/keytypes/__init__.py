@@ -1,7 +1,8 @@
 """Key types as specifications: one ``KeyTypeSpec`` per (object class, key type), each with its
 attribute table and its hooks (``spec``). One module per family: ``rsa``, ``ec``, ``edwards``,
-``secret``. The object factory reads a spec and never asks which key type it holds; a new key
-type is a family module (or a row in one) plus its entry here.
+``ffc`` (DSA, DH and their domain parameters), ``secret``. The object factory reads a spec and
+never asks which key type it holds; a new key type is a family module (or a row in one) plus its
+entry here.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from softhsm_py.constants import Attribute as A
 from softhsm_py.constants import ObjectClass
-from softhsm_py.core.keytypes import ec, edwards, rsa, secret
+from softhsm_py.core.keytypes import ec, edwards, ffc, rsa, secret
 from softhsm_py.core.keytypes.spec import Attrs, KeyTypeSpec
 from softhsm_py.engine import pkcs8
 from softhsm_py.errors import AttributeValueInvalid, KeyNotWrappable, KeyTypeInconsistent
@@ -19,7 +20,8 @@ from softhsm_py.errors import AttributeValueInvalid, KeyNotWrappable, KeyTypeInc
 __all__ = ["SPECS", "KeyTypeSpec", "export_private", "find", "import_private", "spec_for"]
 
 SPECS: dict[tuple[int, int], KeyTypeSpec] = {
-    (spec.cls, spec.key_type): spec for spec in (*rsa.SPECS, *ec.SPECS, *edwards.SPECS, *secret.SPECS)
+    (spec.cls, spec.key_type): spec
+    for spec in (*rsa.SPECS, *ec.SPECS, *edwards.SPECS, *ffc.SPECS, *secret.SPECS)
 }
 KEY_CLASSES = frozenset(cls for cls, _ in SPECS)
 

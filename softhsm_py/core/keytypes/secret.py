@@ -1,8 +1,11 @@
 """Secret keys: CKK_AES (PKCS#11 3.0 6.8.2), CKK_GENERIC_SECRET (6.7.3), the HMAC key types of
-``engine.hash_table`` (CKK_SHA256_HMAC, ...), CKK_HKDF and CKK_CHACHA20.
+``engine.hash_table`` (CKK_SHA256_HMAC, ...), CKK_HKDF, CKK_CHACHA20, CKK_DES2 / CKK_DES3 and
+CKK_CAMELLIA.
 
-They share their rows; what differs is the check of the value (AES: 16, 24 or 32 bytes;
-ChaCha20: 32) and its CKA_CHECK_VALUE. They are wrapped and imported as their raw value.
+They share their rows; what differs is the check of the value (AES and Camellia: 16, 24 or 32
+bytes; ChaCha20: 32; DES2 / DES3: 16 / 24 bytes with odd parity) and its CKA_CHECK_VALUE. They
+are wrapped and imported as their raw value. DES2 / DES3 keys record CKA_VALUE_LEN like the
+others (the 3.0 table lists none for them): a host may name it, and it must then agree.
 """
 
 from __future__ import annotations
@@ -60,5 +63,8 @@ _GENERIC = (KeyType.GENERIC_SECRET, *HMAC_KEY_TYPES, KeyType.HKDF)
 SPECS = (
     _spec(KeyType.AES, keycheck.aes_check_value),
     _spec(KeyType.CHACHA20, keycheck.chacha20_check_value),
+    _spec(KeyType.DES2, keycheck.des_check_value(16)),
+    _spec(KeyType.DES3, keycheck.des_check_value(24)),
+    _spec(KeyType.CAMELLIA, keycheck.camellia_check_value),
     *(_spec(key_type, keycheck.generic_check_value) for key_type in _GENERIC),
 )

@@ -215,6 +215,9 @@ def _set_token_attributes(obj: Attrs, origin: Origin, mechanism: int | None, bas
     cls = obj[A.CLASS]
     if cls not in keytypes.KEY_CLASSES:
         return
+    if cls == ObjectClass.DOMAIN_PARAMETERS:
+        obj[A.LOCAL] = origin is Origin.GENERATE  # 4.11: made on the token (copies keep theirs)
+        return
     obj[V.CREATED] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()).encode()
     generated = origin is Origin.GENERATE
     if generated and mechanism is None:

@@ -6,7 +6,9 @@ table maps a parameter type to its parser. A mechanism that declares none takes 
 where a struct is required, and a NULL inner pointer with a non-zero length are all
 CKR_MECHANISM_PARAM_INVALID. Struct and field names are the spec's (3.0 layouts, declared in
 native/pkcs11.h); the 2.40 CK_GCM_PARAMS (no ulIvBits) is accepted by its size, as Java and
-older hosts still send it.
+older hosts still send it. CK_PKCS5_PBKD2_PARAMS (2.40) and CK_PKCS5_PBKD2_PARAMS2 (3.0) have the
+same size: they differ in ulPasswordLen, a pointer in the first and a length in the second, so a
+value no password length reaches is read as the 2.40 pointer.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from softhsm_py import errors
+from softhsm_py.engine import kbkdf
 from softhsm_py.mechanisms import params as P
 from softhsm_py.mechanisms import registry
 from softhsm_py.pkcs11.abi.marshal import MAX_LENGTH
@@ -49,10 +52,13 @@ def _none(ffi: Any, p: Any, n: int) -> None:
     return None
 
 
-def _iv16(ffi: Any, p: Any, n: int) -> bytes:
-    if int(n) != 16:
-        raise errors.MechanismParamInvalid()
-    return _bytes(ffi, p, n)
+def _iv(length: int) -> Parser:
+    def parse(ffi: Any, p: Any, n: int) -> bytes:
+        if int(n) != length:
+            raise errors.MechanismParamInvalid()
+        return _bytes(ffi, p, n)
+
+    return parse
 
 
 def _optional_bytes(ffi: Any, p: Any, n: int) -> bytes | None:
@@ -142,9 +148,148 @@ def _hkdf(ffi: Any, p: Any, n: int) -> P.HkdfParams:
     )
 
 
+def _string_data(ffi: Any, p: Any, n: int) -> bytes:
+    s = _struct(ffi, "CK_KEY_DERIVATION_STRING_DATA", p, n)
+    return _bytes(ffi, s.pData, s.ulLen)
+
+
+def _cbc_encrypt_data(struct: str, iv_len: int) -> Parser:
+    def parse(ffi: Any, p: Any, n: int) -> P.CbcEncryptData:
+        s = _struct(ffi, struct, p, n)
+        return P.CbcEncryptData(iv=bytes(ffi.buffer(s.iv, iv_len)), data=_bytes(ffi, s.pData, s.length))
+
+    return parse
+
+
+def _key_handle(ffi: Any, p: Any, n: int) -> P.KeyHandle:
+    return P.KeyHandle(handle=_ulong(ffi, p, n))
+
+
+def _public_value(ffi: Any, p: Any, n: int) -> bytes:
+    if int(n) == 0:
+        raise errors.MechanismParamInvalid()
+    return _bytes(ffi, p, n)
+
+
+def _bool(value: Any) -> bool:
+    if int(value) not in (0, 1):
+        raise errors.MechanismParamInvalid()
+    return bool(value)
+
+
+# SP 800-108 lists: a handful of fields and keys in any real use; a count far beyond that is a
+# caller's error we answer without reading memory the caller never had.
+_MAX_ENTRIES = 256
+
+
+def _array(ffi: Any, ptr: Any, count: int, struct: str) -> Any:
+    if _null(ffi, ptr) or int(count) > _MAX_ENTRIES:
+        raise errors.MechanismParamInvalid()
+    return ffi.cast(f"{struct} *", ptr)
+
+
+def _prf_fields(ffi: Any, ptr: Any, count: int) -> tuple[kbkdf.Field, ...]:
+    """CK_PRF_DATA_PARAM[count] as (type, value) fields (``engine.kbkdf``)."""
+    if int(count) == 0:
+        raise errors.MechanismParamInvalid()
+    array = _array(ffi, ptr, count, "CK_PRF_DATA_PARAM")
+    out: list[kbkdf.Field] = []
+    for i in range(int(count)):
+        d = array[i]
+        kind, value_ptr, value_len = int(d.type), d.pValue, int(d.ulValueLen)
+        value: Any
+        if kind == kbkdf.BYTE_ARRAY:
+            value = _bytes(ffi, value_ptr, value_len)
+        elif kind in (kbkdf.ITERATION, kbkdf.COUNTER):
+            if value_len == 0 and _null(ffi, value_ptr):
+                value = None  # the chaining value of feedback / pipeline mode
+            else:
+                c = _struct(ffi, "CK_SP800_108_COUNTER_FORMAT", value_ptr, value_len)
+                value = kbkdf.CounterFormat(_bool(c.bLittleEndian), int(c.ulWidthInBits))
+        elif kind == kbkdf.DKM_LENGTH:
+            f = _struct(ffi, "CK_SP800_108_DKM_LENGTH_FORMAT", value_ptr, value_len)
+            value = kbkdf.DkmFormat(int(f.dkmLengthMethod), _bool(f.bLittleEndian), int(f.ulWidthInBits))
+        else:
+            raise errors.MechanismParamInvalid()
+        out.append((kind, value))
+    return tuple(out)
+
+
+def _derived_keys(ffi: Any, ptr: Any, count: int) -> tuple[P.DerivedKey, ...]:
+    """CK_DERIVED_KEY[count]: each template decoded; its phKey kept as the key's slot."""
+    from softhsm_py.pkcs11.abi.marshal import Marshal
+    from softhsm_py.pkcs11.templates import decode
+
+    if int(count) == 0:
+        return ()
+    array = _array(ffi, ptr, count, "CK_DERIVED_KEY")
+    m = Marshal(ffi)
+    out = []
+    for i in range(int(count)):
+        d = array[i]
+        if _null(ffi, d.phKey):
+            raise errors.MechanismParamInvalid()
+        try:
+            raw = m.template_in(d.pTemplate, int(d.ulAttributeCount))
+        except errors.ArgumentsBad:
+            raise errors.MechanismParamInvalid() from None
+        out.append(P.DerivedKey(template=decode(raw), slot=d.phKey))
+    return tuple(out)
+
+
+def _sp800_108(ffi: Any, p: Any, n: int) -> P.Sp800108:
+    s = _struct(ffi, "CK_SP800_108_KDF_PARAMS", p, n)
+    return P.Sp800108(
+        prf=int(s.prfType),
+        fields=_prf_fields(ffi, s.pDataParams, s.ulNumberOfDataParams),
+        additional=_derived_keys(ffi, s.pAdditionalDerivedKeys, s.ulAdditionalDerivedKeys),
+    )
+
+
+def _sp800_108_feedback(ffi: Any, p: Any, n: int) -> P.Sp800108:
+    s = _struct(ffi, "CK_SP800_108_FEEDBACK_KDF_PARAMS", p, n)
+    return P.Sp800108(
+        prf=int(s.prfType),
+        fields=_prf_fields(ffi, s.pDataParams, s.ulNumberOfDataParams),
+        iv=_bytes(ffi, s.pIV, s.ulIVLen),
+        additional=_derived_keys(ffi, s.pAdditionalDerivedKeys, s.ulAdditionalDerivedKeys),
+    )
+
+
+_PASSWORD_LEN_LIMIT = 1 << 16  # above it, ulPasswordLen is the 2.40 layout's pointer
+_USER_SPACE_END = 1 << 48  # no user-space pointer of x86-64 or arm64 Linux reaches it
+
+
+def _pbkdf2(ffi: Any, p: Any, n: int) -> P.Pbkdf2Params:
+    s = _struct(ffi, "CK_PKCS5_PBKD2_PARAMS2", p, n)
+    length = int(s.ulPasswordLen)
+    if length > _PASSWORD_LEN_LIMIT:  # CK_PKCS5_PBKD2_PARAMS: a CK_ULONG_PTR
+        if length >= _USER_SPACE_END:
+            raise errors.MechanismParamInvalid()  # neither a length nor a pointer
+        length = int(ffi.cast("CK_ULONG *", length)[0])
+    return P.Pbkdf2Params(
+        salt_source=int(s.saltSource),
+        salt=_bytes(ffi, s.pSaltSourceData, s.ulSaltSourceDataLen),
+        iterations=int(s.iterations),
+        prf=int(s.prf),
+        prf_data=_bytes(ffi, s.pPrfData, s.ulPrfDataLen),
+        password=_bytes(ffi, s.pPassword, length),
+    )
+
+
 # Parameter type (as the mechanism declared it at registration) -> its parser.
 PARSERS: dict[P.ParamType, Parser] = {
-    P.IV16: _iv16,
+    P.IV16: _iv(16),
+    P.IV8: _iv(8),
+    P.STRING_DATA: _string_data,
+    P.BIT_INDEX: _ulong,
+    P.PUBLIC_VALUE: _public_value,
+    P.AES_CBC_DATA: _cbc_encrypt_data("CK_AES_CBC_ENCRYPT_DATA_PARAMS", 16),
+    P.DES_CBC_DATA: _cbc_encrypt_data("CK_DES_CBC_ENCRYPT_DATA_PARAMS", 8),
+    P.KeyHandle: _key_handle,
+    P.Sp800108: _sp800_108,
+    P.SP800_108_FEEDBACK: _sp800_108_feedback,
+    P.Pbkdf2Params: _pbkdf2,
     P.OPTIONAL_IV: _optional_bytes,
     P.MAC_LENGTH: _ulong,
     P.CtrParams: _ctr,

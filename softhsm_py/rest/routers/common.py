@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from softhsm_py.rest.auth.audit import note_key
 from softhsm_py.rest.errors import invalid, unsupported
 from softhsm_py.rest.models.service import ReasonBasedExceptionDto
 
@@ -19,6 +20,7 @@ MAX_NAME = 1024
 def key_name(name: str) -> str:
     """A key name as the partition takes it. '/' starts a derivation path on the TSB
     (``MyKey/0'/1``): derived keys are not offered."""
+    note_key(name)  # the audit log's "which key"
     if not name:
         raise invalid("The key name must not be empty")
     if len(name) > MAX_NAME:

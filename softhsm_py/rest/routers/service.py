@@ -7,7 +7,7 @@ import functools
 from importlib import metadata
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from softhsm_py.rest.binding import BoundPartition
 from softhsm_py.rest.errors import BusinessReason, TsbError
@@ -62,11 +62,15 @@ def keystore_statistics(partition: BoundPartition) -> Any:
 
 
 @router.get("/v1/hsm/log", operation_id="getHsmLog", response_model=HsmLogDto)
-def hsm_log() -> Any:
+def hsm_log(request: Request) -> Any:
     """The tail of softhsm-py's own log file (``log_file`` in the configuration), which never
-    holds PINs, passwords or key material; empty when logging goes to stderr."""
+    holds PINs, passwords or key material; empty when logging goes to stderr, and when the
+    service serves several partitions: the file is shared, and one tenant's log lines (slots,
+    key names in paths, client addresses) are not another's to read."""
     from softhsm_py.config import load_config
 
+    if len(request.app.state.settings.partitions) > 1:
+        return HsmLogDto(log="")
     path = load_config().log_file
     if path is None:
         return HsmLogDto(log="")
