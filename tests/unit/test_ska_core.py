@@ -247,3 +247,14 @@ def test_the_timestamp_key_signs_only_timestamps(part: Partition, approvers: lis
     assert "timestamp-key" not in part.names()
     with pytest.raises(errors.KeyNameInvalid):
         ska_key(part, "timestamp-key", policy())
+
+
+def test_a_token_cannot_be_used_up_on_another_key(part: Partition, approvers: list[Approver]) -> None:
+    """A free key (empty rule) does not let a caller spend another key's pending request."""
+    ska_key(part, "guarded", policy(rule(approvers, 2)))
+    ska_key(part, "free", policy())
+    pending = part.requests.create("sign", Op.SIGN, "guarded", b"x", {}, None)
+    with pytest.raises(errors.ApprovalInvalid):
+        part.sign("free", ECDSA, b"x", approvals=Presented(pending.token, ()))
+    assert part.requests.get(pending.id).status == "PENDING"
+    part.sign("free", ECDSA, b"x")  # the free key itself needs nothing

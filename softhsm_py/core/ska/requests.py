@@ -367,15 +367,18 @@ class Requests:
         when = clock.now() if now is None else now
         return policy.satisfied(rule, request.approved_by(), request.created, when)
 
-    def claim(self, token: bytes) -> str:
+    def claim(self, token: bytes, op: int, key_name: str, payload: bytes) -> str:
         """Move the request of ``token`` to EXECUTING (one caller wins); its id. ApprovalInvalid if
-        no request of this partition has that token; RequestFinished if it ran or ended."""
+        no request of this partition has that token, or it is for another operation, key or
+        payload; RequestFinished if it ran or ended."""
         record = self._store().record(self.part.slot_id, self._key(), KIND, lookup=lookup_of(token))
         if record is None:
             raise errors.ApprovalInvalid()
 
         def take(r: Request) -> Request:
-            if r.status not in OPEN or r.token != token:
+            if r.token != token or (r.op, r.key, r.payload) != (op, key_name, payload):
+                raise errors.ApprovalInvalid()
+            if r.status not in OPEN:
                 raise errors.RequestFinished()
             r.status, r.executed = "EXECUTING", clock.now()
             return r
@@ -469,8 +472,9 @@ class Requests:
         authorization = Authorization(op, payload, presented.token, presented.approvals)
         if presented.token is None:
             return run(authorization)
+        approvals.bound_token(presented.token, op, key_name, payload)  # even where no rule asks for it
         self.part.check_policy(key_name, authorization)  # the gate's own check, before the claim
-        request_id = self.claim(presented.token)
+        request_id = self.claim(presented.token, op, key_name, payload)
         try:
             result = run(authorization)
         except BaseException as exc:
