@@ -19,7 +19,7 @@ from pathlib import Path
 from cffi import FFI
 
 NATIVE = Path(__file__).resolve().parent / "native"
-FORWARDED = re.compile(r"^FWD3?\((\w+), (\(.*?\)), \(")
+FORWARDED = re.compile(r"^FWD(?:3|32)?\((\w+), (\(.*?\)), \(")
 
 # Runs inside the embedded interpreter when the library is first used. It finds the package from the
 # library's own location (no PYTHONPATH needed), then hands this copy's ffi/lib to the entry layer.

@@ -1,4 +1,4 @@
-/* softhsm-py's own PKCS#11 3.0 type declarations.
+/* softhsm-py's own PKCS#11 3.2 type declarations (the 3.0 ones and what 3.2 adds).
  *
  * Written so that cffi's cdef parser can read it: no preprocessor logic, no macros. build.py feeds it
  * to cffi (so Python sees every type below) and shim.c includes it. The function-list structs live
@@ -145,6 +145,19 @@ typedef struct CK_INTERFACE {
 typedef CK_INTERFACE *CK_INTERFACE_PTR;
 typedef CK_INTERFACE_PTR *CK_INTERFACE_PTR_PTR;
 
+/* PKCS#11 3.2: C_GetSessionValidationFlags and the asynchronous functions. */
+typedef CK_FLAGS *CK_FLAGS_PTR;
+typedef CK_ULONG CK_SESSION_VALIDATION_FLAGS_TYPE;
+
+typedef struct CK_ASYNC_DATA {
+    CK_ULONG ulVersion;
+    CK_BYTE_PTR pValue;
+    CK_ULONG ulValue;
+    CK_OBJECT_HANDLE hObject;
+    CK_OBJECT_HANDLE hAdditionalObject;
+} CK_ASYNC_DATA;
+typedef CK_ASYNC_DATA *CK_ASYNC_DATA_PTR;
+
 /* Mechanism parameters (PKCS#11 3.0 layouts). */
 typedef struct CK_RSA_PKCS_OAEP_PARAMS {
     CK_MECHANISM_TYPE hashAlg;
@@ -290,3 +303,56 @@ typedef struct CK_PKCS5_PBKD2_PARAMS {
     CK_UTF8CHAR_PTR pPassword;
     CK_ULONG_PTR ulPasswordLen;
 } CK_PKCS5_PBKD2_PARAMS;
+
+/* Message-based AEAD parameters (3.0) and AES-CCM. */
+typedef CK_ULONG CK_GENERATOR_FUNCTION;
+
+typedef struct CK_GCM_MESSAGE_PARAMS {
+    CK_BYTE_PTR pIv;
+    CK_ULONG ulIvLen;
+    CK_ULONG ulIvFixedBits;
+    CK_GENERATOR_FUNCTION ivGenerator;
+    CK_BYTE_PTR pTag;
+    CK_ULONG ulTagBits;
+} CK_GCM_MESSAGE_PARAMS;
+
+typedef struct CK_CCM_PARAMS {
+    CK_ULONG ulDataLen;
+    CK_BYTE_PTR pNonce;
+    CK_ULONG ulNonceLen;
+    CK_BYTE_PTR pAAD;
+    CK_ULONG ulAADLen;
+    CK_ULONG ulMACLen;
+} CK_CCM_PARAMS;
+
+typedef struct CK_CCM_MESSAGE_PARAMS {
+    CK_ULONG ulDataLen;
+    CK_BYTE_PTR pNonce;
+    CK_ULONG ulNonceLen;
+    CK_ULONG ulNonceFixedBits;
+    CK_GENERATOR_FUNCTION nonceGenerator;
+    CK_BYTE_PTR pMAC;
+    CK_ULONG ulMACLen;
+} CK_CCM_MESSAGE_PARAMS;
+
+typedef struct CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS {
+    CK_BYTE_PTR pNonce;
+    CK_ULONG ulNonceLen;
+    CK_BYTE_PTR pTag;
+} CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS;
+
+/* PKCS#11 3.2: ML-DSA (and the other post-quantum signatures). */
+typedef CK_ULONG CK_HEDGE_TYPE;
+
+typedef struct CK_SIGN_ADDITIONAL_CONTEXT {
+    CK_HEDGE_TYPE hedgeVariant;
+    CK_BYTE_PTR pContext;
+    CK_ULONG ulContextLen;
+} CK_SIGN_ADDITIONAL_CONTEXT;
+
+typedef struct CK_HASH_SIGN_ADDITIONAL_CONTEXT {
+    CK_HEDGE_TYPE hedgeVariant;
+    CK_BYTE_PTR pContext;
+    CK_ULONG ulContextLen;
+    CK_MECHANISM_TYPE hash;
+} CK_HASH_SIGN_ADDITIONAL_CONTEXT;

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages that softhsm-py's demo and tests use (skips what is installed).
 #   opensc: pkcs11-tool (and pkcs11-spy)   softhsm2: the reference module   gcc: the small C test hosts
+#   libssl-dev: OpenSSL 3's headers, for the C host that clones a digest through pkcs11-provider
 #   real PKCS#11 hosts: libengine-pkcs11-openssl (OpenSSL engine), pkcs11-provider (OpenSSL 3
 #   provider, only in bookworm-backports), gnutls-bin (p11tool, certtool), libnss3-tools (modutil,
 #   certutil), p11-kit (p11-kit server and its client module), openjdk-17-jdk-headless (SunPKCS11,
 #   keytool, javac), openssh-client (ssh-keygen, ssh-agent, ssh-add)
 set -euo pipefail
 "$(dirname "$0")/setup-rest.sh"  # the REST service's test tools (Go, Chromium)
-packages=(opensc softhsm2 gcc libengine-pkcs11-openssl gnutls-bin libnss3-tools p11-kit
+packages=(opensc softhsm2 gcc libssl-dev libengine-pkcs11-openssl gnutls-bin libnss3-tools p11-kit
           openjdk-17-jdk-headless openssh-client)
 backports=(pkcs11-provider)
 backports_suite="bookworm-backports"

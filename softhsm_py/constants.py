@@ -4,7 +4,9 @@ One IntEnum or IntFlag per constant prefix, the prefix dropped: CKA_SENSITIVE is
 Attribute.SENSITIVE, CKM_SHA256_RSA_PKCS is Mechanism.SHA256_RSA_PKCS. Values follow the
 OASIS PKCS#11 3.0 header. Where an older name shares a value with the 3.0 name (CKK_ECDSA,
 CKM_ECDSA_KEY_PAIR_GEN, CKM_CAST5_*, ...), the 3.0 name is the member and the old name an
-alias. Nothing from 3.1 or later (HSS, IKE, AES_KEY_WRAP_PKCS7, CKR_KEY_EXHAUSTED) is here.
+alias. From 3.1 and 3.2, only what the module implements or answers is here, each marked "3.2"
+(ML-DSA, ML-KEM, encapsulation, the new return values); HSS, XMSS, SLH-DSA, IKE, trust objects
+and validation objects are not.
 """
 
 import importlib
@@ -121,6 +123,14 @@ class ReturnValue(IntEnum):
     FUNCTION_REJECTED = 0x0200
     TOKEN_RESOURCE_EXCEEDED = 0x0201
     OPERATION_CANCEL_FAILED = 0x0202
+    # 3.2
+    KEY_EXHAUSTED = 0x0203
+    PENDING = 0x0204
+    SESSION_ASYNC_NOT_SUPPORTED = 0x0205
+    SEED_RANDOM_REQUIRED = 0x0206
+    OPERATION_NOT_VALIDATED = 0x0207
+    TOKEN_NOT_INITIALIZED = 0x0208
+    PARAMETER_SET_NOT_SUPPORTED = 0x0209
     VENDOR_DEFINED = 0x80000000
 
 
@@ -265,6 +275,13 @@ class Attribute(IntEnum):
     X2RATCHET_NS = 0x0610
     X2RATCHET_PNS = 0x0611
     X2RATCHET_RK = 0x0612
+    # 3.2 (CKA_ENCAPSULATE_TEMPLATE and CKA_DECAPSULATE_TEMPLATE carry no CKF_ARRAY_ATTRIBUTE bit)
+    PARAMETER_SET = 0x061D
+    ENCAPSULATE_TEMPLATE = 0x062A
+    DECAPSULATE_TEMPLATE = 0x062B
+    ENCAPSULATE = 0x0633
+    DECAPSULATE = 0x0634
+    SEED = 0x0637
     WRAP_TEMPLATE = ARRAY_ATTRIBUTE | 0x0211
     UNWRAP_TEMPLATE = ARRAY_ATTRIBUTE | 0x0212
     DERIVE_TEMPLATE = ARRAY_ATTRIBUTE | 0x0213
@@ -374,6 +391,8 @@ class MechanismFlag(IntFlag):
     EC_UNCOMPRESS = 0x01000000
     EC_COMPRESS = 0x02000000
     EC_CURVENAME = 0x04000000
+    ENCAPSULATE = 0x10000000  # 3.2
+    DECAPSULATE = 0x20000000  # 3.2
     EXTENSION = 0x80000000
 
 
@@ -399,9 +418,12 @@ if TYPE_CHECKING:
     from softhsm_py.constants_more import DkmLengthMethod as DkmLengthMethod
     from softhsm_py.constants_more import GeneratorFunction as GeneratorFunction
     from softhsm_py.constants_more import HardwareFeatureType as HardwareFeatureType
+    from softhsm_py.constants_more import HedgeType as HedgeType
     from softhsm_py.constants_more import HkdfSaltType as HkdfSaltType
     from softhsm_py.constants_more import InterfaceFlag as InterfaceFlag
     from softhsm_py.constants_more import KeyType as KeyType
+    from softhsm_py.constants_more import MLDSAParameterSet as MLDSAParameterSet
+    from softhsm_py.constants_more import MLKEMParameterSet as MLKEMParameterSet
     from softhsm_py.constants_more import Notification as Notification
     from softhsm_py.constants_more import OtpFlag as OtpFlag
     from softhsm_py.constants_more import Pbkdf2Prf as Pbkdf2Prf
@@ -410,11 +432,13 @@ if TYPE_CHECKING:
     from softhsm_py.constants_more import PrfDataType as PrfDataType
     from softhsm_py.constants_more import Profile as Profile
     from softhsm_py.constants_more import SecurityDomain as SecurityDomain
+    from softhsm_py.constants_more import SessionValidationFlag as SessionValidationFlag
 
 _MORE = (
     "CertificateType", "CertificateCategory", "SecurityDomain", "HardwareFeatureType", "Profile",
     "KeyType", "MGF", "KDF", "PkcsOaepSource", "Pbkdf2SaltSource", "Pbkdf2Prf", "PrfDataType",
     "DkmLengthMethod", "GeneratorFunction", "HkdfSaltType", "Notification", "InterfaceFlag", "OtpFlag",
+    "MLDSAParameterSet", "MLKEMParameterSet", "HedgeType", "SessionValidationFlag",
 )  # fmt: skip
 _LAZY = {"Mechanism": "softhsm_py.constants_mechanisms"} | dict.fromkeys(_MORE, "softhsm_py.constants_more")
 

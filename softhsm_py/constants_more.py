@@ -118,6 +118,8 @@ class KeyType(IntEnum):
     SHA512_224_HMAC = 0x0043
     SHA512_256_HMAC = 0x0044
     SHA512_T_HMAC = 0x0045
+    ML_KEM = 0x0049  # 3.2
+    ML_DSA = 0x004A  # 3.2
     VENDOR_DEFINED = 0x80000000
 
 
@@ -249,6 +251,36 @@ class OtpFlag(IntFlag):
     USER_FRIENDLY_OTP = 0x0020
 
 
+class MLDSAParameterSet(IntEnum):
+    """CK_ML_DSA_PARAMETER_SET_TYPE: CKA_PARAMETER_SET of ML-DSA keys (CKP_ML_DSA_*, 3.2)."""
+
+    ML_DSA_44 = 0x0001
+    ML_DSA_65 = 0x0002
+    ML_DSA_87 = 0x0003
+
+
+class MLKEMParameterSet(IntEnum):
+    """CK_ML_KEM_PARAMETER_SET_TYPE: CKA_PARAMETER_SET of ML-KEM keys (CKP_ML_KEM_*, 3.2)."""
+
+    ML_KEM_512 = 0x0001
+    ML_KEM_768 = 0x0002
+    ML_KEM_1024 = 0x0003
+
+
+class HedgeType(IntEnum):
+    """CK_HEDGE_TYPE: hedged or deterministic post-quantum signatures (CKH_*, 3.2)."""
+
+    HEDGE_PREFERRED = 0x0000
+    HEDGE_REQUIRED = 0x0001
+    DETERMINISTIC_REQUIRED = 0x0002
+
+
+class SessionValidationFlag(IntEnum):
+    """CK_SESSION_VALIDATION_FLAGS_TYPE of C_GetSessionValidationFlags (CKS_*, 3.2)."""
+
+    LAST_VALIDATION_OK = 0x0001
+
+
 for _enum in (
     CertificateType,
     CertificateCategory,
@@ -266,6 +298,10 @@ for _enum in (
     Notification,
     InterfaceFlag,
     OtpFlag,
+    MLDSAParameterSet,
+    MLKEMParameterSet,
+    HedgeType,
+    SessionValidationFlag,
 ):
     _enum.__module__ = "softhsm_py.constants"
 del _enum

@@ -420,6 +420,37 @@ class OperationCancelFailed(PKCS11Error):
     rv = ReturnValue.OPERATION_CANCEL_FAILED
 
 
+# -- 3.2
+
+
+class KeyExhausted(PKCS11Error):
+    rv = ReturnValue.KEY_EXHAUSTED
+
+
+class Pending(PKCS11Error):
+    rv = ReturnValue.PENDING
+
+
+class SessionAsyncNotSupported(PKCS11Error):
+    rv = ReturnValue.SESSION_ASYNC_NOT_SUPPORTED
+
+
+class SeedRandomRequired(PKCS11Error):
+    rv = ReturnValue.SEED_RANDOM_REQUIRED
+
+
+class OperationNotValidated(PKCS11Error):
+    rv = ReturnValue.OPERATION_NOT_VALIDATED
+
+
+class TokenNotInitialized(PKCS11Error):
+    rv = ReturnValue.TOKEN_NOT_INITIALIZED
+
+
+class ParameterSetNotSupported(PKCS11Error):
+    rv = ReturnValue.PARAMETER_SET_NOT_SUPPORTED
+
+
 class VendorDefined(PKCS11Error):
     rv = ReturnValue.VENDOR_DEFINED
 

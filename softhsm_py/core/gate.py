@@ -2,11 +2,12 @@
 
 What a key's attributes allow (PKCS#11 3.0, 4.7-4.10): the usage attribute of the operation
 (CKA_SIGN for signing, ...), CKA_ALLOWED_MECHANISMS, and for a key that is an operation's data
-(C_WrapKey) the extractability rules. A key with Smart Key Attributes also needs what its policy
-asks for (``core.ska.approvals.check``): a blocked key is refused, and a key whose rule for the
-operation is not empty needs approvals, which only a front end that can carry them (REST) brings;
-PKCS#11 cannot, so there such a key is CKR_KEY_FUNCTION_NOT_PERMITTED. A front end names the key
-and the operation; it never repeats a check made here.
+(C_WrapKey) the extractability rules; 3.2's CKA_ENCAPSULATE_TEMPLATE for the key a KEM makes. A
+key with Smart Key Attributes also needs what its policy asks for (``core.ska.approvals.check``): a
+blocked key is refused, and a key whose rule for the operation is not empty needs approvals, which
+only a front end that can carry them (REST) brings; PKCS#11 cannot, so there such a key is
+CKR_KEY_FUNCTION_NOT_PERMITTED. A front end names the key and the operation; it never repeats a
+check made here.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ USAGE: dict[OpKind, int] = {
     OpKind.VERIFY: int(Attribute.VERIFY),
     OpKind.SIGN_RECOVER: int(Attribute.SIGN_RECOVER),
     OpKind.VERIFY_RECOVER: int(Attribute.VERIFY_RECOVER),
+    OpKind.VERIFY_SIGNATURE: int(Attribute.VERIFY),
+    OpKind.MESSAGE_ENCRYPT: int(Attribute.ENCRYPT),
+    OpKind.MESSAGE_DECRYPT: int(Attribute.DECRYPT),
+    OpKind.MESSAGE_SIGN: int(Attribute.SIGN),
+    OpKind.MESSAGE_VERIFY: int(Attribute.VERIFY),
+    OpKind.ENCAPSULATE: int(Attribute.ENCAPSULATE),  # 3.2
+    OpKind.DECAPSULATE: int(Attribute.DECAPSULATE),
 }
 WRAP, UNWRAP, DERIVE = int(Attribute.WRAP), int(Attribute.UNWRAP), int(Attribute.DERIVE)
 _CLASS = int(Attribute.CLASS)
@@ -116,6 +124,15 @@ def check_wrappable(key: ObjectRef, wrapping: ObjectRef) -> None:
     required = wrapping.attrs.get(Attribute.WRAP_TEMPLATE)
     if required and not factory.matches(attrs, required):
         raise errors.KeyNotWrappable()  # 3.0, 4.8: CKA_WRAP_TEMPLATE
+
+
+def check_encapsulable(new_key: dict[int, object], encapsulating: ObjectRef) -> None:
+    """May ``encapsulating`` make a key with these attributes (C_EncapsulateKey; 3.2, 5.18)?
+    Its CKA_ENCAPSULATE_TEMPLATE must match the new key; a conflict is CKR_KEY_HANDLE_INVALID,
+    the code 3.2 gives it."""
+    required = encapsulating.attrs.get(Attribute.ENCAPSULATE_TEMPLATE)
+    if required and not factory.matches(new_key, required):
+        raise errors.KeyHandleInvalid()
 
 
 def check_unattended(key: ObjectRef) -> None:

@@ -11,7 +11,7 @@ from softhsm_py.constants import KeyType
 from softhsm_py.constants import VendorAttribute as V
 from softhsm_py.core import keytypes
 from softhsm_py.core.objects import factory
-from softhsm_py.engine import curves
+from softhsm_py.engine import curves, mldsa, mlkem
 
 # key type -> (algorithm name, algorithm OID) as the TSB names them (TSB.md 3.1 and 5). Edwards
 # and Montgomery keys name their curve's OID here; EC keys give the curve separately.
@@ -28,6 +28,8 @@ ALGORITHMS: dict[int, tuple[str, str]] = {
 }
 # Edwards and Montgomery keys name their curve in ``algorithm_oid`` (TSB.md 3.1: Ed25519 keys).
 _CURVE_ALGORITHM = {curves.EDWARDS: "ED", curves.MONTGOMERY: "X"}
+# Post-quantum keys are named by their parameter set ("ML-DSA-65", its NIST OID).
+_PARAMETER_SETS: dict[int, dict[int, Any]] = {KeyType.ML_DSA: mldsa.SETS, KeyType.ML_KEM: mlkem.SETS}
 
 
 def readable(attrs: dict[int, Any]) -> dict[int, Any]:
@@ -79,6 +81,10 @@ class KeyInfo:
             self.curve_oid = curve.oid
         elif curve is not None:
             self.algorithm, self.algorithm_oid = _CURVE_ALGORITHM[curve.family], curve.oid
+        sets = _PARAMETER_SETS.get(self.key_type)
+        if sets is not None and main.get(A.PARAMETER_SET) in sets:
+            ps = sets[main[A.PARAMETER_SET]]
+            self.algorithm, self.algorithm_oid = ps.name, ps.oid
         spec = keytypes.find(self.object_class, self.key_type)
         if spec is not None:
             self.key_size = spec.key_bits(main)

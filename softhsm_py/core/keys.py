@@ -1,5 +1,5 @@
 """Key management (PKCS#11 3.0, 5.14, and what every front end does with keys): generate a key or
-a key pair, wrap, unwrap and derive.
+a key pair, wrap, unwrap and derive; encapsulate and decapsulate (3.2, 5.18).
 
 Mechanisms compute key material; the object factory turns template + material into the new
 object, with the same rules as every other object; ``lifecycle.add_objects`` stores it (a key
@@ -18,6 +18,7 @@ from softhsm_py.core.mechanism import Mechanism
 from softhsm_py.core.objects import factory
 from softhsm_py.core.objects.lifecycle import actor, add_object, add_objects
 from softhsm_py.core.runtime import Library
+from softhsm_py.core.session import OpKind
 from softhsm_py.core.ska.approvals import Authorization
 from softhsm_py.core.tokens import session_of
 from softhsm_py.mechanisms import registry
@@ -280,3 +281,103 @@ def derive_keys(
         if len(objects) == 1:
             return [add_object(rt, session, objects[0])]
         return list(add_objects(rt, session, objects))
+
+
+# --- key encapsulation (3.2, 5.18) ---------------------------------------------------------------
+
+
+def _kem_template(template: Attrs) -> tuple[Attrs, int | None]:
+    """The new key's template and the length its CKA_VALUE_LEN asks for: the key a KEM makes is
+    a secret key (3.2: "creates a new secret key object"), extractable unless the template says
+    otherwise; CKA_VALUE_LEN, which the attribute rules keep from a template here, cuts the
+    shared secret to its leftmost bytes (a 128-bit AES key from ML-KEM's 256-bit secret)."""
+    wanted = dict(template)
+    wanted.setdefault(Attribute.CLASS, ObjectClass.SECRET_KEY)
+    if wanted[Attribute.CLASS] != ObjectClass.SECRET_KEY:
+        raise errors.TemplateInconsistent()
+    if Attribute.KEY_TYPE not in wanted:
+        raise errors.TemplateIncomplete()
+    wanted.setdefault(Attribute.EXTRACTABLE, True)
+    length = wanted.pop(Attribute.VALUE_LEN, None)
+    if length is not None and (not isinstance(length, int) or isinstance(length, bool) or length <= 0):
+        raise errors.AttributeValueInvalid()
+    return wanted, length
+
+
+def _kem_key(wanted: Attrs, secret: bytes, length: int | None, session: Any) -> Attrs:
+    if length is not None:
+        if length > len(secret):
+            raise errors.TemplateInconsistent()  # more bytes than the KEM shares
+        secret = secret[:length]
+    return factory.build(
+        wanted, factory.Origin.ENCAPSULATE, actor(session), material={Attribute.VALUE: secret}
+    )
+
+
+def ciphertext_len(lib: Library, handle: int, mechanism: Mechanism, public_handle: int) -> int:
+    """What C_EncapsulateKey would give (a size query): the gate runs as for the real call."""
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        impl = registry.lookup(mechanism.type)
+        usage = gate.USAGE[OpKind.ENCAPSULATE]
+        public = gate.usable_key(rt, session, public_handle, usage, mechanism.type, impl.key_types)
+    return impl.ciphertext_len(mechanism.type, mechanism.param, public)
+
+
+def encapsulate_key(
+    lib: Library,
+    handle: int,
+    mechanism: Mechanism,
+    public_handle: int,
+    template: Attrs,
+    *,
+    authorized: bool = False,
+) -> tuple[int, bytes]:
+    """(the new key's handle, the ciphertext): C_EncapsulateKey. ``authorized`` as for wrap_key."""
+    wanted, length = _kem_template(template)
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        impl = registry.lookup(mechanism.type)
+        usage = gate.USAGE[OpKind.ENCAPSULATE]
+        public = gate.usable_key(rt, session, public_handle, usage, mechanism.type, impl.key_types)
+        if not authorized:
+            gate.check_unattended(public)
+    secret, ciphertext = impl.encapsulate(mechanism.type, mechanism.param, public)
+    attrs = _kem_key(wanted, secret, length, session)
+    gate.check_encapsulable(attrs, public)
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        return add_object(rt, session, attrs), ciphertext
+
+
+def decapsulate_key(
+    lib: Library,
+    handle: int,
+    mechanism: Mechanism,
+    private_handle: int,
+    template: Attrs,
+    ciphertext: bytes,
+    *,
+    authorized: bool = False,
+) -> int:
+    """C_DecapsulateKey: the key's CKA_DECAPSULATE_TEMPLATE applies to the new key as an
+    unwrapping key's CKA_UNWRAP_TEMPLATE does; the key errors are C_UnwrapKey's (3.2, 5.18)."""
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        impl = registry.lookup(mechanism.type)
+        usage = gate.USAGE[OpKind.DECAPSULATE]
+        try:
+            private = gate.usable_key(rt, session, private_handle, usage, mechanism.type, impl.key_types)
+        except errors.KeyHandleInvalid:
+            raise errors.UnwrappingKeyHandleInvalid() from None
+        except errors.KeyTypeInconsistent:
+            raise errors.UnwrappingKeyTypeInconsistent() from None
+        if not authorized:
+            gate.check_unattended(private)
+        merged = _merge(template, private.attrs.get(Attribute.DECAPSULATE_TEMPLATE))
+    wanted, length = _kem_template(merged)
+    secret = impl.decapsulate(mechanism.type, mechanism.param, private, ciphertext)
+    attrs = _kem_key(wanted, secret, length, session)
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        return add_object(rt, session, attrs)

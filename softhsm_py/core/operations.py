@@ -3,7 +3,7 @@ in the session across multi-part calls; REST runs it once (``run_once``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from softhsm_py.constants import Attribute
@@ -32,6 +32,11 @@ class Operation:
     pending: bytes | None = None  # a computed result waiting for a big enough buffer...
     pending_input: bytes | None = None  # ...and the input it is the result of
     stage: int = 0  # the kind of call that used it so far (pkcs11.crypto: single, update, final)
+    signature: bytes | None = None  # C_VerifySignatureInit's (3.2): given before the data
+    param: Any = None  # the mechanism's parameter, for a saved state (core.opstate)
+    # What a multi-part digest, signature or MAC was fed so far, for C_GetOperationState (None:
+    # the state cannot be saved: too much data, or C_DigestKey fed it a key)
+    transcript: bytearray | None = field(default_factory=bytearray)
 
     def __repr__(self) -> str:
         return f"Operation({self.kind.value}, mechanism=0x{self.mechanism:x})"
@@ -53,7 +58,9 @@ def start(
     context = impl.start(kind, mechanism.type, mechanism.param, ref)
     password = ref.attrs.get(passwords.PASSWORD)
     always = ref.attrs.get(_ALWAYS_AUTHENTICATE) is True or password is not None
-    return Operation(kind, mechanism.type, context, always, key_handle=key_handle, password=password)
+    return Operation(
+        kind, mechanism.type, context, always, key_handle=key_handle, password=password, param=mechanism.param
+    )
 
 
 def start_digest(mechanism: Mechanism) -> Any:

@@ -39,7 +39,10 @@ from softhsm_py.store import Store
 class Runtime:
     """What C_Initialize set up. The defaults of ``pid`` and the tables are made per runtime."""
 
-    __slots__ = ("config", "forks", "handles", "pid", "session_ids", "sessions", "store", "tokens")
+    __slots__ = (
+        "config", "forks", "handles", "pid", "session_ids", "sessions", "slot_view", "state_key",
+        "stopped", "store", "tokens",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -62,6 +65,13 @@ class Runtime:
         # Session handles; Library.start gives every runtime its library's one count, so a handle
         # is never reused while the library is loaded and a stale handle stays invalid.
         self.session_ids = itertools.count(1) if session_ids is None else session_ids
+        # Seals the operation states C_GetOperationState hands out (core.opstate): made afresh for
+        # every runtime, so a state is good for this runtime's sessions only.
+        self.state_key = os.urandom(32)
+        # C_WaitForSlotEvent (core.slotevents): slot id -> token serial as last reported, and the
+        # event C_Finalize sets to wake a blocked wait.
+        self.slot_view: dict[int, str] | None = None
+        self.stopped = threading.Event()
 
 
 # Forks of this process seen by Python (os.fork, or a C host's fork() when the shim runs
@@ -124,4 +134,5 @@ class Library:
         with self.lock:
             rt = self.runtime
             self._runtime = None
+        rt.stopped.set()  # a C_WaitForSlotEvent blocked in another thread returns
         return rt

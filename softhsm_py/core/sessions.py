@@ -21,11 +21,14 @@ log = get_logger()
 # Plain ints: IntFlag's operators are Python code.
 _SERIAL_SESSION = int(SessionFlag.SERIAL_SESSION)
 _RW_SESSION = int(SessionFlag.RW_SESSION)
+_ASYNC_SESSION = 0x8  # CKF_ASYNC_SESSION (3.2): every call here completes before it returns
 
 
 def open_session(lib: Library, slot_id: int, flags: int) -> int:
     if not flags & _SERIAL_SESSION:
         raise errors.SessionParallelNotSupported()
+    if flags & _ASYNC_SESSION:
+        raise errors.SessionAsyncNotSupported()
     rw = bool(flags & _RW_SESSION)
     with lib.lock:
         rt = lib.runtime  # under the lock: C_Finalize in another thread closes its store

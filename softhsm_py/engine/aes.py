@@ -1,4 +1,4 @@
-"""AES block modes, GCM, key wrap (RFC 3394 / RFC 5649) and CMAC.
+"""AES block modes, GCM, CCM, key wrap (RFC 3394 / RFC 5649) and CMAC.
 
 Mode objects stream bytes through cryptography; block alignment, padding hold-back and AEAD
 buffering are the mechanism layer's business (it knows which CKR each misuse gets).
@@ -10,6 +10,7 @@ from typing import Protocol
 
 from cryptography.hazmat.primitives import cmac, keywrap
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from softhsm_py import errors
 from softhsm_py.engine.errmap import mapped
@@ -18,6 +19,8 @@ BLOCK = 16
 KEY_SIZES = (16, 24, 32)
 GCM_IV_RANGE = (8, 128)  # what cryptography's GCM accepts, in bytes
 GCM_TAG_BITS = frozenset({32, 64, 96, 104, 112, 120, 128})  # SP 800-38D 5.2.1.2
+CCM_NONCE_RANGE = (7, 13)  # RFC 3610 / SP 800-38C, bytes
+CCM_MAC_LENS = frozenset({4, 6, 8, 10, 12, 14, 16})
 
 
 class Stream(Protocol):
@@ -80,6 +83,38 @@ def gcm_decrypt(key: bytes, iv: bytes, aad: bytes, tag_len: int, data: bytes) ->
     out = ctx.update(body)
     with mapped():
         return out + ctx.finalize()
+
+
+def gcm_seal(key: bytes, iv: bytes, aad: bytes, tag_len: int, data: bytes) -> tuple[bytes, bytes]:
+    """(ciphertext, tag) of one message: the message-based functions return the tag apart."""
+    ctx = GcmEncryptor(key, iv, aad, tag_len)
+    out = ctx.update(bytes(data)) + ctx.finalize()
+    return out[: len(data)], out[len(data) :]
+
+
+# --- CCM (SP 800-38C): one shot, cryptography's AEAD --------------------------------------------
+
+
+def _ccm(key: bytes, mac_len: int) -> AESCCM:
+    _algo(key)
+    with mapped(errors.MechanismParamInvalid):
+        return AESCCM(bytes(key), tag_length=mac_len)
+
+
+def ccm_seal(key: bytes, nonce: bytes, aad: bytes, mac_len: int, data: bytes) -> bytes:
+    """ciphertext || MAC."""
+    aead = _ccm(key, mac_len)
+    with mapped(errors.DataLenRange):
+        return aead.encrypt(bytes(nonce), bytes(data), bytes(aad) or None)
+
+
+def ccm_open(key: bytes, nonce: bytes, aad: bytes, mac_len: int, data: bytes) -> bytes:
+    """The plaintext of ciphertext || MAC, released only when the MAC checks out."""
+    if len(data) < mac_len:
+        raise errors.EncryptedDataLenRange()
+    aead = _ccm(key, mac_len)
+    with mapped(errors.EncryptedDataLenRange):
+        return aead.decrypt(bytes(nonce), bytes(data), bytes(aad) or None)
 
 
 # --- key wrap ----------------------------------------------------------------------------------

@@ -84,7 +84,11 @@ def _usages(builder: Any, key_usage: Iterable[str], extended: Iterable[str]) -> 
     if usages:
         if not usages <= set(KEY_USAGES):
             raise errors.ArgumentsBad()
-        builder = builder.add_extension(x509.KeyUsage(**{n: n in usages for n in KEY_USAGES}), critical=True)
+        try:  # e.g. encipher_only without key_agreement: a caller's combination X.509 refuses
+            usage = x509.KeyUsage(**{n: n in usages for n in KEY_USAGES})
+        except ValueError:
+            raise errors.ArgumentsBad() from None
+        builder = builder.add_extension(usage, critical=True)
     ekus = list(dict.fromkeys(extended))
     if ekus:
         try:

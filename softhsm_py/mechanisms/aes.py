@@ -1,4 +1,5 @@
-"""AES ciphers: ECB, CBC, CBC_PAD, CTR, GCM, key wrap (RFC 3394) and KWP (RFC 5649).
+"""AES ciphers: ECB, CBC, CBC_PAD, CTR, GCM, CCM, key wrap (RFC 3394) and KWP (RFC 5649); GCM and
+CCM also encrypt messages (the message-based functions, ``mechanisms.message``).
 
 Each cipher also wraps / unwraps (encryption of the key bytes). RFC 5649 is 3.0's
 CKM_AES_KEY_WRAP_KWP (0x210B) and also answers to CKM_AES_KEY_WRAP_PAD (0x210A): 2.40 defines that
@@ -22,13 +23,23 @@ from softhsm_py.mechanisms.base import (
     require_type,
     secret_value,
 )
-from softhsm_py.mechanisms.params import IV16, OPTIONAL_IV, CtrParams, GcmParams
+from softhsm_py.mechanisms.message import AeadMessage, AeadMessages, AeadScheme
+from softhsm_py.mechanisms.params import (
+    IV16,
+    OPTIONAL_IV,
+    CcmMessageParams,
+    CcmParams,
+    CtrParams,
+    GcmMessageParams,
+    GcmParams,
+)
 from softhsm_py.mechanisms.registry import MechInfo, mechanism
 
 B = engine.BLOCK
 _ED = MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT
 _EDWU = _ED | MechanismFlag.WRAP | MechanismFlag.UNWRAP
 _INFO = MechInfo(16, 32, _EDWU)
+_MESSAGES = MechanismFlag.MESSAGE_ENCRYPT | MechanismFlag.MESSAGE_DECRYPT
 _KW_DEFAULT_IV = bytes.fromhex("a6a6a6a6a6a6a6a6")  # RFC 3394 2.2.3.1
 _KWP_DEFAULT_ICV = bytes.fromhex("a65959a6")  # RFC 5649 3
 _RFC_5649 = frozenset({Mechanism.AES_KEY_WRAP_KWP, Mechanism.AES_KEY_WRAP_PAD})
@@ -225,7 +236,34 @@ def _gcm_params(param: Any) -> GcmParams:
     return param
 
 
-@mechanism(Mechanism.AES_GCM, info=_INFO, param=GcmParams)
+def _gcm_message(param: Any, encrypt: bool) -> AeadMessage:
+    lo, hi = engine.GCM_IV_RANGE
+    if (
+        not isinstance(param, GcmMessageParams)
+        or not lo <= len(param.iv) <= hi
+        or param.tag_bits not in engine.GCM_TAG_BITS
+    ):
+        raise errors.MechanismParamInvalid()
+    return AeadMessage(param.iv, param.iv_fixed_bits, param.generator, param.tag, param.tag_bits // 8)
+
+
+def _gcm_open(key: bytes, iv: bytes, aad: bytes, data: bytes, tag: bytes) -> bytes:
+    return engine.gcm_decrypt(key, iv, aad, len(tag), data + tag)
+
+
+def _gcm_seal(key: bytes, iv: bytes, aad: bytes, data: bytes, tag_len: int) -> tuple[bytes, bytes]:
+    return engine.gcm_seal(key, iv, aad, tag_len, data)
+
+
+_GCM_MESSAGES = AeadScheme(_gcm_message, _gcm_seal, _gcm_open)
+
+
+@mechanism(
+    Mechanism.AES_GCM,
+    info=MechInfo(16, 32, _EDWU | _MESSAGES),
+    param=GcmParams,
+    message_param=GcmMessageParams,
+)
 class AesGcm(CipherWrap, MechanismImpl):
     key_types = frozenset({KeyType.AES})
 
@@ -237,6 +275,98 @@ class AesGcm(CipherWrap, MechanismImpl):
     def decrypt_init(self, mech: int, param: Any, key: KeyView) -> CipherContext:
         p = _gcm_params(param)
         return _GcmDecrypt(aes_key(key), p)
+
+    def message_cipher_init(self, mech: int, param: Any, key: KeyView, encrypt: bool) -> AeadMessages:
+        if param is not None:
+            raise errors.MechanismParamInvalid()  # each message brings its own
+        return AeadMessages(_GCM_MESSAGES, aes_key(key), encrypt)
+
+
+# --- CCM (3.0 2.13.2; SP 800-38C) ------------------------------------------------------------------
+
+
+def _ccm_check(nonce: bytes, mac_len: int, data_len: int) -> None:
+    lo, hi = engine.CCM_NONCE_RANGE
+    if not lo <= len(nonce) <= hi or mac_len not in engine.CCM_MAC_LENS:
+        raise errors.MechanismParamInvalid()
+    if data_len < 0 or data_len >= 1 << (8 * (15 - len(nonce))):
+        raise errors.MechanismParamInvalid()  # the length field has 15 - nonce bytes
+
+
+class _CcmCtx(CipherContext):
+    """One shot (CCM authenticates the length first): parts are buffered until final."""
+
+    def __init__(self, key: bytes, p: CcmParams, encrypt: bool) -> None:
+        self._key, self._p, self._encrypt, self._buf = key, p, encrypt, b""
+
+    def update(self, data: bytes) -> bytes:
+        self._buf += bytes(data)
+        return b""
+
+    def final(self) -> bytes:
+        buf, self._buf = self._buf, b""
+        p = self._p
+        if self._encrypt:
+            if len(buf) != p.data_len:
+                raise errors.DataLenRange()
+            return engine.ccm_seal(self._key, p.nonce, p.aad, p.mac_len, buf)
+        if len(buf) != p.data_len + p.mac_len:
+            raise errors.EncryptedDataLenRange()
+        return engine.ccm_open(self._key, p.nonce, p.aad, p.mac_len, buf)
+
+    def output_bound(self, in_len: int, final: bool) -> int:
+        if not final:
+            return in_len  # nothing comes back, but see _GcmDecrypt: answer the input's length
+        total = len(self._buf) + in_len
+        return total + self._p.mac_len if self._encrypt else max(0, total - self._p.mac_len)
+
+
+def _ccm_message(param: Any, encrypt: bool) -> AeadMessage:
+    if not isinstance(param, CcmMessageParams):
+        raise errors.MechanismParamInvalid()
+    _ccm_check(param.nonce, param.mac_len, param.data_len)
+    return AeadMessage(
+        param.nonce, param.nonce_fixed_bits, param.generator, param.mac, param.mac_len, param.data_len
+    )
+
+
+def _ccm_seal(key: bytes, nonce: bytes, aad: bytes, data: bytes, mac_len: int) -> tuple[bytes, bytes]:
+    out = engine.ccm_seal(key, nonce, aad, mac_len, data)
+    return out[: len(data)], out[len(data) :]
+
+
+def _ccm_open(key: bytes, nonce: bytes, aad: bytes, data: bytes, mac: bytes) -> bytes:
+    return engine.ccm_open(key, nonce, aad, len(mac), data + mac)
+
+
+_CCM_MESSAGES = AeadScheme(_ccm_message, _ccm_seal, _ccm_open)
+
+
+@mechanism(
+    Mechanism.AES_CCM,
+    info=MechInfo(16, 32, _EDWU | _MESSAGES),
+    param=CcmParams,
+    message_param=CcmMessageParams,
+)
+class AesCcm(CipherWrap, MechanismImpl):
+    key_types = frozenset({KeyType.AES})
+
+    def _init(self, param: Any, key: KeyView, encrypt: bool) -> CipherContext:
+        if not isinstance(param, CcmParams):
+            raise errors.MechanismParamInvalid()
+        _ccm_check(param.nonce, param.mac_len, param.data_len)
+        return _CcmCtx(aes_key(key), param, encrypt)
+
+    def encrypt_init(self, mech: int, param: Any, key: KeyView) -> CipherContext:
+        return self._init(param, key, True)
+
+    def decrypt_init(self, mech: int, param: Any, key: KeyView) -> CipherContext:
+        return self._init(param, key, False)
+
+    def message_cipher_init(self, mech: int, param: Any, key: KeyView, encrypt: bool) -> AeadMessages:
+        if param is not None:
+            raise errors.MechanismParamInvalid()
+        return AeadMessages(_CCM_MESSAGES, aes_key(key), encrypt)
 
 
 def _kw_param(param: Any, default: bytes) -> None:

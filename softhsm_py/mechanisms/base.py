@@ -34,6 +34,16 @@ class OpKind(enum.Enum):
     SIGN_RECOVER = "sign_recover"
     VERIFY_RECOVER = "verify_recover"
     FIND = "find"
+    # 3.2: C_VerifySignatureInit (the signature is given first)
+    VERIFY_SIGNATURE = "verify_signature"
+    # 3.0 message-based operations: one key, many messages
+    MESSAGE_ENCRYPT = "message_encrypt"
+    MESSAGE_DECRYPT = "message_decrypt"
+    MESSAGE_SIGN = "message_sign"
+    MESSAGE_VERIFY = "message_verify"
+    # 3.2 key encapsulation: one call each (C_EncapsulateKey, C_DecapsulateKey), never kept
+    ENCAPSULATE = "encapsulate"
+    DECAPSULATE = "decapsulate"
 
     # Members are singletons compared by identity: hash them the same way, in C (Enum's own
     # __hash__ is Python code, and every call looks an OpKind up in a dict a few times).
@@ -314,7 +324,24 @@ class MechanismImpl:
     def sign_recover_init(self, mech: int, param: Any, key: KeyView) -> SignContext:
         raise errors.MechanismInvalid()
 
+    # -- key encapsulation (3.2): the new secret key's value and the ciphertext -------------------
+    def ciphertext_len(self, mech: int, param: Any, public_key: KeyView) -> int:
+        """The length of the ciphertext ``encapsulate`` gives (a C_EncapsulateKey size query)."""
+        raise errors.MechanismInvalid()
+
+    def encapsulate(self, mech: int, param: Any, public_key: KeyView) -> tuple[bytes, bytes]:
+        """(shared secret, ciphertext)."""
+        raise errors.MechanismInvalid()
+
+    def decapsulate(self, mech: int, param: Any, private_key: KeyView, ciphertext: bytes) -> bytes:
+        raise errors.MechanismInvalid()
+
     def verify_recover_init(self, mech: int, param: Any, key: KeyView) -> Any:
+        raise errors.MechanismInvalid()
+
+    def message_cipher_init(self, mech: int, param: Any, key: KeyView, encrypt: bool) -> Any:
+        """The context of C_MessageEncryptInit / C_MessageDecryptInit (``mechanisms.message``):
+        the AEADs have one."""
         raise errors.MechanismInvalid()
 
     def start(self, kind: OpKind, mech: int, param: Any, key: KeyView) -> Any:
@@ -331,6 +358,14 @@ class MechanismImpl:
             return self.sign_recover_init(mech, param, key)
         if kind is OpKind.VERIFY_RECOVER:
             return self.verify_recover_init(mech, param, key)
+        if kind is OpKind.VERIFY_SIGNATURE:
+            return self.verify_init(mech, param, key)
+        if kind is OpKind.MESSAGE_ENCRYPT or kind is OpKind.MESSAGE_DECRYPT:
+            return self.message_cipher_init(mech, param, key, kind is OpKind.MESSAGE_ENCRYPT)
+        if kind is OpKind.MESSAGE_SIGN or kind is OpKind.MESSAGE_VERIFY:
+            from softhsm_py.mechanisms.message import MessageSigning  # it builds on this module
+
+            return MessageSigning(self, mech, param, key, kind is OpKind.MESSAGE_SIGN)
         raise errors.MechanismInvalid()  # DIGEST has no key (digest_init), FIND no mechanism
 
 

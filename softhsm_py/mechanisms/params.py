@@ -121,6 +121,69 @@ class HkdfParams:
 
 
 @dataclass(frozen=True)
+class CcmParams:
+    """CK_CCM_PARAMS: data_len is ulDataLen (the plaintext's length), mac_len ulMACLen in bytes."""
+
+    data_len: int
+    nonce: bytes
+    aad: bytes
+    mac_len: int
+
+
+@dataclass(frozen=True)
+class SignContextParams:
+    """CK_SIGN_ADDITIONAL_CONTEXT (3.2): hedge is a CKH_* value, context FIPS 204's ctx."""
+
+    hedge: int
+    context: bytes
+
+
+@dataclass(frozen=True)
+class HashSignContextParams:
+    """CK_HASH_SIGN_ADDITIONAL_CONTEXT (3.2): as SignContextParams, and the pre-hash (a CKM_ digest)."""
+
+    hedge: int
+    context: bytes
+    hash: int
+
+
+# --- the per-message parameters of the message-based functions (3.0, 5.9-5.15) -----------------
+
+
+@dataclass(frozen=True)
+class GcmMessageParams:
+    """CK_GCM_MESSAGE_PARAMS: ``iv`` the caller's IV buffer as given (the whole IV for
+    CKG_NO_GENERATE and for decryption, else its fixed leading bits), ``tag`` the caller's tag
+    buffer as given (read on decryption). The ABI writes a generated IV and the tag back."""
+
+    iv: bytes
+    iv_fixed_bits: int
+    generator: int
+    tag: bytes
+    tag_bits: int
+
+
+@dataclass(frozen=True)
+class CcmMessageParams:
+    """CK_CCM_MESSAGE_PARAMS, as GcmMessageParams: the nonce and the MAC (``mac_len`` bytes)."""
+
+    data_len: int
+    nonce: bytes
+    nonce_fixed_bits: int
+    generator: int
+    mac: bytes
+    mac_len: int
+
+
+@dataclass(frozen=True)
+class ChaCha20Poly1305MessageParams:
+    """CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS: the nonce (always the caller's) and its tag buffer."""
+
+    nonce: bytes
+    tag: bytes
+
+
+@dataclass(frozen=True)
 class CbcEncryptData:
     """CK_AES_CBC_ENCRYPT_DATA_PARAMS / CK_DES_CBC_ENCRYPT_DATA_PARAMS."""
 

@@ -3,7 +3,8 @@
 A mechanism is one decorated class; C_GetMechanismList / C_GetMechanismInfo read ``infos()``, so
 only what is implemented is listed. Key sizes are bits for RSA / EC / Edwards / Montgomery and
 bytes for AES, ChaCha20 and generic secrets, as the spec's mechanism tables state (bits for DSA
-and DH primes; bytes for DES2 / DES3 and Camellia keys).
+and DH primes; bytes for DES2 / DES3 and Camellia keys; the public key's length in bytes for
+ML-DSA and ML-KEM).
 """
 
 from __future__ import annotations
@@ -42,18 +43,32 @@ class MechInfo:
 _IMPLS: dict[int, MechanismImpl] = {}
 _INFOS: dict[int, MechInfo] = {}
 _PARAMS: dict[int, ParamType | None] = {}
+_MESSAGE_PARAMS: dict[int, ParamType | None] = {}
 _FAMILIES = (
     "digest", "hmac", "aes", "chacha", "rsa", "ec", "eddsa", "kdf", "keygen",
-    "des", "camellia", "dsa", "dh", "kdf_simple", "sp800_108", "pbkdf2",
+    "des", "camellia", "dsa", "dh", "kdf_simple", "sp800_108", "pbkdf2", "mldsa", "mlkem",
 )  # fmt: skip
 _loaded = False
 
 C = type[MechanismImpl]
 
 
-def mechanism(*mechs: int, info: MechInfo, param: ParamType | None = None) -> Callable[[C], C]:
+def mechanism(
+    *mechs: int, info: MechInfo, param: ParamType | None = None, message_param: ParamType | None = None
+) -> Callable[[C], C]:
     """Register ``cls`` (one shared instance) for ``mechs``, which take a parameter of type
-    ``param`` (None: no parameter); stack decorators for other infos or parameter types."""
+    ``param`` (None: no parameter); stack decorators for other infos or parameter types.
+    ``message_param``: the type of each message's parameter in the message-based functions
+    (an AEAD's IV and tag); by default the mechanism's own ``param`` (a signature's)."""
+
+    # Any signature or MAC also signs messages (``mechanisms.message``): the flags say so.
+    flags = info.flags
+    if flags & MechanismFlag.SIGN:
+        flags |= MechanismFlag.MESSAGE_SIGN
+    if flags & MechanismFlag.VERIFY:
+        flags |= MechanismFlag.MESSAGE_VERIFY
+    if flags != info.flags:
+        info = MechInfo(info.min_key, info.max_key, flags)
 
     def register(cls: C) -> C:
         instance = cls.__dict__.get("_instance") or cls()
@@ -64,6 +79,7 @@ def mechanism(*mechs: int, info: MechInfo, param: ParamType | None = None) -> Ca
             _IMPLS[int(mech)] = instance
             _INFOS[int(mech)] = info
             _PARAMS[int(mech)] = param
+            _MESSAGE_PARAMS[int(mech)] = message_param if message_param is not None else param
         return cls
 
     return register
@@ -104,6 +120,13 @@ def param_type(mech: int) -> ParamType | None:
     if not _loaded:
         _load()
     return _PARAMS.get(mech)
+
+
+def message_param_type(mech: int) -> ParamType | None:
+    """The type of a message's parameter in the message-based functions (see ``mechanism``)."""
+    if not _loaded:
+        _load()
+    return _MESSAGE_PARAMS.get(mech)
 
 
 def infos() -> dict[int, MechInfo]:

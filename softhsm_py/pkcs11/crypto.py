@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from softhsm_py import errors
 from softhsm_py.constants import Attribute, ObjectClass
-from softhsm_py.core import gate, operations
+from softhsm_py.core import gate, operations, opstate
 from softhsm_py.core.mechanism import Mechanism
 from softhsm_py.core.operations import Operation
 from softhsm_py.core.runtime import Library
@@ -101,6 +101,9 @@ def _active(lib: Library, handle: int, kind: OpKind) -> tuple[Session, Operation
             del operations[kind]
             raise errors.UserNotLoggedIn()  # no C_Login(CKU_CONTEXT_SPECIFIC) since the Init
     return session, operation
+
+
+active = _active  # for the message-based functions (pkcs11.messages)
 
 
 # The kinds of call that use an operation (Operation.stage; 0 before the first).
@@ -200,9 +203,14 @@ def update(lib: Library, handle: int, kind: OpKind, data: DataIn, out: Output | 
     """C_EncryptUpdate, C_DecryptUpdate (with ``out``), C_DigestUpdate, C_SignUpdate, C_VerifyUpdate."""
     session, operation = _active(lib, handle, kind)
     if out is None:  # digest, sign, verify: nothing comes back until the final call
-        _call(lib, session, operation, lambda: operation.context.update(data()), _UPDATE)
+        _call(lib, session, operation, lambda: _feed(operation, data()), _UPDATE)
     else:
         _run(lib, session, operation, operation.context.update, data, out, _UPDATE)
+
+
+def _feed(operation: Operation, given: bytes) -> None:
+    operation.context.update(given)
+    opstate.feed(operation, given)  # what C_GetOperationState saves
 
 
 def final(lib: Library, handle: int, kind: OpKind, out: Output) -> None:
@@ -226,6 +234,43 @@ def verify_final(lib: Library, handle: int, signature: DataIn) -> None:
     _call(lib, session, operation, lambda: operation.context.final(signature()), _FINAL)
 
 
+# -- 3.2: the signature first (C_VerifySignatureInit), then the data --------------------------------
+_VERIFY_SIGNATURE = OpKind.VERIFY_SIGNATURE
+
+
+def verify_signature_init(
+    lib: Library, handle: int, mechanism: Mechanism | None, key_handle: int, signature: bytes
+) -> None:
+    """``mechanism`` None (a NULL pMechanism) ends the active operation (3.2, 5.15)."""
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        if mechanism is None:
+            session.active(_VERIFY_SIGNATURE)  # OperationNotInitialized when there is none
+            session.end(_VERIFY_SIGNATURE)
+            return
+        if _VERIFY_SIGNATURE in session.operations:
+            raise errors.OperationActive()
+        operation = operations.start(rt, session, _VERIFY_SIGNATURE, mechanism, key_handle)
+        operation.signature = bytes(signature)
+        session.start(_VERIFY_SIGNATURE, operation)
+
+
+def verify_signature(lib: Library, handle: int, data: DataIn) -> None:
+    session, operation = _active(lib, handle, _VERIFY_SIGNATURE)
+    signature = operation.signature or b""
+    _call(lib, session, operation, lambda: operation.context.verify(data(), signature), _SINGLE_PART)
+
+
+def verify_signature_update(lib: Library, handle: int, data: DataIn) -> None:
+    update(lib, handle, _VERIFY_SIGNATURE, data, None)
+
+
+def verify_signature_final(lib: Library, handle: int) -> None:
+    session, operation = _active(lib, handle, _VERIFY_SIGNATURE)
+    signature = operation.signature or b""
+    _call(lib, session, operation, lambda: operation.context.final(signature), _FINAL)
+
+
 def digest_key(lib: Library, handle: int, key_handle: int) -> None:
     with lib.lock:
         rt, session = session_of(lib, handle)
@@ -235,6 +280,7 @@ def digest_key(lib: Library, handle: int, key_handle: int) -> None:
             session.end(_DIGEST)
             raise errors.KeyIndigestible()
         value = ref.attrs[Attribute.VALUE]
+    operation.transcript = None  # a state would hold the key's value: not saveable (core.opstate)
     _call(lib, session, operation, lambda: operation.context.update_key(value), _UPDATE)
 
 

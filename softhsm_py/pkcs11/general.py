@@ -6,7 +6,7 @@ import functools
 
 from softhsm_py import __version__, errors
 from softhsm_py.constants import InitializeFlag
-from softhsm_py.core import startup
+from softhsm_py.core import slotevents, startup
 from softhsm_py.core.runtime import Library
 
 MANUFACTURER = "softhsm-py"
@@ -61,6 +61,7 @@ def initialize(lib: Library, args: InitArgs | None) -> None:
             # We only lock with the OS's primitives; the caller forbids them.
             raise errors.CantLock()
     startup.start(lib)
+    slotevents.baseline(lib)  # C_WaitForSlotEvent reports changes from now on
 
 
 def finalize(lib: Library) -> None:

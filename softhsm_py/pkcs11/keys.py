@@ -1,5 +1,5 @@
-"""Key management (PKCS#11 3.0, 5.14): the C_* view of ``core.keys``: raw templates decoded,
-the wrapped key delivered through the output-buffer protocol."""
+"""Key management (PKCS#11 3.0, 5.14; 3.2, 5.18): the C_* view of ``core.keys``: raw templates
+decoded, the wrapped key and a KEM's ciphertext delivered through the output-buffer protocol."""
 
 from __future__ import annotations
 
@@ -54,3 +54,32 @@ def derive_key(
     for slot, new in zip(slots, handles[1:], strict=True):
         slot[0] = new
     return handles[0]
+
+
+def encapsulate_key(
+    lib: Library, handle: int, mechanism: Mechanism, public_handle: int, template: RawTemplate, out: Output
+) -> int | None:
+    """C_EncapsulateKey: the new key's handle, or None for a size query (NULL ciphertext buffer)
+    or a short buffer, which make no key (5.2)."""
+    wanted = decode(template)
+    if out.wants_length():
+        out.tell(keys.ciphertext_len(lib, handle, mechanism, public_handle))
+        return None
+    needed = keys.ciphertext_len(lib, handle, mechanism, public_handle)
+    if out.room() < needed:
+        out.tell(needed)
+        raise errors.BufferTooSmall(needed)
+    new_handle, ciphertext = keys.encapsulate_key(lib, handle, mechanism, public_handle, wanted)
+    out.deliver(ciphertext)
+    return new_handle
+
+
+def decapsulate_key(
+    lib: Library,
+    handle: int,
+    mechanism: Mechanism,
+    private_handle: int,
+    template: RawTemplate,
+    ciphertext: bytes,
+) -> int:
+    return keys.decapsulate_key(lib, handle, mechanism, private_handle, decode(template), ciphertext)

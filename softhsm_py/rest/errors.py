@@ -165,6 +165,7 @@ CORE_ERRORS: dict[str, tuple[int, BusinessReason, str]] = {
         "UNWRAPPING_KEY_TYPE_INCONSISTENT",
     ),
     "CurveNotSupported": (400, R.UNSUPPORTED_OPERATION, "CURVE_NOT_SUPPORTED"),
+    "ParameterSetNotSupported": (400, R.UNSUPPORTED_OPERATION, "PARAMETER_SET_NOT_SUPPORTED"),
     "DomainParamsInvalid": (400, R.KEY_ATTRIBUTES_INVALID, "DOMAIN_PARAMS_INVALID"),
     "KeySizeRange": (400, R.UNSUPPORTED_KEYSIZE, "KEY_SIZE_RANGE"),
     "WrappingKeySizeRange": (400, R.UNSUPPORTED_KEYSIZE, "WRAPPING_KEY_SIZE_RANGE"),

@@ -28,7 +28,14 @@ USAGE_ATTRS: dict[str, tuple[int, str]] = {
     "derive": (Attribute.DERIVE, "private"),
 }
 
+#: a KEM's wrap / unwrap flags are its encapsulation usages (PKCS#11 3.2: CKA_ENCAPSULATE / DECAPSULATE)
+KEM_USAGE_ATTRS: dict[str, tuple[int, str]] = {
+    "wrap": (Attribute.ENCAPSULATE, "public"),
+    "unwrap": (Attribute.DECAPSULATE, "private"),
+}
+
 RSA_USES = frozenset({"encrypt", "verify", "wrap", "decrypt", "sign", "unwrap"})
+KEM_USES = frozenset({"wrap", "unwrap"})
 SIGN_USES = frozenset({"verify", "sign"})
 EC_USES = frozenset({"verify", "sign", "derive"})
 CIPHER_USES = frozenset({"encrypt", "decrypt", "wrap", "unwrap", "sign", "verify", "derive"})
@@ -50,6 +57,12 @@ class KeySpec:
     sizes: tuple[int, ...] | None = None
     default_size: int | None = None
     offered: bool = True
+    parameter_set: int | None = None  # CKA_PARAMETER_SET of the public template (ML-DSA, ML-KEM)
+    usage_attrs: dict[str, tuple[int, str]] | None = None  # instead of USAGE_ATTRS
+
+    @property
+    def usages(self) -> dict[str, tuple[int, str]]:
+        return self.usage_attrs if self.usage_attrs is not None else USAGE_ATTRS
 
 
 SPECS: dict[str, KeySpec] = {
@@ -71,6 +84,13 @@ SPECS: dict[str, KeySpec] = {
                 sizes=(192,), default_size=192),
         KeySpec("HMACSHA256", "1.2.840.113549.2.9", KeyType.GENERIC_SECRET, Mechanism.GENERIC_SECRET_KEY_GEN,
                 False, MAC_USES, sizes=tuple(range(128, 4097, 8)), default_size=256),
+        # PKCS#11 3.2 (TSB.md 4: the TSB sends no keySize for them)
+        *(KeySpec(f"ML-DSA-{n}", f"2.16.840.1.101.3.4.3.{oid}", KeyType.ML_DSA, Mechanism.ML_DSA_KEY_PAIR_GEN,
+                  True, SIGN_USES, parameter_set=ckp)
+          for n, oid, ckp in ((44, 17, 1), (65, 18, 2), (87, 19, 3))),
+        *(KeySpec(f"ML-KEM-{n}", f"2.16.840.1.101.3.4.4.{oid}", KeyType.ML_KEM, Mechanism.ML_KEM_KEY_PAIR_GEN,
+                  True, KEM_USES, parameter_set=ckp, usage_attrs=KEM_USAGE_ATTRS)
+          for n, oid, ckp in ((768, 2, 2), (1024, 3, 3))),
     )
 }  # fmt: skip
 
@@ -78,8 +98,8 @@ SPECS: dict[str, KeySpec] = {
 NOT_OFFERED: frozenset[str] = frozenset(
     {
         "ISS", "BLS", "LMS", "XMSS-SHA256_10_256", "XMSS-SHAKE256_10_256",
-        # PQC: they arrive with the PKCS#11 3.2 issue
-        "ML-DSA-44", "ML-DSA-65", "ML-DSA-87", "ML-KEM-512", "ML-KEM-768", "ML-KEM-1024",
+        # ML-KEM-512, SLH-DSA and the pre-standard PQC names: not in pyca/cryptography
+        "ML-KEM-512",
         "SLH-DSA-SHA2-128s", "SLH-DSA-SHA2-128f", "SLH-DSA-SHA2-192s", "SLH-DSA-SHA2-192f",
         "SLH-DSA-SHA2-256s", "SLH-DSA-SHA2-256f", "SLH-DSA-SHAKE-128s", "SLH-DSA-SHAKE-128f",
         "SLH-DSA-SHAKE-192s", "SLH-DSA-SHAKE-192f", "SLH-DSA-SHAKE-256s", "SLH-DSA-SHAKE-256f",
@@ -213,7 +233,7 @@ def usage_templates(spec: KeySpec, attrs: AttributesDto) -> tuple[dict[int, Any]
         raise unsupported("Key derivation (bip32, slip10)")
     public: dict[int, Any] = {}
     private: dict[int, Any] = {}
-    for flag, (attr, side) in USAGE_ATTRS.items():
+    for flag, (attr, side) in spec.usages.items():
         if flag not in spec.uses:
             continue
         value = bool(getattr(attrs, flag))
@@ -237,6 +257,8 @@ def generation(
         public[Attribute.EC_PARAMS] = curve_params(spec, curve_oid)
     elif spec.key_type == KeyType.DSA:
         public[Attribute.PRIME_BITS] = size
+    elif spec.parameter_set is not None:
+        public[Attribute.PARAMETER_SET] = spec.parameter_set
     elif size is not None:
         private[Attribute.VALUE_LEN] = size // 8
     return GenerateRequest(spec, public, private)

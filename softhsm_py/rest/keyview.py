@@ -27,11 +27,13 @@ def _flag(attrs: dict[int, Any], attr: int) -> bool | None:
 
 def flags(info: KeyInfo) -> KeyAttributesFlags:
     a = info.attrs
+    # a KEM's unwrap is its decapsulation (keyspecs.KEM_USAGE_ATTRS)
+    unwrap = Attribute.DECAPSULATE if info.key_type == KeyType.ML_KEM else Attribute.UNWRAP
     return KeyAttributesFlags(
         decrypt=_flag(a, Attribute.DECRYPT),
         sign=_flag(a, Attribute.SIGN),
         ekaSign=None,
-        unwrap=_flag(a, Attribute.UNWRAP),
+        unwrap=_flag(a, unwrap),
         derive=_flag(a, Attribute.DERIVE),
         sensitive=_flag(a, Attribute.SENSITIVE),
         alwaysSensitive=_flag(a, Attribute.ALWAYS_SENSITIVE),
@@ -68,8 +70,11 @@ def policy_view(info: KeyInfo) -> PolicyDto | None:
 
 def json_view(info: KeyInfo, attested: str | None) -> KeyAttributesDto:
     """Names and OIDs are the core's (``KeyInfo.algorithm`` etc.), the same the XML states."""
-    # the TSB reports no keySize for curve keys (the curve says it) and bits otherwise
-    curve_key = info.key_type in (KeyType.EC, KeyType.EC_EDWARDS, KeyType.EC_MONTGOMERY)
+    # the TSB reports no keySize for curve keys (the curve says it) nor for post-quantum keys
+    # (the parameter set does), and bits otherwise
+    curve_key = info.key_type in (
+        KeyType.EC, KeyType.EC_EDWARDS, KeyType.EC_MONTGOMERY, KeyType.ML_DSA, KeyType.ML_KEM
+    )  # fmt: skip
     return KeyAttributesDto(
         label=info.name,
         id=None,

@@ -49,6 +49,7 @@ RSA = frozenset({KeyType.RSA})
 EC = frozenset({KeyType.EC})
 ED = frozenset({KeyType.EC_EDWARDS})
 DSA = frozenset({KeyType.DSA})
+ML_DSA = frozenset({KeyType.ML_DSA})
 NONE: frozenset[int] = frozenset()
 
 
@@ -143,13 +144,15 @@ ROWS: dict[str, SignRow] = {
     "SHA256_WITH_DSA": SignRow(DSA, Mechanism.DSA_SHA256, rs=True),
     "SHA384_WITH_DSA": SignRow(DSA, Mechanism.DSA_SHA384, rs=True),
     "SHA512_WITH_DSA": SignRow(DSA, Mechanism.DSA_SHA512, rs=True),
-    # not in pyca/cryptography; PQC comes with the PKCS#11 3.2 issue
+    # ML-DSA (PKCS#11 3.2): pure ML-DSA over the payload, no context
+    "ML_DSA": SignRow(ML_DSA, Mechanism.ML_DSA),
+    # not in pyca/cryptography (SLH-DSA, LMS, BLS, the pre-standard PQC names), or, for ML_DSA_M
+    # (ML-DSA over a caller's mu), in PKCS#11 3.2 only as a draft mechanism with no number
     **{
         name: SignRow(NONE, None)
         for name in (
             "BLS",
             "ISS_KERL",
-            "ML_DSA",
             "ML_DSA_M",
             "SLH_DSA",
             "LMS",

@@ -7,7 +7,16 @@ import threading
 import pytest
 
 from support.constants import InitializeFlag, InterfaceFlag, ReturnValue, rv_name
-from support.pkcs11 import FUNCTION_NAMES, FUNCTIONS, INTERFACE_NAME, Module, ffi, spec_departure
+from support.pkcs11 import (
+    FUNCTION_NAMES,
+    FUNCTION_NAMES_32,
+    FUNCTIONS,
+    FUNCTIONS_32,
+    INTERFACE_NAME,
+    Module,
+    ffi,
+    spec_departure,
+)
 
 # ------------------------------------------------------------------------------- C_Initialize
 # Callbacks handed to a module stay alive for the whole run: a module that uses them (SoftHSMv2)
@@ -207,14 +216,25 @@ def test_get_function_list_null(bare: Module) -> None:
 
 
 def test_function_list_matches_exports(bare: Module) -> None:
-    """The table entries are the exported C_* symbols (hosts mix both)."""
+    """The table entries are the exported C_* symbols (hosts mix both), but C_GetInfo: each
+    list's own reports that list's version (3.2 5.4: the version of the interface chosen)."""
     for name, _, v3 in FUNCTIONS:
         if v3 and bare.fl3 is None:
             continue
-        if not bare.has_symbol(name):
+        if not bare.has_symbol(name) or (name == "C_GetInfo" and not bare.softhsm2):
             continue
         entry = ffi.cast("void *", getattr(bare.fl, name))
         assert entry == ffi.cast("void *", getattr(bare.lib, name)), name
+
+
+def test_get_info_reports_the_interface_chosen(module: Module) -> None:
+    """C_GetInfo's cryptokiVersion through each function list is that list's version."""
+    lists = [module.fl2, module.fl3, module.fl32]
+    for fl in (fl for fl in lists if fl is not None):
+        info = ffi.new("CK_INFO *")
+        assert fl.C_GetInfo(info) == ReturnValue.OK
+        got = (info.cryptokiVersion.major, info.cryptokiVersion.minor)
+        assert got == (fl.version.major, fl.version.minor)
 
 
 # ------------------------------------------------------------------------------- C_GetInterfaceList
@@ -239,6 +259,8 @@ def test_get_interface_list(bare: Module) -> None:
     versions = [version for _, version, _ in found]
     assert (3, 0) in versions and (2, 40) in versions
     assert versions[0] == (3, 0), "the preferred (first) interface is 3.0"
+    if not bare.softhsm2:
+        assert (3, 2) in versions
 
 
 def test_get_interface_list_short_buffer(bare: Module) -> None:
@@ -272,18 +294,21 @@ def get_interface(module: Module, name: bytes | None, version: tuple[int, int] |
     return rv_name(rv), pp[0]
 
 
-@pytest.mark.parametrize("version", [(3, 0), (2, 40)])
+@pytest.mark.parametrize("version", [(3, 2), (3, 0), (2, 40)])
 def test_get_interface_by_version(bare: Module, version: tuple[int, int]) -> None:
-    bare.require_3_0()
+    bare.require_3_2() if version == (3, 2) else bare.require_3_0()
     rv, iface = get_interface(bare, INTERFACE_NAME, version)
     assert rv == "OK"
     assert ffi.string(iface.pInterfaceName) == INTERFACE_NAME
     fl = ffi.cast("CK_VERSION *", iface.pFunctionList)
     assert (fl.major, fl.minor) == version
-    table = ffi.cast(
-        "CK_FUNCTION_LIST_3_0 *" if version == (3, 0) else "CK_FUNCTION_LIST *", iface.pFunctionList
-    )
-    names = [n for n, _, v3 in FUNCTIONS if version == (3, 0) or not v3]
+    struct = {
+        (3, 2): "CK_FUNCTION_LIST_3_2 *",
+        (3, 0): "CK_FUNCTION_LIST_3_0 *",
+        (2, 40): "CK_FUNCTION_LIST *",
+    }
+    table = ffi.cast(struct[version], iface.pFunctionList)
+    names = [n for n, _, added in FUNCTIONS_32 if added <= version]
     for name in names:
         assert getattr(table, name) != ffi.NULL, name
 
@@ -323,9 +348,10 @@ def test_get_interface_null_out(bare: Module) -> None:
 
 
 def test_functions_h_is_complete() -> None:
-    """The loader's view of native/functions.h: 68 functions in 2.40, 92 in 3.0."""
+    """The loader's view of native/functions.h: 68 functions in 2.40, 92 in 3.0, 104 in 3.2."""
     assert len([n for n, _, v3 in FUNCTIONS if not v3]) == 68
     assert len(FUNCTION_NAMES) == 92
+    assert len(FUNCTION_NAMES_32) == 104 and FUNCTION_NAMES_32[:92] == FUNCTION_NAMES
     assert FUNCTION_NAMES[:4] == ["C_Initialize", "C_Finalize", "C_GetInfo", "C_GetFunctionList"]
 
 

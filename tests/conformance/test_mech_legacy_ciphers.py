@@ -486,6 +486,7 @@ _CBC_MACS = (Mechanism.DES3_MAC, Mechanism.DES3_MAC_GENERAL)
 
 
 # ------------------------------------------------------------------------------- mechanism info
+_MAC = 0x800 | 0x2000 | 0x8 | 0x10  # SIGN, VERIFY and their message forms (CKF_MESSAGE_SIGN / _VERIFY)
 INFO = [
     # mechanism, min, max (bytes for the block ciphers), flags
     (Mechanism.DES2_KEY_GEN, 16, 16, 0x8000),
@@ -493,10 +494,10 @@ INFO = [
     (Mechanism.DES3_ECB, 16, 24, 0x100 | 0x200 | 0x20000 | 0x40000),
     (Mechanism.DES3_CBC, 16, 24, 0x100 | 0x200 | 0x20000 | 0x40000),
     (Mechanism.DES3_CBC_PAD, 16, 24, 0x100 | 0x200 | 0x20000 | 0x40000),
-    (Mechanism.DES3_MAC, 16, 24, 0x800 | 0x2000),
-    (Mechanism.DES3_MAC_GENERAL, 16, 24, 0x800 | 0x2000),
-    (Mechanism.DES3_CMAC, 16, 24, 0x800 | 0x2000),
-    (Mechanism.DES3_CMAC_GENERAL, 16, 24, 0x800 | 0x2000),
+    (Mechanism.DES3_MAC, 16, 24, _MAC),
+    (Mechanism.DES3_MAC_GENERAL, 16, 24, _MAC),
+    (Mechanism.DES3_CMAC, 16, 24, _MAC),
+    (Mechanism.DES3_CMAC_GENERAL, 16, 24, _MAC),
     (Mechanism.CAMELLIA_KEY_GEN, 16, 32, 0x8000),
     (Mechanism.CAMELLIA_ECB, 16, 32, 0x100 | 0x200 | 0x20000 | 0x40000),
     (Mechanism.CAMELLIA_CBC, 16, 32, 0x100 | 0x200 | 0x20000 | 0x40000),

@@ -450,13 +450,14 @@ def test_dh_and_dsa_keys_wrap_as_pkcs8(t: Token) -> None:
 
 
 # ------------------------------------------------------------------------------- mechanism info
+_SIGN = 0x800 | 0x2000 | 0x8 | 0x10  # SIGN, VERIFY and their message forms (CKF_MESSAGE_SIGN / _VERIFY)
 INFO = [
     (Mechanism.DSA_PARAMETER_GEN, 1024, 4096, 0x8000),
     (Mechanism.DSA_KEY_PAIR_GEN, 1024, 4096, 0x10000),
-    (Mechanism.DSA, 1024, 4096, 0x800 | 0x2000),
-    (Mechanism.DSA_SHA1, 1024, 4096, 0x800 | 0x2000),
-    (Mechanism.DSA_SHA512, 1024, 4096, 0x800 | 0x2000),
-    (Mechanism.DSA_SHA3_256, 1024, 4096, 0x800 | 0x2000),
+    (Mechanism.DSA, 1024, 4096, _SIGN),
+    (Mechanism.DSA_SHA1, 1024, 4096, _SIGN),
+    (Mechanism.DSA_SHA512, 1024, 4096, _SIGN),
+    (Mechanism.DSA_SHA3_256, 1024, 4096, _SIGN),
     (Mechanism.DH_PKCS_KEY_PAIR_GEN, 512, 10000, 0x10000),
     (Mechanism.DH_PKCS_DERIVE, 512, 10000, 0x80000),
 ]

@@ -317,7 +317,7 @@ class ObjectMachine(RuleBasedStateMachine):
     @rule(i=st.integers(0, 99), s=st.integers(0, SESSIONS - 1), invalid=st.booleans())
     def get(self, i: int, s: int, invalid: bool) -> None:
         obj, s = self._pick(i), self._session(s)
-        types = list(ATTRS[obj.kind]) + ([Attribute32.ENCAPSULATE] if invalid else [])
+        types = list(ATTRS[obj.kind]) + ([Attribute32.PUBLIC_CRC64_VALUE] if invalid else [])
         q = Query(types, 256)
         rv = q.run(self.module, self.sessions[s], obj.handle)  # type: ignore[arg-type]
         errors = set()
@@ -327,7 +327,7 @@ class ObjectMachine(RuleBasedStateMachine):
             errors.add("ATTRIBUTE_SENSITIVE")
         Outcome(errors).check(rv, f"get {obj.label}")
         for n, attr in enumerate(types):
-            if attr == Attribute32.ENCAPSULATE or (attr == Attribute.VALUE and obj.hidden()):
+            if attr == Attribute32.PUBLIC_CRC64_VALUE or (attr == Attribute.VALUE and obj.hidden()):
                 assert q.length(n) == UNAVAILABLE_INFORMATION, f"{obj.label}: {hex(attr)} revealed"
             else:
                 assert q.value(n) == obj.attrs[attr], f"{obj.label}: {hex(attr)}"

@@ -66,7 +66,7 @@ def test_get_walks_whole_template(module: Module) -> None:
     q = Query(
         [
             Attribute.CLASS,
-            Attribute32.ENCAPSULATE,
+            Attribute.ENCAPSULATE,
             Attribute.LABEL,
             Attribute.VALUE,
             Attribute.KEY_TYPE,
@@ -83,7 +83,7 @@ def test_get_mixed_valid_and_invalid_types(module: Module) -> None:
     """python-pkcs11 0.10 asks for 3.2's CKA_ENCAPSULATE next to valid attributes (CLIENTS.md)."""
     c = user_ctx(module)
     obj = create(module, c.h, data_template("mixed"))
-    q = Query([Attribute32.ENCAPSULATE, Attribute.LABEL, 0x80001234, Attribute.CLASS], 64)
+    q = Query([Attribute.ENCAPSULATE, Attribute.LABEL, 0x80001234, Attribute.CLASS], 64)
     assert q.run(module, c.h, obj) == "ATTRIBUTE_TYPE_INVALID"
     got = (q.length(0), q.value(1), q.length(2), q.value(3))
     assert got == (UNAVAILABLE_INFORMATION, b"mixed", UNAVAILABLE_INFORMATION, ObjectClass.DATA)
@@ -290,7 +290,7 @@ def test_trusted_set_by_user_is_read_only(module: Module) -> None:
 def test_set_is_all_or_nothing(module: Module) -> None:
     c = user_ctx(module)
     obj = create(module, c.h, data_template("before"))
-    rv = set_rv(module, c.h, obj, {Attribute.LABEL: "after", Attribute32.ENCAPSULATE: b"\x01"})
+    rv = set_rv(module, c.h, obj, {Attribute.LABEL: "after", Attribute32.PUBLIC_CRC64_VALUE: b"\x01"})
     assert rv == "ATTRIBUTE_TYPE_INVALID"
     rv = set_rv(module, c.h, obj, {Attribute.LABEL: "after", Attribute.TOKEN: b"\x01\x01"})
     assert rv in ("ATTRIBUTE_VALUE_INVALID", "ATTRIBUTE_READ_ONLY")
@@ -482,7 +482,7 @@ def test_copy_rejects_other_changes(module: Module) -> None:
     obj = create(module, c.h, secret_template())
     rv, _ = copy_rv(module, c.h, obj, {Attribute.CLASS: ObjectClass.DATA})
     assert rv in ("ATTRIBUTE_READ_ONLY", "TEMPLATE_INCONSISTENT")
-    assert copy_rv(module, c.h, obj, {Attribute32.ENCAPSULATE: b"\x01"})[0] == "ATTRIBUTE_TYPE_INVALID"
+    assert copy_rv(module, c.h, obj, {Attribute32.PUBLIC_CRC64_VALUE: b"\x01"})[0] == "ATTRIBUTE_TYPE_INVALID"
 
 
 def test_copy_into_ro_session(module: Module) -> None:

@@ -257,7 +257,7 @@ def test_inconsistent_attribute_of_another_class(module: Module) -> None:
     assert rv == "TEMPLATE_INCONSISTENT"
 
 
-@pytest.mark.parametrize("kind", [Attribute32.ENCAPSULATE, 0x80001234], ids=["3.2-encapsulate", "vendor"])
+@pytest.mark.parametrize("kind", [Attribute32.PUBLIC_CRC64_VALUE, 0x80001234], ids=["3.2-crc64", "vendor"])
 def test_unknown_attribute_type(module: Module, kind: int) -> None:
     c = user_ctx(module)
     assert create_rv(module, c.h, {**data_template(), kind: b"\x01"})[0] == "ATTRIBUTE_TYPE_INVALID"

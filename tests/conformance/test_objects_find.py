@@ -170,9 +170,9 @@ def test_find_is_per_session(module: Module) -> None:
         },
         {NssAttribute.CERT_SHA1_HASH: b"\x11" * 20},
         {NssAttribute.TRUST_SERVER_AUTH: NssTrust.TRUSTED_DELEGATOR, Attribute.CLASS: NssObjectClass.TRUST},
-        {Attribute32.ENCAPSULATE: True},
+        {Attribute32.VALIDATION_FLAG: True},
     ],
-    ids=["nss-trust-class", "nss-cert-hash", "nss-trust-server-auth", "3.2-encapsulate"],
+    ids=["nss-trust-class", "nss-cert-hash", "nss-trust-server-auth", "3.2-validation"],
 )
 def test_find_on_unknown_attributes_is_empty(module: Module, query: dict[int, Any]) -> None:
     """NSS searches by its vendor attributes (0xCE5363xx): a clean empty result (CLIENTS.md)."""

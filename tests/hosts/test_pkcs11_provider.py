@@ -7,6 +7,8 @@ crash (SoftHSMv2 segfaults there). Results are checked with pyca/cryptography.""
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -173,4 +175,36 @@ def test_provider_req_x509_self_signed(token: Token, tmp_path: Path, label: str)
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     assert cert.public_key() == public_key(token, label, tmp_path)
     cert.verify_directly_issued_by(cert)
+    assert_no_traceback(token)
+
+
+def test_provider_clones_a_digest_through_operation_state(token: Token, tmp_path: Path) -> None:
+    """pkcs11-provider's EVP_MD_CTX_copy_ex of a digest on the token: C_GetOperationState, a new
+    session, C_SetOperationState (its digests.c dupctx). Without a saved state the original context
+    loses its session and its update fails; here both copies finish, each with its own data."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is missing")
+    exe = tmp_path / "provider_digest_host"
+    source = Path(__file__).resolve().parent / "c" / "provider_digest_host.c"
+    build = subprocess.run(
+        ["gcc", "-Wall", "-Wextra", "-Werror", "-O1", "-o", str(exe), str(source), "-lcrypto"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert build.returncode == 0, f"building against OpenSSL 3 (libssl-dev): {build.stderr[-2000:]}"
+    spy_log = tmp_path / "spy.log"
+    module, spy_env = token.spy(spy_log)
+    conf = tmp_path / "openssl-provider-spy.cnf"
+    pin_file = tmp_path / "pin.txt"
+    conf.write_text(hostconfig.openssl_provider(module, provider_path=PROVIDER_PATH, pin_file=pin_file))
+    proc = token.run([str(exe), key_uri(token, "rsa", "public")], env={"OPENSSL_CONF": str(conf), **spy_env})
+    lines = proc.stdout.decode().split()
+    assert len(lines) == 4, proc.stdout + proc.stderr
+    clone_a, clone_b, soft_a, soft_b = lines
+    assert (
+        clone_a == soft_a == hashlib.sha256(b"common prefix, hashed on the token; then one way").hexdigest()
+    )
+    assert clone_b == soft_b != clone_a
+    calls = spy_log.read_text()
+    # (OpenSC 0.23's spy logs the second one as "SetOperationState", without its "C_")
+    assert "C_GetOperationState" in calls and "SetOperationState" in calls, calls[-2000:]
     assert_no_traceback(token)

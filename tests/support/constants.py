@@ -98,6 +98,8 @@ class ReturnValue(IntEnum):
     DOMAIN_PARAMS_INVALID = 0x130
     CURVE_NOT_SUPPORTED = 0x140
     BUFFER_TOO_SMALL = 0x150
+    SAVED_STATE_INVALID = 0x160
+    STATE_UNSAVEABLE = 0x180
     CRYPTOKI_NOT_INITIALIZED = 0x190
     CRYPTOKI_ALREADY_INITIALIZED = 0x191
     MUTEX_BAD = 0x1A0
@@ -106,6 +108,9 @@ class ReturnValue(IntEnum):
     PUBLIC_KEY_INVALID = 0x1B9
     FUNCTION_REJECTED = 0x200
     OPERATION_CANCEL_FAILED = 0x202
+    # 3.2
+    SESSION_ASYNC_NOT_SUPPORTED = 0x205
+    PARAMETER_SET_NOT_SUPPORTED = 0x209
 
 
 class ObjectClass(IntEnum):
@@ -141,6 +146,8 @@ class KeyType(IntEnum):
     EC_EDWARDS = 0x40
     EC_MONTGOMERY = 0x41
     HKDF = 0x42
+    ML_KEM = 0x49  # 3.2
+    ML_DSA = 0x4A  # 3.2
 
 
 class CertificateType(IntEnum):
@@ -213,6 +220,13 @@ class Attribute(IntEnum):
     UNWRAP_TEMPLATE = 0x40000212
     DERIVE_TEMPLATE = 0x40000213
     ALLOWED_MECHANISMS = 0x40000600
+    # 3.2 (the encapsulation templates have no CKF_ARRAY_ATTRIBUTE bit in the 3.2 header)
+    PARAMETER_SET = 0x61D
+    ENCAPSULATE_TEMPLATE = 0x62A
+    DECAPSULATE_TEMPLATE = 0x62B
+    ENCAPSULATE = 0x633
+    DECAPSULATE = 0x634
+    SEED = 0x637
 
 
 class Mechanism(IntEnum):
@@ -352,6 +366,22 @@ class Mechanism(IntEnum):
     HKDF_DERIVE = 0x402A
     HKDF_DATA = 0x402B
     HKDF_KEY_GEN = 0x402C
+    # 3.2
+    ML_KEM_KEY_PAIR_GEN = 0xF
+    ML_KEM = 0x17
+    ML_DSA_KEY_PAIR_GEN = 0x1C
+    ML_DSA = 0x1D
+    HASH_ML_DSA = 0x1F
+    HASH_ML_DSA_SHA224 = 0x23
+    HASH_ML_DSA_SHA256 = 0x24
+    HASH_ML_DSA_SHA384 = 0x25
+    HASH_ML_DSA_SHA512 = 0x26
+    HASH_ML_DSA_SHA3_224 = 0x27
+    HASH_ML_DSA_SHA3_256 = 0x28
+    HASH_ML_DSA_SHA3_384 = 0x29
+    HASH_ML_DSA_SHA3_512 = 0x2A
+    HASH_ML_DSA_SHAKE128 = 0x2B
+    HASH_ML_DSA_SHAKE256 = 0x2C
 
 
 class MechanismFlag(IntFlag):
@@ -383,6 +413,8 @@ class MechanismFlag(IntFlag):
     EC_UNCOMPRESS = 0x1000000
     EC_COMPRESS = 0x2000000
     EC_CURVENAME = 0x4000000
+    ENCAPSULATE = 0x10000000  # 3.2
+    DECAPSULATE = 0x20000000  # 3.2
     EXTENSION = 0x80000000
 
 
@@ -515,11 +547,50 @@ class InterfaceFlag(IntFlag):
     FORK_SAFE = 0x1
 
 
-# ------------------------------------------------------------------------------- not in 3.0
-class Attribute32(IntEnum):
-    """PKCS#11 3.2 attributes: unknown to a 3.0 module (python-pkcs11 0.10 asks for them)."""
+class MLDSAParameterSet(IntEnum):
+    """CK_ML_DSA_PARAMETER_SET_TYPE (CKP_ML_DSA_*, 3.2)."""
 
-    ENCAPSULATE = 0x633
+    ML_DSA_44 = 0x1
+    ML_DSA_65 = 0x2
+    ML_DSA_87 = 0x3
+
+
+class MLKEMParameterSet(IntEnum):
+    """CK_ML_KEM_PARAMETER_SET_TYPE (CKP_ML_KEM_*, 3.2)."""
+
+    ML_KEM_512 = 0x1
+    ML_KEM_768 = 0x2
+    ML_KEM_1024 = 0x3
+
+
+class HedgeType(IntEnum):
+    """CK_HEDGE_TYPE (CKH_*, 3.2)."""
+
+    HEDGE_PREFERRED = 0x0
+    HEDGE_REQUIRED = 0x1
+    DETERMINISTIC_REQUIRED = 0x2
+
+
+class GeneratorFunction(IntEnum):
+    """CK_GENERATOR_FUNCTION (CKG_*): IV generation of the message-based AEADs."""
+
+    NO_GENERATE = 0x0
+    GENERATE = 0x1
+    GENERATE_COUNTER = 0x2
+    GENERATE_RANDOM = 0x3
+    GENERATE_COUNTER_XOR = 0x4
+
+
+END_OF_MESSAGE = 0x1  # CKF_END_OF_MESSAGE, the flags of C_*MessageNext
+
+
+# ------------------------------------------------------------------------------- not implemented
+class Attribute32(IntEnum):
+    """PKCS#11 3.2 attributes of objects no module here implements (a 3.0 module knows none of
+    them, softhsm-py the ML-DSA / ML-KEM ones but not these)."""
+
+    PUBLIC_CRC64_VALUE = 0x636
+    VALIDATION_FLAG = 0x623
 
 
 class NssObjectClass(IntEnum):

@@ -162,3 +162,82 @@ def hkdf(
 
 def mac_general(mechanism: int, length: int) -> Mech:
     return Mech(mechanism, ffi.new("CK_ULONG *", length))
+
+
+# ------------------------------------------------------------------------------- 3.2 and messages
+def ccm(data_len: int, nonce: bytes, aad: bytes = b"", mac_len: int = 16) -> Mech:
+    keep: list[Any] = []
+    p = ffi.new("CK_CCM_PARAMS *")
+    p.ulDataLen, p.pNonce, p.ulNonceLen = data_len, _buf(nonce, keep), len(nonce)
+    p.pAAD, p.ulAADLen, p.ulMACLen = _buf(aad, keep), len(aad), mac_len
+    return Mech(Mechanism.AES_CCM, p, keep)
+
+
+def sign_context(mechanism: int, context: bytes = b"", hedge: int = 0) -> Mech:
+    """CK_SIGN_ADDITIONAL_CONTEXT (ML-DSA, HashML-DSA with hashing)."""
+    keep: list[Any] = []
+    p = ffi.new("CK_SIGN_ADDITIONAL_CONTEXT *")
+    p.hedgeVariant, p.pContext, p.ulContextLen = hedge, _buf(context, keep), len(context)
+    return Mech(mechanism, p, keep)
+
+
+def hash_sign_context(hash_mechanism: int, context: bytes = b"", hedge: int = 0) -> Mech:
+    """CK_HASH_SIGN_ADDITIONAL_CONTEXT (CKM_HASH_ML_DSA over a caller's digest)."""
+    keep: list[Any] = []
+    p = ffi.new("CK_HASH_SIGN_ADDITIONAL_CONTEXT *")
+    p.hedgeVariant, p.pContext, p.ulContextLen = hedge, _buf(context, keep), len(context)
+    p.hash = hash_mechanism
+    return Mech(Mechanism.HASH_ML_DSA, p, keep)
+
+
+class MessageParam:
+    """A message's parameter for C_EncryptMessage & co: a struct and the IV (nonce) and tag
+    buffers it points at, which the token fills on encryption (``iv``, ``tag``)."""
+
+    def __init__(self, struct: str, iv: bytes, tag_len: int, **fields: Any) -> None:
+        self.p = ffi.new(f"{struct} *")
+        self.iv_buf = ffi.new("CK_BYTE[]", max(len(iv), 1))
+        ffi.memmove(self.iv_buf, iv, len(iv))
+        self.tag_buf = ffi.new("CK_BYTE[]", max(tag_len, 1))
+        self.iv_len, self.tag_len = len(iv), tag_len
+        for name, value in fields.items():
+            setattr(self.p, name, value)
+        self.size = ffi.sizeof(struct)
+
+    @property
+    def iv(self) -> bytes:
+        return bytes(ffi.buffer(self.iv_buf, self.iv_len))
+
+    @property
+    def tag(self) -> bytes:
+        return bytes(ffi.buffer(self.tag_buf, self.tag_len))
+
+    def set_tag(self, tag: bytes) -> None:
+        ffi.memmove(self.tag_buf, tag, len(tag))
+
+
+def gcm_message(iv: bytes, generator: int = 0, fixed_bits: int = 0, tag_bits: int = 128) -> MessageParam:
+    m = MessageParam("CK_GCM_MESSAGE_PARAMS", iv, (tag_bits + 7) // 8)
+    m.p.pIv, m.p.ulIvLen, m.p.ulIvFixedBits, m.p.ivGenerator = m.iv_buf, len(iv), fixed_bits, generator
+    m.p.pTag, m.p.ulTagBits = m.tag_buf, tag_bits
+    return m
+
+
+def ccm_message(
+    data_len: int, nonce: bytes, generator: int = 0, fixed_bits: int = 0, mac_len: int = 16
+) -> MessageParam:
+    m = MessageParam("CK_CCM_MESSAGE_PARAMS", nonce, mac_len)
+    m.p.ulDataLen, m.p.pNonce, m.p.ulNonceLen = data_len, m.iv_buf, len(nonce)
+    m.p.ulNonceFixedBits, m.p.nonceGenerator, m.p.pMAC, m.p.ulMACLen = (
+        fixed_bits,
+        generator,
+        m.tag_buf,
+        mac_len,
+    )
+    return m
+
+
+def chacha_message(nonce: bytes) -> MessageParam:
+    m = MessageParam("CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS", nonce, 16)
+    m.p.pNonce, m.p.ulNonceLen, m.p.pTag = m.iv_buf, len(nonce), m.tag_buf
+    return m

@@ -26,33 +26,44 @@ ROOT = TESTS.parent
 NATIVE = ROOT / "native"
 SOFTHSM2_PATH = "/usr/lib/softhsm/libsofthsm2.so"
 
-# FWD(name, (params), (args)) / FWD3(...) / LOCAL(name, (params)) / LOCAL3(...)
-_LINE = re.compile(r"^(FWD3?|LOCAL3?)\((\w+), (\(.*?\))(?:, \(.*\))?\)\s*$")
+# FWD(name, (params), (args)) / FWD3(...) / FWD32(...) / LOCAL(name, (params)) / LOCAL3(...)
+_LINE = re.compile(r"^(FWD(?:3|32)?|LOCAL3?)\((\w+), (\(.*?\))(?:, \(.*\))?\)\s*$")
 
 
 def _functions() -> list[tuple[str, str, bool]]:
-    """(name, params, is_3_0_only) for every line of native/functions.h, in table order."""
+    """(name, params, is_3_0_only) for every line of native/functions.h up to 3.0, in table order."""
+    return [(name, params, version == (3, 0)) for name, params, version in FUNCTIONS_32 if version < (3, 2)]
+
+
+def _functions_32() -> list[tuple[str, str, tuple[int, int]]]:
+    """(name, params, the version that added it) for every line of native/functions.h."""
     out = []
     for line in (NATIVE / "functions.h").read_text().splitlines():
         match = _LINE.match(line)
         if match:
             kind, name, params = match.groups()
-            out.append((name, params, kind.endswith("3")))
+            version = (3, 2) if kind.endswith("32") else (3, 0) if kind.endswith("3") else (2, 40)
+            out.append((name, params, version))
     return out
 
 
-FUNCTIONS = _functions()
+FUNCTIONS_32 = _functions_32()
+FUNCTIONS = _functions()  # the 3.0 list: what most tests drive
 FUNCTION_NAMES = [name for name, _, _ in FUNCTIONS]
+FUNCTION_NAMES_32 = [name for name, _, _ in FUNCTIONS_32]
+V3_2_ONLY = frozenset(name for name, _, version in FUNCTIONS_32 if version == (3, 2))
 
 
 def _cdef() -> str:
     parts = [(NATIVE / "pkcs11.h").read_text()]
-    for struct, with_3_0 in (("CK_FUNCTION_LIST", False), ("CK_FUNCTION_LIST_3_0", True)):
-        fields = "".join(
-            f"    CK_RV (*{name}){params};\n" for name, params, v3 in FUNCTIONS if with_3_0 or not v3
-        )
+    for struct, upto in (
+        ("CK_FUNCTION_LIST", (2, 40)),
+        ("CK_FUNCTION_LIST_3_0", (3, 0)),
+        ("CK_FUNCTION_LIST_3_2", (3, 2)),
+    ):
+        fields = "".join(f"    CK_RV (*{name}){params};\n" for name, params, v in FUNCTIONS_32 if v <= upto)
         parts.append(f"typedef struct {struct} {{\n    CK_VERSION version;\n{fields}}} {struct};")
-    parts.extend(f"CK_RV {name}{params};" for name, params, _ in FUNCTIONS)
+    parts.extend(f"CK_RV {name}{params};" for name, params, _ in FUNCTIONS_32)
     return "\n".join(parts)
 
 
@@ -148,11 +159,15 @@ class Module:
             raise CKRError("C_GetFunctionList", rv)
         self.fl2 = ffi.cast("CK_FUNCTION_LIST *", pp[0])
         self.fl3 = None
+        self.fl32 = None  # the 3.2 list, for the 3.2 functions (None: the module has no 3.2 interface)
         if self.has_symbol("C_GetInterface"):
             iface = ffi.new("CK_INTERFACE **")
             version = ffi.new("CK_VERSION *", {"major": 3, "minor": 0})
             if self.lib.C_GetInterface(ffi.NULL, version, iface, 0) == ReturnValue.OK:
                 self.fl3 = ffi.cast("CK_FUNCTION_LIST_3_0 *", iface[0].pFunctionList)
+            version = ffi.new("CK_VERSION *", {"major": 3, "minor": 2})
+            if self.lib.C_GetInterface(ffi.NULL, version, iface, 0) == ReturnValue.OK:
+                self.fl32 = ffi.cast("CK_FUNCTION_LIST_3_2 *", iface[0].pFunctionList)
         self.fl = self.fl3 if self.fl3 is not None else self.fl2
         self._in_list = {n for n, _, v3 in FUNCTIONS if self.fl3 is not None or not v3}
 
@@ -169,9 +184,12 @@ class Module:
 
     # -- raw calls -----------------------------------------------------------------------------
     def rv(self, name: str, *args: Any) -> int:
-        """Call ``name`` through the function list; return its CK_RV."""
+        """Call ``name`` through the function list (a 3.2 function through the 3.2 list); return
+        its CK_RV."""
         if name in self._in_list:
             return int(getattr(self.fl, name)(*args))
+        if name in V3_2_ONLY and self.fl32 is not None:
+            return int(getattr(self.fl32, name)(*args))
         return int(getattr(self.lib, name)(*args))
 
     def check(self, name: str, *args: Any) -> None:
@@ -301,6 +319,12 @@ class Module:
         is a 2.40 module."""
         if self.fl3 is None:
             self.departure(self.name, clause="3.0 5.4: C_GetInterface, a 3.0 function list")
+
+    def require_3_2(self) -> None:
+        """The 3.2 interface (ML-DSA, ML-KEM, C_EncapsulateKey, C_VerifySignature*): SoftHSMv2
+        2.6.1 has none."""
+        if self.fl32 is None:
+            self.departure(self.name, clause="3.2 5.4: a 3.2 function list")
 
 
 def spec_departure(impl: str, *, clause: str, run: bool = True) -> Any:

@@ -148,6 +148,43 @@ class Token:
         t, out = Template(attrs), ffi.new("CK_OBJECT_HANDLE *")
         return self.rv("C_DeriveKey", mechanism.ptr, base, t.ptr, t.count, out)
 
+    def encapsulate(
+        self, mechanism: Mech, public: int, attrs: dict[int, Any] | None = None
+    ) -> tuple[int, bytes]:
+        """C_EncapsulateKey (3.2) in two calls (the ciphertext's length, then the key): (the new
+        secret key, the ciphertext). The template names a session generic secret by default."""
+        t = Template(self._kem_template(attrs))
+        n, out = ffi.new("CK_ULONG *"), ffi.new("CK_OBJECT_HANDLE *")
+        self.ok("C_EncapsulateKey", mechanism.ptr, public, t.ptr, t.count, ffi.NULL, n, out)
+        buf = ffi.new("CK_BYTE[]", max(int(n[0]), 1))
+        self.ok("C_EncapsulateKey", mechanism.ptr, public, t.ptr, t.count, buf, n, out)
+        return int(out[0]), bytes(ffi.buffer(buf, int(n[0])))
+
+    def decapsulate(
+        self, mechanism: Mech, private: int, ciphertext: bytes, attrs: dict[int, Any] | None = None
+    ) -> int:
+        t, out = Template(self._kem_template(attrs)), ffi.new("CK_OBJECT_HANDLE *")
+        self.ok(
+            "C_DecapsulateKey",
+            mechanism.ptr,
+            private,
+            t.ptr,
+            t.count,
+            cbytes(ciphertext),
+            len(ciphertext),
+            out,
+        )
+        return int(out[0])
+
+    @staticmethod
+    def _kem_template(attrs: dict[int, Any] | None) -> dict[int, Any]:
+        base: dict[int, Any] = {
+            A.CLASS: ObjectClass.SECRET_KEY,
+            A.KEY_TYPE: KeyType.GENERIC_SECRET,
+            A.TOKEN: False,
+        }
+        return {**base, **(attrs or {})}
+
     # -- the output protocol -------------------------------------------------------------------
     def out(self, name: str, *args: Any) -> bytes:
         """Call ``name(h, *args, pOut, pulOut)`` twice: size query, then the real call."""

@@ -82,6 +82,27 @@ def parse_cavp(text: str) -> list[dict[str, str]]:
     return records
 
 
+def kat_records(path: Path, limit: int | None = None) -> list[dict[str, str]]:
+    """The first ``limit`` records of a NIST/ACVP-style ``.rsp`` file whose records start with
+    ``count = N`` and have no blank line between them (cryptography_vectors' ML-KEM / ML-DSA)."""
+    out: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    with path.open() as lines:
+        for raw in lines:
+            key, sep, value = raw.strip().partition(" = ")
+            if not sep:
+                continue
+            if key == "count" and current:
+                out.append(current)
+                current = {}
+                if limit is not None and len(out) >= limit:
+                    return out
+            current[key] = value
+    if current and (limit is None or len(out) < limit):
+        out.append(current)
+    return out
+
+
 def cavp_records(text: str) -> list[dict[str, str]]:
     """The records of a CAVP .rsp file whose records start at COUNT, each with the [key=value]
     headers of its own section (``parse_cavp`` gives a section's last record the next section's

@@ -86,7 +86,7 @@ def test_mechanisms() -> None:
         codec.decode(A.ALLOWED_MECHANISMS, raw[:-1])
 
 
-@pytest.mark.parametrize("attr", [0x633, 0x634, 0xCE536301, 0x80000000, A.GOSTR3410_PARAMS, A.OTP_FORMAT, -1])
+@pytest.mark.parametrize("attr", [0x636, 0x623, 0xCE536301, 0x80000000, A.GOSTR3410_PARAMS, A.OTP_FORMAT, -1])
 def test_unknown_types_are_type_invalid(attr: int) -> None:
     with pytest.raises(AttributeTypeInvalid):
         codec.kind(attr)
@@ -128,7 +128,7 @@ def test_decode_template_nested() -> None:
 
 def test_decode_template_refuses_unknown_and_bad() -> None:
     with pytest.raises(AttributeTypeInvalid):
-        codec.decode_template({0x633: b""})
+        codec.decode_template({0x636: b""})
     with pytest.raises(AttributeValueInvalid):
         codec.decode_template({A.WRAP_TEMPLATE: b"not a dict"})
     with pytest.raises(AttributeValueInvalid):

@@ -528,7 +528,7 @@ def test_derive_inherits_history(always: bool, never: bool) -> None:
         ({A.CLASS: O.SECRET_KEY, A.VALUE: bytes(16)}, TemplateIncomplete),  # no KEY_TYPE
         ({A.CLASS: O.SECRET_KEY, A.KEY_TYPE: KeyType.DES3, A.VALUE: bytes(24)}, AttributeValueInvalid),
         ({**aes(), A.MODULUS: b"\x01"}, TemplateInconsistent),  # another class's attribute (4.1.1 item 5)
-        ({**aes(), 0x633: b""}, AttributeTypeInvalid),  # PKCS#11 3.2's CKA_ENCAPSULATE
+        ({**aes(), 0x636: b""}, AttributeTypeInvalid),  # PKCS#11 3.2's CKA_PUBLIC_CRC64_VALUE
         ({**aes(), A.SENSITIVE: 1}, AttributeValueInvalid),  # not a bool
         ({**aes(), A.START_DATE: b"20241340"}, AttributeValueInvalid),
         ({**aes(), A.UNIQUE_ID: b"mine"}, AttributeReadOnly),
@@ -647,7 +647,7 @@ def test_modify_is_all_or_nothing() -> None:
         modify(obj, {A.LABEL: b"new", A.VALUE: bytes(16)}, USER, copy=False)
     assert obj[A.LABEL] == b""
     with pytest.raises(AttributeTypeInvalid):
-        modify(obj, {0x633: b""}, USER, copy=False)
+        modify(obj, {0x636: b""}, USER, copy=False)
     with pytest.raises(TemplateInconsistent):
         modify(obj, {A.MODULUS: b"\x01"}, USER, copy=False)
 
@@ -656,7 +656,7 @@ def test_read_and_matches() -> None:
     obj = build({**aes(), A.LABEL: b"k1", A.ID: b"\x07"}, Origin.CREATE, USER)
     assert read(obj, A.DESTROYABLE) is True
     assert len(read(obj, A.UNIQUE_ID)) == 32
-    for attr in (0x633, 0xCE536301, A.MODULUS):
+    for attr in (0x636, 0xCE536301, A.MODULUS):
         with pytest.raises(AttributeTypeInvalid):
             read(obj, attr)
     assert read(obj, A.ALWAYS_AUTHENTICATE) is False  # answered on secret keys for hosts that ask

@@ -11,7 +11,7 @@ from softhsm_py import errors
 from softhsm_py.constants import KDF, MGF, HkdfSaltType, Mechanism
 from softhsm_py.mechanisms import params as P
 from softhsm_py.mechanisms import registry
-from softhsm_py.pkcs11.abi.mechparams import PARSERS, parse_param
+from softhsm_py.pkcs11.abi.mechparams import MESSAGE_PARSERS, PARSERS, parse_param
 
 M = Mechanism
 HEADER = Path(__file__).resolve().parents[2] / "native" / "pkcs11.h"
@@ -94,6 +94,8 @@ def test_every_declared_parameter_type_has_a_parser():
     assert all(registry.param_type(m) is not None for m in takes_param)
     declared = {registry.param_type(m) for m in registry.infos()} - {None}
     assert declared == set(PARSERS)
+    messages = {registry.message_param_type(m) for m in registry.infos()} - {None}
+    assert messages - declared == set(MESSAGE_PARSERS)
 
 
 def test_oaep(ffi):

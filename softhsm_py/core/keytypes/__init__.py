@@ -2,7 +2,7 @@
 attribute table and its hooks (``spec``). One module per family: ``rsa``, ``ec``, ``edwards``,
 ``ffc`` (DSA, DH and their domain parameters), ``secret``. The object factory reads a spec and
 never asks which key type it holds; a new key type is a family module (or a row in one) plus its
-entry here.
+entry here; ``pqc`` holds ML-DSA and ML-KEM.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from softhsm_py.constants import Attribute as A
 from softhsm_py.constants import ObjectClass
-from softhsm_py.core.keytypes import ec, edwards, ffc, rsa, secret
+from softhsm_py.core.keytypes import ec, edwards, ffc, pqc, rsa, secret
 from softhsm_py.core.keytypes.spec import Attrs, KeyTypeSpec
 from softhsm_py.engine import pkcs8
 from softhsm_py.errors import AttributeValueInvalid, KeyNotWrappable, KeyTypeInconsistent
@@ -21,7 +21,7 @@ __all__ = ["SPECS", "KeyTypeSpec", "export_private", "find", "import_private", "
 
 SPECS: dict[tuple[int, int], KeyTypeSpec] = {
     (spec.cls, spec.key_type): spec
-    for spec in (*rsa.SPECS, *ec.SPECS, *edwards.SPECS, *ffc.SPECS, *secret.SPECS)
+    for spec in (*rsa.SPECS, *ec.SPECS, *edwards.SPECS, *ffc.SPECS, *secret.SPECS, *pqc.SPECS)
 }
 KEY_CLASSES = frozenset(cls for cls, _ in SPECS)
 

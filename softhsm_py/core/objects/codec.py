@@ -1,8 +1,9 @@
 """Attribute values: raw CK_ATTRIBUTE bytes <-> the Python values the rest of the token uses.
 
 Every attribute type softhsm-py supports has one value kind here. A type that is not listed
-(vendor types, PKCS#11 3.1/3.2 types such as CKA_ENCAPSULATE 0x633, X9.42 DH/KEA/OTP parts we
-do not implement) is CKR_ATTRIBUTE_TYPE_INVALID.
+(vendor types, the PKCS#11 3.1/3.2 types of objects we do not implement such as
+CKA_PUBLIC_CRC64_VALUE 0x636 or the validation attributes, X9.42 DH/KEA/OTP parts) is
+CKR_ATTRIBUTE_TYPE_INVALID.
 
 In-memory values (docs/internals.md): bool, int, bytes (byte arrays, UTF-8 strings, big-endian
 integers, dates), tuple[int, ...] (CKA_ALLOWED_MECHANISMS), dict[int, value] (the *_TEMPLATE
@@ -70,6 +71,10 @@ KINDS: dict[int, Kind] = {
     A.EC_PARAMS: _Y, A.EC_POINT: _Y,
     # DSA and PKCS #3 DH keys and domain parameters
     A.PRIME: _I, A.SUBPRIME: _I, A.BASE: _I, A.PRIME_BITS: _U, A.SUBPRIME_BITS: _U, A.VALUE_BITS: _U,
+    # 3.2: key encapsulation (every public / private key), ML-DSA and ML-KEM
+    A.ENCAPSULATE: _B, A.DECAPSULATE: _B,
+    A.ENCAPSULATE_TEMPLATE: Kind.TEMPLATE, A.DECAPSULATE_TEMPLATE: Kind.TEMPLATE,
+    A.PARAMETER_SET: _U, A.SEED: _Y,
     # softhsm-py's own (constants.VendorAttribute)
     V.CREATED: _S, V.PASSWORD: _Y, V.PASSWORD_FAILURES: _U, V.ATTESTATION: _B,
     V.SKA_POLICY: _Y, V.SKA_BLOCKED: _B, V.TIMESTAMP: _B,

@@ -41,6 +41,7 @@ class Origin(Enum):
     UNWRAP = "unwrap"  # C_UnwrapKey
     DERIVE = "derive"  # C_DeriveKey
     COPY = "copy"  # C_CopyObject
+    ENCAPSULATE = "encapsulate"  # C_EncapsulateKey, C_DecapsulateKey (3.2): as an unwrapped key
 
     __hash__ = object.__hash__  # identity, in C (see codec.Kind)
 
@@ -70,12 +71,14 @@ _FORBIDDEN = {
     Origin.GENERATE: R.FORBIDDEN_ON_GENERATE,
     Origin.UNWRAP: R.FORBIDDEN_ON_UNWRAP,
     Origin.DERIVE: R.FORBIDDEN_ON_GENERATE,
+    Origin.ENCAPSULATE: R.FORBIDDEN_ON_UNWRAP,
 }
 _REQUIRED = {
     Origin.CREATE: R.REQUIRED_ON_CREATE,
     Origin.GENERATE: R.REQUIRED_ON_GENERATE,
     Origin.UNWRAP: R.REQUIRED_ON_UNWRAP,
     Origin.DERIVE: R.NONE,
+    Origin.ENCAPSULATE: R.REQUIRED_ON_UNWRAP,
 }
 
 
@@ -236,7 +239,7 @@ def _set_token_attributes(obj: Attrs, origin: Origin, mechanism: int | None, bas
         # C_DeriveKey: the history of the base key carries over to the derived key.
         always = bool(base.get(A.ALWAYS_SENSITIVE, False)) and sensitive
         never = bool(base.get(A.NEVER_EXTRACTABLE, False)) and not extractable
-    else:  # imported or unwrapped: the value has been outside the token
+    else:  # imported, unwrapped or encapsulated (3.2 5.18 says so): the value was outside the token
         always = never = False
     obj[A.ALWAYS_SENSITIVE], obj[A.NEVER_EXTRACTABLE] = always, never
 
@@ -285,7 +288,7 @@ def _protected(current: Attrs) -> bool:
 
 def read(current: Attrs, attr: int) -> Any:
     """One attribute for C_GetAttributeValue."""
-    codec.kind(attr)  # unknown types (vendor, 3.2's 0x633) are invalid for every object
+    codec.kind(attr)  # unknown types (vendor, 3.2's 0x636) are invalid for every object
     spec = table_for(current).get(attr)
     if spec is None or attr not in current:
         raise AttributeTypeInvalid()

@@ -1,4 +1,5 @@
-"""Key class tables: PKCS#11 3.0 sections 4.7-4.10 (common key, public, private, secret).
+"""Key class tables: PKCS#11 3.0 sections 4.7-4.10 (common key, public, private, secret), with
+the encapsulation attributes PKCS#11 3.2 adds to every public and private key.
 Footnote numbers in brackets, see ``policy``. Each key type adds its own rows in its family
 module of ``core.keytypes`` (RSA 6.1.2-3, EC 6.3.3-8, secret keys 6.7-6.8).
 
@@ -49,6 +50,9 @@ PUBLIC_KEY = (
     row(A.TRUSTED, M | R.SO_ONLY, False),  # [10] the SO may set it on an existing key too
     row(A.WRAP_TEMPLATE, R.NONE, {}),
     row(A.PUBLIC_KEY_INFO),  # computed from the key when absent or empty
+    # 3.2 [8,9]: only a KEM key type (ML-KEM) makes TRUE its default
+    row(A.ENCAPSULATE, M, False),
+    row(A.ENCAPSULATE_TEMPLATE, R.NONE, {}),
 )
 
 # --- 4.9 private keys --------------------------------------------------------------------------
@@ -69,6 +73,9 @@ PRIVATE_KEY = (
     row(A.DERIVE_TEMPLATE, R.NONE, {}),  # 3.0 has it on secret keys; an ECDH base key needs it too
     row(A.ALWAYS_AUTHENTICATE, R.NONE, False),
     row(A.PUBLIC_KEY_INFO),  # computed from the private key when absent or empty
+    # 3.2 [8,9]: only a KEM key type (ML-KEM) makes TRUE its default
+    row(A.DECAPSULATE, M, False),
+    row(A.DECAPSULATE_TEMPLATE, R.NONE, {}),
     *_PASSWORD_ROWS,
     row(V.ATTESTATION, T),  # the partition's attestation key (core.attestation): no other use
     row(V.TIMESTAMP, T),  # the partition's SKA timestamp key (core.ska.timestamps): no other use

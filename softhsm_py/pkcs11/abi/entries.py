@@ -12,12 +12,22 @@ from softhsm_py.core.mechanism import Mechanism
 from softhsm_py.pkcs11.abi.marshal import Marshal
 
 ENTRIES: dict[str, Callable[..., None]] = {}
+# The functions of the list that always answer CKR_FUNCTION_NOT_SUPPORTED once their session checks
+# out (the README's coverage table says which, and why).
+NOT_SUPPORTED: set[str] = set()
 
 
 def entry(fn: Callable[..., None]) -> Callable[..., None]:
     """Register ``fn`` as the Python side of the C function of the same name."""
     ENTRIES[fn.__name__] = fn
     return fn
+
+
+def not_supported(fn: Callable[..., None]) -> Callable[..., None]:
+    """``entry`` for a function softhsm-py does not offer: it checks its session and raises
+    FunctionNotSupported."""
+    NOT_SUPPORTED.add(fn.__name__)
+    return entry(fn)
 
 
 class Chapter:
@@ -41,10 +51,11 @@ class Chapter:
 _parse_param: Callable[..., Any] | None = None
 
 
-def mechanism_in(m: Marshal, ptr: Any) -> Mechanism:
+def mechanism_in(m: Marshal, ptr: Any, *, message: bool = False) -> Mechanism:
     """A caller's CK_MECHANISM: its type, and its parameter parsed now; a parameter that does not
     parse travels as its error, raised when the core asks for it (after the session and key
-    checks, whose errors rank first)."""
+    checks, whose errors rank first). ``message``: a C_Message*Init's, where an AEAD takes no
+    parameter (each message brings its own) and a signature's is optional."""
     global _parse_param
     if ptr == m.NULL:
         raise errors.ArgumentsBad()
@@ -54,6 +65,8 @@ def mechanism_in(m: Marshal, ptr: Any) -> Mechanism:
         _parse_param = parse_param
     mech = m.ffi.cast("CK_MECHANISM *", ptr)
     mech_type = int(mech.mechanism)
+    if message and int(mech.ulParameterLen) == 0:
+        return Mechanism(mech_type)
     try:
         return Mechanism(mech_type, _parse_param(m.ffi, mech_type, mech.pParameter, mech.ulParameterLen))
     except errors.PKCS11Error as exc:

@@ -14,8 +14,8 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from softhsm_py import errors
-from softhsm_py.constants import InitializeFlag
-from softhsm_py.core import random, tokens
+from softhsm_py.constants import DONT_BLOCK, InitializeFlag
+from softhsm_py.core import random, slotevents, tokens
 from softhsm_py.core import sessions as core_sessions
 from softhsm_py.core.runtime import Library
 from softhsm_py.pkcs11 import general, slots
@@ -23,7 +23,7 @@ from softhsm_py.pkcs11 import sessions as session_info
 
 # The other entry modules register their entries on import.
 from softhsm_py.pkcs11.abi import boundary, entry_crypto, entry_keys, entry_message  # noqa: F401
-from softhsm_py.pkcs11.abi.entries import ENTRIES, Chapter, entry
+from softhsm_py.pkcs11.abi.entries import ENTRIES, Chapter, Out, entry, not_supported
 from softhsm_py.pkcs11.abi.marshal import MAX_LENGTH, Marshal
 
 if TYPE_CHECKING:
@@ -177,7 +177,8 @@ def C_GetOperationState(
     lib: Library, m: Marshal, hSession: int, pOperationState: Any, pulOperationStateLen: Any
 ) -> None:
     session_info.get_session_info(lib, hSession)
-    raise errors.FunctionNotSupported()
+    m.require(pulOperationStateLen)
+    session_info.get_operation_state(lib, hSession, Out(m, pOperationState, pulOperationStateLen))
 
 
 @entry
@@ -191,7 +192,9 @@ def C_SetOperationState(
     hAuthenticationKey: int,
 ) -> None:
     session_info.get_session_info(lib, hSession)
-    raise errors.FunctionNotSupported()
+    m.require(pOperationState)
+    state = m.bytes_in(pOperationState, ulOperationStateLen)
+    session_info.set_operation_state(lib, hSession, state, hEncryptionKey, hAuthenticationKey)
 
 
 @entry
@@ -223,6 +226,33 @@ def C_Logout(lib: Library, m: Marshal, hSession: int) -> None:
 @entry
 def C_SessionCancel(lib: Library, m: Marshal, hSession: int, flags: int) -> None:
     session_info.cancel(lib, hSession, flags)
+
+
+@entry
+def C_GetSessionValidationFlags(lib: Library, m: Marshal, hSession: int, type: int, pFlags: Any) -> None:
+    m.ulong_out(pFlags, session_info.validation_flags(lib, hSession, type))
+
+
+# The asynchronous functions of 3.2 (5.21): no session is ever asynchronous (CKF_ASYNC_SESSION is
+# refused by C_OpenSession), so there is nothing to complete, name or join.
+@not_supported
+def C_AsyncComplete(lib: Library, m: Marshal, hSession: int, pFunctionName: Any, pResult: Any) -> None:
+    session_info.get_session_info(lib, hSession)
+    raise errors.FunctionNotSupported()
+
+
+@not_supported
+def C_AsyncGetID(lib: Library, m: Marshal, hSession: int, pFunctionName: Any, pulID: Any) -> None:
+    session_info.get_session_info(lib, hSession)
+    raise errors.FunctionNotSupported()
+
+
+@not_supported
+def C_AsyncJoin(
+    lib: Library, m: Marshal, hSession: int, pFunctionName: Any, ulID: int, pData: Any, ulData: int
+) -> None:
+    session_info.get_session_info(lib, hSession)
+    raise errors.FunctionNotSupported()
 
 
 # -- objects (5.7) ------------------------------------------------------------------------------------
@@ -325,9 +355,7 @@ def C_WaitForSlotEvent(lib: Library, m: Marshal, flags: int, pSlot: Any, pReserv
     if pReserved != m.NULL:
         raise errors.ArgumentsBad()
     m.require(pSlot)
-    if flags & 1:  # CKF_DONT_BLOCK: our slots never change by themselves
-        raise errors.NoEvent()
-    raise errors.FunctionNotSupported()
+    pSlot[0] = slotevents.wait(lib, block=not flags & DONT_BLOCK)
 
 
 def _fork_counter(ffi: Any, lib_c: Any) -> Any:

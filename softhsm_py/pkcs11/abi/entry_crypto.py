@@ -1,5 +1,6 @@
 """Entries of encryption, decryption, digests, signatures and the dual functions (PKCS#11 3.0,
-5.8-5.13): one def per C_* function; each unpacks its arguments and calls ``pkcs11.crypto``."""
+5.8-5.13) and 3.2's C_VerifySignature*: one def per C_* function; each unpacks its arguments and
+calls ``pkcs11.crypto``."""
 
 from __future__ import annotations
 
@@ -204,6 +205,31 @@ def C_VerifyRecover(
     crypto.single(
         lib, hSession, VERIFY_RECOVER, data_in(m, pSignature, ulSignatureLen), Out(m, pData, pulDataLen)
     )
+
+
+# -- 3.2: verifying with the signature given first (5.15) ------------------------------------------
+@entry
+def C_VerifySignatureInit(
+    lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int, pSignature: Any, ulSignatureLen: int
+) -> None:
+    mech = None if pMechanism == m.NULL else mechanism_in(m, pMechanism)
+    signature = m.bytes_in(pSignature, ulSignatureLen) if mech is not None else b""
+    crypto.verify_signature_init(lib, hSession, mech, hKey, signature)
+
+
+@entry
+def C_VerifySignature(lib: Library, m: Marshal, hSession: int, pData: Any, ulDataLen: int) -> None:
+    crypto.verify_signature(lib, hSession, data_in(m, pData, ulDataLen))
+
+
+@entry
+def C_VerifySignatureUpdate(lib: Library, m: Marshal, hSession: int, pPart: Any, ulPartLen: int) -> None:
+    crypto.verify_signature_update(lib, hSession, data_in(m, pPart, ulPartLen))
+
+
+@entry
+def C_VerifySignatureFinal(lib: Library, m: Marshal, hSession: int) -> None:
+    crypto.verify_signature_final(lib, hSession)
 
 
 # -- dual-function cryptographic functions (5.13) -----------------------------------------------------

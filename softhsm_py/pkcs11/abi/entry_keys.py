@@ -1,11 +1,14 @@
-"""Entries of key management (PKCS#11 3.0, 5.14): one def per C_* function."""
+"""Entries of key management (PKCS#11 3.0, 5.14, and 3.2's C_EncapsulateKey / C_DecapsulateKey,
+C_WrapKeyAuthenticated / C_UnwrapKeyAuthenticated): one def per C_* function."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from softhsm_py import errors
 from softhsm_py.core.runtime import Library
-from softhsm_py.pkcs11.abi.entries import Chapter, Out, entry, mechanism_in
+from softhsm_py.core.tokens import session_of
+from softhsm_py.pkcs11.abi.entries import Chapter, Out, entry, mechanism_in, not_supported
 from softhsm_py.pkcs11.abi.marshal import Marshal
 
 if TYPE_CHECKING:
@@ -94,3 +97,91 @@ def C_DeriveKey(
     m.require(phKey)
     mech = mechanism_in(m, pMechanism)
     phKey[0] = keys.derive_key(lib, hSession, mech, hBaseKey, m.template_in(pTemplate, ulAttributeCount))
+
+
+# -- 3.2 -------------------------------------------------------------------------------------------
+@entry
+def C_EncapsulateKey(
+    lib: Library,
+    m: Marshal,
+    hSession: int,
+    pMechanism: Any,
+    hPublicKey: int,
+    pTemplate: Any,
+    ulAttributeCount: int,
+    pCiphertext: Any,
+    pulCiphertextLen: Any,
+    phKey: Any,
+) -> None:
+    m.require(pulCiphertextLen)
+    mech = mechanism_in(m, pMechanism)
+    template = m.template_in(pTemplate, ulAttributeCount)
+    if pCiphertext != m.NULL:
+        m.require(phKey)  # a size query makes no key: phKey may be anything then
+    made = keys.encapsulate_key(
+        lib, hSession, mech, hPublicKey, template, Out(m, pCiphertext, pulCiphertextLen)
+    )
+    if made is not None:
+        phKey[0] = made
+
+
+@entry
+def C_DecapsulateKey(
+    lib: Library,
+    m: Marshal,
+    hSession: int,
+    pMechanism: Any,
+    hPrivateKey: int,
+    pTemplate: Any,
+    ulAttributeCount: int,
+    pCiphertext: Any,
+    ulCiphertextLen: int,
+    phKey: Any,
+) -> None:
+    m.require(phKey)
+    mech = mechanism_in(m, pMechanism)
+    template = m.template_in(pTemplate, ulAttributeCount)
+    m.require(pCiphertext)
+    ciphertext = m.bytes_in(pCiphertext, ulCiphertextLen)
+    phKey[0] = keys.decapsulate_key(lib, hSession, mech, hPrivateKey, template, ciphertext)
+
+
+def _not_supported(lib: Library, hSession: int) -> None:
+    with lib.lock:
+        session_of(lib, hSession)
+    raise errors.FunctionNotSupported()
+
+
+@not_supported
+def C_WrapKeyAuthenticated(
+    lib: Library,
+    m: Marshal,
+    hSession: int,
+    pMechanism: Any,
+    hWrappingKey: int,
+    hKey: int,
+    pAssociatedData: Any,
+    ulAssociatedDataLen: int,
+    pWrappedKey: Any,
+    pulWrappedKeyLen: Any,
+) -> None:
+    # AEAD key wrapping with the GCM / CCM message parameters: not offered (README).
+    _not_supported(lib, hSession)
+
+
+@not_supported
+def C_UnwrapKeyAuthenticated(
+    lib: Library,
+    m: Marshal,
+    hSession: int,
+    pMechanism: Any,
+    hUnwrappingKey: int,
+    pWrappedKey: Any,
+    ulWrappedKeyLen: int,
+    pTemplate: Any,
+    ulAttributeCount: int,
+    pAssociatedData: Any,
+    ulAssociatedDataLen: int,
+    phKey: Any,
+) -> None:
+    _not_supported(lib, hSession)

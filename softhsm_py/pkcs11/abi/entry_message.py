@@ -1,27 +1,41 @@
-"""Entries of the message-based functions of PKCS#11 3.0 (5.10, 5.12 and 5.14 of the 3.0 spec):
-not implemented. Each checks its session (so a bad handle gets its own code) and answers
-CKR_FUNCTION_NOT_SUPPORTED."""
+"""Entries of the message-based functions of PKCS#11 3.0 (5.9, 5.11, 5.14, 5.15): one def per C_*
+function; each unpacks its arguments and calls ``pkcs11.messages``. A message's parameter is
+parsed when the chapter has found the operation, whose mechanism says its layout
+(``mechparams.parse_message_param``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from softhsm_py import errors
+from softhsm_py.constants import END_OF_MESSAGE
 from softhsm_py.core.runtime import Library
-from softhsm_py.core.tokens import session_of
-from softhsm_py.pkcs11.abi.entries import ENTRIES, entry
+from softhsm_py.core.session import OpKind
+from softhsm_py.pkcs11.abi.entries import Chapter, Out, data_in, entry, mechanism_in
 from softhsm_py.pkcs11.abi.marshal import Marshal
 
+if TYPE_CHECKING:
+    from softhsm_py.pkcs11 import messages
+    from softhsm_py.pkcs11.messages import ParamIn
+else:
+    messages = Chapter("messages", globals())
 
-def _unsupported(lib: Library, hSession: int) -> None:
-    with lib.lock:
-        session_of(lib, hSession)
-    raise errors.FunctionNotSupported()
+ENCRYPT, DECRYPT = OpKind.MESSAGE_ENCRYPT, OpKind.MESSAGE_DECRYPT
+SIGN, VERIFY = OpKind.MESSAGE_SIGN, OpKind.MESSAGE_VERIFY
 
 
+def param_in(m: Marshal, pParameter: Any, ulParameterLen: int) -> ParamIn:
+    def parse(mechanism: int) -> tuple[Any, Any]:
+        from softhsm_py.pkcs11.abi.mechparams import parse_message_param
+
+        return parse_message_param(m.ffi, mechanism, pParameter, ulParameterLen)
+
+    return parse
+
+
+# -- message-based encryption (5.9) ----------------------------------------------------------------
 @entry
 def C_MessageEncryptInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
-    _unsupported(lib, hSession)
+    messages.init(lib, hSession, ENCRYPT, mechanism_in(m, pMechanism, message=True), hKey)
 
 
 @entry
@@ -38,7 +52,15 @@ def C_EncryptMessage(
     pCiphertext: Any,
     pulCiphertextLen: Any,
 ) -> None:
-    _unsupported(lib, hSession)
+    messages.crypt_message(
+        lib,
+        hSession,
+        ENCRYPT,
+        param_in(m, pParameter, ulParameterLen),
+        data_in(m, pAssociatedData, ulAssociatedDataLen),
+        data_in(m, pPlaintext, ulPlaintextLen),
+        Out(m, pCiphertext, pulCiphertextLen),
+    )
 
 
 @entry
@@ -51,7 +73,13 @@ def C_EncryptMessageBegin(
     pAssociatedData: Any,
     ulAssociatedDataLen: int,
 ) -> None:
-    _unsupported(lib, hSession)
+    messages.crypt_message_begin(
+        lib,
+        hSession,
+        ENCRYPT,
+        param_in(m, pParameter, ulParameterLen),
+        data_in(m, pAssociatedData, ulAssociatedDataLen),
+    )
 
 
 @entry
@@ -67,17 +95,26 @@ def C_EncryptMessageNext(
     pulCiphertextPartLen: Any,
     flags: int,
 ) -> None:
-    _unsupported(lib, hSession)
+    messages.crypt_message_next(
+        lib,
+        hSession,
+        ENCRYPT,
+        param_in(m, pParameter, ulParameterLen),
+        data_in(m, pPlaintextPart, ulPlaintextPartLen),
+        Out(m, pCiphertextPart, pulCiphertextPartLen),
+        bool(flags & END_OF_MESSAGE),
+    )
 
 
 @entry
 def C_MessageEncryptFinal(lib: Library, m: Marshal, hSession: int) -> None:
-    _unsupported(lib, hSession)
+    messages.final(lib, hSession, ENCRYPT)
 
 
+# -- message-based decryption (5.11) ---------------------------------------------------------------
 @entry
 def C_MessageDecryptInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
-    _unsupported(lib, hSession)
+    messages.init(lib, hSession, DECRYPT, mechanism_in(m, pMechanism, message=True), hKey)
 
 
 @entry
@@ -94,7 +131,15 @@ def C_DecryptMessage(
     pPlaintext: Any,
     pulPlaintextLen: Any,
 ) -> None:
-    _unsupported(lib, hSession)
+    messages.crypt_message(
+        lib,
+        hSession,
+        DECRYPT,
+        param_in(m, pParameter, ulParameterLen),
+        data_in(m, pAssociatedData, ulAssociatedDataLen),
+        data_in(m, pCiphertext, ulCiphertextLen),
+        Out(m, pPlaintext, pulPlaintextLen),
+    )
 
 
 @entry
@@ -107,7 +152,13 @@ def C_DecryptMessageBegin(
     pAssociatedData: Any,
     ulAssociatedDataLen: int,
 ) -> None:
-    _unsupported(lib, hSession)
+    messages.crypt_message_begin(
+        lib,
+        hSession,
+        DECRYPT,
+        param_in(m, pParameter, ulParameterLen),
+        data_in(m, pAssociatedData, ulAssociatedDataLen),
+    )
 
 
 @entry
@@ -123,17 +174,26 @@ def C_DecryptMessageNext(
     pulPlaintextPartLen: Any,
     flags: int,
 ) -> None:
-    _unsupported(lib, hSession)
+    messages.crypt_message_next(
+        lib,
+        hSession,
+        DECRYPT,
+        param_in(m, pParameter, ulParameterLen),
+        data_in(m, pCiphertextPart, ulCiphertextPartLen),
+        Out(m, pPlaintextPart, pulPlaintextPartLen),
+        bool(flags & END_OF_MESSAGE),
+    )
 
 
 @entry
 def C_MessageDecryptFinal(lib: Library, m: Marshal, hSession: int) -> None:
-    _unsupported(lib, hSession)
+    messages.final(lib, hSession, DECRYPT)
 
 
+# -- message-based signing and MACing (5.14) -------------------------------------------------------
 @entry
 def C_MessageSignInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
-    _unsupported(lib, hSession)
+    messages.init(lib, hSession, SIGN, mechanism_in(m, pMechanism, message=True), hKey)
 
 
 @entry
@@ -148,12 +208,18 @@ def C_SignMessage(
     pSignature: Any,
     pulSignatureLen: Any,
 ) -> None:
-    _unsupported(lib, hSession)
+    messages.sign_message(
+        lib,
+        hSession,
+        param_in(m, pParameter, ulParameterLen),
+        data_in(m, pData, ulDataLen),
+        Out(m, pSignature, pulSignatureLen),
+    )
 
 
 @entry
 def C_SignMessageBegin(lib: Library, m: Marshal, hSession: int, pParameter: Any, ulParameterLen: int) -> None:
-    _unsupported(lib, hSession)
+    messages.sign_message_begin(lib, hSession, SIGN, param_in(m, pParameter, ulParameterLen))
 
 
 @entry
@@ -168,17 +234,20 @@ def C_SignMessageNext(
     pSignature: Any,
     pulSignatureLen: Any,
 ) -> None:
-    _unsupported(lib, hSession)
+    # A NULL pulSignatureLen: more parts follow (3.0, 5.14 C_SignMessageNext).
+    out = None if pulSignatureLen == m.NULL else Out(m, pSignature, pulSignatureLen)
+    messages.sign_message_next(lib, hSession, data_in(m, pData, ulDataLen), out)
 
 
 @entry
 def C_MessageSignFinal(lib: Library, m: Marshal, hSession: int) -> None:
-    _unsupported(lib, hSession)
+    messages.final(lib, hSession, SIGN)
 
 
+# -- message-based verification (5.15) -------------------------------------------------------------
 @entry
 def C_MessageVerifyInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
-    _unsupported(lib, hSession)
+    messages.init(lib, hSession, VERIFY, mechanism_in(m, pMechanism, message=True), hKey)
 
 
 @entry
@@ -193,14 +262,20 @@ def C_VerifyMessage(
     pSignature: Any,
     ulSignatureLen: int,
 ) -> None:
-    _unsupported(lib, hSession)
+    messages.verify_message(
+        lib,
+        hSession,
+        param_in(m, pParameter, ulParameterLen),
+        data_in(m, pData, ulDataLen),
+        data_in(m, pSignature, ulSignatureLen),
+    )
 
 
 @entry
 def C_VerifyMessageBegin(
     lib: Library, m: Marshal, hSession: int, pParameter: Any, ulParameterLen: int
 ) -> None:
-    _unsupported(lib, hSession)
+    messages.sign_message_begin(lib, hSession, VERIFY, param_in(m, pParameter, ulParameterLen))
 
 
 @entry
@@ -215,13 +290,11 @@ def C_VerifyMessageNext(
     pSignature: Any,
     ulSignatureLen: int,
 ) -> None:
-    _unsupported(lib, hSession)
+    # A NULL pSignature: more parts follow (3.0, 5.15 C_VerifyMessageNext).
+    signature = None if pSignature == m.NULL else data_in(m, pSignature, ulSignatureLen)
+    messages.verify_message_next(lib, hSession, data_in(m, pData, ulDataLen), signature)
 
 
 @entry
 def C_MessageVerifyFinal(lib: Library, m: Marshal, hSession: int) -> None:
-    _unsupported(lib, hSession)
-
-
-# The names of this module's entries: every one answers CKR_FUNCTION_NOT_SUPPORTED (the README says so).
-NOT_SUPPORTED = tuple(name for name, fn in ENTRIES.items() if fn.__module__ == __name__)
+    messages.final(lib, hSession, VERIFY)

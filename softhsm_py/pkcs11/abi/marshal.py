@@ -19,9 +19,16 @@ from softhsm_py.constants import UNAVAILABLE_INFORMATION, Attribute
 if TYPE_CHECKING:  # the chapters' module loads the object factory: not at module start
     from softhsm_py.pkcs11.templates import RawTemplate
 
-# Attributes whose value is itself an array of CK_ATTRIBUTE (3.0, 4.1.2 and 4.8 footnote on templates).
+# Attributes whose value is itself an array of CK_ATTRIBUTE (3.0, 4.1.2 and 4.8 footnote on templates;
+# 3.2's encapsulation templates carry no CKF_ARRAY_ATTRIBUTE bit, but are arrays all the same).
 TEMPLATE_ATTRIBUTES = frozenset(
-    {Attribute.WRAP_TEMPLATE, Attribute.UNWRAP_TEMPLATE, Attribute.DERIVE_TEMPLATE}
+    {
+        Attribute.WRAP_TEMPLATE,
+        Attribute.UNWRAP_TEMPLATE,
+        Attribute.DERIVE_TEMPLATE,
+        Attribute.ENCAPSULATE_TEMPLATE,
+        Attribute.DECAPSULATE_TEMPLATE,
+    }
 )
 
 

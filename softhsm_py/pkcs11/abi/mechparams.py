@@ -148,6 +148,30 @@ def _hkdf(ffi: Any, p: Any, n: int) -> P.HkdfParams:
     )
 
 
+def _ccm(ffi: Any, p: Any, n: int) -> P.CcmParams:
+    s = _struct(ffi, "CK_CCM_PARAMS", p, n)
+    return P.CcmParams(
+        data_len=int(s.ulDataLen),
+        nonce=_bytes(ffi, s.pNonce, s.ulNonceLen),
+        aad=_bytes(ffi, s.pAAD, s.ulAADLen),
+        mac_len=int(s.ulMACLen),
+    )
+
+
+def _sign_context(ffi: Any, p: Any, n: int) -> P.SignContextParams | None:
+    if int(n) == 0:
+        return None  # optional (3.2 ML-DSA): hedge preferred, no context
+    s = _struct(ffi, "CK_SIGN_ADDITIONAL_CONTEXT", p, n)
+    return P.SignContextParams(hedge=int(s.hedgeVariant), context=_bytes(ffi, s.pContext, s.ulContextLen))
+
+
+def _hash_sign_context(ffi: Any, p: Any, n: int) -> P.HashSignContextParams:
+    s = _struct(ffi, "CK_HASH_SIGN_ADDITIONAL_CONTEXT", p, n)
+    return P.HashSignContextParams(
+        hedge=int(s.hedgeVariant), context=_bytes(ffi, s.pContext, s.ulContextLen), hash=int(s.hash)
+    )
+
+
 def _string_data(ffi: Any, p: Any, n: int) -> bytes:
     s = _struct(ffi, "CK_KEY_DERIVATION_STRING_DATA", p, n)
     return _bytes(ffi, s.pData, s.ulLen)
@@ -300,6 +324,9 @@ PARSERS: dict[P.ParamType, Parser] = {
     P.EcdhParams: _ecdh,
     P.EddsaParams: _eddsa,
     P.HkdfParams: _hkdf,
+    P.CcmParams: _ccm,
+    P.SignContextParams: _sign_context,
+    P.HashSignContextParams: _hash_sign_context,
 }
 
 
@@ -311,3 +338,89 @@ def parse_param(ffi: Any, mech: int, pParameter: Any, ulParameterLen: int) -> An
             raise errors.MechanismParamInvalid()
         return None
     return PARSERS[kind](ffi, pParameter, int(ulParameterLen))
+
+
+# --- the per-message parameters of the message-based functions -----------------------------------
+
+
+class MessageOut:
+    """Where a message-based encryption writes back what the token made (3.0, 5.9): the IV or
+    nonce it generated, and the tag. The buffers are the caller's, named by its parameter."""
+
+    __slots__ = ("_ffi", "_iv", "_iv_len", "_tag", "_tag_len")
+
+    def __init__(self, ffi: Any, iv: Any, iv_len: int, tag: Any, tag_len: int) -> None:
+        self._ffi, self._iv, self._iv_len, self._tag, self._tag_len = ffi, iv, iv_len, tag, tag_len
+
+    def iv(self, value: bytes) -> None:
+        if len(value) != self._iv_len or _null(self._ffi, self._iv):
+            raise errors.MechanismParamInvalid()
+        self._ffi.memmove(self._iv, value, len(value))
+
+    def tag(self, value: bytes) -> None:
+        if len(value) > self._tag_len or _null(self._ffi, self._tag):
+            raise errors.MechanismParamInvalid()
+        self._ffi.memmove(self._tag, value, len(value))
+
+
+MessageParser = Callable[[Any, Any, int], tuple[Any, MessageOut]]
+
+
+def _gcm_message(ffi: Any, p: Any, n: int) -> tuple[P.GcmMessageParams, MessageOut]:
+    s = _struct(ffi, "CK_GCM_MESSAGE_PARAMS", p, n)
+    tag_len = (int(s.ulTagBits) + 7) // 8
+    param = P.GcmMessageParams(
+        iv=_bytes(ffi, s.pIv, s.ulIvLen),
+        iv_fixed_bits=int(s.ulIvFixedBits),
+        generator=int(s.ivGenerator),
+        tag=_bytes(ffi, s.pTag, tag_len) if tag_len <= 16 else b"",
+        tag_bits=int(s.ulTagBits),
+    )
+    return param, MessageOut(ffi, s.pIv, int(s.ulIvLen), s.pTag, min(tag_len, 16))
+
+
+def _ccm_message(ffi: Any, p: Any, n: int) -> tuple[P.CcmMessageParams, MessageOut]:
+    s = _struct(ffi, "CK_CCM_MESSAGE_PARAMS", p, n)
+    mac_len = int(s.ulMACLen)
+    param = P.CcmMessageParams(
+        data_len=int(s.ulDataLen),
+        nonce=_bytes(ffi, s.pNonce, s.ulNonceLen),
+        nonce_fixed_bits=int(s.ulNonceFixedBits),
+        generator=int(s.nonceGenerator),
+        mac=_bytes(ffi, s.pMAC, mac_len) if mac_len <= 16 else b"",
+        mac_len=mac_len,
+    )
+    return param, MessageOut(ffi, s.pNonce, int(s.ulNonceLen), s.pMAC, min(mac_len, 16))
+
+
+CHACHA_TAG_LEN = 16  # "the application must provide 16 bytes of space for the tag"
+
+
+def _chacha_message(ffi: Any, p: Any, n: int) -> tuple[P.ChaCha20Poly1305MessageParams, MessageOut]:
+    s = _struct(ffi, "CK_SALSA20_CHACHA20_POLY1305_MSG_PARAMS", p, n)
+    param = P.ChaCha20Poly1305MessageParams(
+        nonce=_bytes(ffi, s.pNonce, s.ulNonceLen), tag=_bytes(ffi, s.pTag, CHACHA_TAG_LEN)
+    )
+    return param, MessageOut(ffi, s.pNonce, int(s.ulNonceLen), s.pTag, CHACHA_TAG_LEN)
+
+
+MESSAGE_PARSERS: dict[P.ParamType, MessageParser] = {
+    P.GcmMessageParams: _gcm_message,
+    P.CcmMessageParams: _ccm_message,
+    P.ChaCha20Poly1305MessageParams: _chacha_message,
+}
+
+
+def parse_message_param(
+    ffi: Any, mech: int, pParameter: Any, ulParameterLen: int
+) -> tuple[Any, MessageOut | None]:
+    """The parameter of one message of a message-based operation with ``mech``: an AEAD's
+    message parameter with where its outputs go, or (for a signature) the mechanism's own
+    parameter type, parsed as a CK_MECHANISM's would be; none (length 0) keeps the Init's."""
+    kind = registry.message_param_type(mech)
+    parser = MESSAGE_PARSERS.get(kind) if kind is not None else None
+    if parser is not None:
+        return parser(ffi, pParameter, int(ulParameterLen))
+    if int(ulParameterLen) == 0:
+        return None, None  # no parameter of its own: the Init's applies
+    return parse_param(ffi, mech, pParameter, ulParameterLen), None

@@ -16,10 +16,12 @@ typedef struct CK_FUNCTION_LIST {
 #define FWD(name, params, args) CK_RV(*name) params;
 #define LOCAL(name, params) CK_RV(*name) params;
 #define FWD3(name, params, args)
+#define FWD32(name, params, args)
 #define LOCAL3(name, params)
 #include "functions.h"
 #undef FWD
 #undef FWD3
+#undef FWD32
 #undef LOCAL
 #undef LOCAL3
 } CK_FUNCTION_LIST;
