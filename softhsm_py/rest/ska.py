@@ -65,8 +65,12 @@ def executor(kind: str) -> Callable[[Executor], Executor]:
 
 
 async def _raw_json(request: Request) -> Any:
-    """The request's JSON body as the client sent it (FastAPI parsed it once already: valid)."""
-    return json.loads(await request.body())
+    """The request's JSON body as the client sent it. FastAPI calls dependencies before it judges
+    the body: one that is not JSON is None here, and FastAPI's own validation answers it (621)."""
+    try:
+        return json.loads(await request.body())
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        return None
 
 
 #: the route parameter that holds the body as received: ``raw: RawBody``
