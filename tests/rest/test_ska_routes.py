@@ -770,6 +770,14 @@ def test_malformed_input_is_a_clean_4xx(c: httpx.Client, method: str, path: str,
 )
 def test_a_body_that_is_not_json(c: httpx.Client, path: str) -> None:
     """The routes that keep their body read it before FastAPI judges it: still a 621."""
-    r = c.post(path, content=b"\xff not json", headers={"Content-Type": "application/json"})
-    error(r, 400, 621)
+    for content in (b"not json", b"{", b"[1, 2"):
+        error(c.post(path, content=content, headers={"Content-Type": "application/json"}), 400, 621)
     error(c.post(path), 400, 621)  # no body at all
+    r = c.post(path, content=b"\xff", headers={"Content-Type": "application/json"})
+    assert (
+        r.status_code == 400
+        and r.json()["errorCode"]
+        == c.post(
+            "/v1/synchronousSign", content=b"\xff", headers={"Content-Type": "application/json"}
+        ).json()["errorCode"]
+    )  # as every route answers it
