@@ -297,6 +297,11 @@ class VendorAttribute(IntEnum):
     PASSWORD = VENDOR_DEFINED | 0x53480002  # the key password's slow salted hash: never readable
     PASSWORD_FAILURES = VENDOR_DEFINED | 0x53480003  # wrong key passwords in a row: never readable
     ATTESTATION = VENDOR_DEFINED | 0x53480004  # CK_BBOOL: the partition's attestation key
+    # Smart Key Attributes (core.ska): a private key's multi-authorization policy, as its
+    # canonical TLV encoding (TSB.md 6.4), and its keyStatus.blocked; readable, never settable.
+    SKA_POLICY = VENDOR_DEFINED | 0x53480005
+    SKA_BLOCKED = VENDOR_DEFINED | 0x53480006  # CK_BBOOL
+    TIMESTAMP = VENDOR_DEFINED | 0x53480007  # CK_BBOOL: the partition's SKA timestamp key
 
 
 class UserType(IntEnum):

@@ -487,3 +487,68 @@ class KeyPasswordIncorrect(PinIncorrect):
 class KeyPasswordLocked(PinLocked):
     """Too many wrong key passwords in a row: the key refuses every use until the password is
     set anew."""
+
+
+# -- Smart Key Attributes (core.ska): through PKCS#11 a refused use of a policy key is
+# CKR_KEY_FUNCTION_NOT_PERMITTED (no PKCS#11 call can carry approvals); a REST front end tells
+# the cases apart by class.
+
+
+class ApprovalRequired(KeyFunctionNotPermitted):
+    """The key's policy asks for approvals for this operation and none (or too few, or not yet,
+    or no longer valid) came with the call."""
+
+
+class KeyBlocked(KeyFunctionNotPermitted):
+    """The key is blocked (keyStatus.blocked): every use but unblocking is refused."""
+
+
+class ApprovalInvalid(KeyFunctionNotPermitted):
+    """A presented approval does not verify: bad signature, not over this request's blob, an
+    approver the policy does not name, a timestamp this partition did not sign."""
+
+
+class NoPolicy(KeyFunctionNotPermitted):
+    """The operation is for keys with Smart Key Attributes, and this key has none (a key created
+    without a policy can never get one)."""
+
+
+class PolicyInvalid(TemplateInconsistent):
+    """A policy that does not parse or breaks a rule (TSB.md 6.1). ``detail`` names the field at
+    fault in a fixed text (never a value)."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__()
+        self.detail = detail
+
+
+class RequestNotFound(ArgumentsBad):
+    """No multi-authorization request with that id in the partition."""
+
+
+class TaskNotFound(ArgumentsBad):
+    """No approval task with that id (for this approver) in the partition."""
+
+
+class RequestFinished(ArgumentsBad):
+    """The request is no longer pending (executed, failed, expired, rejected or cancelled)."""
+
+
+class ApproverNotFound(ArgumentsBad):
+    """No onboarded (or pending) approver of that name in the partition."""
+
+
+class ApproverExists(ArgumentsBad):
+    """An approver of that name exists already."""
+
+
+class OneTimeCodeInvalid(PinIncorrect):
+    """The approver's one-time code is wrong, used or expired."""
+
+
+class ApproverUnauthenticated(ArgumentsBad):
+    """An approver's proof of possession (its signature over a timestamp) does not verify."""
+
+
+class TimestampOff(ArgumentsBad):
+    """An approver's timestamp is outside the allowed clock skew."""

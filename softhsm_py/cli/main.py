@@ -228,6 +228,9 @@ def parser() -> argparse.ArgumentParser:
     from softhsm_py.cli.backup import add_commands
 
     add_commands(add, pin_options)  # backup, restore, clone
+    from softhsm_py.cli import approver
+
+    approver.add_commands(add)
     return p
 
 

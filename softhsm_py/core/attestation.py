@@ -228,6 +228,11 @@ def statement(info: KeyInfo, now: datetime.datetime) -> bytes:
     for tag, attr in _ATTRIBUTES:
         add(f"\t\t<{tag}>{_bool(info.attrs.get(attr))}</{tag}>")
     add("\t</attributes>")
+    ska = info.ska
+    if ska is not None:
+        from softhsm_py.core.ska import policy
+
+        lines.extend(policy.xml_lines(*ska))
     add(f"</{root_tag}>")
     return ("\n".join(lines) + "\n\n").encode()
 

@@ -4,14 +4,18 @@ CKA_ALLOWED_MECHANISMS for the mechanism the signature amounts to) and its passw
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+import base64
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from softhsm_py import errors
 from softhsm_py.constants import Attribute as A
 from softhsm_py.constants import KeyType, Mechanism, ObjectClass
 from softhsm_py.core import gate
 from softhsm_py.core.objects import lifecycle as objects
+from softhsm_py.core.ska.approvals import Authorization, Presented
+from softhsm_py.core.ska.tlv import Op
 from softhsm_py.core.tokens import session_of
 from softhsm_py.engine import x509
 
@@ -34,8 +38,42 @@ _SIGNING: dict[tuple[int | None, str | None], Mechanism] = {
 }
 
 
+T = TypeVar("T")
+
+
+def payload(kind: str, **params: Any) -> bytes:
+    """What the approvers of a certificate made by a key with a policy sign (Smart Key
+    Attributes): the call's parameters as canonical JSON (bytes as base64). ``kind``: "request",
+    "self_sign" or "sign"; ``params``: the keyword arguments of that function but password."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, bytes):
+            return base64.b64encode(value).decode()
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    body = {"certificate": kind, **{k: plain(v) for k, v in sorted(params.items())}}
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _authorized(
+    part: Partition,
+    name: str,
+    kind: str,
+    params: dict[str, Any],
+    approvals: Presented | None,
+    run: Callable[[Authorization | None], T],
+) -> T:
+    return part.requests.authorized(Op.CERTIFICATE, name, payload(kind, **params), approvals, run)
+
+
 def _signing_key(
-    part: Partition, name: str, password: bytes | None, hash_name: str | None
+    part: Partition,
+    name: str,
+    password: bytes | None,
+    hash_name: str | None,
+    authorization: Authorization | None = None,
 ) -> tuple[Any, int]:
     """(the loaded private key, its handle), after the gate and the password check."""
     from softhsm_py.mechanisms import ec, eddsa, rsa  # loaders of the engine's key objects
@@ -49,7 +87,7 @@ def _signing_key(
         raise errors.MechanismInvalid()
     with part.lib.lock:
         rt, session = session_of(part.lib, part.handle)
-        ref = gate.usable_key(rt, session, handle, int(A.SIGN), int(mechanism))
+        ref = gate.usable_key(rt, session, handle, int(A.SIGN), int(mechanism), frozenset(), authorization)
         if key_type == KeyType.RSA:
             return rsa.load_private(ref), handle
         if key_type == KeyType.EC:
@@ -66,16 +104,28 @@ def request(
     hash_name: str | None = None,
     key_usage: Iterable[str] = (),
     extended_key_usage: Iterable[str] = (),
+    approvals: Presented | None = None,
 ) -> bytes:
     """A DER certificate signing request for the key ``name``."""
-    key, _ = _signing_key(part, name, password, hash_name)
-    return x509.request(
-        subject=subject,
-        key=key,
-        hash_name=hash_name,
-        key_usage=key_usage,
-        extended_key_usage=extended_key_usage,
-    )
+    usage, extended = list(key_usage), list(extended_key_usage)
+    params: dict[str, Any] = {
+        "subject": [list(p) for p in subject],
+        "hash_name": hash_name,
+        "key_usage": usage,
+        "extended_key_usage": extended,
+    }
+
+    def run(authorization: Authorization | None) -> bytes:
+        key, _ = _signing_key(part, name, password, hash_name, authorization)
+        return x509.request(
+            subject=subject,
+            key=key,
+            hash_name=hash_name,
+            key_usage=usage,
+            extended_key_usage=extended,
+        )
+
+    return _authorized(part, name, "request", params, approvals, run)
 
 
 def _public_der(part: Partition, name: str) -> bytes:
@@ -96,23 +146,37 @@ def self_sign(
     is_ca: bool = False,
     key_usage: Iterable[str] = (),
     extended_key_usage: Iterable[str] = (),
+    approvals: Presented | None = None,
 ) -> bytes:
     """A self-signed certificate of the key ``name``, stored under its name; DER."""
-    key, _ = _signing_key(part, name, password, hash_name)
-    public = _public_der(part, name)
-    cert = x509.certificate(
-        subject=subject,
-        public_key_der=public,
-        issuer_key=key,
-        days=days,
-        hash_name=hash_name,
-        is_ca=is_ca,
-        key_usage=key_usage,
-        extended_key_usage=extended_key_usage,
-        issuer_public_der=public,
-    )
-    store(part, name, cert)
-    return cert
+    usage, extended = list(key_usage), list(extended_key_usage)
+    params: dict[str, Any] = {
+        "subject": [list(p) for p in subject],
+        "days": days,
+        "hash_name": hash_name,
+        "is_ca": is_ca,
+        "key_usage": usage,
+        "extended_key_usage": extended,
+    }
+
+    def run(authorization: Authorization | None) -> bytes:
+        key, _ = _signing_key(part, name, password, hash_name, authorization)
+        public = _public_der(part, name)
+        cert = x509.certificate(
+            subject=subject,
+            public_key_der=public,
+            issuer_key=key,
+            days=days,
+            hash_name=hash_name,
+            is_ca=is_ca,
+            key_usage=usage,
+            extended_key_usage=extended,
+            issuer_public_der=public,
+        )
+        store(part, name, cert)
+        return cert
+
+    return _authorized(part, name, "self_sign", params, approvals, run)
 
 
 def sign(
@@ -126,22 +190,36 @@ def sign(
     is_ca: bool = False,
     key_usage: Iterable[str] = (),
     extended_key_usage: Iterable[str] = (),
+    approvals: Presented | None = None,
 ) -> bytes:
     """A certificate for ``csr`` issued by the key ``name`` (the issuer is its certificate's
     subject, or CN=name when it has none); DER."""
-    key, _ = _signing_key(part, name, password, hash_name)
-    return x509.sign_request(
-        csr_der=csr,
-        issuer_cert_der=get(part, name, missing_ok=True),
-        issuer_key=key,
-        issuer_public_der=_public_der(part, name),
-        days=days,
-        hash_name=hash_name,
-        is_ca=is_ca,
-        key_usage=key_usage,
-        extended_key_usage=extended_key_usage,
-        issuer_subject=[("CN", name)],
-    )
+    usage, extended = list(key_usage), list(extended_key_usage)
+    params: dict[str, Any] = {
+        "csr": csr,
+        "days": days,
+        "hash_name": hash_name,
+        "is_ca": is_ca,
+        "key_usage": usage,
+        "extended_key_usage": extended,
+    }
+
+    def run(authorization: Authorization | None) -> bytes:
+        key, _ = _signing_key(part, name, password, hash_name, authorization)
+        return x509.sign_request(
+            csr_der=csr,
+            issuer_cert_der=get(part, name, missing_ok=True),
+            issuer_key=key,
+            issuer_public_der=_public_der(part, name),
+            days=days,
+            hash_name=hash_name,
+            is_ca=is_ca,
+            key_usage=usage,
+            extended_key_usage=extended,
+            issuer_subject=[("CN", name)],
+        )
+
+    return _authorized(part, name, "sign", params, approvals, run)
 
 
 def _certificates(part: Partition, name: str) -> list[int]:

@@ -93,6 +93,15 @@ class KeyInfo:
         return f"KeyInfo({self.name!r}, {self.algorithm})"
 
     @property
+    def ska(self) -> tuple[Any, bool] | None:
+        """(policy, blocked) of a key with Smart Key Attributes (``core.ska.policy.Policy``)."""
+        from softhsm_py.core.ska import approvals  # loaded with the first key that has a policy
+
+        if V.SKA_POLICY not in self.attrs:
+            return None
+        return approvals.key_policy(self.attrs)
+
+    @property
     def generated(self) -> bool:
         """Made inside the token (CKA_LOCAL), not imported or unwrapped."""
         return self.attrs.get(A.LOCAL) is True

@@ -19,6 +19,7 @@ from softhsm_py.core.objects import factory
 from softhsm_py.core.objects.lifecycle import actor, add_object, add_objects
 from softhsm_py.core.runtime import Library
 from softhsm_py.core.session import OpKind
+from softhsm_py.core.ska.approvals import Authorization
 from softhsm_py.core.tokens import session_of
 from softhsm_py.mechanisms import registry
 from softhsm_py.mechanisms.params import HkdfParams, KeyHandle
@@ -142,13 +143,17 @@ def unwrap_key(
     *,
     core_attrs: Attrs | None = None,
     authorized: bool = False,
+    authorization: Authorization | None = None,
 ) -> int:
+    """``authorization``: the approvals for an unwrapping key with a policy (over ``wrapped``)."""
+    if authorization is not None and authorization.payload != wrapped:
+        raise errors.ApprovalInvalid()  # approvals cover the payload they name, nothing else
     with lib.lock:
         rt, session = session_of(lib, handle)
         impl = registry.lookup(mechanism.type)
         try:
             unwrapping = gate.usable_key(
-                rt, session, unwrapping_handle, gate.UNWRAP, mechanism.type, impl.key_types
+                rt, session, unwrapping_handle, gate.UNWRAP, mechanism.type, impl.key_types, authorization
             )
         except errors.KeyHandleInvalid:
             raise errors.UnwrappingKeyHandleInvalid() from None

@@ -11,6 +11,7 @@ from softhsm_py.core import events, gate, passwords
 from softhsm_py.core.mechanism import Mechanism
 from softhsm_py.core.runtime import Library, Runtime
 from softhsm_py.core.session import OpKind, Session
+from softhsm_py.core.ska.approvals import Authorization
 from softhsm_py.core.tokens import session_of
 from softhsm_py.mechanisms import registry
 
@@ -41,10 +42,19 @@ class Operation:
         return f"Operation({self.kind.value}, mechanism=0x{self.mechanism:x})"
 
 
-def start(rt: Runtime, session: Session, kind: OpKind, mechanism: Mechanism, key_handle: int) -> Operation:
+def start(
+    rt: Runtime,
+    session: Session,
+    kind: OpKind,
+    mechanism: Mechanism,
+    key_handle: int,
+    authorization: Authorization | None = None,
+) -> Operation:
     """A ``kind`` operation with ``mechanism`` on the key ``key_handle``. Caller holds the lock."""
     impl = registry.lookup(mechanism.type)
-    ref = gate.usable_key(rt, session, key_handle, gate.USAGE[kind], mechanism.type, impl.key_types)
+    ref = gate.usable_key(
+        rt, session, key_handle, gate.USAGE[kind], mechanism.type, impl.key_types, authorization
+    )
     context = impl.start(kind, mechanism.type, mechanism.param, ref)
     if rt.audit.enabled:
         events.key_used(rt, session, key_handle, ref.attrs, kind.value, mechanism.type)
@@ -61,14 +71,21 @@ def start_digest(mechanism: Mechanism) -> Any:
 
 
 def run_once(
-    lib: Library, handle: int, kind: OpKind, mechanism: Mechanism, key_handle: int, password: bytes | None
+    lib: Library,
+    handle: int,
+    kind: OpKind,
+    mechanism: Mechanism,
+    key_handle: int,
+    password: bytes | None,
+    authorization: Authorization | None = None,
 ) -> Any:
     """The context of a one-shot operation for a front end that authenticates its caller itself
     (REST): the key password, if the key has one, is checked here; CKA_ALWAYS_AUTHENTICATE is met
-    by the session's login, which that front end made with the user PIN."""
+    by the session's login, which that front end made with the user PIN. ``authorization``: the
+    approvals for a key with a policy; the caller runs the context on its payload only."""
     with lib.lock:
         rt, session = session_of(lib, handle)
-        operation = start(rt, session, kind, mechanism, key_handle)
+        operation = start(rt, session, kind, mechanism, key_handle, authorization)
     if operation.password is not None:
         passwords.check(lib, handle, key_handle, operation.password, password)
     return operation.context

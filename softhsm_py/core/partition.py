@@ -7,6 +7,12 @@ gate (usage attributes, allowed mechanisms, the attestation key's one use), key 
 (``core.passwords``), the attribute rules of the object factory, the session's access rights.
 The front end names keys, mechanisms and templates, and turns answers into its wire format.
 
+Smart Key Attributes (``core.ska``): a key may carry a policy (``generate``/``import_key``/
+``unwrap`` with ``policy``); its uses take ``approvals`` (a ``Presented`` token and approvals),
+which the key gate verifies; ``block``, ``unblock`` and ``modify`` change its status and policy
+under the same check. ``requests`` and ``approvers`` keep the partition's multi-authorization
+requests and onboarded approvers.
+
 Names are unique per partition for keys made here; two processes creating one name at once
 settle it after the fact: the older key stays, the newer is removed and its creator gets
 KeyExists. A name PKCS#11 hosts gave to several keys is refused (KeyNameAmbiguous) rather than
@@ -16,7 +22,7 @@ guessed.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from softhsm_py import errors
@@ -32,16 +38,19 @@ from softhsm_py.core.objects import factory
 from softhsm_py.core.objects import lifecycle as objects
 from softhsm_py.core.runtime import Library
 from softhsm_py.core.session import OpKind
+from softhsm_py.core.ska.approvals import Authorization, Presented
+from softhsm_py.core.ska.keys import SmartKeys
+from softhsm_py.core.ska.tlv import Op
 from softhsm_py.core.tokens import session_of, sync_tokens
 
-__all__ = ["Exported", "KeyInfo", "Mechanism", "Partition", "open_partition"]
+__all__ = ["Exported", "KeyInfo", "Mechanism", "Partition", "Presented", "open_partition"]
 
 Attrs = dict[int, Any]
 _PRIVATE, _PUBLIC, _SECRET = ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY, ObjectClass.SECRET_KEY
 _KEY_CLASSES = (_SECRET, _PRIVATE, _PUBLIC)
 # Which object of a named key an operation uses.
 _PRIVATE_SIDE = frozenset({OpKind.SIGN, OpKind.DECRYPT, OpKind.SIGN_RECOVER})
-RESERVED = frozenset({"attestation-key"})  # core.attestation's key and certificate
+RESERVED = frozenset({"attestation-key", "timestamp-key"})  # core.attestation's, core.ska.timestamps' keys
 _DSA_KEY_PAIR_GEN, _DSA_PARAMETER_GEN = CKM.DSA_KEY_PAIR_GEN, CKM.DSA_PARAMETER_GEN
 
 
@@ -79,7 +88,7 @@ def open_partition(config: Config | None, label: str, pin: bytes) -> Partition:
     return Partition(lib, handle, slots[0], label)
 
 
-class Partition:
+class Partition(SmartKeys):
     def __init__(self, lib: Library, handle: int, slot_id: int, label: str) -> None:
         self.lib, self.handle, self.slot_id, self.label = lib, handle, slot_id, label
 
@@ -208,17 +217,18 @@ class Partition:
         public: Attrs,
         private: Attrs,
         password: bytes | None = None,
+        policy: Mapping[str, Any] | None = None,
     ) -> KeyInfo:
-        """A key pair called ``name`` (templates as decoded PKCS#11 attributes)."""
+        """A key pair called ``name`` (templates as decoded PKCS#11 attributes); ``policy``: its
+        Smart Key Attributes (a ``PolicyDto`` as JSON values), on the private key."""
         self._check_free(name)
         if mechanism.type == _DSA_KEY_PAIR_GEN and A.PRIME_BITS in public and A.PRIME not in public:
             public = self._with_dsa_domain(public)
         ident = private.get(A.ID) or public.get(A.ID) or os.urandom(8).hex().encode()
         pub_t = self._named_template(public, name, ident, False)
         priv_t = self._named_template(private, name, ident, True)
-        handles = keys.generate_key_pair(
-            self.lib, self.handle, mechanism, pub_t, priv_t, core_attrs=self._core_attrs(password)
-        )
+        core = {**self._core_attrs(password), **self._policy_attrs(policy)}
+        handles = keys.generate_key_pair(self.lib, self.handle, mechanism, pub_t, priv_t, core_attrs=core)
         self._settle(name, list(handles))
         return self._info(name)
 
@@ -242,8 +252,16 @@ class Partition:
         return {**{a: v for a, v in public.items() if a != A.PRIME_BITS}, **values}
 
     def generate_secret(
-        self, name: str, mechanism: Mechanism, template: Attrs, *, password: bytes | None = None
+        self,
+        name: str,
+        mechanism: Mechanism,
+        template: Attrs,
+        *,
+        password: bytes | None = None,
+        policy: Mapping[str, Any] | None = None,
     ) -> KeyInfo:
+        if policy is not None:
+            raise errors.PolicyInvalid("only asymmetric keys take a policy")
         self._check_free(name)
         wanted = self._named_template(template, name, os.urandom(8).hex().encode(), True)
         handle = keys.generate_key(
@@ -263,15 +281,19 @@ class Partition:
         template: Attrs,
         public_template: Attrs | None = None,
         password: bytes | None = None,
+        policy: Mapping[str, Any] | None = None,
     ) -> KeyInfo:
         """A key from its material: a PKCS#8 private key (its public key is made too), a lone
         public key (SPKI DER), or a secret key's value; ``key_type`` (CKK_*) names the type. The
-        imported key is not CKA_LOCAL: its value has been outside the token."""
+        imported key is not CKA_LOCAL: its value has been outside the token. ``policy``: Smart
+        Key Attributes of an imported private key."""
         if key_type is None or sum(x is not None for x in (private_pkcs8, spki, secret)) == 0:
             raise errors.TemplateIncomplete()
+        if policy is not None and (private_pkcs8 is None or secret is not None):
+            raise errors.PolicyInvalid("only asymmetric keys take a policy")
         self._check_free(name)
         ident = template.get(A.ID) or os.urandom(8).hex().encode()
-        core = self._core_attrs(password)
+        core = {**self._core_attrs(password), **self._policy_attrs(policy)}
         made: list[int] = []
         try:
             if secret is not None:
@@ -317,6 +339,7 @@ class Partition:
         for handle, _ in named.values():
             objects.destroy(self.lib, self.handle, handle)
         passwords.forget(attrs.get(passwords.PASSWORD, b""))
+        self.requests.cancel_for_key(name)
 
     def change_password(self, name: str, password: bytes | None, new_password: bytes | None) -> None:
         """Set, change or (with ``new_password`` None) remove a key's password; the key must be
@@ -354,12 +377,44 @@ class Partition:
         return Exported(None, bytes(spki) if spki else None, None)
 
     # -- operations ---------------------------------------------------------------------------
-    def _run(self, name: str, kind: OpKind, mechanism: Mechanism, password: bytes | None) -> Any:
+    def _run(
+        self,
+        name: str,
+        kind: OpKind,
+        mechanism: Mechanism,
+        password: bytes | None,
+        authorization: Authorization | None = None,
+    ) -> Any:
         handle = self._object_for(name, kind)
-        return operations.run_once(self.lib, self.handle, kind, mechanism, handle, password)
+        return operations.run_once(self.lib, self.handle, kind, mechanism, handle, password, authorization)
 
-    def sign(self, name: str, mechanism: Mechanism, data: bytes, *, password: bytes | None = None) -> bytes:
-        return bytes(self._run(name, OpKind.SIGN, mechanism, password).run(data))
+    def _use(
+        self,
+        name: str,
+        kind: OpKind,
+        op: Op,
+        mechanism: Mechanism,
+        data: bytes,
+        password: bytes | None,
+        approvals: Presented | None,
+    ) -> bytes:
+        """Run a private-key operation on exactly ``data``: the bytes the approvals were checked for."""
+
+        def run(authorization: Authorization | None) -> bytes:
+            return bytes(self._run(name, kind, mechanism, password, authorization).run(data))
+
+        return self.requests.authorized(op, name, data, approvals, run)
+
+    def sign(
+        self,
+        name: str,
+        mechanism: Mechanism,
+        data: bytes,
+        *,
+        password: bytes | None = None,
+        approvals: Presented | None = None,
+    ) -> bytes:
+        return self._use(name, OpKind.SIGN, Op.SIGN, mechanism, data, password, approvals)
 
     def verify(self, name: str, mechanism: Mechanism, data: bytes, signature: bytes) -> bool:
         context = self._run(name, OpKind.VERIFY, mechanism, None)
@@ -375,9 +430,15 @@ class Partition:
         return bytes(self._run(name, OpKind.ENCRYPT, mechanism, password).run(data))
 
     def decrypt(
-        self, name: str, mechanism: Mechanism, data: bytes, *, password: bytes | None = None
+        self,
+        name: str,
+        mechanism: Mechanism,
+        data: bytes,
+        *,
+        password: bytes | None = None,
+        approvals: Presented | None = None,
     ) -> bytes:
-        return bytes(self._run(name, OpKind.DECRYPT, mechanism, password).run(data))
+        return self._use(name, OpKind.DECRYPT, Op.DECRYPT, mechanism, data, password, approvals)
 
     def wrap(
         self,
@@ -407,27 +468,38 @@ class Partition:
         *,
         password: bytes | None = None,
         new_password: bytes | None = None,
+        policy: Mapping[str, Any] | None = None,
+        approvals: Presented | None = None,
     ) -> KeyInfo:
         """Unwrap a key into a new one called ``new_name`` (``template`` names its class and
         type, as C_UnwrapKey's does). An unwrapped private key gets no public half: its SPKI
-        (CKA_PUBLIC_KEY_INFO) is on it."""
+        (CKA_PUBLIC_KEY_INFO) is on it. ``policy``: the new key's Smart Key Attributes;
+        ``approvals``: for an unwrapping key with a policy."""
         unwrapping = self._object_for(unwrapping_name, OpKind.DECRYPT)
         with self.lib.lock:
             rt, session = session_of(self.lib, self.handle)
             unwrapping_attrs = objects.attrs_of(rt, session, rt.handles.get(unwrapping))
         self._check_password(unwrapping, unwrapping_attrs, password)
+        if policy is not None and template.get(A.CLASS) != _PRIVATE:
+            raise errors.PolicyInvalid("only asymmetric keys take a policy")
         self._check_free(new_name)
         wanted = self._named_template(template, new_name, os.urandom(8).hex().encode(), True)
-        handle = keys.unwrap_key(
-            self.lib,
-            self.handle,
-            mechanism,
-            unwrapping,
-            wrapped,
-            wanted,
-            core_attrs=self._core_attrs(new_password),
-            authorized=True,
-        )
+        core = {**self._core_attrs(new_password), **self._policy_attrs(policy)}
+
+        def run(authorization: Authorization | None) -> int:
+            return keys.unwrap_key(
+                self.lib,
+                self.handle,
+                mechanism,
+                unwrapping,
+                wrapped,
+                wanted,
+                core_attrs=core,
+                authorized=True,
+                authorization=authorization,
+            )
+
+        handle = self.requests.authorized(Op.UNWRAP, unwrapping_name, wrapped, approvals, run)
         self._settle(new_name, [handle])
         return self._info(new_name)
 

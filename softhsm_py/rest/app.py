@@ -11,7 +11,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from softhsm_py.rest import errors
+from softhsm_py.core.partition import Partition
+from softhsm_py.rest import errors, ska
 from softhsm_py.rest.auth.audit import open_process_log
 from softhsm_py.rest.auth.gate import Gate
 from softhsm_py.rest.auth.middleware import Authenticate
@@ -19,7 +20,8 @@ from softhsm_py.rest.auth.ratelimit import FailureLimiter
 from softhsm_py.rest.auth.settings import AuthSettings
 from softhsm_py.rest.binding import Partitions
 from softhsm_py.rest.config import RestSettings, from_environment
-from softhsm_py.rest.routers import docs, keys, operations, service
+from softhsm_py.rest.routers import approvals, approver_management, docs, keys, operations, requests, service
+from softhsm_py.rest.scheduler import Scheduler
 
 TITLE = "softhsm-py: TSB-compatible REST API"
 DESCRIPTION = (
@@ -33,6 +35,12 @@ TAGS = [
         "description": "Sign, verify, encrypt, decrypt, wrap, unwrap, HMAC",
     },
     {"name": "Certificate", "description": "Certificate requests, self-signed and signed certificates"},
+    {
+        "name": "Requests",
+        "description": "Multi-authorization (Smart Key Attributes) requests and their status",
+    },
+    {"name": "Approval Tasks", "description": "Approvers fetch, approve and reject their tasks"},
+    {"name": "Approver Management", "description": "Onboarded approvers: keys made here, handed out once"},
     {"name": "Service Information", "description": "Version, licence, key store statistics, log"},
 ]
 
@@ -45,12 +53,20 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
     audit = open_process_log(settings.audit_log)
     limiter = FailureLimiter(settings.auth.max_failures, settings.auth.failure_window)
 
+    def tick(partition: Partition) -> None:
+        retention = settings.ska_retention_days * 86400
+        partition.requests.tick(lambda request: ska.run_request(partition, request), retention)
+
+    scheduler = Scheduler(lambda: list(partitions.by_label.values()), tick, settings.ska_scheduler_interval)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         partitions.open_all()
+        scheduler.start()
         try:
             yield
         finally:
+            scheduler.stop()
             partitions.close_all()
 
     from softhsm_py.rest.routers.service import TSB_API_VERSION
@@ -77,6 +93,9 @@ def create_app(settings: RestSettings | None = None) -> FastAPI:
     from softhsm_py.rest.routers import certificates
 
     app.include_router(certificates.router)
+    app.include_router(requests.router)
+    app.include_router(approvals.router)
+    app.include_router(approver_management.router)
     app.include_router(service.router)
     app.include_router(docs.router)
     if not settings.dev:

@@ -7,6 +7,10 @@ workers = 2                        # uvicorn worker processes, all on the same s
 tls_certificate = "server.crt"     # PEM; with tls_key. Unset: a self-signed certificate is made
 tls_key = "server.key"             #   on first start in <token_dir>/rest-tls/ (fingerprint printed)
 plain_http = false                 # true: no TLS; refused unless the address is loopback
+ska_scheduler_interval = 10        # s between rounds of the multi-authorization scheduler (0: off)
+ska_retention_days = 30            # finished requests are deleted after this many days
+approver_timestamp_max_age = 600   # s an approver's signed timestamp stays good (TSB default)
+approver_timestamp_max_future = 0  # s it may be ahead of the server's clock (TSB default)
 
 audit_log = "audit.jsonl"          # JSON lines, mode 0600; default <token_dir>/rest-audit.jsonl
 
@@ -58,9 +62,20 @@ _TABLE_KEYS = frozenset(
         "api_keys",
         "jwt",
         "mtls",
+        "ska_scheduler_interval",
+        "ska_retention_days",
+        "approver_timestamp_max_age",
+        "approver_timestamp_max_future",
     }
 )
 AUDIT_LOG_NAME = "rest-audit.jsonl"
+#: [rest] keys of whole numbers >= 0, their defaults (RestSettings) and upper bounds
+_COUNTS = {
+    "ska_scheduler_interval": 3600,
+    "ska_retention_days": 36500,
+    "approver_timestamp_max_age": 86400,
+    "approver_timestamp_max_future": 3600,
+}
 _PARTITION_KEYS = frozenset({"label", "pin_env", "pin_file"})
 
 
@@ -103,6 +118,10 @@ class RestSettings:
     tls_dir: str | None = None  # where a self-signed certificate is kept
     auth: AuthSettings = field(default_factory=AuthSettings)
     audit_log: str | None = None  # None: no audit log (settings built in code, tests)
+    ska_scheduler_interval: int = 10
+    ska_retention_days: int = 30
+    approver_timestamp_max_age: int = 600
+    approver_timestamp_max_future: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -245,6 +264,13 @@ def load(config: Config) -> RestSettings:
             p = Path(pin_file).expanduser()
             pin_file = str(p if p.is_absolute() else (base / p).resolve())
         parts.append(PartitionSource(label, pin_env, pin_file))
+    counts: dict[str, Any] = {}
+    for key, most in _COUNTS.items():
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+                raise ConfigError(f"{where} '{key}' must be a whole number from 0 to {most}")
+            counts[key] = value
     return RestSettings(
         host=host,
         port=port,
@@ -256,6 +282,7 @@ def load(config: Config) -> RestSettings:
         tls_dir=str(config.token_dir / "rest-tls"),
         auth=auth_settings.parse(table, f"{config.source}: " if config.source else "", base),
         audit_log=path("audit_log") or str(config.token_dir / AUDIT_LOG_NAME),
+        **counts,
     )
 
 
@@ -271,6 +298,7 @@ def render(settings: RestSettings) -> str:
     lines.append(f"plain_http = {'true' if settings.plain_http else 'false'}")
     if settings.audit_log:
         lines.append(f"audit_log = {q(settings.audit_log)}")
+    lines += [f"{key} = {getattr(settings, key)}" for key in _COUNTS]
     keys, tables = auth_settings.render_lines(settings.auth)
     lines += keys
     for source in settings.partitions:

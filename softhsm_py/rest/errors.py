@@ -38,12 +38,17 @@ class BusinessReason(Enum):
     NOT_IMPLEMENTED = ("res.error.not.implemented", 101)
     OPERATION_UNREACHABLE = ("res.error.operation.unreachable", 102)
     SECURITY_NOT_ALLOWED = ("res.error.security.not.allowed", 400)
+    MISSING_APPROVAL = ("res.error.missing.approval", 401)
     INVALID_SIGNATURE = ("res.error.input.invalid.signature", 403)
+    TIMESTAMP_OFF = ("res.error.input.timestamp.off", 404)
+    TIMESTAMP_SIGNER_NOT_ALLOWED = ("res.error.timestamp.signer.not.allowed", 405)
     MISSING_ACCESS_TOKEN = ("res.error.missing.access.token", 406)
     DECRYPT_FAILED = ("res.error.decrypt.failed", 410)
     INVALID_CERTIFICATE_REQUEST = ("res.error.invalid.certificate.request", 411)
+    INVALID_ONE_TIME_PASSWORD = ("res.error.invalid.onetimepassword", 412)
     INVALID_VALUE_FOR_ENUM = ("res.error.invalid.value.for.enum", 501)
     INPUT_VALIDATION_FAILED = ("res.error.input.validation.failed", 600)
+    UNSUPPORTED_APPROVER_KEY_TYPE = ("res.error.unsupported.approver.key.type", 601)
     UNSUPPORTED_KEYSIZE = ("res.error.input.keysize", 603)
     KEY_ATTRIBUTES_INVALID = ("res.error.key.attributes.invalid", 606)
     ALGORITHM_NOT_SUPPORTED_BY_KEY = ("res.error.algorithm.not.supported.by.key", 607)
@@ -64,7 +69,11 @@ class BusinessReason(Enum):
     INVALID_CSR_FORMAT = ("res.error.csr.invalid.format", 628)
     UNSUPPORTED_CIPHER = ("res.error.unsupported.cipher", 629)
     INVALID_API_KEY = ("res.error.invalid.api.key", 631)
+    APPROVER_ALREADY_EXISTING = ("res.error.approver.already.existing", 632)
     KEY_NOT_EXISTENT = ("res.error.key.not.existent", 650)
+    REQUEST_NOT_EXISTENT = ("res.error.request.not.existent", 651)
+    TASK_NOT_EXISTENT = ("res.error.task.not.existent", 652)
+    APPROVER_NOT_EXISTENT = ("res.error.approver.not.existent", 654)
     IN_HSM = ("res.error.in.hsm", 701)
 
     @property
@@ -120,6 +129,24 @@ CORE_ERRORS: dict[str, tuple[int, BusinessReason, str]] = {
     "KeyNameAmbiguous": (400, R.INVALID_KEY_NAME, "Several keys of the partition have this name"),
     "KeyPasswordIncorrect": (400, R.KEY_PASSWORD_MISMATCH, "Key password mismatch"),
     "KeyPasswordLocked": (403, R.SECURITY_NOT_ALLOWED, "Key password locked after too many failures"),
+    # Smart Key Attributes (core.ska): before the rows of their base classes on the MRO
+    "ApprovalRequired": (403, R.MISSING_APPROVAL, "The key's policy requires approvals for this operation"),
+    "ApprovalInvalid": (
+        403,
+        R.INVALID_SIGNATURE,
+        "An approval does not verify for this key, operation and payload",
+    ),
+    "KeyBlocked": (400, R.OPERATION_FORBIDDEN_FOR_KEY, "The key is blocked"),
+    "NoPolicy": (400, R.OPERATION_FORBIDDEN_FOR_KEY, "The key has no Smart Key Attributes"),
+    "PolicyInvalid": (400, R.INPUT_VALIDATION_FAILED, "Invalid policy"),
+    "RequestNotFound": (404, R.REQUEST_NOT_EXISTENT, "Request not found"),
+    "RequestFinished": (400, R.OPERATION_FORBIDDEN_FOR_KEY, "The request is no longer pending"),
+    "TaskNotFound": (404, R.TASK_NOT_EXISTENT, "Task not found"),
+    "ApproverNotFound": (404, R.APPROVER_NOT_EXISTENT, "Approver not found"),
+    "ApproverExists": (400, R.APPROVER_ALREADY_EXISTING, "The approver exists already"),
+    "OneTimeCodeInvalid": (401, R.INVALID_ONE_TIME_PASSWORD, "Invalid one-time code"),
+    "ApproverUnauthenticated": (401, R.INVALID_SIGNATURE, "The timestamp signature does not verify"),
+    "TimestampOff": (401, R.TIMESTAMP_OFF, "The timestamp is not within the allowed clock skew"),
     # usage refused by the key's attributes: the caller's doing, so 4xx (the TSB answers 500/701
     # "KEY_FUNCTION_NOT_PERMITTED"; README "Departures")
     "KeyFunctionNotPermitted": (400, R.OPERATION_FORBIDDEN_FOR_KEY, "KEY_FUNCTION_NOT_PERMITTED"),
@@ -177,6 +204,9 @@ def _core_row(exc: BaseException) -> tuple[int, BusinessReason, str] | None:
             key_name = getattr(exc, "name", None)
             if cls.__name__ == "KeyNotFound" and isinstance(key_name, str):
                 return (row[0], row[1], f"Key with name {key_name} not found")  # the TSB's message
+            detail = getattr(exc, "detail", None)
+            if cls.__name__ == "PolicyInvalid" and isinstance(detail, str) and detail:
+                return (row[0], row[1], f"Invalid policy: {detail}")  # names the field, never a value
             return row
     return None
 

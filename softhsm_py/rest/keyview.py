@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from softhsm_py.constants import Attribute, KeyType
 from softhsm_py.rest.models.common import b64encode
-from softhsm_py.rest.models.keys import KeyAttributesDto, KeyAttributesFlags, SignedKeyAttributesDto
+from softhsm_py.rest.models.keys import (
+    KeyAttributesDto,
+    KeyAttributesFlags,
+    PolicyDto,
+    SignedKeyAttributesDto,
+)
 
 if TYPE_CHECKING:
     from softhsm_py.core.partition import KeyInfo, Partition
@@ -53,6 +58,16 @@ def attest_time(xml: bytes) -> str | None:
 TSB_NAMES = {"GENERIC_SECRET": "HMACSHA256"}
 
 
+def policy_view(info: KeyInfo) -> PolicyDto | None:
+    """The key's Smart Key Attributes as the TSB's ``PolicyDto`` (None: the key has none)."""
+    ska = info.ska
+    if ska is None:
+        return None
+    from softhsm_py.core.ska import policy
+
+    return PolicyDto.model_validate(policy.to_json(*ska))
+
+
 def json_view(info: KeyInfo, attested: str | None) -> KeyAttributesDto:
     """Names and OIDs are the core's (``KeyInfo.algorithm`` etc.), the same the XML states."""
     # the TSB reports no keySize for curve keys (the curve says it) nor for post-quantum keys
@@ -75,7 +90,7 @@ def json_view(info: KeyInfo, attested: str | None) -> KeyAttributesDto:
         publicKey=b64encode(info.spki) if info.spki else None,
         addressTruncated=None,
         attributes=flags(info),
-        policy=None,
+        policy=policy_view(info),
     )
 
 

@@ -12,12 +12,14 @@ File layout (version 1)::
 The sealed payload is AES-256-GCM (``sealing.seal``) under ``subkey(scrypt(passphrase, salt,
 cost), "softhsm-py/backup/v1")`` with the header as AAD, so a changed header, a flipped bit, a cut
 file and a wrong passphrase are all refused, and a wrong passphrase reveals nothing. The payload is
-JSON: ``{"format": 1, "token": {column: value}, "tables": {"objects": [{column: value}]}}``,
-bytes base64-encoded. New partition-scoped tables join ``tables`` (and ``_TABLES`` below).
+JSON: ``{"format": 1, "token": {column: value}, "tables": {"objects": [{column: value}],
+"records": [{column: value}]}}``, bytes base64-encoded (``records``: the core's multi-authorization
+requests and onboarded approvers; a backup made before they existed has no ``records``). New
+partition-scoped tables join ``tables``.
 
 Restore writes the partition into an empty slot of any store, in one transaction. The object
-AADs bind slot and oid, which a restore changes, so each object is unsealed with its old binding
-and sealed with its new one: that needs the token key, which the SO PIN unwraps from the backup's
+AADs bind slot and oid, which a restore changes, so each object (and record) is unsealed with its
+old binding and sealed with its new one: that needs the token key, which the SO PIN unwraps from the backup's
 own wrap (no counter is touched: the token is not in any store yet). The serial stays, so both
 PINs go on working; a store that already holds the serial refuses the restore.
 
@@ -35,9 +37,16 @@ from typing import Any
 from softhsm_py.engine import sealing
 from softhsm_py.log import get_logger
 from softhsm_py.store.base import SlotTaken, TokenRecord
-from softhsm_py.store.format import Keys, key_check_of, wrap_aad
-from softhsm_py.store.rows import OBJECT_COLUMNS, TOKEN_COLUMNS, ObjectRow, TokenRow
-from softhsm_py.store.sealed import LABEL_MAX, SealedStore, aad_of
+from softhsm_py.store.format import Keys, RecordKeys, key_check_of, wrap_aad
+from softhsm_py.store.rows import (
+    OBJECT_COLUMNS,
+    RECORD_COLUMNS,
+    TOKEN_COLUMNS,
+    ObjectRow,
+    RecordRow,
+    TokenRow,
+)
+from softhsm_py.store.sealed import LABEL_MAX, SealedStore, aad_of, record_aad_of
 
 __all__ = ["BackupError", "clone", "make_backup", "read_backup", "restore", "restore_backup"]
 
@@ -54,6 +63,8 @@ MIN_PASSPHRASE = 8
 _PURPOSE = b"softhsm-py/backup/v1"
 _BYTES_COLUMNS = {"key_check", "public_key", "so_wrap", "so_salt", "user_wrap", "user_salt"}
 _OBJECT_BYTES = {"label_mac", "id_mac", "blob"}
+_RECORD_BYTES = {"lookup", "blob"}
+_RECORD_INTS = {"slot_id", "created"}
 
 
 class BackupError(Exception):
@@ -94,19 +105,34 @@ _TOKEN_INTS = {"slot_id", "so_cost", "user_cost", "so_failures", "user_failures"
 _OBJECT_INTS = {"oid", "slot_id", "object_class", "key_type"}
 
 
-def _payload(token: TokenRow, objects: list[ObjectRow]) -> dict[str, Any]:
+def _payload(token: TokenRow, objects: list[ObjectRow], records: list[RecordRow]) -> dict[str, Any]:
     return {
         "format": PAYLOAD_FORMAT,
         "token": _encode(dict(zip(TOKEN_COLUMNS, token.values(), strict=True)), _BYTES_COLUMNS),
         "tables": {
             "objects": [
                 _encode(dict(zip(OBJECT_COLUMNS, o.values(), strict=True)), _OBJECT_BYTES) for o in objects
-            ]
+            ],
+            "records": [
+                _encode(dict(zip(RECORD_COLUMNS, r.values(), strict=True)), _RECORD_BYTES) for r in records
+            ],
         },
     }
 
 
-def _parse(payload: Any) -> tuple[TokenRow, list[ObjectRow]]:
+def _parse_records(rows: Any) -> list[RecordRow]:
+    if not isinstance(rows, list):
+        raise BackupError("the backup is damaged (its records)")
+    records = []
+    for row in rows:
+        r = _decode(row, RECORD_COLUMNS, _RECORD_BYTES, _RECORD_INTS)
+        if not all(isinstance(r[k], str) for k in ("kind", "id", "status")) or None in r.values():
+            raise BackupError("the backup is damaged (a record row)")
+        records.append(RecordRow(**r))
+    return records
+
+
+def _parse(payload: Any) -> tuple[TokenRow, list[ObjectRow], list[RecordRow]]:
     if not isinstance(payload, dict) or payload.get("format") != PAYLOAD_FORMAT:
         raise BackupError("the backup is damaged or of an unknown format")
     token = _decode(payload.get("token"), TOKEN_COLUMNS, _BYTES_COLUMNS, _TOKEN_INTS)
@@ -119,15 +145,21 @@ def _parse(payload: Any) -> tuple[TokenRow, list[ObjectRow]]:
         if token[k] is None:
             raise BackupError(f"the backup is damaged (column {k})")
     tables = payload.get("tables")
-    if not isinstance(tables, dict) or set(tables) != {"objects"} or not isinstance(tables["objects"], list):
+    if (
+        not isinstance(tables, dict)
+        or "objects" not in tables
+        or not set(tables) <= {"objects", "records"}
+        or not isinstance(tables["objects"], list)
+    ):
         raise BackupError("the backup holds tables this softhsm-py does not know")
+    records = _parse_records(tables.get("records", []))
     objects = []
     for row in tables["objects"]:
         o = _decode(row, OBJECT_COLUMNS, _OBJECT_BYTES, _OBJECT_INTS)
         if not isinstance(o["private"], bool) or o["blob"] is None or o["object_class"] is None:
             raise BackupError("the backup is damaged (an object row)")
         objects.append(ObjectRow(**o))
-    return TokenRow(*(token[c] for c in TOKEN_COLUMNS)), objects
+    return TokenRow(*(token[c] for c in TOKEN_COLUMNS)), objects, records
 
 
 def _read_partition(store: SealedStore, slot_id: int) -> dict[str, Any]:
@@ -136,7 +168,8 @@ def _read_partition(store: SealedStore, slot_id: int) -> dict[str, Any]:
         if token is None:
             raise BackupError(f"slot {slot_id} holds no token")
         objects = tx.objects(slot_id)
-    return _payload(token, objects)
+        records = tx.records(slot_id, None)
+    return _payload(token, objects, records)
 
 
 # --------------------------------------------------------------------------- the file
@@ -201,9 +234,9 @@ def restore(store: SealedStore, slot_id: int, payload: dict[str, Any], so_pin: b
     transaction; the new token's record."""
     if not 0 <= slot_id < 2**63:
         raise BackupError("slot id out of range")
-    token, objects = _parse(payload)
+    token, objects, records = _parse(payload)
     key = _token_key(token, so_pin)  # slow (scrypt): before the transaction
-    private, public = Keys(key), Keys(token.public_key)
+    private, public, record_keys = Keys(key), Keys(token.public_key), RecordKeys(key)
     old_slot = token.slot_id
     with store.rows.write("restoring a partition") as tx:
         if tx.token(slot_id) is not None:
@@ -232,15 +265,24 @@ def restore(store: SealedStore, slot_id: int, payload: dict[str, Any], so_pin: b
                 return sealing.seal(keys.seal, plaintext, aad_of(new, token.serial))
 
             tx.insert_object(new, blob_of)
+        for rec in records:
+            try:
+                body = sealing.unseal(record_keys.seal, rec.blob, record_aad_of(rec, token.serial))
+            except sealing.SealBroken:
+                raise BackupError(f"record {rec.kind}/{rec.id} of the backup failed authentication") from None
+            moved = RecordRow(slot_id, rec.kind, rec.id, rec.lookup, rec.status, rec.created, b"")
+            moved.blob = sealing.seal(record_keys.seal, body, record_aad_of(moved, token.serial))
+            tx.insert_record(moved)
         tx.bump(slot_id)
         record = tx.token(slot_id)
     assert record is not None
     log.info(
-        "partition %s restored into slot %d (from slot %d, %d objects)",
+        "partition %s restored into slot %d (from slot %d, %d objects, %d records)",
         token.serial,
         slot_id,
         old_slot,
         len(objects),
+        len(records),
     )
     return TokenRecord(
         record.slot_id,

@@ -23,6 +23,7 @@ inherited store does the same and never waits for a lock a thread of the parent 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from softhsm_py import errors
@@ -30,6 +31,8 @@ from softhsm_py.constants import UserType
 
 __all__ = [
     "ObjectIndex",
+    "Record",
+    "RecordExists",
     "SlotTaken",
     "Store",
     "StoredObject",
@@ -40,6 +43,10 @@ __all__ = [
 
 class SlotTaken(Exception):
     """``create_token`` on a slot that already shows a token."""
+
+
+class RecordExists(Exception):
+    """``add_record`` with an id or lookup the token's records of that kind hold already."""
 
 
 class TokenKeyStale(errors.UserNotLoggedIn):
@@ -136,6 +143,22 @@ class StoredObject:
         return (self.oid, self.private, self.attrs) == (other.oid, other.private, other.attrs)
 
 
+class Record:
+    """One of the core's records (a multi-authorization request with its tasks, an onboarded
+    approver): ``body`` is sealed under the token key; ``lookup`` is kept only as a keyed MAC
+    (finding by it works, reading it back does not: ``lookup`` of a loaded record is b"");
+    ``status`` and ``created`` stay readable for cleanups, bound to the body."""
+
+    __slots__ = ("body", "created", "id", "kind", "lookup", "status")
+
+    def __init__(self, kind: str, id: str, lookup: bytes, status: str, created: int, body: bytes) -> None:
+        self.kind, self.id, self.lookup = kind, id, lookup
+        self.status, self.created, self.body = status, created, body
+
+    def __repr__(self) -> str:
+        return f"Record({self.kind}, {self.id}, {self.status})"
+
+
 @runtime_checkable
 class Store(Protocol):
     def close(self) -> None: ...
@@ -224,3 +247,34 @@ class Store(Protocol):
     ) -> None: ...
 
     def delete(self, slot_id: int, oid: int) -> None: ...
+
+    # -- records (core.ska) -----------------------------------------------------------------
+    def add_record(self, slot_id: int, token_key: bytes, record: Record) -> None:
+        """Store a new record; ``RecordExists`` if its id or lookup is taken."""
+        ...
+
+    def record(
+        self, slot_id: int, token_key: bytes, kind: str, *, id: str | None = None, lookup: bytes | None = None
+    ) -> Record | None: ...
+
+    def records(
+        self, slot_id: int, token_key: bytes, kind: str, statuses: list[str] | None = None
+    ) -> list[Record]:
+        """Oldest first."""
+        ...
+
+    def change_record(
+        self, slot_id: int, token_key: bytes, kind: str, id: str, change: Callable[[Record], Record | None]
+    ) -> Record | None:
+        """Read, ``change`` and write back the record in ONE write transaction (``change`` runs
+        inside it: keep it quick); it returns the new record, or None to leave it. The record as
+        it is afterwards; None if there is none."""
+        ...
+
+    def delete_record(self, slot_id: int, token_key: bytes, kind: str, id: str) -> bool: ...
+
+    def purge_records(self, slot_id: int, kind: str, statuses: list[str], before: int) -> int: ...
+
+    def take_lease(self, name: str, holder: str, seconds: int) -> bool:
+        """Hold the store-wide lease ``name`` for ``seconds`` unless another holder has it."""
+        ...

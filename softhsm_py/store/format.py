@@ -133,3 +133,22 @@ def object_aad(
         label_mac,
         id_mac,
     )
+
+
+def record_aad(
+    slot_id: int, serial: str, kind: str, id_: str, lookup: bytes, status: str, created: int
+) -> bytes:
+    return frame(b"softhsm-py/record/v1", slot_id, serial, kind, id_, lookup, status, created)
+
+
+class RecordKeys:
+    """The subkeys of one token key for the core's records."""
+
+    __slots__ = ("lookup", "seal")
+
+    def __init__(self, key: bytes) -> None:
+        self.seal = sealing.subkey(key, b"softhsm-py/record-seal/v1")
+        self.lookup = sealing.subkey(key, b"softhsm-py/record-lookup/v1")
+
+    def lookup_mac(self, value: bytes) -> bytes:
+        return sealing.index_mac(self.lookup, value)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -45,19 +45,22 @@ from softhsm_py.config import redact_url
 from softhsm_py.log import get_logger
 from softhsm_py.store.rows import (
     OBJECT_COLUMNS,
+    RECORD_COLUMNS,
     TOKEN_COLUMNS,
     ObjectQuery,
     ObjectRow,
+    RecordRow,
     TokenRow,
     check_token_update,
     object_row,
+    record_row,
 )
 
 __all__ = ["SCHEMA_VERSION", "PgRows", "open_rows"]
 
 log = get_logger("store")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CONNECT_TIMEOUT_S = 5
 #: A writer waits this long for the store-wide write lock (SQLite's busy timeout is 10 s too).
 LOCK_TIMEOUT = "10s"
@@ -114,6 +117,30 @@ _SCHEMA_V1 = (
         FOR EACH STATEMENT EXECUTE FUNCTION softhsm_py_changed()""",
 )
 
+# Version 2: the core's records (multi-authorization requests, approvers) and scheduler leases.
+# Records take no part in change detection: nothing caches them.
+_SCHEMA_V2 = (
+    """CREATE TABLE records (
+        slot_id BIGINT NOT NULL REFERENCES tokens (slot_id) ON DELETE CASCADE,
+        kind    TEXT NOT NULL,
+        id      TEXT NOT NULL,
+        lookup  BYTEA NOT NULL,
+        status  TEXT NOT NULL,
+        created BIGINT NOT NULL,
+        blob    BYTEA NOT NULL,
+        PRIMARY KEY (slot_id, kind, id),
+        UNIQUE (slot_id, kind, lookup)
+    )""",
+    "CREATE INDEX records_status ON records (slot_id, kind, status)",
+    """CREATE TABLE leases (
+        name   TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        until  BIGINT NOT NULL
+    )""",
+    "UPDATE meta SET value = 2 WHERE key = 'schema_version'",
+)
+_STEPS = {2: _SCHEMA_V2}  # version -> the statements that make it from the one before
+
 _TOKEN_SELECT = f"SELECT {', '.join(TOKEN_COLUMNS)} FROM tokens"
 _OBJECT_SELECT = f"SELECT {', '.join(OBJECT_COLUMNS)} FROM objects"
 _OBJECT_AND_TOKEN = (
@@ -121,6 +148,7 @@ _OBJECT_AND_TOKEN = (
     " FROM objects o JOIN tokens t ON t.slot_id = o.slot_id WHERE o.oid = %s AND o.slot_id = %s"
 )
 _NO = len(OBJECT_COLUMNS)
+_RECORD_SELECT = f"SELECT {', '.join(RECORD_COLUMNS)} FROM records"
 _GENERATION = "SELECT value FROM meta WHERE key = 'generation'"
 _CHANGES = "SELECT value FROM meta WHERE key = 'changes'"
 
@@ -197,6 +225,7 @@ class PgTx:
 
     def delete_token(self, slot_id: int) -> bool:
         self.cur.execute("DELETE FROM objects WHERE slot_id = %s", (slot_id,), prepare=True)
+        self.cur.execute("DELETE FROM records WHERE slot_id = %s", (slot_id,), prepare=True)
         self.cur.execute("DELETE FROM tokens WHERE slot_id = %s", (slot_id,), prepare=True)
         return self.cur.rowcount > 0
 
@@ -292,6 +321,81 @@ class PgTx:
     def delete_objects(self, slot_id: int) -> None:
         self.cur.execute("DELETE FROM objects WHERE slot_id = %s", (slot_id,), prepare=True)
 
+    # -- records
+
+    def records(
+        self, slot_id: int, kind: str | None, statuses: Sequence[str] | None = None
+    ) -> list[RecordRow]:
+        sql, args = [f"{_RECORD_SELECT} WHERE slot_id = %s"], list[object]([slot_id])
+        if kind is not None:
+            sql.append("AND kind = %s")
+            args.append(kind)
+        if statuses is not None:
+            sql.append("AND status = ANY(%s)")
+            args.append(list(statuses))
+        sql.append("ORDER BY created, id")
+        return [record_row(r) for r in self.cur.execute(" ".join(sql), args, prepare=True)]
+
+    def record(self, slot_id: int, kind: str, id: str) -> RecordRow | None:
+        row = self._one(f"{_RECORD_SELECT} WHERE slot_id = %s AND kind = %s AND id = %s", (slot_id, kind, id))
+        return None if row is None else record_row(row)
+
+    def record_by_lookup(self, slot_id: int, kind: str, lookup: bytes) -> RecordRow | None:
+        row = self._one(
+            f"{_RECORD_SELECT} WHERE slot_id = %s AND kind = %s AND lookup = %s", (slot_id, kind, lookup)
+        )
+        return None if row is None else record_row(row)
+
+    def insert_record(self, row: RecordRow) -> None:
+        marks = ", ".join(["%s"] * len(RECORD_COLUMNS))
+        self.cur.execute(
+            f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) VALUES ({marks})", row.values(), prepare=True
+        )
+
+    def update_record(self, row: RecordRow) -> bool:
+        self.cur.execute(
+            "UPDATE records SET status = %s, blob = %s WHERE slot_id = %s AND kind = %s AND id = %s",
+            (row.status, row.blob, row.slot_id, row.kind, row.id),
+            prepare=True,
+        )
+        return self.cur.rowcount > 0
+
+    def delete_record(self, slot_id: int, kind: str, id: str) -> bool:
+        self.cur.execute(
+            "DELETE FROM records WHERE slot_id = %s AND kind = %s AND id = %s",
+            (slot_id, kind, id),
+            prepare=True,
+        )
+        return self.cur.rowcount > 0
+
+    def delete_records(self, slot_id: int, kind: str | None = None) -> None:
+        if kind is None:
+            self.cur.execute("DELETE FROM records WHERE slot_id = %s", (slot_id,), prepare=True)
+        else:
+            self.cur.execute(
+                "DELETE FROM records WHERE slot_id = %s AND kind = %s", (slot_id, kind), prepare=True
+            )
+
+    def purge_records(self, slot_id: int, kind: str, statuses: Sequence[str], before: int) -> int:
+        self.cur.execute(
+            "DELETE FROM records WHERE slot_id = %s AND kind = %s AND created < %s AND status = ANY(%s)",
+            (slot_id, kind, before, list(statuses)),
+            prepare=True,
+        )
+        return self.cur.rowcount
+
+    # -- leases
+
+    def take_lease(self, name: str, holder: str, now: int, until: int) -> bool:
+        self.cur.execute(
+            "INSERT INTO leases (name, holder, until) VALUES (%s, %s, %s) ON CONFLICT (name) DO UPDATE"
+            " SET holder = excluded.holder, until = excluded.until"
+            " WHERE leases.until <= %s OR leases.holder = excluded.holder",
+            (name, holder, until, now),
+            prepare=True,
+        )
+        return self.cur.rowcount > 0
+
 
 # --------------------------------------------------------------------------- the row store
 
@@ -368,7 +472,6 @@ class PgRows:
                     raise self._refuse("it has no softhsm-py schema, and this session may not make one")
                 for statement in _SCHEMA_V1:
                     conn.execute(statement)
-                return
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 raise self._refuse("its meta table has no schema_version: another program's")
@@ -387,7 +490,18 @@ class PgRows:
                     SCHEMA_VERSION,
                 )
                 raise errors.DeviceError()
-            # Later schema versions migrate here, one step per version, in this transaction.
+            if self.read_only and version != SCHEMA_VERSION:
+                log.error(
+                    "token store %s has schema version %d and is read-only; this softhsm-py needs %d",
+                    self.location,
+                    version,
+                    SCHEMA_VERSION,
+                )
+                raise errors.DeviceError()
+            # One step per version, in this transaction.
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _STEPS[step]:
+                    conn.execute(statement)
 
     def _failed(self, what: str, exc: BaseException) -> errors.DeviceError:
         """Map a psycopg error; drop the connection if it is no longer usable."""

@@ -17,9 +17,11 @@ PIN or a key. What a backend owes:
 * **Errors.** Database failures become ``errors.DeviceError`` (logged without values);
   ``errors.TokenNotPresent`` and the like are the secrecy layer's business.
 
-Partition-scoped tables (objects today; the REST service's requests, approval tasks and approvers
-later) reference ``tokens.slot_id`` and vanish with their token: a new one adds its row methods
-here, in both backends, and its rows to ``store/backup.py``'s payload.
+Partition-scoped tables (``objects``; ``records``: the core's multi-authorization requests with
+their approval tasks, and onboarded approvers) reference ``tokens.slot_id`` and vanish with their
+token: a new one adds its row methods here, in both backends, and its rows to ``store/backup.py``'s
+payload. ``leases`` is store-wide: a named lease lets one process (of many, on many hosts) run a
+scheduled job at a time.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from typing import Any, Protocol
 
 __all__ = [
     "OBJECT_COLUMNS",
+    "RECORD_COLUMNS",
     "TOKEN_COLUMNS",
     "TOKEN_UPDATABLE",
     "MacMatch",
     "ObjectQuery",
     "ObjectRow",
+    "RecordRow",
     "RowStore",
     "RowTx",
     "TokenRow",
@@ -146,6 +150,38 @@ class ObjectRow:
         return f"ObjectRow(oid={self.oid}, slot_id={self.slot_id}, private={self.private})"
 
 
+RECORD_COLUMNS = (
+    "slot_id",
+    "kind",  # what the core keeps: "request" (with its tasks), "approver"
+    "id",  # unique per (slot, kind)
+    "lookup",  # a MAC the core finds a record by; unique per (slot, kind)
+    "status",  # what cleanups select on (bound into the blob's AAD)
+    "created",  # seconds since the epoch
+    "blob",  # the sealed body
+)
+
+
+class RecordRow:
+    __slots__ = RECORD_COLUMNS
+
+    def __init__(
+        self, slot_id: int, kind: str, id: str, lookup: bytes, status: str, created: int, blob: bytes
+    ) -> None:
+        self.slot_id = slot_id
+        self.kind = kind
+        self.id = id
+        self.lookup = lookup
+        self.status = status
+        self.created = created
+        self.blob = blob
+
+    def values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in RECORD_COLUMNS)
+
+    def __repr__(self) -> str:
+        return f"RecordRow(slot_id={self.slot_id}, kind={self.kind}, id={self.id}, status={self.status})"
+
+
 class MacMatch:
     """An index column must equal ``public`` on public rows and ``private`` on private rows
     (``private`` None: public rows only). The MACs differ because the keys do."""
@@ -238,6 +274,42 @@ class RowTx(Protocol):
 
     def delete_objects(self, slot_id: int) -> None: ...
 
+    # -- records (the core's multi-authorization requests and approvers)
+    def records(
+        self, slot_id: int, kind: str | None, statuses: Sequence[str] | None = None
+    ) -> list[RecordRow]:
+        """The token's records of ``kind`` (None: all), with one of ``statuses`` (None: any),
+        oldest first."""
+        ...
+
+    def record(self, slot_id: int, kind: str, id: str) -> RecordRow | None: ...
+
+    def record_by_lookup(self, slot_id: int, kind: str, lookup: bytes) -> RecordRow | None: ...
+
+    def insert_record(self, row: RecordRow) -> None:
+        """A DeviceError if (slot, kind, id) or (slot, kind, lookup) is taken: callers look first,
+        inside the same write transaction."""
+        ...
+
+    def update_record(self, row: RecordRow) -> bool:
+        """Replace status and blob of the record (slot, kind, id); False if there is none."""
+        ...
+
+    def delete_record(self, slot_id: int, kind: str, id: str) -> bool: ...
+
+    def delete_records(self, slot_id: int, kind: str | None = None) -> None: ...
+
+    def purge_records(self, slot_id: int, kind: str, statuses: Sequence[str], before: int) -> int:
+        """Delete the records of ``kind`` in one of ``statuses`` created before ``before``;
+        how many went."""
+        ...
+
+    # -- leases (store-wide)
+    def take_lease(self, name: str, holder: str, now: int, until: int) -> bool:
+        """Hold the lease ``name`` until ``until`` if it is free, expired (its ``until`` <=
+        ``now``) or ``holder``'s already; False if another holder has it."""
+        ...
+
 
 class RowStore(Protocol):
     #: Where the rows live, for messages: a path, or a URL without its password.
@@ -269,6 +341,12 @@ class RowStore(Protocol):
 
 
 # Helpers shared by backends -----------------------------------------------------------------
+
+
+def record_row(values: Sequence[Any]) -> RecordRow:
+    """A ``RecordRow`` from the columns in ``RECORD_COLUMNS`` order."""
+    slot_id, kind, id_, lookup, status, created, blob = values
+    return RecordRow(slot_id, kind, id_, bytes(lookup), status, created, bytes(blob))
 
 
 def object_row(values: Sequence[Any]) -> ObjectRow:

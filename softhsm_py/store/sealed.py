@@ -13,6 +13,10 @@ sealed here before a row reaches the backend, so no database ever sees a PIN or 
   altered unnoticed (a load fails).
 * ``objects.label_mac`` / ``id_mac``: ``index_mac(subkey(K, "index-label" | "index-id"), value)``.
   Finds compare MACs. Equal labels (IDs) of one kind share a MAC: equality is visible, values not.
+* ``records.blob`` (the core's multi-authorization requests and onboarded approvers: payloads,
+  results, approvers' keys): sealed under ``subkey(K, "record-seal")``, K the token key; AAD binds
+  slot, serial, kind, id, lookup MAC, status and creation time, so that the readable columns
+  cannot be altered unnoticed. ``records.lookup`` is ``index_mac(subkey(K, "record-lookup"), v)``.
 
 PIN counters are pessimistic: a try is counted in one transaction before scrypt runs and the
 count is reset only after the PIN proved right, so parallel guesses from many processes (or
@@ -36,27 +40,38 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Hashable
+import time
+from collections.abc import Callable, Hashable
 from typing import Any, Self
 
 from softhsm_py import errors
 from softhsm_py.constants import UserType
 from softhsm_py.engine import sealing
 from softhsm_py.log import get_logger
-from softhsm_py.store.base import ObjectIndex, SlotTaken, StoredObject, TokenKeyStale, TokenRecord
+from softhsm_py.store.base import (
+    ObjectIndex,
+    Record,
+    RecordExists,
+    SlotTaken,
+    StoredObject,
+    TokenKeyStale,
+    TokenRecord,
+)
 from softhsm_py.store.format import (
     Keys,
+    RecordKeys,
     decode_attrs,
     encode_attrs,
     key_check_of,
     object_aad,
+    record_aad,
     u64,
     who_of,
     wrap_aad,
 )
-from softhsm_py.store.rows import MacMatch, ObjectQuery, ObjectRow, RowStore, RowTx, TokenRow
+from softhsm_py.store.rows import MacMatch, ObjectQuery, ObjectRow, RecordRow, RowStore, RowTx, TokenRow
 
-__all__ = ["LABEL_MAX", "SALT_LEN", "SealedStore"]
+__all__ = ["LABEL_MAX", "SALT_LEN", "SealedStore", "record_aad_of", "unseal_record"]
 
 log = get_logger("store")
 
@@ -155,6 +170,26 @@ def unseal_object(row: ObjectRow, serial: str, keys: Keys) -> dict[int, bytes]:
             type(exc).__name__,
         )
         raise errors.DeviceError() from None
+
+
+def record_aad_of(row: RecordRow, serial: str) -> bytes:
+    return record_aad(row.slot_id, serial, row.kind, row.id, row.lookup, row.status, row.created)
+
+
+def unseal_record(row: RecordRow, serial: str, keys: RecordKeys) -> Record:
+    """The record of a row; ``DeviceError`` (logged) if the row fails authentication."""
+    try:
+        body = sealing.unseal(keys.seal, row.blob, record_aad_of(row, serial))
+    except sealing.SealBroken:
+        log.error("token store: record %s/%s on slot %d failed authentication", row.kind, row.id, row.slot_id)
+        raise errors.DeviceError() from None
+    return Record(row.kind, row.id, b"", row.status, row.created, body)
+
+
+def _record_row(slot_id: int, serial: str, keys: RecordKeys, record: Record, lookup_mac: bytes) -> RecordRow:
+    row = RecordRow(slot_id, record.kind, record.id, lookup_mac, record.status, record.created, b"")
+    row.blob = sealing.seal(keys.seal, record.body, record_aad_of(row, serial))
+    return row
 
 
 class _Cache:
@@ -304,6 +339,7 @@ class SealedStore:
                 if _token(tx, slot_id).serial != serial:  # deleted and re-created: new AAD
                     continue
                 tx.delete_objects(slot_id)
+                tx.delete_records(slot_id)  # sealed under the old token key: unreadable from now on
                 tx.update_token(
                     slot_id,
                     label=label,
@@ -570,3 +606,74 @@ class SealedStore:
             if not tx.delete_object(slot_id, oid):
                 raise errors.ObjectHandleInvalid()
             tx.bump(slot_id)
+
+    # ----------------------------------------------------------------------- records
+
+    def _record_keys(self, token: TokenRow, token_key: bytes) -> RecordKeys:
+        _check_key(token.key_check, token_key)
+        return RecordKeys(token_key)
+
+    def add_record(self, slot_id: int, token_key: bytes, record: Record) -> None:
+        with self.rows.write("adding a record") as tx:
+            token = _token(tx, slot_id)
+            keys = self._record_keys(token, token_key)
+            mac = keys.lookup_mac(record.lookup)
+            if tx.record(slot_id, record.kind, record.id) or tx.record_by_lookup(slot_id, record.kind, mac):
+                raise RecordExists(f"a {record.kind} record with that id or lookup exists")
+            tx.insert_record(_record_row(slot_id, token.serial, keys, record, mac))
+
+    def record(
+        self, slot_id: int, token_key: bytes, kind: str, *, id: str | None = None, lookup: bytes | None = None
+    ) -> Record | None:
+        if (id is None) == (lookup is None):
+            raise ValueError("find a record by id or by lookup")
+        with self.rows.read("reading a record") as tx:
+            token = _token(tx, slot_id)
+            keys = self._record_keys(token, token_key)
+            if id is not None:
+                row = tx.record(slot_id, kind, id)
+            else:
+                assert lookup is not None
+                row = tx.record_by_lookup(slot_id, kind, keys.lookup_mac(lookup))
+        return None if row is None else unseal_record(row, token.serial, keys)
+
+    def records(
+        self, slot_id: int, token_key: bytes, kind: str, statuses: list[str] | None = None
+    ) -> list[Record]:
+        with self.rows.read("reading records") as tx:
+            token = _token(tx, slot_id)
+            keys = self._record_keys(token, token_key)
+            rows = tx.records(slot_id, kind, statuses)
+        return [unseal_record(row, token.serial, keys) for row in rows]
+
+    def change_record(
+        self, slot_id: int, token_key: bytes, kind: str, id: str, change: Callable[[Record], Record | None]
+    ) -> Record | None:
+        with self.rows.write("changing a record") as tx:
+            token = _token(tx, slot_id)
+            keys = self._record_keys(token, token_key)
+            row = tx.record(slot_id, kind, id)
+            if row is None:
+                return None
+            current = unseal_record(row, token.serial, keys)
+            new = change(current)
+            if new is None:
+                return current
+            if (new.kind, new.id, new.created) != (row.kind, row.id, row.created):
+                raise ValueError("a record's kind, id and creation time never change")
+            tx.update_record(_record_row(slot_id, token.serial, keys, new, row.lookup))
+            return Record(new.kind, new.id, b"", new.status, new.created, new.body)
+
+    def delete_record(self, slot_id: int, token_key: bytes, kind: str, id: str) -> bool:
+        with self.rows.write("deleting a record") as tx:
+            self._record_keys(_token(tx, slot_id), token_key)
+            return tx.delete_record(slot_id, kind, id)
+
+    def purge_records(self, slot_id: int, kind: str, statuses: list[str], before: int) -> int:
+        with self.rows.write("purging records") as tx:
+            return tx.purge_records(slot_id, kind, statuses, before)
+
+    def take_lease(self, name: str, holder: str, seconds: int) -> bool:
+        now = int(time.time())
+        with self.rows.write("taking a lease") as tx:
+            return tx.take_lease(name, holder, now, now + seconds)

@@ -46,7 +46,7 @@ import secrets
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -55,12 +55,15 @@ from softhsm_py.log import get_logger
 from softhsm_py.store.format import decode_attrs, encode_attrs
 from softhsm_py.store.rows import (
     OBJECT_COLUMNS,
+    RECORD_COLUMNS,
     TOKEN_COLUMNS,
     ObjectQuery,
     ObjectRow,
+    RecordRow,
     TokenRow,
     check_token_update,
     object_row,
+    record_row,
 )
 
 __all__ = ["DB_NAME", "SCHEMA_VERSION", "SqliteRows", "decode_attrs", "encode_attrs", "open_rows"]
@@ -68,7 +71,7 @@ __all__ = ["DB_NAME", "SCHEMA_VERSION", "SqliteRows", "decode_attrs", "encode_at
 log = get_logger("store")
 
 DB_NAME = "softhsm-py.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 10.0
 #: ``PRAGMA application_id`` of a softhsm-py store ("SHPY"): tells our file from any other SQLite file.
 APPLICATION_ID = 0x53485059
@@ -114,6 +117,29 @@ CREATE INDEX objects_label ON objects (slot_id, label_mac);
 CREATE INDEX objects_id ON objects (slot_id, id_mac);
 """
 
+# Version 2: the core's records (multi-authorization requests, approvers) and scheduler leases.
+_SCHEMA_V2 = """
+CREATE TABLE records (
+    slot_id INTEGER NOT NULL REFERENCES tokens (slot_id) ON DELETE CASCADE,
+    kind    TEXT NOT NULL,
+    id      TEXT NOT NULL,
+    lookup  BLOB NOT NULL,
+    status  TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    blob    BLOB NOT NULL,
+    PRIMARY KEY (slot_id, kind, id),
+    UNIQUE (slot_id, kind, lookup)
+);
+CREATE INDEX records_status ON records (slot_id, kind, status);
+
+CREATE TABLE leases (
+    name   TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until  INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+_STEPS = {1: _SCHEMA_V1, 2: _SCHEMA_V2}  # version -> the script that makes it from the one before
+
 _TOKEN_SELECT = f"SELECT {', '.join(TOKEN_COLUMNS)} FROM tokens"
 _OBJECT_SELECT = f"SELECT {', '.join(OBJECT_COLUMNS)} FROM objects"
 _OBJECT_AND_TOKEN = (
@@ -121,6 +147,7 @@ _OBJECT_AND_TOKEN = (
     " FROM objects o JOIN tokens t ON t.slot_id = o.slot_id WHERE o.oid = ? AND o.slot_id = ?"
 )
 _NO = len(OBJECT_COLUMNS)
+_RECORD_SELECT = f"SELECT {', '.join(RECORD_COLUMNS)} FROM records"
 
 # Every open store of this process (or, after fork, of the parent), by id: a child finds here
 # the connections it inherited. A plain dict, so that copying it is atomic under the GIL.
@@ -274,6 +301,7 @@ class SqliteTx:
 
     def delete_token(self, slot_id: int) -> bool:
         self.db.execute("DELETE FROM objects WHERE slot_id = ?", (slot_id,))
+        self.db.execute("DELETE FROM records WHERE slot_id = ?", (slot_id,))
         return self.db.execute("DELETE FROM tokens WHERE slot_id = ?", (slot_id,)).rowcount > 0
 
     def bump(self, slot_id: int | None) -> int:
@@ -366,6 +394,75 @@ class SqliteTx:
 
     def delete_objects(self, slot_id: int) -> None:
         self.db.execute("DELETE FROM objects WHERE slot_id = ?", (slot_id,))
+
+    # -- records
+
+    def records(
+        self, slot_id: int, kind: str | None, statuses: Sequence[str] | None = None
+    ) -> list[RecordRow]:
+        sql, args = [f"{_RECORD_SELECT} WHERE slot_id = ?"], list[object]([slot_id])
+        if kind is not None:
+            sql.append("AND kind = ?")
+            args.append(kind)
+        if statuses is not None:
+            sql.append(f"AND status IN ({', '.join('?' * len(statuses))})")
+            args.extend(statuses)
+        sql.append("ORDER BY created, id")
+        return [record_row(r) for r in self.db.execute(" ".join(sql), args)]
+
+    def record(self, slot_id: int, kind: str, id: str) -> RecordRow | None:
+        row = self.db.execute(
+            f"{_RECORD_SELECT} WHERE slot_id = ? AND kind = ? AND id = ?", (slot_id, kind, id)
+        ).fetchone()
+        return None if row is None else record_row(row)
+
+    def record_by_lookup(self, slot_id: int, kind: str, lookup: bytes) -> RecordRow | None:
+        row = self.db.execute(
+            f"{_RECORD_SELECT} WHERE slot_id = ? AND kind = ? AND lookup = ?", (slot_id, kind, lookup)
+        ).fetchone()
+        return None if row is None else record_row(row)
+
+    def insert_record(self, row: RecordRow) -> None:
+        marks = ", ".join("?" * len(RECORD_COLUMNS))
+        self.db.execute(f"INSERT INTO records ({', '.join(RECORD_COLUMNS)}) VALUES ({marks})", row.values())
+
+    def update_record(self, row: RecordRow) -> bool:
+        cur = self.db.execute(
+            "UPDATE records SET status = ?, blob = ? WHERE slot_id = ? AND kind = ? AND id = ?",
+            (row.status, row.blob, row.slot_id, row.kind, row.id),
+        )
+        return cur.rowcount > 0
+
+    def delete_record(self, slot_id: int, kind: str, id: str) -> bool:
+        cur = self.db.execute(
+            "DELETE FROM records WHERE slot_id = ? AND kind = ? AND id = ?", (slot_id, kind, id)
+        )
+        return cur.rowcount > 0
+
+    def delete_records(self, slot_id: int, kind: str | None = None) -> None:
+        if kind is None:
+            self.db.execute("DELETE FROM records WHERE slot_id = ?", (slot_id,))
+        else:
+            self.db.execute("DELETE FROM records WHERE slot_id = ? AND kind = ?", (slot_id, kind))
+
+    def purge_records(self, slot_id: int, kind: str, statuses: Sequence[str], before: int) -> int:
+        cur = self.db.execute(
+            f"DELETE FROM records WHERE slot_id = ? AND kind = ? AND created < ?"
+            f" AND status IN ({', '.join('?' * len(statuses))})",
+            (slot_id, kind, before, *statuses),
+        )
+        return cur.rowcount
+
+    # -- leases
+
+    def take_lease(self, name: str, holder: str, now: int, until: int) -> bool:
+        cur = self.db.execute(
+            "INSERT INTO leases (name, holder, until) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+            " SET holder = excluded.holder, until = excluded.until"
+            " WHERE leases.until <= ? OR leases.holder = excluded.holder",
+            (name, holder, until, now),
+        )
+        return cur.rowcount > 0
 
 
 # --------------------------------------------------------------------------- the row store
@@ -467,12 +564,7 @@ class SqliteRows:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # new, or made before it
-            if version == 0:
-                for statement in _SCHEMA_V1.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version > SCHEMA_VERSION:
+            if version > SCHEMA_VERSION:
                 log.error(
                     "token store %s has schema version %d; this softhsm-py knows up to %d",
                     self.path,
@@ -480,7 +572,13 @@ class SqliteRows:
                     SCHEMA_VERSION,
                 )
                 raise errors.DeviceError()
-            # Later schema versions migrate here, one step per version, in this transaction.
+            # One step per version, in this transaction.
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _STEPS[step].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            if version != SCHEMA_VERSION:
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

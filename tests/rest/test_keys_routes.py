@@ -269,7 +269,7 @@ def test_key_attestation_zip(client: httpx.Client) -> None:
         ({"label": "t-bad", "algorithm": "AES", "attributes": ALL, "colour": "red"}, 400, 621),
         ({"label": "t-bad", "algorithm": "AES", "attributes": {**ALL, "colour": True}}, 400, 621),
         ({"label": "t-bad", "algorithm": "AES", "keySize": "big", "attributes": ALL}, 400, 621),
-        ({"label": "t-bad", "algorithm": "AES", "attributes": ALL, "policy": {"ruleUse": None}}, 501, 101),
+        ({"label": "t-bad", "algorithm": "AES", "attributes": ALL, "policy": {"ruleUse": None}}, 400, 600),
         ({"label": "a/b", "algorithm": "AES", "attributes": ALL}, 400, 611),
     ],
 )

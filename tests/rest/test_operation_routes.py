@@ -206,10 +206,10 @@ def test_eddsa(client: httpx.Client, keys: dict[str, Any]) -> None:
             {
                 "signKeyName": "op-p256",
                 "signatureAlgorithm": "SHA256_WITH_ECDSA",
-                "signedApprovals": ["AAAA"],
+                "signedApprovals": ["AAAA"],  # not a signed approval (TSB.md 6.6)
             },
-            501,
-            101,
+            403,
+            403,
         ),
         ({"signKeyName": "op-p256", "signatureAlgorithm": "SHA256_WITH_ECDSA", "extra": 1}, 400, 621),
         ({"signKeyName": "op-p256"}, 400, 600),

@@ -16,6 +16,8 @@ import pytest
 from softhsm_py import errors
 from softhsm_py.constants import UserType
 from softhsm_py.store import ObjectIndex, open_store
+from softhsm_py.store.base import Record
+from softhsm_py.store.postgres import SCHEMA_VERSION
 
 from .conftest import COST, SO_PIN
 from .pgcluster import Cluster
@@ -32,9 +34,29 @@ def test_newer_schema_is_refused(pg_url):
     import psycopg
 
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("UPDATE meta SET value = 2 WHERE key = 'schema_version'")
+        conn.execute(f"UPDATE meta SET value = {SCHEMA_VERSION + 1} WHERE key = 'schema_version'")
     with pytest.raises(errors.DeviceError):
         pg_store(pg_url)
+
+
+def test_version_1_store_is_migrated(pg_url):
+    """A database made by softhsm-py before records existed gets them, its tokens untouched."""
+    with pg_store(pg_url) as store:
+        store.create_token(0, "old", SO_PIN)
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE records")
+        conn.execute("DROP TABLE leases")
+        conn.execute("UPDATE meta SET value = 1 WHERE key = 'schema_version'")
+    with pg_store(pg_url) as store:
+        assert [t.label for t in store.tokens()] == ["old"]
+        key = store.verify_pin(0, UserType.SO, SO_PIN, 3)
+        store.add_record(0, key, Record("request", "r", b"l", "PENDING", 1, b"{}"))
+        assert [r.id for r in store.records(0, key, "request")] == ["r"]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        assert row is not None and row[0] == SCHEMA_VERSION
 
 
 def test_instances_starting_at_once_create_the_schema_once(pg_url):

@@ -81,6 +81,27 @@ def test_newer_schema_is_refused(tmp_path):
         open_store(d, kdf_cost=COST)
 
 
+def test_version_1_store_is_migrated(tmp_path):
+    """A database made by softhsm-py before records existed gets them, its tokens untouched."""
+    from softhsm_py.constants import UserType
+    from softhsm_py.store.base import Record
+
+    d = tmp_path / "t"
+    with open_store(d, kdf_cost=COST) as s:
+        s.create_token(0, "old", SO_PIN)
+    with sqlite3.connect(d / DB_NAME) as raw:
+        raw.execute("DROP TABLE records")
+        raw.execute("DROP TABLE leases")
+        raw.execute("PRAGMA user_version = 1")
+    with open_store(d, kdf_cost=COST) as s:
+        assert [t.label for t in s.tokens()] == ["old"]
+        key = s.verify_pin(0, UserType.SO, SO_PIN, 3)
+        s.add_record(0, key, Record("request", "r", b"l", "PENDING", 1, b"{}"))
+        assert [r.id for r in s.records(0, key, "request")] == ["r"]
+    with sqlite3.connect(d / DB_NAME) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+
+
 _FIRST_CONNECTION_PROBE = """
 import fcntl, os, sys
 fd = os.open(sys.argv[1], os.O_RDWR)

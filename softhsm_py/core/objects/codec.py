@@ -77,6 +77,7 @@ KINDS: dict[int, Kind] = {
     A.PARAMETER_SET: _U, A.SEED: _Y,
     # softhsm-py's own (constants.VendorAttribute)
     V.CREATED: _S, V.PASSWORD: _Y, V.PASSWORD_FAILURES: _U, V.ATTESTATION: _B,
+    V.SKA_POLICY: _Y, V.SKA_BLOCKED: _B, V.TIMESTAMP: _B,
 }  # fmt: skip
 
 

@@ -199,6 +199,8 @@ def build(
     # A pair the token generated comes with its SPKI: it works by construction, so only what
     # follows from it is filled in (re-deriving the key would double the cost of generation).
     _check_material(obj, generated=origin is Origin.GENERATE and A.PUBLIC_KEY_INFO in material)
+    if V.SKA_POLICY in obj and obj.get(A.EXTRACTABLE) is not False:
+        raise TemplateInconsistent()  # a key with Smart Key Attributes never leaves the token
     _set_token_attributes(obj, origin, mechanism, base)
     return obj
 
@@ -248,8 +250,8 @@ def _set_token_attributes(obj: Attrs, origin: Origin, mechanism: int | None, bas
 def modify(current: Attrs, changes: Attrs, actor: Actor, *, copy: bool) -> Attrs:
     """The object after C_SetAttributeValue (copy=False) or the new object of C_CopyObject
     (copy=True). All changes apply or none."""
-    if copy and current.get(A.COPYABLE, True) is False:
-        raise ActionProhibited()
+    if copy and (current.get(A.COPYABLE, True) is False or V.SKA_POLICY in current):
+        raise ActionProhibited()  # a copy of a policy key would be a second key under its policy
     if not copy and current.get(A.MODIFIABLE, True) is False:
         raise ActionProhibited()
     table = table_for(current)

@@ -227,16 +227,21 @@ def find(lib: Library, handle: int, wanted: Attrs) -> list[int]:
     (C_FindObjects semantics, ``factory.matches``): token objects first, in store order."""
     with lib.lock:
         rt, session = session_of(lib, handle)
-        found: list[int] = []
-        for object_handle in _token_candidates(rt, session, wanted):
-            ref = rt.handles.get(object_handle)
-            try:
-                if factory.matches(attrs_of(rt, session, ref), wanted):
-                    found.append(object_handle)
-            except errors.ObjectHandleInvalid:  # deleted by another process meanwhile
-                continue
-        for object_handle in rt.handles.session_handles_on(session.slot_id):
-            ref = rt.handles.get(object_handle)
-            if access.can_read(session.state, False, ref.private) and factory.matches(ref.attrs, wanted):
+        return find_in(rt, session, wanted)
+
+
+def find_in(rt: Runtime, session: Session, wanted: Attrs) -> list[int]:
+    """``find`` for a caller that holds the library lock (the key gate)."""
+    found: list[int] = []
+    for object_handle in _token_candidates(rt, session, wanted):
+        ref = rt.handles.get(object_handle)
+        try:
+            if factory.matches(attrs_of(rt, session, ref), wanted):
                 found.append(object_handle)
-        return found
+        except errors.ObjectHandleInvalid:  # deleted by another process meanwhile
+            continue
+    for object_handle in rt.handles.session_handles_on(session.slot_id):
+        ref = rt.handles.get(object_handle)
+        if access.can_read(session.state, False, ref.private) and factory.matches(ref.attrs, wanted):
+            found.append(object_handle)
+    return found

@@ -78,6 +78,12 @@ PRIVATE_KEY = (
     row(A.DECAPSULATE_TEMPLATE, R.NONE, {}),
     *_PASSWORD_ROWS,
     row(V.ATTESTATION, T),  # the partition's attestation key (core.attestation): no other use
+    row(V.TIMESTAMP, T),  # the partition's SKA timestamp key (core.ska.timestamps): no other use
+    # Smart Key Attributes (core.ska): set when the key is made, changed only by the core's block,
+    # unblock and modify paths with approvals; never through the attribute rules. A key with a
+    # policy is never extractable (factory.build).
+    row(V.SKA_POLICY, T),
+    row(V.SKA_BLOCKED, T),
 )
 
 # --- 4.10 secret keys: every usage but derivation defaults TRUE, as SoftHSMv2 has it --------------

@@ -67,8 +67,8 @@ class KeyStatus(TsbModel):
 
 
 class PolicyDto(TsbModel):
-    """Smart Key Attributes (TSB.md 6.1). Parsed for the schema; keys with a policy come with the
-    multi-authorization issue and are refused (101) until then."""
+    """Smart Key Attributes (TSB.md 6.1): the rules of use, block, unblock and modify, and the
+    key's status. The core (``core.ska.policy``) checks it; here it is only the wire shape."""
 
     ruleUse: Rule | None = None
     ruleBlock: Rule | None = None

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from softhsm_py.constants import KeyType
 from softhsm_py.core import certificates
-from softhsm_py.core.partition import Partition
+from softhsm_py.core.partition import Partition, Presented
 from softhsm_py.engine import x509 as engine_x509
 from softhsm_py.rest.binding import BoundPartition
 from softhsm_py.rest.errors import BusinessReason, TsbError, invalid
@@ -110,30 +110,70 @@ def _der(text: str, what: str, reason: BusinessReason) -> bytes:
 def certificate_request(body: SynchronousCertificateRequestRequestDto, partition: BoundPartition) -> Any:
     """A PKCS#10 request signed by the key, and (as the TSB does) a self-signed certificate of the
     same subject attached to the key."""
+    return do_request(body, partition, None)
+
+
+def request_args(body: Any, partition: Partition) -> tuple[str, dict[str, Any]]:
+    """(key name, the arguments of ``core.certificates.request`` but password and approvals)."""
     name = key_name(body.signKeyName)
-    hash_name = _hash_for(partition, name, body.keyPassword, body.signatureAlgorithm.value)
     fields = body.standardCertificateAttributes.model_dump()
-    subject = [(attr, fields[field]) for field, attr in SUBJECT_FIELDS if fields.get(field)]
-    usage, extended = _key_usage(body.keyUsage), _extended(body.extendedKeyUsage)
-    csr = certificates.request(
-        partition,
-        name,
-        password=body.keyPassword,
-        subject=subject,
-        hash_name=hash_name,
-        key_usage=usage,
-        extended_key_usage=extended,
-    )
-    certificates.self_sign(
-        partition,
-        name,
-        password=body.keyPassword,
-        subject=subject,
-        days=body.validity,
-        hash_name=hash_name,
-        key_usage=usage,
-        extended_key_usage=extended,
-    )
+    return name, {
+        "subject": [(attr, fields[field]) for field, attr in SUBJECT_FIELDS if fields.get(field)],
+        "hash_name": _hash_for(partition, name, body.keyPassword, body.signatureAlgorithm.value),
+        "key_usage": _key_usage(body.keyUsage),
+        "extended_key_usage": _extended(body.extendedKeyUsage),
+    }
+
+
+def self_sign_args(body: Any, partition: Partition) -> tuple[str, dict[str, Any]]:
+    name = key_name(body.signKeyName)
+    return name, {
+        "subject": [("CN", body.commonName)],
+        "days": body.validity,
+        "hash_name": _hash_for(partition, name, body.keyPassword, body.signatureAlgorithm.value),
+        "is_ca": bool(body.certificateAuthority),
+        "key_usage": _key_usage(body.keyUsage),
+        "extended_key_usage": _extended(body.extendedKeyUsage),
+    }
+
+
+def sign_args(body: Any, partition: Partition) -> tuple[str, dict[str, Any]]:
+    name = key_name(body.signKeyName)
+    return name, {
+        "csr": _der(
+            body.certificateSigningRequest, "certificateSigningRequest", BusinessReason.INVALID_CSR_FORMAT
+        ),
+        "days": body.validity,
+        "hash_name": _hash_for(partition, name, body.keyPassword, body.signatureAlgorithm.value),
+        "is_ca": bool(body.certificateAuthority),
+        "key_usage": _key_usage(body.keyUsage),
+        "extended_key_usage": _extended(body.extendedKeyUsage),
+    }
+
+
+#: request kind -> (core.certificates function name, its arguments from a DTO)
+KINDS: dict[str, tuple[str, Any]] = {
+    "certificate_request": ("request", request_args),
+    "self_sign": ("self_sign", self_sign_args),
+    "sign_certificate": ("sign", sign_args),
+}
+
+
+def payload_of(kind: str, body: Any, partition: Partition) -> tuple[str, bytes]:
+    """(key name, what approvers sign) for a certificate request of ``kind`` (Smart Key Attributes)."""
+    function, args = KINDS[kind]
+    name, kwargs = args(body, partition)
+    return name, certificates.payload(function, **kwargs)
+
+
+def do_request(body: Any, partition: Partition, approvals: Presented | None) -> CertificateRequestResponseDto:
+    """The certificate request of either route (``CsrSignRequestDto`` or its synchronous twin)."""
+    name, kwargs = request_args(body, partition)
+    csr = certificates.request(partition, name, password=body.keyPassword, approvals=approvals, **kwargs)
+    if approvals is None:  # one approved request makes one signature: the CSR
+        certificates.self_sign(
+            partition, name, password=body.keyPassword, days=body.validity, is_ca=False, **kwargs
+        )
     pem = engine_x509.pem(csr, "NEW CERTIFICATE REQUEST").decode("ascii")
     return CertificateRequestResponseDto(label=name, certificateSigningRequest=pem)
 
@@ -144,19 +184,12 @@ def certificate_request(body: SynchronousCertificateRequestRequestDto, partition
     response_model=CertificateResponseDto,
 )
 def self_sign(body: SynchronousSelfSignCertificateRequestDto, partition: BoundPartition) -> Any:
-    name = key_name(body.signKeyName)
-    hash_name = _hash_for(partition, name, body.keyPassword, body.signatureAlgorithm.value)
-    der = certificates.self_sign(
-        partition,
-        name,
-        password=body.keyPassword,
-        subject=[("CN", body.commonName)],
-        days=body.validity,
-        hash_name=hash_name,
-        is_ca=bool(body.certificateAuthority),
-        key_usage=_key_usage(body.keyUsage),
-        extended_key_usage=_extended(body.extendedKeyUsage),
-    )
+    return do_self_sign(body, partition, None)
+
+
+def do_self_sign(body: Any, partition: Partition, approvals: Presented | None) -> CertificateResponseDto:
+    name, kwargs = self_sign_args(body, partition)
+    der = certificates.self_sign(partition, name, password=body.keyPassword, approvals=approvals, **kwargs)
     return CertificateResponseDto(label=name, certificate=b64encode(der))
 
 
@@ -167,20 +200,14 @@ def self_sign(body: SynchronousSelfSignCertificateRequestDto, partition: BoundPa
 )
 def sign_certificate(body: SynchronousSignCertificateRequestDto, partition: BoundPartition) -> Any:
     """A certificate for the request, issued by the key (the issuer is the key's certificate)."""
-    name = key_name(body.signKeyName)
-    hash_name = _hash_for(partition, name, body.keyPassword, body.signatureAlgorithm.value)
-    csr = _der(body.certificateSigningRequest, "certificateSigningRequest", BusinessReason.INVALID_CSR_FORMAT)
-    der = certificates.sign(
-        partition,
-        name,
-        password=body.keyPassword,
-        csr=csr,
-        days=body.validity,
-        hash_name=hash_name,
-        is_ca=bool(body.certificateAuthority),
-        key_usage=_key_usage(body.keyUsage),
-        extended_key_usage=_extended(body.extendedKeyUsage),
-    )
+    return do_sign_certificate(body, partition, None)
+
+
+def do_sign_certificate(
+    body: Any, partition: Partition, approvals: Presented | None
+) -> CertificateResponseDto:
+    name, kwargs = sign_args(body, partition)
+    der = certificates.sign(partition, name, password=body.keyPassword, approvals=approvals, **kwargs)
     return CertificateResponseDto(label=name, certificate=b64encode(der))
 
 

@@ -52,8 +52,7 @@ def _key_id(value: str | None) -> bytes | None:
 def create_key(body: CreateKeyDto, partition: BoundPartition) -> Any:
     name = key_name(body.label)
     spec = keyspecs.spec_for(body.algorithm, body.algorithmOid)
-    if body.policy is not None:
-        raise not_implemented("Smart Key Attributes (a key policy)")
+    policy = body.policy.model_dump(mode="json") if body.policy is not None else None
     if body.addressFormat is not None:
         raise unsupported("addressFormat (blockchain addresses of SKA keys)")
     plan = keyspecs.generation(spec, body.attributes, body.keySize, body.curveOid)
@@ -64,10 +63,10 @@ def create_key(body: CreateKeyDto, partition: BoundPartition) -> Any:
     mech = mechanism(spec.generate)
     if spec.pair:
         info = partition.generate(
-            name, mech, public=plan.public, private=plan.private, password=body.password
+            name, mech, public=plan.public, private=plan.private, password=body.password, policy=policy
         )
     else:
-        info = partition.generate_secret(name, mech, plan.private, password=body.password)
+        info = partition.generate_secret(name, mech, plan.private, password=body.password, policy=policy)
     return keyview.signed_attributes(partition, info, body.password)
 
 
@@ -144,8 +143,7 @@ def export_plain(body: KeyLabelWithPasswordDto, partition: BoundPartition) -> An
 def import_plain(body: KeyImportDto, partition: BoundPartition) -> Any:
     name = key_name(body.label)
     spec = keyspecs.spec_for(body.algorithm, None)
-    if body.policy is not None:
-        raise not_implemented("Smart Key Attributes (a key policy)")
+    policy = body.policy.model_dump(mode="json") if body.policy is not None else None
     if body.addressFormat is not None:
         raise unsupported("addressFormat (blockchain addresses of SKA keys)")
     if body.certificate is not None:
@@ -157,7 +155,9 @@ def import_plain(body: KeyImportDto, partition: BoundPartition) -> Any:
             raise invalid("A secret key comes without privateKey and publicKey")
         if spec.pair:
             raise invalid(f"secretKey given for the asymmetric algorithm {spec.algorithm}")
-        info = partition.import_key(name, secret=body.secretKey, key_type=spec.key_type, template=template)
+        info = partition.import_key(
+            name, secret=body.secretKey, key_type=spec.key_type, template=template, policy=policy
+        )
     elif body.privateKey is not None or body.publicKey is not None:
         if not spec.pair:
             raise invalid(f"privateKey/publicKey given for the symmetric algorithm {spec.algorithm}")
@@ -168,6 +168,7 @@ def import_plain(body: KeyImportDto, partition: BoundPartition) -> Any:
             key_type=spec.key_type,
             template=template,
             public_template=public,
+            policy=policy,
         )
     else:
         raise invalid("One of privateKey, publicKey or secretKey is required")

@@ -12,11 +12,11 @@ from typing import Any
 from fastapi import APIRouter
 
 from softhsm_py.constants import Attribute, Mechanism
-from softhsm_py.core.partition import Partition
-from softhsm_py.rest import ciphers, formats, keyspecs, keyview, signing, wrapping
+from softhsm_py.core.partition import Partition, Presented
+from softhsm_py.rest import ciphers, formats, keyspecs, keyview, signing, ska, wrapping
 from softhsm_py.rest.binding import BoundPartition
 from softhsm_py.rest.coreapi import mechanism
-from softhsm_py.rest.errors import BusinessReason, TsbError, invalid, not_implemented, unsupported
+from softhsm_py.rest.errors import BusinessReason, TsbError, invalid, unsupported
 from softhsm_py.rest.models.common import b64encode
 from softhsm_py.rest.models.keys import SignedKeyAttributesDto
 from softhsm_py.rest.models.operations import (
@@ -45,30 +45,38 @@ router = APIRouter(tags=["Synchronous Key Operations"], responses=ERRORS)
 HMAC = Mechanism.SHA256_HMAC
 
 
-def _no_approvals(approvals: list[str] | None) -> None:
-    if approvals:
-        raise not_implemented("signedApprovals (Smart Key Attributes)")
+def sign_plan(req: Any) -> tuple[signing.SignPlan, str]:
+    """The plan of a sign request (synchronous or not) and its signature type."""
+    signature_type = req.signatureType.value if req.signatureType else "DER"
+    if signature_type == "ETH":
+        raise unsupported("signatureType ETH")
+    return signing.plan(req.signatureAlgorithm.value, req.payload), signature_type
+
+
+def do_sign(req: Any, partition: Partition, approvals: Presented | None) -> str:
+    """Sign as ``req`` (a ``SignRequestDto`` of either route) asks; the signature in base64."""
+    plan, signature_type = sign_plan(req)
+    raw = partition.sign(
+        key_name(req.signKeyName),
+        mechanism(plan.mech, plan.param),
+        plan.data,
+        password=req.keyPassword,
+        approvals=approvals,
+    )
+    return b64encode(signing.encode(plan, raw, signature_type))
 
 
 @router.post(
     "/v1/synchronousSign",
     operation_id="synchronousSign",
     response_model=SignatureResponse,
-    summary="Sign a payload",
+    summary="Sign a payload (with signedApprovals for a key whose policy asks for them)",
 )
 def synchronous_sign(body: SignedSynchronousSignRequestDto, partition: BoundPartition) -> Any:
     req = body.signRequest
     if req.signKeyObject is not None:
         raise unsupported("An external key object (signKeyObject)")
-    _no_approvals(req.signedApprovals)
-    signature_type = req.signatureType.value if req.signatureType else "DER"
-    if signature_type == "ETH":
-        raise unsupported("signatureType ETH")
-    plan = signing.plan(req.signatureAlgorithm.value, req.payload)
-    raw = partition.sign(
-        key_name(req.signKeyName), mechanism(plan.mech, plan.param), plan.data, password=req.keyPassword
-    )
-    return SignatureResponse(signature=b64encode(signing.encode(plan, raw, signature_type)))
+    return SignatureResponse(signature=do_sign(req, partition, ska.presented(req.signedApprovals)))
 
 
 def _order_bytes(partition: Partition, name: str, password: bytes | None) -> int:
@@ -166,15 +174,26 @@ def encrypt(body: SignedEncryptRequestDto, partition: BoundPartition) -> Any:
 )
 def synchronous_decrypt(body: SignedSynchronousDecryptRequestDto, partition: BoundPartition) -> Any:
     req = body.decryptRequest
-    _no_approvals(req.signedApprovals)
-    name = key_name(req.decryptKeyName)
-    plan = ciphers.decrypt_plan(
+    return DecryptResponse(payload=do_decrypt(req, partition, ska.presented(req.signedApprovals)))
+
+
+def decrypt_plan(req: Any) -> ciphers.CipherPlan:
+    return ciphers.decrypt_plan(
         req.cipherAlgorithm.value, req.initializationVector, req.additionalAuthenticationData, req.tagLength
     )
+
+
+def do_decrypt(req: Any, partition: Partition, approvals: Presented | None) -> str:
+    """Decrypt as ``req`` (a ``DecryptRequestDto`` of either route) asks; the payload in base64."""
+    plan = decrypt_plan(req)
     out = partition.decrypt(
-        name, mechanism(plan.mech, plan.param), req.encryptedPayload, password=req.keyPassword
+        key_name(req.decryptKeyName),
+        mechanism(plan.mech, plan.param),
+        req.encryptedPayload,
+        password=req.keyPassword,
+        approvals=approvals,
     )
-    return DecryptResponse(payload=b64encode(ciphers.decrypt_output(plan, req.encryptedPayload, out)))
+    return b64encode(ciphers.decrypt_output(plan, req.encryptedPayload, out))
 
 
 @router.post("/v1/wrap", operation_id="wrap", response_model=WrapKeyResponse, summary="Wrap a key")
@@ -200,18 +219,30 @@ def wrap(body: SignedWrapKeyRequestDto, partition: BoundPartition) -> Any:
 )
 def synchronous_unwrap(body: SignedSynchronousUnwrapKeyRequestDto, partition: BoundPartition) -> Any:
     req = body.unwrapKeyRequest
-    _no_approvals(req.signedApprovals)
-    if req.policy is not None:
-        raise not_implemented("Smart Key Attributes (a key policy)")
+    policy = req.policy.model_dump(mode="json") if req.policy is not None else None
+    info = do_unwrap(req, partition, ska.presented(req.signedApprovals), policy)
+    return keyview.signed_attributes(partition, info, None)
+
+
+def do_unwrap(
+    req: Any, partition: Partition, approvals: Presented | None, policy: dict[str, Any] | None
+) -> Any:
+    """Unwrap as ``req`` (an ``UnwrapKeyRequestDto`` of either route) asks; the new key's info."""
     new_name, unwrapping = key_name(req.label), key_name(req.unwrapKeyName)
     if new_name == unwrapping:
         raise invalid("The new key's label must differ from the unwrap key's name")
     mech, param = wrapping.mechanism(req.wrapMethod.value)
     template = wrapping.unwrap_template(req.wrapMethod.value, req.attributes)
-    info = partition.unwrap(
-        unwrapping, mechanism(mech, param), req.wrappedKey, new_name, template, password=req.unwrapKeyPassword
+    return partition.unwrap(
+        unwrapping,
+        mechanism(mech, param),
+        req.wrappedKey,
+        new_name,
+        template,
+        password=req.unwrapKeyPassword,
+        policy=policy,
+        approvals=approvals,
     )
-    return keyview.signed_attributes(partition, info, None)
 
 
 __all__ = ["router"]
