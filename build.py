@@ -53,8 +53,9 @@ softhsm_py.pkcs11.abi.entry.bind(_native.ffi, _native.lib)
 
 
 def forwarded_prototypes() -> str:
-    """``CK_RV py_C_x(params);`` for every forwarded function of native/functions.h."""
-    lines = []
+    """``CK_RV py_C_x(params);`` for every forwarded function of native/functions.h, and the floor
+    (``softhsm_py_floor`` in shim.c: an empty embedded call, for bench/)."""
+    lines = ["CK_RV py_softhsm_py_floor(void);"]
     for line in (NATIVE / "functions.h").read_text().splitlines():
         match = FORWARDED.match(line)
         if match:

@@ -41,6 +41,7 @@ static int cffi_start_python(void);
 #undef FWD32
 #undef LOCAL
 #undef LOCAL3
+CK_RV py_softhsm_py_floor(void);
 
 /* ---- state of the shim, shared by every thread ---- */
 static pthread_once_t start_once = PTHREAD_ONCE_INIT;
@@ -220,6 +221,16 @@ static int ensure_python(void) {
 #undef FWD32
 #undef LOCAL
 #undef LOCAL3
+
+/* The design's floor: one empty call from C into the embedded interpreter, through the same checks
+ * as every trampoline above; its Python side (softhsm_py.pkcs11.abi.floor) returns 0 and touches no
+ * state. Not a PKCS#11 function and in no function list: bench/ measures what a C_* call costs
+ * above it. */
+SHIM_EXPORT CK_RV softhsm_py_floor(void) {
+    if (python_gone()) return CKR_CRYPTOKI_NOT_INITIALIZED_;
+    if (ensure_python() != 0) return CKR_GENERAL_ERROR_;
+    return py_softhsm_py_floor();
+}
 
 /* C_GetInfo as each function list answers it: cryptokiVersion is the version of the interface
  * the caller chose (the list's own version), whatever the exported symbol says. */

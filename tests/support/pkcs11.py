@@ -54,6 +54,10 @@ FUNCTION_NAMES_32 = [name for name, _, _ in FUNCTIONS_32]
 V3_2_ONLY = frozenset(name for name, _, version in FUNCTIONS_32 if version == (3, 2))
 
 
+# softhsm-py's empty embedded call (native/shim.c): not PKCS#11, the floor bench/ measures against.
+FLOOR = "softhsm_py_floor"
+
+
 def _cdef() -> str:
     parts = [(NATIVE / "pkcs11.h").read_text()]
     for struct, upto in (
@@ -64,6 +68,7 @@ def _cdef() -> str:
         fields = "".join(f"    CK_RV (*{name}){params};\n" for name, params, v in FUNCTIONS_32 if v <= upto)
         parts.append(f"typedef struct {struct} {{\n    CK_VERSION version;\n{fields}}} {struct};")
     parts.extend(f"CK_RV {name}{params};" for name, params, _ in FUNCTIONS_32)
+    parts.append(f"CK_RV {FLOOR}(void);")
     return "\n".join(parts)
 
 
@@ -181,6 +186,11 @@ class Module:
         except AttributeError:
             return False
         return True
+
+    def floor(self) -> Any:
+        """softhsm-py's empty embedded call (``softhsm_py_floor``, dlsym on this module's handle),
+        or None for a module without it (SoftHSMv2)."""
+        return getattr(self.lib, FLOOR) if self.has_symbol(FLOOR) else None
 
     # -- raw calls -----------------------------------------------------------------------------
     def rv(self, name: str, *args: Any) -> int:

@@ -368,10 +368,12 @@ def _fork_counter(ffi: Any, lib_c: Any) -> Any:
 
 def bind(ffi: Any, lib_c: Any) -> Library:
     """Register this copy's ``py_C_*`` functions; return its fresh library state."""
+    from softhsm_py.pkcs11.abi import floor
     from softhsm_py.pkcs11.abi.binding import Binding
 
     library = Library(_fork_counter(ffi, lib_c))
     library.binding = Binding(ffi, library)  # keeps the registered callbacks' owner alive
+    floor.register(ffi)
     # Nothing is registered with the host's interpreter that points into the library (an atexit
     # hook calling a C function of ours crashed every host that unloads us): once the interpreter
     # finalises, the shim sees it by itself and answers calls from later exit handlers alone.
