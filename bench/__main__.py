@@ -37,6 +37,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--quick: 100,1000, since SoftHSMv2 takes ~5-25 ms to create each)",
     )
     p.add_argument("--no-extras", action="store_true", help="skip pkcs11-tool -L and the peak RSS")
+    p.add_argument(
+        "--no-c-host", action="store_true", help="skip the C host's rows (mixed workload, process scaling)"
+    )
+    p.add_argument(
+        "--mixed",
+        default="2x8",
+        metavar="PROCESSESxTHREADS",
+        help="the mixed workload's C host processes and threads per process (default 2x8)",
+    )
+    p.add_argument(
+        "--mixed-seconds",
+        type=float,
+        default=None,
+        help="the mixed workload's window per module per round (default 2; --quick: 1)",
+    )
     p.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"report path (default {DEFAULT_JSON})")
     p.add_argument("--module", default=None, help="softhsm-py library (default: the in-place build)")
     p.add_argument("--softhsm2-module", default=SOFTHSM2_PATH, help=f"SoftHSMv2 (default {SOFTHSM2_PATH})")
@@ -54,6 +69,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def mixed_shape(text: str) -> tuple[int, int]:
+    processes, _, threads = text.lower().partition("x")
+    try:
+        shape = int(processes), int(threads)
+    except ValueError:
+        raise SystemExit(f"--mixed: PROCESSESxTHREADS, e.g. 2x8, not {text!r}") from None
+    if min(shape) < 1 or shape[1] > 256:
+        raise SystemExit(f"--mixed: 1 or more processes, 1 to 256 threads each, not {text!r}")
+    return shape
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     small, large = (int(n) for n in (args.objects or ("100,1000" if args.quick else "1000,10000")).split(","))
@@ -67,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         large=large,
         tool_repeats=3 if args.quick else 5,
         extras=not args.no_extras,
+        c_host=not args.no_c_host,
+        mixed=mixed_shape(args.mixed),
+        mixed_seconds=args.mixed_seconds or (1.0 if args.quick else 2.0),
+        scaling_seconds=0.5 if args.quick else 1.0,
     )
     if args.profile:
         with tempfile.TemporaryDirectory(prefix="softhsm-bench-") as tmp:

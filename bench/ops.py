@@ -30,6 +30,7 @@ from .loader import (
     gcm_mechanism,
     pss_mechanism,
 )
+from .report import PY
 from .tokens import KEY_PAIRS, KEYS_TOKEN, LARGE_TOKEN, SECRET_KEYS, Side, data_label, pair_templates
 
 KiB, MiB = 1024, 1024 * 1024
@@ -46,7 +47,9 @@ class Op:
     name: str
     make: Callable[[Side, int], Prepared]
     threads: tuple[int, ...] = (1, 2)
-    tags: frozenset[str] = field(default_factory=frozenset)
+    tags: frozenset[str] = field(default_factory=frozenset)  # "rsa", "tiny" (reported in floors)
+    calls: int = 1  # PKCS#11 calls per operation (the tiny calls are reported per call)
+    only: str | None = None  # the one side it runs on (the floor: softhsm-py's own symbol)
 
 
 def _payload(size: int) -> object:
@@ -76,6 +79,20 @@ def random32(side: Side, i: int) -> Prepared:
         rv = fn(h, buf, 32)
         if rv:
             check("C_GenerateRandom", rv)
+
+    return Prepared(call)
+
+
+def floor(side: Side, i: int) -> Prepared:
+    """softhsm-py's empty embedded call (``softhsm_py_floor``), called as the C_* functions are."""
+    fn = side.module.floor()
+    if fn is None:
+        raise LookupError(f"{side.name} has no {FLOOR_SYMBOL}")
+
+    def call() -> None:
+        rv = fn()
+        if rv:
+            check(FLOOR_SYMBOL, rv)
 
     return Prepared(call)
 
@@ -207,6 +224,19 @@ def get_attributes(side: Side, i: int) -> Prepared:
     return Prepared(call)
 
 
+def get_public_attribute(side: Side, i: int) -> Prepared:
+    """CKA_LABEL of the RSA public key: one public attribute of a public object."""
+    fn, h, obj = side.fl.C_GetAttributeValue, _session(side, i), side.keys["rsa-pub"]
+    t = Template({CKA_LABEL: b" " * 3})  # "rsa"
+
+    def call() -> None:
+        rv = fn(h, obj, t.array, 1)
+        if rv:
+            check("C_GetAttributeValue", rv)
+
+    return Prepared(call)
+
+
 def find_by_label(token: str, count: int) -> Callable[[Side, int], Prepared]:
     def make(side: Side, i: int) -> Prepared:
         h = _session(side, i, token)
@@ -264,6 +294,9 @@ def initialize_finalize(side: Side, i: int) -> Prepared:
 
 # ------------------------------------------------------------------------------- the catalogue
 OVERHEAD = "C_GetInfo (driver overhead)"
+FLOOR = "floor: empty embedded call"
+FLOOR_SYMBOL = "softhsm_py_floor"
+TINY = frozenset({"tiny"})
 
 
 def catalogue(small: int, large: int) -> list[Op]:
@@ -272,9 +305,10 @@ def catalogue(small: int, large: int) -> list[Op]:
     rsa_pkcs, pss = Mechanism(CKM_SHA256_RSA_PKCS), pss_mechanism()
     ecdsa, eddsa, hmac = Mechanism(CKM_ECDSA), Mechanism(CKM_EDDSA), Mechanism(CKM_SHA256_HMAC)
     return [
-        Op(OVERHEAD, get_info),
-        Op("C_GenerateRandom 32 B", random32),
-        Op("SHA-256 digest 64 B", digest(64)),
+        Op(FLOOR, floor, threads=(1,), only=PY),
+        Op(OVERHEAD, get_info, tags=TINY),
+        Op("C_GenerateRandom 32 B", random32, tags=TINY),
+        Op("SHA-256 digest 64 B", digest(64), tags=TINY, calls=2),
         Op("SHA-256 digest 1 MiB", digest(MiB)),
         Op("HMAC-SHA256 sign 64 B", sign(hmac, "hmac", 64, 32)),
         Op("AES-256-GCM encrypt 1 KiB", encrypt(gcm, KiB, KiB + 16)),
@@ -290,9 +324,10 @@ def catalogue(small: int, large: int) -> list[Op]:
         Op("C_GenerateKeyPair EC P-256", generate_pair("ec")),
         Op("C_GenerateKeyPair RSA-2048", generate_pair("rsa")),
         Op("C_GetAttributeValue 2 attributes", get_attributes),
+        Op("C_GetAttributeValue public attribute", get_public_attribute, tags=TINY),
         Op(f"C_FindObjects by label among {small:,}", find_by_label(KEYS_TOKEN, small)),
         Op(f"C_FindObjects by label among {large:,}", find_by_label(LARGE_TOKEN, large)),
-        Op("C_OpenSession + C_CloseSession", open_close),
+        Op("C_OpenSession + C_CloseSession", open_close, tags=TINY, calls=2),
         Op("C_Initialize + C_Finalize", initialize_finalize, threads=(1,)),
     ]
 
@@ -319,15 +354,16 @@ def store_catalogue(small: int) -> list[Op]:
         Op("token object C_CreateObject + C_DestroyObject", create_destroy),
         Op(f"C_FindObjects by label among {small:,}", find_by_label(KEYS_TOKEN, small)),
         Op("C_GetAttributeValue 2 attributes", get_attributes),
+        Op("C_GetAttributeValue public attribute", get_public_attribute, tags=TINY),
         Op("ECDSA P-256 sign (32 B hash)", sign(Mechanism(CKM_ECDSA), "ec-priv", 32, 64)),
         Op("C_OpenSession + C_CloseSession", open_close),
     ]
 
 
 def select(ops: list[Op], pattern: str | None, keep_overhead: bool = True) -> list[Op]:
-    """The ops whose name matches ``pattern`` (a case-insensitive regex); the overhead probe is
-    kept unless told otherwise, since every table reports it."""
+    """The ops whose name matches ``pattern`` (a case-insensitive regex); the overhead probe and
+    the floor are kept unless told otherwise, since every table reports them."""
     if not pattern:
         return ops
     rx = re.compile(pattern, re.IGNORECASE)
-    return [op for op in ops if (keep_overhead and op.name == OVERHEAD) or rx.search(op.name)]
+    return [op for op in ops if (keep_overhead and op.name in (OVERHEAD, FLOOR)) or rx.search(op.name)]

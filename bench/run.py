@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import report, system
-from .ops import OVERHEAD, catalogue, select
+from . import chost, chost_report, report, system
+from .ops import FLOOR, OVERHEAD, catalogue, select
 from .timing import run_rounds, spin
 from .tokens import Side
 
@@ -28,6 +28,10 @@ class Options:
     large: int = 10_000
     tool_repeats: int = 5
     extras: bool = True  # pkcs11-tool -L and peak RSS
+    c_host: bool = True  # the C host's rows: mixed workload, process and thread scaling
+    mixed: tuple[int, int] = (2, 8)  # processes, threads per process
+    mixed_seconds: float = 2.0  # per side per round
+    scaling_seconds: float = 1.0
 
 
 def benchmark(opts: Options, log: Callable[[str], None] = lambda _msg: None) -> dict[str, Any]:
@@ -54,6 +58,12 @@ def benchmark(opts: Options, log: Callable[[str], None] = lambda _msg: None) -> 
                 for side in sides:
                     side.close()
             extras: dict[str, Any] = {}
+            plan = chost.cells(opts.mixed, opts.mixed_seconds, opts.scaling_seconds, opts.only)
+            if opts.c_host and plan:
+                log("C host rows: mixed workload, process and thread scaling ...")
+                section = chost.run(sides, Path(tmp), opts.rounds, plan, log)
+                section["checks"] = chost_report.checks(section)
+                extras["c_host"] = section
             if opts.extras:
                 log("pkcs11-tool -L wall time ...")
                 extras["pkcs11_tool_L"] = system.pkcs11_tool_wall(sides, opts.tool_repeats)
@@ -68,6 +78,7 @@ def benchmark(opts: Options, log: Callable[[str], None] = lambda _msg: None) -> 
     info["loadavg_at_end"] = list(os.getloadavg())
     overhead = next(c for c in results if c["operation"] == OVERHEAD and c["threads"] == 1)
     rsa = [op.name for op in ops if "rsa" in op.tags]
+    tiny = {op.name: op.calls for op in ops if "tiny" in op.tags}
     return {
         "machine": info,
         "libraries": libraries,
@@ -83,6 +94,7 @@ def benchmark(opts: Options, log: Callable[[str], None] = lambda _msg: None) -> 
             "getinfo_ns": {s.name: 1e9 / overhead[s.name]["median_ops_per_s"] for s in sides},
         },
         "results": results,
+        "floor": report.floor_summary(results, tiny, FLOOR),
         "thread_scaling": report.thread_scaling(results, rsa),
         **extras,
         "total_seconds": time.perf_counter() - t_start,

@@ -97,8 +97,9 @@ def run_rounds(
         for op in ops:
             for threads in op.threads:
                 order = list(sides) if (r + k) % 2 == 0 else list(reversed(sides))
+                order = [s for s in order if op.only in (None, s.name)]
                 k += 1
-                cell = cells.setdefault((op.name, threads), {s.name: [] for s in sides})
+                cell = cells.setdefault((op.name, threads), {s.name: [] for s in order})
                 for side in order:
                     try:
                         cell[side.name].append(measure(side, op, threads, seconds))
@@ -113,6 +114,7 @@ def _summarise(
     name: str, threads: int, rates: dict[str, list[float]], sides: Sequence[Side]
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"operation": name, "threads": threads}
+    sides = [side for side in sides if side.name in rates]  # an op that runs on one side only
     for side in sides:
         out[side.name] = {"median_ops_per_s": statistics.median(rates[side.name]), "rounds": rates[side.name]}
     if len(sides) == 2:

@@ -15,11 +15,13 @@ if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))  # appended: the installed softhsm_py stays first
 
 from bench import report  # noqa: E402
+from bench.chost import KIND_NAMES, MIXED  # noqa: E402
 from bench.loader import SOFTHSM2_PATH, default_module_path  # noqa: E402
-from bench.ops import OVERHEAD, catalogue  # noqa: E402
+from bench.ops import FLOOR, OVERHEAD, catalogue  # noqa: E402
 from bench.run import Options, benchmark  # noqa: E402
 
 SMALL, LARGE = 3, 5
+MIXED_SHAPE = (2, 2)  # C host processes x threads: the mixed workload's machinery, cheaply
 pytestmark = pytest.mark.slow  # one benchmark run of both modules
 
 
@@ -39,6 +41,9 @@ def result() -> dict:
         small=SMALL,
         large=LARGE,
         tool_repeats=1,
+        mixed=MIXED_SHAPE,
+        mixed_seconds=0.05,
+        scaling_seconds=0.02,
     )
     return benchmark(opts)
 
@@ -46,7 +51,12 @@ def result() -> dict:
 def test_every_operation_ran_on_both_modules(result: dict) -> None:
     expected = [(op.name, t) for op in catalogue(SMALL, LARGE) for t in op.threads]
     assert [(c["operation"], c["threads"]) for c in result["results"]] == expected
+    floor = next(c for c in result["results"] if c["operation"] == FLOOR)
+    assert report.V2 not in floor and "ratio_median" not in floor  # softhsm-py's own symbol
+    assert all(rate > 0 for rate in floor[report.PY]["rounds"])
     for cell in result["results"]:
+        if cell is floor:
+            continue
         for side in (report.PY, report.V2):
             assert len(cell[side]["rounds"]) == 2
             assert all(rate > 0 for rate in cell[side]["rounds"])
@@ -65,6 +75,8 @@ def test_report_sections(result: dict) -> None:
         "driver_overhead",
         "results",
         "thread_scaling",
+        "floor",
+        "c_host",
         "pkcs11_tool_L",
         "peak_rss",
         "total_seconds",
@@ -74,11 +86,15 @@ def test_report_sections(result: dict) -> None:
     assert set(result["libraries"]) == {report.PY, report.V2}
     overhead = result["driver_overhead"]
     assert overhead["python_loop_ns"] > 0 and set(overhead["getinfo_ns"]) == {report.PY, report.V2}
+    ops = catalogue(SMALL, LARGE)
     assert [row["operation"] for row in result["thread_scaling"]] == [
-        op.name for op in catalogue(SMALL, LARGE) if "rsa" in op.tags
+        op.name for op in ops if 1 in op.threads and 2 in op.threads and op.only is None
     ]
     for row in result["thread_scaling"]:
         assert isinstance(row["softhsm_py_meets_target"], bool)
+        assert row["target"] == (
+            report.RSA_SCALING_TARGET if "RSA" in row["operation"] and "sign" in row["operation"] else 1.0
+        )
     for side in (report.PY, report.V2):
         assert f"create {LARGE} objects" in result["setup_seconds"][side]
         rss = result["peak_rss"][side]
@@ -90,10 +106,45 @@ def test_report_sections(result: dict) -> None:
         assert all(set(runs) == {report.PY, report.V2} for runs in tool.values())
 
 
+def test_floor_and_tiny_calls(result: dict) -> None:
+    floor = result["floor"]
+    assert floor["ns"] > 0 and len(floor["rounds_ns"]) == 2
+    tiny = [op for op in catalogue(SMALL, LARGE) if "tiny" in op.tags]
+    assert [(row["operation"], row["calls"]) for row in floor["tiny"]] == [(op.name, op.calls) for op in tiny]
+    assert {"C_OpenSession + C_CloseSession", "SHA-256 digest 64 B"} <= {
+        op.name for op in tiny if op.calls == 2
+    }
+    for row in floor["tiny"]:
+        assert row["ns_per_call"] > 0 and row["floors_per_call"] > 0 and row["softhsm2_ns_per_call"] > 0
+        assert row["meets_target"] == (row["floors_per_call"] <= report.FLOORS_TARGET)
+
+
+def test_c_host_rows(result: dict) -> None:
+    """The C host ran every cell on both modules; softhsm-py never failed a call under the mixed load."""
+    section = result["c_host"]
+    shapes = [(c["kind"], c["processes"], c["threads"]) for c in section["cells"]]
+    assert shapes == [(MIXED, *MIXED_SHAPE)] + [
+        (k, p, t) for k in KIND_NAMES for p, t in ((1, 1), (1, 2), (2, 1))
+    ]
+    for cell in section["cells"]:
+        for side in (report.PY, report.V2):
+            assert len(cell[side]["rounds"]) == 2
+            assert all(r["ops_per_s"] >= 0 for r in cell[side]["rounds"])
+        assert cell[report.PY]["errors"] == 0
+    checks = section["checks"]
+    assert checks["mixed"]["threads_per_core"] == MIXED_SHAPE[0] * MIXED_SHAPE[1] / section["usable_cores"]
+    assert [row["kind"] for row in checks["scaling"]] == list(KIND_NAMES)
+    for row in checks["scaling"]:
+        assert isinstance(row["softhsm_py_meets_threads_target"], bool)
+
+
 def test_text_and_json(result: dict, tmp_path: Path) -> None:
     text = report.text(result)
     assert text.splitlines()[0].startswith("| operation | threads | softhsm-py ops/s | SoftHSMv2 ops/s |")
     assert OVERHEAD in text and "Machine:" in text and "Driver overhead:" in text
+    assert "Floor: `softhsm_py_floor`" in text and "| tiny call (1 thread) |" in text
+    assert "Mixed workload, C host: 2 processes x 2 threads" in text and "| C host: operation |" in text
+    assert "Two threads never slower than one" in text
     path = tmp_path / "results" / "latest.json"
     report.write_json(result, path)
     assert json.loads(path.read_text())["results"] == result["results"]
