@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         mixed=mixed_shape(args.mixed),
         mixed_seconds=args.mixed_seconds or (1.0 if args.quick else 2.0),
         scaling_seconds=0.5 if args.quick else 1.0,
+        tiny_seconds=0.2 if args.quick else 0.5,
     )
     if args.profile:
         with tempfile.TemporaryDirectory(prefix="softhsm-bench-") as tmp:

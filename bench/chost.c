@@ -2,8 +2,9 @@
  *
  * It loads one PKCS#11 module as any C application does (dlopen, C_GetFunctionList, C_Initialize
  * with CKF_OS_LOCKING_OK), so softhsm-py runs in its own embedded interpreter and no driver shares
- * its GIL. It logs in to the token labelled TOKEN, finds the benchmark's keys by label ("rsa" and
- * "ec" private keys, made by bench/tokens.py), then obeys its driver on stdin:
+ * its GIL. It logs in to the token labelled TOKEN, finds the benchmark's keys by label (the "rsa"
+ * and "ec" private keys and the "rsa" public key, made by bench/tokens.py), then obeys its driver
+ * on stdin:
  *
  *   prepare KIND THREADS   start THREADS threads, each with its own session, warmed up by one
  *                          untimed pass of KIND; answers "prepared" when all wait on a barrier
@@ -14,9 +15,13 @@
  * or "mixed" (per pass: RSA sign, ECDSA sign, create a token data object, find it by label, read
  * its CKA_VALUE, destroy it, open and close a session). Only the operations that end before a
  * thread's deadline are counted; a started pass is finished (its object destroyed) regardless.
- * Every RSA sign counted has its latency (C_SignInit + C_Sign) recorded.
+ * Every RSA sign counted has its latency (C_SignInit + C_Sign) recorded. The tiny kinds, timed
+ * from C without any driver: "floor" (softhsm-py's softhsm_py_floor, an empty embedded call),
+ * "getinfo", "random" (32 B), "digest" (C_DigestInit + C_Digest, SHA-256 of 64 B), "open_close"
+ * and "getattr" (CKA_LABEL of the "rsa" public key).
  *
- * Any CK_RV other than CKR_OK ends the process with a message on stderr (exit status 3).
+ * A failed call ends the process with a message on stderr (exit status 3), except in the mixed
+ * workload's object and session steps, where failures are counted and reported (see soft()).
  *
  * usage: chost MODULE TOKEN PIN
  */
@@ -60,15 +65,22 @@ typedef struct function_list {
 #define CKA_VALUE 0x11UL
 #define CKM_SHA256_RSA_PKCS 0x40UL
 #define CKM_ECDSA 0x1041UL
+#define CKM_SHA256 0x250UL
+#define CKO_PUBLIC_KEY 2UL
+#define TINY_BATCH 256 /* tiny calls between two looks at the clock */
 
-enum kind { RSA, ECDSA, MIXED };
-enum step { S_RSA, S_ECDSA, S_CREATE, S_FIND, S_READ, S_DESTROY, S_SESSION, STEPS };
+/* The tiny kinds (FLOOR and after) are counted in batches of TINY_BATCH under "tiny". */
+enum kind { RSA, ECDSA, MIXED, FLOOR, GETINFO, RANDOM, DIGEST, OPEN_CLOSE, GETATTR, KINDS };
+static const char *const kind_names[KINDS] = {"rsa",    "ecdsa",  "mixed",      "floor",  "getinfo",
+                                              "random", "digest", "open_close", "getattr"};
+enum step { S_RSA, S_ECDSA, S_CREATE, S_FIND, S_READ, S_DESTROY, S_SESSION, S_TINY, STEPS };
 static const char *const step_names[STEPS] = {"rsa_sign", "ecdsa_sign", "create", "find",
-                                              "read", "destroy", "open_close"};
+                                              "read",     "destroy",    "open_close", "tiny"};
 
 static function_list *fl;
 static CK_SLOT_ID slot;
-static CK_OBJECT_HANDLE rsa_key, ec_key;
+static CK_OBJECT_HANDLE rsa_key, ec_key, rsa_public;
+static CK_RV (*floor_call)(void); /* softhsm-py's softhsm_py_floor, NULL in other modules */
 
 typedef struct worker {
     pthread_t thread;
@@ -81,6 +93,7 @@ typedef struct worker {
     size_t n_latencies, cap_latencies;
     unsigned long extra_found; /* finds that listed more than the one object (see object_steps) */
     unsigned long errors;      /* failed calls of the object and session steps (see soft) */
+    double elapsed;            /* from the barrier to the end of the last pass */
     char first_error[96];
 } worker;
 
@@ -194,8 +207,52 @@ static void record_latency(worker *w, double ms) {
     w->latencies_ms[w->n_latencies++] = ms;
 }
 
+/* One tiny operation: the floor, or one or two PKCS#11 calls that do little work. */
+static void tiny(worker *w) {
+    static CK_BYTE data[64];
+    CK_BYTE out[32];
+    CK_ULONG out_len = sizeof(out);
+    switch (w->kind) {
+    case FLOOR:
+        ok("softhsm_py_floor", floor_call());
+        break;
+    case GETINFO: {
+        CK_INFO info;
+        ok("C_GetInfo", fl->C_GetInfo(&info));
+        break;
+    }
+    case RANDOM:
+        ok("C_GenerateRandom", fl->C_GenerateRandom(w->session, out, 32));
+        break;
+    case DIGEST: {
+        CK_MECHANISM mech = {CKM_SHA256, NULL, 0};
+        ok("C_DigestInit", fl->C_DigestInit(w->session, &mech));
+        ok("C_Digest", fl->C_Digest(w->session, data, sizeof(data), out, &out_len));
+        break;
+    }
+    case OPEN_CLOSE: {
+        CK_SESSION_HANDLE h;
+        ok("C_OpenSession", fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &h));
+        ok("C_CloseSession", fl->C_CloseSession(h));
+        break;
+    }
+    case GETATTR: {
+        CK_ATTRIBUTE label = {CKA_LABEL, out, 3}; /* "rsa" */
+        ok("C_GetAttributeValue", fl->C_GetAttributeValue(w->session, rsa_public, &label, 1));
+        break;
+    }
+    default:
+        break;
+    }
+}
+
 /* One pass of the worker's kind; returns 0 once the deadline has passed. */
 static int pass(worker *w, double deadline, int timed) {
+    if (w->kind >= FLOOR) { /* every batch counts: the rate is over the thread's own elapsed time */
+        for (int i = 0; i < TINY_BATCH; i++) tiny(w);
+        if (timed) w->counts[S_TINY] += TINY_BATCH;
+        return now() <= deadline;
+    }
     if (w->kind == RSA || w->kind == MIXED) {
         double t0 = now();
         sign(w, CKM_SHA256_RSA_PKCS, rsa_key, 64);
@@ -229,9 +286,10 @@ static void *run_worker(void *arg) {
     pthread_cond_signal(&ready_cond);
     pthread_mutex_unlock(&ready_lock);
     pthread_barrier_wait(&start_barrier);
-    double deadline = now() + w->seconds;
+    double start = now(), deadline = start + w->seconds;
     while (pass(w, deadline, 1)) {
     }
+    w->elapsed = now() - start;
     ok("C_CloseSession", fl->C_CloseSession(w->session));
     return NULL;
 }
@@ -245,7 +303,9 @@ static void report(worker *workers, int n, const char *kind, double seconds) {
     unsigned long counts[STEPS] = {0}, total = 0, extra_found = 0, errors = 0;
     const char *first_error = "";
     size_t n_lat = 0;
+    double elapsed = 0;
     for (int i = 0; i < n; i++) {
+        elapsed += workers[i].elapsed / n;
         extra_found += workers[i].extra_found;
         if (workers[i].errors && !errors) first_error = workers[i].first_error;
         errors += workers[i].errors;
@@ -261,7 +321,8 @@ static void report(worker *workers, int n, const char *kind, double seconds) {
         }
     }
     qsort(lat, n_lat, sizeof(double), by_value);
-    printf("{\"kind\": \"%s\", \"threads\": %d, \"seconds\": %g, \"counts\": {", kind, n, seconds);
+    printf("{\"kind\": \"%s\", \"threads\": %d, \"seconds\": %g, \"elapsed\": %.6f, \"counts\": {", kind, n,
+           seconds, elapsed);
     for (int s = 0; s < STEPS; s++) {
         printf("%s\"%s\": %lu", s ? ", " : "", step_names[s], counts[s]);
         total += counts[s];
@@ -305,6 +366,7 @@ static void login(const char *token, const char *pin) {
     if (rv != CKR_USER_ALREADY_LOGGED_IN) ok("C_Login", rv);
     rsa_key = find_one(h, CKO_PRIVATE_KEY, "rsa");
     ec_key = find_one(h, CKO_PRIVATE_KEY, "ec");
+    rsa_public = find_one(h, CKO_PUBLIC_KEY, "rsa");
     /* h stays open: the login lasts while a session of this application is open */
 }
 
@@ -324,6 +386,7 @@ int main(int argc, char **argv) {
         return 3;
     }
     ok("C_GetFunctionList", get_list(&fl));
+    floor_call = (CK_RV(*)(void))dlsym(module, "softhsm_py_floor");
     CK_C_INITIALIZE_ARGS init = {NULL, NULL, NULL, NULL, CKF_OS_LOCKING_OK, NULL};
     ok("C_Initialize", fl->C_Initialize(&init));
     login(argv[2], argv[3]);
@@ -337,7 +400,12 @@ int main(int argc, char **argv) {
     while (fgets(line, sizeof(line), stdin)) {
         double seconds;
         if (sscanf(line, "prepare %31s %d", kind_name, &n) == 2 && n > 0 && n <= 256) {
-            kind = strcmp(kind_name, "mixed") == 0 ? MIXED : strcmp(kind_name, "ecdsa") == 0 ? ECDSA : RSA;
+            for (kind = 0; kind < KINDS && strcmp(kind_name, kind_names[kind]) != 0; kind++) {
+            }
+            if (kind == KINDS || (kind == FLOOR && !floor_call)) {
+                fprintf(stderr, "chost: cannot run %s here\n", kind_name);
+                return 2;
+            }
             workers = calloc((size_t)n, sizeof(worker));
             pthread_barrier_init(&start_barrier, NULL, (unsigned)n + 1);
             for (int i = 0; i < n; i++) {

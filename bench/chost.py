@@ -36,6 +36,15 @@ RUN_SLACK = 120.0  # how long a cell may take beyond its window (a pass started 
 
 MIXED = "mixed"
 KIND_NAMES = {"rsa": "RSA-2048 sign PKCS#1 v1.5 SHA-256", "ecdsa": "ECDSA P-256 sign (32 B hash)"}
+FLOOR = "floor"
+TINY_KINDS = {  # kind: (name, PKCS#11 calls per operation); timed from C, 1 process x 1 thread
+    FLOOR: ("floor: empty embedded call", 1),
+    "getinfo": ("C_GetInfo", 1),
+    "random": ("C_GenerateRandom 32 B", 1),
+    "digest": ("SHA-256 digest 64 B", 2),
+    "open_close": ("C_OpenSession + C_CloseSession", 2),
+    "getattr": ("C_GetAttributeValue public attribute", 1),
+}
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,12 @@ class Cell:
 
     @property
     def name(self) -> str:
+        if self.kind in TINY_KINDS:
+            return TINY_KINDS[self.kind][0]
         return "mixed workload" if self.kind == MIXED else KIND_NAMES[self.kind]
+
+    def runs_on(self, side: Side) -> bool:
+        return self.kind != FLOOR or not side.softhsm2  # the floor is softhsm-py's own symbol
 
 
 def compile_host(workdir: Path) -> Path:
@@ -153,8 +167,11 @@ def _measure(results: list[dict[str, Any]], cell: Cell) -> dict[str, float]:
     ops = sum(r["ops"] for r in results)
     n = sum(r["rsa_latency_ms"]["n"] for r in results)
     total_ms = sum(r["rsa_latency_ms"]["sum"] for r in results)
+    # The tiny kinds count every batch, over each thread's own elapsed time; the others only what
+    # ended within the window.
+    window = statistics.fmean(r["elapsed"] for r in results) if cell.kind in TINY_KINDS else cell.seconds
     out = {
-        "ops_per_s": ops / cell.seconds,
+        "ops_per_s": ops / window,
         "errors": sum(r["errors"] for r in results),
         "extra_found": sum(r["extra_found"] for r in results),
     }
@@ -165,17 +182,26 @@ def _measure(results: list[dict[str, Any]], cell: Cell) -> dict[str, float]:
 
 
 def cells(
-    mixed: tuple[int, int], mixed_seconds: float, scaling_seconds: float, only: str | None = None
+    mixed: tuple[int, int],
+    mixed_seconds: float,
+    scaling_seconds: float,
+    tiny_seconds: float,
+    only: str | None = None,
 ) -> list[Cell]:
-    """The mixed workload (``mixed``: processes, threads each), then RSA and ECDSA signing with
-    1 process x 1 thread, 1 x 2 and 2 x 1; ``only``: those whose name matches (a regex)."""
+    """The tiny calls and the floor (1 process x 1 thread), the mixed workload (``mixed``:
+    processes, threads each), then RSA and ECDSA signing with 1 process x 1 thread, 1 x 2 and
+    2 x 1; ``only``: those whose name matches (a regex; the floor stays with any tiny call)."""
     processes, threads = mixed
-    out = [Cell(MIXED, processes, threads, mixed_seconds)]
+    out = [Cell(kind, 1, 1, tiny_seconds) for kind in TINY_KINDS]
+    out.append(Cell(MIXED, processes, threads, mixed_seconds))
     for kind in KIND_NAMES:
         out += [Cell(kind, p, t, scaling_seconds) for p, t in ((1, 1), (1, 2), (2, 1))]
     if only:
         rx = re.compile(only, re.IGNORECASE)
-        out = [cell for cell in out if rx.search(cell.name)]
+        picked = [cell for cell in out if rx.search(cell.name)]
+        if any(cell.kind in TINY_KINDS for cell in picked) and out[0] not in picked:
+            picked.insert(0, out[0])  # the floor, which the tiny calls are reported against
+        out = picked
     return out
 
 
@@ -209,7 +235,8 @@ def run(
                 order = list(sides) if (r + k) % 2 == 0 else list(reversed(sides))
                 k += 1
                 for side in order:
-                    samples[cell.key][side.name].append(_measure(run_cell(hosts[side.name], cell), cell))
+                    if cell.runs_on(side):
+                        samples[cell.key][side.name].append(_measure(run_cell(hosts[side.name], cell), cell))
             log(f"C host round {r + 1}/{rounds}: {time.perf_counter() - t_round:.1f} s")
     finally:
         for side_hosts in hosts.values():
@@ -230,6 +257,7 @@ def _summarise(
         "threads": cell.threads,
         "seconds": cell.seconds,
     }
+    sides = [side for side in sides if per_side[side.name]]  # the floor: softhsm-py only
     for side in sides:
         rounds = per_side[side.name]
         entry: dict[str, Any] = {

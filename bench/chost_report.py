@@ -3,10 +3,21 @@ and thread scaling of RSA and ECDSA signing (see bench/chost.py)."""
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
-from .chost import KIND_NAMES, MIXED
-from .report import LATENCY_TARGET, MIXED_TARGET, PY, RSA_SCALING_TARGET, THREADS_TARGET, V2, rate, ratio
+from .chost import FLOOR, KIND_NAMES, MIXED, TINY_KINDS
+from .report import (
+    FLOORS_TARGET,
+    LATENCY_TARGET,
+    MIXED_TARGET,
+    PY,
+    RSA_SCALING_TARGET,
+    THREADS_TARGET,
+    V2,
+    rate,
+    ratio,
+)
 
 SIDES = (PY, V2)
 
@@ -18,10 +29,37 @@ def _cell(section: dict[str, Any], kind: str, processes: int, threads: int) -> d
     return None
 
 
+def tiny_in_floors(section: dict[str, Any]) -> dict[str, Any] | None:
+    """The floor timed from C (ns) and each tiny call in floors per PKCS#11 call: the median over
+    rounds of (ns per call / floor ns of the same round)."""
+    floor = _cell(section, FLOOR, 1, 1)
+    if floor is None:
+        return None
+    floor_ns = [1e9 / r["ops_per_s"] for r in floor[PY]["rounds"]]  # never 0: a batch always counts
+    rows = []
+    for kind, (name, calls) in TINY_KINDS.items():
+        cell = _cell(section, kind, 1, 1)
+        if kind == FLOOR or cell is None:
+            continue
+        ns = [1e9 / r["ops_per_s"] / calls for r in cell[PY]["rounds"]]
+        row: dict[str, Any] = {
+            "operation": name,
+            "calls": calls,
+            "ns_per_call": statistics.median(ns),
+            "floors_per_call": statistics.median(x / f for x, f in zip(ns, floor_ns, strict=True)),
+            "target": FLOORS_TARGET,
+        }
+        row["meets_target"] = row["floors_per_call"] <= FLOORS_TARGET
+        if V2 in cell and cell[V2]["median_ops_per_s"] > 0:
+            row["softhsm2_ns_per_call"] = 1e9 / cell[V2]["median_ops_per_s"] / calls
+        rows.append(row)
+    return {"floor_ns": statistics.median(floor_ns), "rounds_ns": floor_ns, "tiny": rows}
+
+
 def checks(section: dict[str, Any]) -> dict[str, Any]:
-    """The must-show figures: mixed ratio, RSA latency under load against 1-thread latency x threads
-    per core, and 2/1 scaling of threads and processes (softhsm-py)."""
-    out: dict[str, Any] = {}
+    """The must-show figures: the tiny calls in floors, the mixed ratio, RSA latency under load
+    against 1-thread latency x threads per core, and 2/1 scaling of threads and processes."""
+    out: dict[str, Any] = {"tiny": tiny_in_floors(section)}
     mixed = next((c for c in section["cells"] if c["kind"] == MIXED), None)
     single_rsa = _cell(section, "rsa", 1, 1)
     if mixed is not None:
@@ -79,6 +117,23 @@ def chost_text(section: dict[str, Any] | None) -> list[str]:
         return ["", f"C host rows: {section['error']}"]
     c = section["checks"]
     out = [""]
+    tiny = c.get("tiny")
+    if tiny is not None:
+        out += [
+            f"From the C host (no driver, 1 process x 1 thread): the floor `softhsm_py_floor` costs "
+            f"{tiny['floor_ns']:.0f} ns.",
+            "",
+            f"| C host: tiny call | PKCS#11 calls | {PY} ns/call | floors/call | target | {V2} ns/call |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for row in tiny["tiny"]:
+            v2 = row.get("softhsm2_ns_per_call")
+            out.append(
+                f"| {row['operation']} | {row['calls']} | {row['ns_per_call']:,.0f} "
+                f"| {row['floors_per_call']:.1f} | <= {row['target']:g}: {_verdict(row['meets_target'])} "
+                f"| {'' if v2 is None else f'{v2:,.0f}'} |"
+            )
+        out.append("")
     mixed = next((cell for cell in section["cells"] if cell["kind"] == MIXED), None)
     if mixed is not None:
         m = c["mixed"]
@@ -112,7 +167,7 @@ def chost_text(section: dict[str, Any] | None) -> list[str]:
                 f"{LATENCY_TARGET:g} x {lat['one_thread_ms']:.2f} ms (1 thread) x {m['threads_per_core']:g} "
                 f"threads per core = {lat['limit_ms']:.2f} ms ({_verdict(lat['meets_target'])} the target)."
             )
-    scaled = [cell for cell in section["cells"] if cell["kind"] != MIXED]
+    scaled = [cell for cell in section["cells"] if cell["kind"] in KIND_NAMES]
     if scaled:
         out += [
             "",

@@ -32,6 +32,7 @@ class Options:
     mixed: tuple[int, int] = (2, 8)  # processes, threads per process
     mixed_seconds: float = 2.0  # per side per round
     scaling_seconds: float = 1.0
+    tiny_seconds: float = 0.5  # the tiny calls and the floor, timed from the C host
 
 
 def benchmark(opts: Options, log: Callable[[str], None] = lambda _msg: None) -> dict[str, Any]:
@@ -58,7 +59,9 @@ def benchmark(opts: Options, log: Callable[[str], None] = lambda _msg: None) -> 
                 for side in sides:
                     side.close()
             extras: dict[str, Any] = {}
-            plan = chost.cells(opts.mixed, opts.mixed_seconds, opts.scaling_seconds, opts.only)
+            plan = chost.cells(
+                opts.mixed, opts.mixed_seconds, opts.scaling_seconds, opts.tiny_seconds, opts.only
+            )
             if opts.c_host and plan:
                 log("C host rows: mixed workload, process and thread scaling ...")
                 section = chost.run(sides, Path(tmp), opts.rounds, plan, log)

@@ -15,7 +15,8 @@ if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))  # appended: the installed softhsm_py stays first
 
 from bench import report  # noqa: E402
-from bench.chost import KIND_NAMES, MIXED  # noqa: E402
+from bench.chost import FLOOR as C_FLOOR  # noqa: E402
+from bench.chost import KIND_NAMES, MIXED, TINY_KINDS  # noqa: E402
 from bench.loader import SOFTHSM2_PATH, default_module_path  # noqa: E402
 from bench.ops import FLOOR, OVERHEAD, catalogue  # noqa: E402
 from bench.run import Options, benchmark  # noqa: E402
@@ -44,6 +45,7 @@ def result() -> dict:
         mixed=MIXED_SHAPE,
         mixed_seconds=0.05,
         scaling_seconds=0.02,
+        tiny_seconds=0.02,
     )
     return benchmark(opts)
 
@@ -123,15 +125,23 @@ def test_c_host_rows(result: dict) -> None:
     """The C host ran every cell on both modules; softhsm-py never failed a call under the mixed load."""
     section = result["c_host"]
     shapes = [(c["kind"], c["processes"], c["threads"]) for c in section["cells"]]
-    assert shapes == [(MIXED, *MIXED_SHAPE)] + [
+    assert shapes == [(k, 1, 1) for k in TINY_KINDS] + [(MIXED, *MIXED_SHAPE)] + [
         (k, p, t) for k in KIND_NAMES for p, t in ((1, 1), (1, 2), (2, 1))
     ]
     for cell in section["cells"]:
-        for side in (report.PY, report.V2):
+        sides = (report.PY,) if cell["kind"] == C_FLOOR else (report.PY, report.V2)
+        assert [side for side in (report.PY, report.V2) if side in cell] == list(sides)
+        for side in sides:
             assert len(cell[side]["rounds"]) == 2
             assert all(r["ops_per_s"] >= 0 for r in cell[side]["rounds"])
         assert cell[report.PY]["errors"] == 0
+        if cell["kind"] in TINY_KINDS:  # a batch of calls always counts
+            assert all(r["ops_per_s"] > 0 for side in sides for r in cell[side]["rounds"])
     checks = section["checks"]
+    assert checks["tiny"]["floor_ns"] > 0
+    assert [row["operation"] for row in checks["tiny"]["tiny"]] == [
+        n for k, (n, _) in TINY_KINDS.items() if k != C_FLOOR
+    ]
     assert checks["mixed"]["threads_per_core"] == MIXED_SHAPE[0] * MIXED_SHAPE[1] / section["usable_cores"]
     assert [row["kind"] for row in checks["scaling"]] == list(KIND_NAMES)
     for row in checks["scaling"]:
@@ -143,6 +153,7 @@ def test_text_and_json(result: dict, tmp_path: Path) -> None:
     assert text.splitlines()[0].startswith("| operation | threads | softhsm-py ops/s | SoftHSMv2 ops/s |")
     assert OVERHEAD in text and "Machine:" in text and "Driver overhead:" in text
     assert "Floor: `softhsm_py_floor`" in text and "| tiny call (1 thread) |" in text
+    assert "| C host: tiny call |" in text
     assert "Mixed workload, C host: 2 processes x 2 threads" in text and "| C host: operation |" in text
     assert "Two threads never slower than one" in text
     path = tmp_path / "results" / "latest.json"
