@@ -199,9 +199,14 @@ def cells(
     if only:
         rx = re.compile(only, re.IGNORECASE)
         picked = [cell for cell in out if rx.search(cell.name)]
-        if any(cell.kind in TINY_KINDS for cell in picked) and out[0] not in picked:
-            picked.insert(0, out[0])  # the floor, which the tiny calls are reported against
-        out = picked
+        kinds = {cell.kind for cell in picked}
+        # What the picked rows are reported against: the floor (the tiny calls) and the 1-thread
+        # RSA sign latency (the mixed workload).
+        if kinds & set(TINY_KINDS):
+            picked.append(Cell(FLOOR, 1, 1, tiny_seconds))
+        if MIXED in kinds:
+            picked.append(Cell("rsa", 1, 1, scaling_seconds))
+        out = [cell for cell in out if cell in picked]
     return out
 
 

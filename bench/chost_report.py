@@ -23,7 +23,8 @@ SIDES = (PY, V2)
 
 
 def _cell(section: dict[str, Any], kind: str, processes: int, threads: int) -> dict[str, Any] | None:
-    for cell in section["cells"]:
+    cells: list[dict[str, Any]] = section["cells"]
+    for cell in cells:
         if (cell["kind"], cell["processes"], cell["threads"]) == (kind, processes, threads):
             return cell
     return None
