@@ -354,7 +354,6 @@ def store_catalogue(small: int) -> list[Op]:
         Op("token object C_CreateObject + C_DestroyObject", create_destroy),
         Op(f"C_FindObjects by label among {small:,}", find_by_label(KEYS_TOKEN, small)),
         Op("C_GetAttributeValue 2 attributes", get_attributes),
-        Op("C_GetAttributeValue public attribute", get_public_attribute, tags=TINY),
         Op("ECDSA P-256 sign (32 B hash)", sign(Mechanism(CKM_ECDSA), "ec-priv", 32, 64)),
         Op("C_OpenSession + C_CloseSession", open_close),
     ]
