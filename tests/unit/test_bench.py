@@ -124,6 +124,7 @@ def test_floor_and_tiny_calls(result: dict) -> None:
 def test_c_host_rows(result: dict) -> None:
     """The C host ran every cell on both modules; softhsm-py never failed a call under the mixed load."""
     section = result["c_host"]
+    assert "error" not in section, section["error"]
     shapes = [(c["kind"], c["processes"], c["threads"]) for c in section["cells"]]
     assert shapes == [(k, 1, 1) for k in TINY_KINDS] + [(MIXED, *MIXED_SHAPE)] + [
         (k, p, t) for k in KIND_NAMES for p, t in ((1, 1), (1, 2), (2, 1))
