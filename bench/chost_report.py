@@ -145,7 +145,7 @@ def chost_text(section: dict[str, Any] | None) -> list[str]:
             "its CKA_VALUE, destroy it, open + close a session (each an op).",
             "",
             "| module | ops/s | RSA signs/s | RSA sign mean latency under load | 1-thread RSA sign latency "
-            "| failed calls |",
+            "| failed calls (all rounds) |",
             "|---|---:|---:|---:|---:|---:|",
         ]
         for side in SIDES:
