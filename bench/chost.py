@@ -177,6 +177,8 @@ def _measure(results: list[dict[str, Any]], cell: Cell) -> dict[str, float]:
     }
     if n:
         out["rsa_mean_ms"] = total_ms / n
+        # the processes' own 95th percentiles, the worst of them (each process sorts its own)
+        out["rsa_p95_ms"] = max(r["rsa_latency_ms"].get("p95", 0.0) for r in results)
         out["rsa_signs_per_s"] = n / cell.seconds
     return out
 
@@ -273,6 +275,7 @@ def _summarise(
         if means:
             entry["rsa_mean_ms"] = statistics.median(means)
             entry["rsa_signs_per_s"] = statistics.median(m.get("rsa_signs_per_s", 0.0) for m in rounds)
+            entry["rsa_p95_ms"] = statistics.median(m["rsa_p95_ms"] for m in rounds if "rsa_p95_ms" in m)
         entry["errors"] = int(sum(m["errors"] for m in rounds))  # failed calls (mixed), all rounds
         entry["extra_found"] = int(sum(m["extra_found"] for m in rounds))
         out[side.name] = entry
