@@ -17,6 +17,7 @@ from .report import (
     V2,
     rate,
     ratio,
+    round_ratio,
 )
 
 SIDES = (PY, V2)
@@ -57,6 +58,14 @@ def tiny_in_floors(section: dict[str, Any]) -> dict[str, Any] | None:
     return {"floor_ns": statistics.median(floor_ns), "rounds_ns": floor_ns, "tiny": rows}
 
 
+def _versus(cell: dict[str, Any] | None, base: dict[str, Any], side: str) -> float | None:
+    """``cell``'s rate / ``base``'s on ``side``: the median of the per-round ratios."""
+    if cell is None:
+        return None
+    rates = [r["ops_per_s"] for r in cell[side]["rounds"]]
+    return round_ratio(rates, [r["ops_per_s"] or float("nan") for r in base[side]["rounds"]])
+
+
 def checks(section: dict[str, Any]) -> dict[str, Any]:
     """The must-show figures: the tiny calls in floors, the mixed ratio, RSA latency under load
     against 1-thread latency x threads per core, and 2/1 scaling of threads and processes."""
@@ -94,10 +103,9 @@ def checks(section: dict[str, Any]) -> dict[str, Any]:
             continue
         row: dict[str, Any] = {"kind": kind}
         for side in SIDES:
-            base = one[side]["median_ops_per_s"] or float("nan")
             row[side] = {
-                "threads_2_1": two_threads[side]["median_ops_per_s"] / base if two_threads else None,
-                "processes_2_1": two_procs[side]["median_ops_per_s"] / base if two_procs else None,
+                "threads_2_1": _versus(two_threads, one, side),
+                "processes_2_1": _versus(two_procs, one, side),
             }
         row["threads_target"] = RSA_SCALING_TARGET if kind == "rsa" else THREADS_TARGET
         t21 = row[PY]["threads_2_1"]
