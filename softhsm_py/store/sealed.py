@@ -523,6 +523,14 @@ class SealedStore:
             return tx.find(slot_id, query)
 
     def load(self, slot_id: int, oid: int, token_key: bytes | None) -> StoredObject:
+        stored = self.reload(slot_id, oid, token_key, None)
+        assert stored is not None
+        return stored
+
+    def reload(self, slot_id: int, oid: int, token_key: bytes | None, stamp: object) -> StoredObject | None:
+        """The stamp is the whole row with its token's serial (everything the blob's AAD binds):
+        every write seals afresh under a random nonce, so an equal row is the same version of the
+        object, authenticated when that version was loaded, and need not be unsealed again."""
         with self.rows.read("loading an object") as tx:
             found = tx.object(slot_id, oid)
         if found is None:
@@ -532,10 +540,12 @@ class SealedStore:
             if token_key is None:
                 raise errors.ObjectHandleInvalid()
             _check_key(token.key_check, token_key)
-            keys = Keys(token_key)
-        else:
-            keys = Keys(token.public_key)
-        return StoredObject(oid=oid, private=row.private, attrs=unseal_object(row, token.serial, keys))
+        now = (token.serial, *row.values())
+        if stamp is not None and now == stamp:
+            return None
+        keys = Keys(token_key) if row.private and token_key is not None else Keys(token.public_key)
+        attrs = unseal_object(row, token.serial, keys)
+        return StoredObject(oid=oid, private=row.private, attrs=attrs, stamp=now)
 
     def insert(
         self, slot_id: int, index: ObjectIndex, attrs: dict[int, bytes], token_key: bytes | None

@@ -4,8 +4,11 @@ reaches this module.
 
 Every object passes through ``objects.factory`` (the attribute rules) and ``access`` (who may see
 and change it). Token objects are written to the store in one transaction per change; their
-decoded attributes are cached on the handle and reloaded when the token's generation moves
-(another process, or another session of ours, wrote to the token).
+decoded attributes (and the engine keys made from them, ``ObjectRef.cache``) are cached on the
+handle, keyed by the stored version of the object. When the token's generation moves (another
+process, or another session of ours, wrote to the token) the next use asks the store whether this
+object's row is still the version cached (``Store.reload``): only a write to the object itself
+drops its decoded attributes and loaded keys, a write to any other object of the token does not.
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ def attrs_of(rt: Runtime, session: Session, ref: ObjectRef) -> Attrs:
     if ref.oid is not None:
         generation = rt.store.generation(ref.slot_id)
         if ref.generation != generation:
-            stored = rt.store.load(ref.slot_id, ref.oid, session.token.token_key)
-            ref.attrs = {kind: codec.decode(kind, raw) for kind, raw in stored.attrs.items()}
-            ref.private = stored.private
+            stored = rt.store.reload(ref.slot_id, ref.oid, session.token.token_key, ref.stamp)
+            if stored is not None:  # first use, or the object changed: a new version, a new cache
+                ref.attrs = {kind: codec.decode(kind, raw) for kind, raw in stored.attrs.items()}
+                ref.private = stored.private
+                ref.stamp = stored.stamp
+                ref.cache = {}
             ref.generation = generation
-            ref.cache.clear()
     access.check_read(session.state, ref.is_token_object, ref.private)
     return ref.attrs
 
@@ -179,7 +184,7 @@ def change(lib: Library, handle: int, object_handle: int, changes: Attrs) -> Non
             # ref.generation stays the one before our write (see add_objects): the next use reloads.
             rt.store.update(ref.slot_id, ref.oid, _index(new), _encoded(new), session.token.token_key)
         ref.attrs = new
-        ref.cache.clear()
+        ref.cache = {}
         events.changed(rt, session, object_handle, new, changes)
 
 
@@ -194,7 +199,7 @@ def rewrite(
     if ref.oid is not None:
         rt.store.update(ref.slot_id, ref.oid, _index(new), _encoded(new), session.token.token_key)
     ref.attrs = new
-    ref.cache.clear()
+    ref.cache = {}
 
 
 # -- finding ------------------------------------------------------------------------------------
