@@ -5,8 +5,13 @@ Durability and sharing come from SQLite itself: WAL journal, ``synchronous=FULL`
 timeout and one ``BEGIN IMMEDIATE`` transaction per write, so processes sharing the directory see
 each other's changes, lose no write, and a crash leaves the last committed state.
 
-Threads: one connection guarded by ``self._lock``, held only around SQL statements (and what the
-secrecy layer does inside a transaction: fast AES-GCM / HMAC calls, never scrypt).
+Threads: writes (and snapshots) go through one connection guarded by ``self._lock``, held only
+around the transaction (and what the secrecy layer does inside it: fast AES-GCM / HMAC calls,
+never scrypt). Reads never wait behind a write: WAL lets readers run beside the writer, so each
+read takes a connection of its own from a small pool (one per thread reading at that moment,
+made on demand, kept for the next), while a write of this or another process waits for SQLite's
+write lock or syncs to disk. ``version()`` asks a connection of its own (``_watch``), under a lock
+of its own held for that one PRAGMA. A read-only store keeps the one connection for everything.
 
 The file is ours or refused. A new store is built complete (schema, WAL mode, our
 ``application_id``) under a temporary name and linked into place, so the store path never names an
@@ -482,6 +487,14 @@ class SqliteRows:
         self._writes = 0
         self._file: tuple[int, int] | None = None  # (device, inode) of the database file
         self.read_only = False
+        # Reads (module docstring): idle read connections, and all of them (busy ones too);
+        # ``_pool_lock`` guards the set, the idle list's hand-back and ``_closed``.
+        self._idle: list[SqliteTx] = []
+        self._readers: set[SqliteTx] = set()
+        self._pool_lock = threading.Lock()
+        self._closed = False
+        self._watch: sqlite3.Connection | None = None  # version()'s connection (None: read-only)
+        self._watch_lock = threading.Lock()
         _forget_inherited()
         try:
             Path(token_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -513,6 +526,12 @@ class SqliteRows:
             if isinstance(exc, sqlite3.Error):
                 raise _device_error(f"opening {self.path}", exc) from exc
             raise
+        if not self.read_only:
+            try:
+                self._watch = _connect(self.path)
+            except sqlite3.Error as exc:
+                db.close()
+                raise _device_error(f"opening {self.path}", exc) from exc
         self._db = db
         self._tx = SqliteTx(db)
         key = id(self)
@@ -598,22 +617,83 @@ class SqliteRows:
 
     def version(self) -> tuple[int, int]:
         """Differs from every earlier value once anything in the store may have changed: SQLite's
-        ``PRAGMA data_version`` paired with our own count of writes (module docstring)."""
-        with self._lock:
-            tx = self._conn()
+        ``PRAGMA data_version`` (of ``_watch``, which moves with the commits of every other
+        connection, ours included) paired with our own count of writes (module docstring)."""
+        if self._watch is None:  # read-only (or closed: _conn says so)
+            with self._lock:
+                db = self._conn().db
+                try:
+                    return db.execute("PRAGMA data_version").fetchone()[0], self._writes
+                except sqlite3.Error as exc:
+                    raise _device_error("checking for changes", exc) from exc
+        with self._watch_lock:
+            self._check_pid()
+            watch = self._watch
+            if watch is None:
+                raise RuntimeError("token store is closed")
             try:
-                return tx.db.execute("PRAGMA data_version").fetchone()[0], self._writes
+                return watch.execute("PRAGMA data_version").fetchone()[0], self._writes
             except sqlite3.Error as exc:
                 raise _device_error("checking for changes", exc) from exc
 
     @contextmanager
     def read(self, what: str) -> Iterator[SqliteTx]:
-        with self._lock:
-            tx = self._conn()
+        """Statements that each see the latest commit, on a read connection of the pool: never
+        behind a write of this process, nor of another (WAL)."""
+        if self._watch is None:  # read-only (or closed: _conn says so)
+            with self._lock:
+                tx = self._conn()
+                try:
+                    yield tx
+                except sqlite3.Error as exc:
+                    raise _device_error(what, exc) from exc
+            return
+        tx = self._reader(what)
+        try:
+            yield tx
+        except BaseException as exc:
+            # A statement may have been left half-read, holding its read transaction (an old
+            # snapshot) open: this connection is not given back.
+            self._discard(tx)
+            if isinstance(exc, sqlite3.Error):
+                raise _device_error(what, exc) from exc
+            raise
+        self._give_back(tx)
+
+    def _check_pid(self) -> None:
+        if self._pid != os.getpid():
+            raise RuntimeError("token store used across fork(); open a new store in the child")
+
+    def _reader(self, what: str) -> SqliteTx:
+        self._check_pid()
+        try:
+            return self._idle.pop()  # atomic: no lock on the way in
+        except IndexError:
+            pass
+        with self._pool_lock:
+            if self._closed:
+                raise RuntimeError("token store is closed")
             try:
-                yield tx
+                tx = SqliteTx(_connect(self.path))
             except sqlite3.Error as exc:
                 raise _device_error(what, exc) from exc
+            self._readers.add(tx)
+        return tx
+
+    def _give_back(self, tx: SqliteTx) -> None:
+        with self._pool_lock:
+            if not self._closed:
+                self._idle.append(tx)
+                return
+        self._discard(tx)  # the store closed while this read ran
+
+    def _discard(self, tx: SqliteTx) -> None:
+        with self._pool_lock:
+            self._readers.discard(tx)
+        try:
+            tx.db.close()
+        except sqlite3.Error as exc:
+            log.warning("token store: closing a read connection failed: %s", type(exc).__name__)
 
     @contextmanager
     def snapshot(self, what: str) -> Iterator[SqliteTx]:
@@ -662,6 +742,18 @@ class SqliteRows:
             self._close_inherited()
             return
         with self._lock:
+            with self._watch_lock:
+                watch, self._watch = self._watch, None
+            with self._pool_lock:
+                self._closed = True
+                idle, self._idle = self._idle, []
+                self._readers.difference_update(idle)  # busy ones close when given back
+            for conn in [watch, *(tx.db for tx in idle)]:
+                if conn is not None:
+                    try:
+                        conn.close()
+                    except sqlite3.Error as exc:
+                        log.warning("token store: close failed: %s", type(exc).__name__)
             db, self._db, self._tx = self._db, None, None
             if db is None:
                 return
@@ -673,20 +765,36 @@ class SqliteRows:
                 log.warning("token store: close failed: %s", type(exc).__name__)
 
     def _close_inherited(self) -> None:
-        """``close()`` in a forked child. Never waits for ``self._lock``: a thread of the parent
-        may have held it at fork, and nothing in the child will release it."""
+        """``close()`` in a forked child. Never waits for a lock: a thread of the parent may have
+        held one at fork, and nothing in the child will release it. A connection a thread of the
+        parent was using (its lock held, or a read connection out of the pool) may have SQLite's
+        own mutex held for good: it is abandoned, never closed."""
         db, self._db, self._tx = self._db, None, None
-        if db is None:
-            return
-        if self._lock.acquire(blocking=False):  # else SQLite's own mutex may be held for good
-            try:
-                db.close()
-            except sqlite3.Error as exc:
-                log.warning("token store: closing a connection inherited across fork: %s", type(exc).__name__)
-            finally:
-                self._lock.release()
-            return
-        _ABANDONED.append((self._file, db))
+        watch, self._watch = self._watch, None
+        self._closed = True
+        idle, self._idle = self._idle, []
+        busy = [tx.db for tx in self._readers if tx not in idle]
+        self._readers = set()
+        for conn, lock in (
+            (db, self._lock),
+            (watch, self._watch_lock),
+            *((tx.db, self._pool_lock) for tx in idle),
+        ):
+            if conn is None:
+                continue
+            if lock.acquire(blocking=False):  # the pool's lock: idle connections were not in use
+                try:
+                    conn.close()
+                except sqlite3.Error as exc:
+                    log.warning(
+                        "token store: closing a connection inherited across fork: %s", type(exc).__name__
+                    )
+                finally:
+                    lock.release()
+            else:
+                _ABANDONED.append((self._file, conn))
+        for conn in busy:
+            _ABANDONED.append((self._file, conn))
 
 
 def open_rows(token_dir: Path) -> SqliteRows:

@@ -147,7 +147,10 @@ def test_find_queries_use_the_indexes(store, token):
     for i in range(50):
         store.insert(0, ObjectIndex(i % 2 == 0, i % 5, None, b"l%d" % i, b"i%d" % i), {}, token)
     statements: list[str] = []
-    store.rows._db.set_trace_callback(statements.append)
+    # Finds read on a connection of the read pool: this thread's, the one it gets back each time.
+    reader = store.rows._reader("tracing")
+    store.rows._give_back(reader)
+    reader.db.set_trace_callback(statements.append)
     try:
         cases = [
             ({"object_class": 3}, "objects_class"),
@@ -166,7 +169,7 @@ def test_find_queries_use_the_indexes(store, token):
                 plan = store.rows._db.execute("EXPLAIN QUERY PLAN " + select[0]).fetchall()
                 assert any(index_name in str(row) for row in plan), (query, plan)
     finally:
-        store.rows._db.set_trace_callback(None)
+        reader.db.set_trace_callback(None)
 
 
 # --------------------------------------------------------------------------- TLV
