@@ -651,6 +651,9 @@ class SqliteRows:
         tx = self._reader(what)
         try:
             yield tx
+        except errors.PKCS11Error:
+            self._give_back(tx)  # the secrecy layer's refusal between statements (TokenNotPresent)
+            raise
         except BaseException as exc:
             # A statement may have been left half-read, holding its read transaction (an old
             # snapshot) open: this connection is not given back.

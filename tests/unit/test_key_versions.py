@@ -238,3 +238,36 @@ def test_another_runtimes_write_is_seen_and_reloads_only_that_object(
     assert len(loads) == before
     _sign(part, a)
     assert len(loads) == before + 1
+
+
+# --- store writes outside the library lock ------------------------------------------------------
+
+
+@pytest.mark.parametrize("meanwhile", ["close", "logout"])
+def test_an_object_stored_for_a_session_that_changed_meanwhile_is_taken_back(
+    part: Partition, monkeypatch: pytest.MonkeyPatch, meanwhile: str
+) -> None:
+    """The write runs outside the library lock, so the session may close (or log out) while it
+    runs: the call then fails as it would have before the write, and the object is not kept."""
+    rt = part.lib.runtime
+    real = rt.store.insert_many
+
+    def and_meanwhile(*args: Any, **kwargs: Any) -> list[int]:
+        oids = real(*args, **kwargs)
+        if meanwhile == "close":
+            sessions.close_session(part.lib, part.handle)
+        else:
+            sessions.logout(part.lib, part.handle)
+        return oids
+
+    monkeypatch.setattr(rt.store, "insert_many", and_meanwhile)
+    template = {A.CLASS: ObjectClass.DATA, A.TOKEN: True, A.PRIVATE: True, A.LABEL: b"made"}
+    expected = errors.SessionHandleInvalid if meanwhile == "close" else errors.UserNotLoggedIn
+    with pytest.raises(expected):
+        lifecycle.create(part.lib, part.handle, template)
+    monkeypatch.undo()
+    other = sessions.open_session(part.lib, part.slot_id, RW)
+    sessions.login(part.lib, other, UserType.USER, USER_PIN)
+    assert lifecycle.find(part.lib, other, {A.CLASS: ObjectClass.DATA}) == []
+    lifecycle.create(part.lib, other, template)  # what was taken back, the same way, kept
+    assert len(lifecycle.find(part.lib, other, {A.CLASS: ObjectClass.DATA})) == 1
