@@ -769,35 +769,33 @@ class SqliteRows:
 
     def _close_inherited(self) -> None:
         """``close()`` in a forked child. Never waits for a lock: a thread of the parent may have
-        held one at fork, and nothing in the child will release it. A connection a thread of the
-        parent was using (its lock held, or a read connection out of the pool) may have SQLite's
-        own mutex held for good: it is abandoned, never closed."""
+        held one at fork, and nothing in the child will release it. SQLite shares its state of
+        one file (the WAL index's mutex, the inode's locks) between all connections of a process,
+        so closing any of them while a thread of the parent was inside SQLite on this file (a
+        lock held, a read connection out of the pool) may wait for ever: all close, or none
+        (abandoned, never closed)."""
         db, self._db, self._tx = self._db, None, None
         watch, self._watch = self._watch, None
         self._closed = True
         idle, self._idle = self._idle, []
-        busy = [tx.db for tx in self._readers if tx not in idle]
-        self._readers = set()
-        for conn, lock in (
-            (db, self._lock),
-            (watch, self._watch_lock),
-            *((tx.db, self._pool_lock) for tx in idle),
-        ):
-            if conn is None:
-                continue
-            if lock.acquire(blocking=False):  # the pool's lock: idle connections were not in use
+        readers, self._readers = self._readers, set()
+        conns = [conn for conn in (db, watch) if conn is not None] + [tx.db for tx in readers]
+        locks = (self._lock, self._watch_lock, self._pool_lock)
+        taken = [lock for lock in locks if lock.acquire(blocking=False)]
+        try:
+            if len(taken) < len(locks) or len(idle) != len(readers):
+                _ABANDONED.extend((self._file, conn) for conn in conns)
+                return
+            for conn in conns:
                 try:
                     conn.close()
                 except sqlite3.Error as exc:
                     log.warning(
                         "token store: closing a connection inherited across fork: %s", type(exc).__name__
                     )
-                finally:
-                    lock.release()
-            else:
-                _ABANDONED.append((self._file, conn))
-        for conn in busy:
-            _ABANDONED.append((self._file, conn))
+        finally:
+            for lock in taken:
+                lock.release()
 
 
 def open_rows(token_dir: Path) -> SqliteRows:
