@@ -54,9 +54,15 @@ def C_Finalize(lib: Library, m: Marshal, pReserved: Any) -> None:
 
 @entry
 def C_GetInfo(lib: Library, m: Marshal, pInfo: Any) -> None:
-    info = general.get_info(lib)
-    m.require(pInfo)
-    m.struct_out(pInfo, "CK_INFO", info, _fill_info)
+    # The answer never changes while the library is loaded: its bytes are built on the first call
+    # and copied whole after that (the runtime check stays: CKR_CRYPTOKI_NOT_INITIALIZED first).
+    raw = m.structs.get("CK_INFO")
+    if raw is None:
+        raw = m.struct_bytes("CK_INFO", general.get_info(lib), _fill_info)
+    lib.runtime  # noqa: B018 (raises CryptokiNotInitialized)
+    if pInfo == m.NULL:
+        raise errors.ArgumentsBad()
+    m.memmove(pInfo, raw, len(raw))
 
 
 def _fill_info(m: Marshal, pInfo: Any, info: general.Info) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from softhsm_py import errors
@@ -44,7 +44,8 @@ class Marshal:
         self.ffi = ffi
         self.NULL = ffi.NULL
         self.attribute_size = ffi.sizeof("CK_ATTRIBUTE")
-        self._structs: dict[tuple[str, Hashable], bytes] = {}  # struct_out's answers
+        self.memmove = ffi.memmove
+        self.structs: dict[str, bytes] = {}  # struct_bytes's answers, by C type
 
     # -- inputs ---------------------------------------------------------------------------------
     def require(self, ptr: Any) -> None:
@@ -139,17 +140,14 @@ class Marshal:
         size = len(field)
         self.ffi.memmove(field, _padded_bytes(text, size), size)
 
-    def struct_out(
-        self, ptr: Any, ctype: str, key: Hashable, fill: Callable[[Marshal, Any, Any], None]
-    ) -> None:
-        """Write the ``ctype`` struct that ``fill(self, struct, key)`` fills; for answers that
-        depend only on ``key`` (C_GetInfo's), so each is built once and then copied whole."""
-        raw = self._structs.get((ctype, key))
-        if raw is None:
-            struct = self.ffi.new(f"{ctype} *")
-            fill(self, struct, key)
-            raw = self._structs[(ctype, key)] = bytes(self.ffi.buffer(struct))
-        self.ffi.memmove(ptr, raw, len(raw))
+    def struct_bytes(self, ctype: str, value: Any, fill: Callable[[Marshal, Any, Any], None]) -> bytes:
+        """The ``ctype`` struct that ``fill(self, struct, value)`` fills, as bytes, kept in
+        ``structs[ctype]``: for an answer that never changes while the library is loaded (C_GetInfo's),
+        built once and then copied whole."""
+        struct = self.ffi.new(f"{ctype} *")
+        fill(self, struct, value)
+        raw = self.structs[ctype] = bytes(self.ffi.buffer(struct))
+        return raw
 
     def attributes_out(self, ptr: Any, count: int, answers: Sequence[Any]) -> None:
         """Answer a C_GetAttributeValue template entry by entry (3.0, 5.7 C_GetAttributeValue):
