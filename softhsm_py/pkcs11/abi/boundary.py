@@ -62,10 +62,9 @@ def _factory(arity: int) -> Callable[..., Callable[..., int]]:
     factory = _FACTORIES.get(arity)
     if factory is None:
         args = ", ".join(f"a{i}" for i in range(arity))
-        scope: dict[str, Any] = {
-            "suppress": contextlib.suppress, "OK": OK, "HOST_MEMORY": HOST_MEMORY, "GENERAL_ERROR": GENERAL_ERROR,
-        }  # fmt: skip
-        exec(_GUARD.format(args=args, comma=", " if arity else ""), scope)  # noqa: S102 (our own text)
+        scope: dict[str, Any] = {"suppress": contextlib.suppress, "OK": OK}
+        scope.update(HOST_MEMORY=HOST_MEMORY, GENERAL_ERROR=GENERAL_ERROR)
+        exec(_GUARD.format(args=args, comma=", " if arity else ""), scope)  # our own text
         factory = _FACTORIES[arity] = scope["factory"]
     return factory
 

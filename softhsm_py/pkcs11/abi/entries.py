@@ -57,7 +57,7 @@ def mechanism_in(m: Marshal, ptr: Any, *, message: bool = False) -> Mechanism:
     checks, whose errors rank first). ``message``: a C_Message*Init's, where an AEAD takes no
     parameter (each message brings its own) and a signature's is optional."""
     global _parse_param
-    if ptr == m.NULL:
+    if not ptr:
         raise errors.ArgumentsBad()
     if _parse_param is None:  # first use: mechparams imports the mechanism layer's parameter types
         from softhsm_py.pkcs11.abi.mechparams import parse_param
@@ -89,7 +89,7 @@ class Out:
 
     def wants_length(self) -> bool:
         self._m.require(self._len)
-        return bool(self._buf == self._m.NULL)
+        return not self._buf
 
     def room(self) -> int:
         return int(self._len[0])
