@@ -63,12 +63,13 @@ def mechanism_in(m: Marshal, ptr: Any, *, message: bool = False) -> Mechanism:
         from softhsm_py.pkcs11.abi.mechparams import parse_param
 
         _parse_param = parse_param
-    mech = m.ffi.cast("CK_MECHANISM *", ptr)
-    mech_type = int(mech.mechanism)
-    if message and int(mech.ulParameterLen) == 0:
+    # ``ptr`` is the callback's CK_MECHANISM_PTR (native/functions.h): typed already, no cast; its
+    # CK_ULONG fields read as ints.
+    mech_type = ptr.mechanism
+    if message and ptr.ulParameterLen == 0:
         return Mechanism(mech_type)
     try:
-        return Mechanism(mech_type, _parse_param(m.ffi, mech_type, mech.pParameter, mech.ulParameterLen))
+        return Mechanism(mech_type, _parse_param(m.ffi, mech_type, ptr.pParameter, ptr.ulParameterLen))
     except errors.PKCS11Error as exc:
         return Mechanism(mech_type, error=type(exc))
 
