@@ -31,11 +31,20 @@ def open_session(lib: Library, slot_id: int, flags: int) -> int:
     if flags & _ASYNC_SESSION:
         raise errors.SessionAsyncNotSupported()
     rw = bool(flags & _RW_SESSION)
+    rt = lib.runtime
+    # The token list is re-read from the store (cheap while nothing was committed), so a token
+    # another process deleted fails here as before. The read is I/O: before the library lock,
+    # which other threads' calls need meanwhile (the store has a lock of its own).
+    try:
+        listed = rt.store.tokens()
+    except Exception:
+        if lib._runtime is not rt:  # C_Finalize in another thread closed the store meanwhile
+            raise errors.CryptokiNotInitialized() from None
+        raise
     with lib.lock:
-        rt = lib.runtime  # under the lock: C_Finalize in another thread closes its store
-        # token_of, inlined: the token list is re-read from the store (cheap while nothing was
-        # committed), so a token another process deleted fails here as before.
-        sync_tokens(rt)
+        if lib.runtime is not rt:  # finalised (and maybe initialised again) meanwhile
+            rt, listed = lib.runtime, None
+        sync_tokens(rt, listed)  # token_of, inlined
         token = rt.tokens.get(slot_id)
         if token is None:
             token = token_of(rt, slot_id)  # raises TokenNotRecognized or SlotIdInvalid
