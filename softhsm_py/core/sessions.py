@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from softhsm_py.core.operations import Operation
 from softhsm_py.core.tokens import check_slot, session_of, sessions_on, sync_tokens, token_of
 from softhsm_py.log import get_logger
+from softhsm_py.store import TokenRecord
 
 log = get_logger()
 
@@ -35,6 +36,7 @@ def open_session(lib: Library, slot_id: int, flags: int) -> int:
     # The token list is re-read from the store (cheap while nothing was committed), so a token
     # another process deleted fails here as before. The read is I/O: before the library lock,
     # which other threads' calls need meanwhile (the store has a lock of its own).
+    listed: list[TokenRecord] | None
     try:
         listed = rt.store.tokens()
     except Exception:
