@@ -27,7 +27,6 @@ import os
 import threading
 import weakref
 from collections.abc import Sequence
-from typing import Any
 
 from softhsm_py import errors
 from softhsm_py.audit import NOWHERE, AuditLog
@@ -42,8 +41,8 @@ class Runtime:
     """What C_Initialize set up. The defaults of ``pid`` and the tables are made per runtime."""
 
     __slots__ = (
-        "audit", "config", "forks", "handles", "pid", "random_pool", "session_ids", "sessions", "slot_view",
-        "state_key", "stopped", "store", "tokens",
+        "audit", "config", "forks", "handles", "pid", "session_ids", "sessions", "slot_view", "state_key",
+        "stopped", "store", "tokens",
     )  # fmt: skip
 
     def __init__(
@@ -76,10 +75,6 @@ class Runtime:
         # event C_Finalize sets to wake a blocked wait.
         self.slot_view: dict[int, str] | None = None
         self.stopped = threading.Event()
-        # C_GenerateRandom's buffered kernel bytes (core.random.RandomPool), made on first use: one
-        # per runtime, so a forked child (which must start a runtime of its own) never reuses its
-        # parent's.
-        self.random_pool: Any = None
 
 
 # Forks of this process seen by Python (os.fork, or a C host's fork() when the shim runs
