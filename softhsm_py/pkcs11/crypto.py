@@ -170,14 +170,25 @@ def _run(
                 if bound is not None and stage == _UPDATE and out.room() < bound:
                     out.tell(bound)
                     raise errors.BufferTooSmall(bound)
-                pending = operation.pending = step(given)
-                operation.pending_input = given
-            elif operation.pending_input != given:
-                raise errors.OperationNotInitialized()  # the kept result is another input's
-            if out.deliver(pending):
+                result = step(given)
+                # Kept only if not delivered now (a size query, a short buffer): the usual call
+                # delivers, and writes nothing into the operation.
+                try:
+                    delivered = out.deliver(result)
+                except errors.BufferTooSmall:
+                    operation.pending, operation.pending_input = result, given
+                    raise
+                if not delivered:
+                    operation.pending, operation.pending_input = result, given
+                    return
+            else:
+                if operation.pending_input != given:
+                    raise errors.OperationNotInitialized()  # the kept result is another input's
+                if not out.deliver(pending):
+                    return
                 operation.pending = operation.pending_input = None
-                if stage != _UPDATE:
-                    _end(lib, session, operation)
+            if stage != _UPDATE:
+                _end(lib, session, operation)
         except errors.BufferTooSmall:
             raise
         except BaseException:

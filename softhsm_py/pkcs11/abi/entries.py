@@ -89,7 +89,8 @@ class Out:
         self._m, self._buf, self._len = m, buf, len_ptr
 
     def wants_length(self) -> bool:
-        self._m.require(self._len)
+        if not self._len:  # Marshal.require, inlined: every output asks this first
+            raise errors.ArgumentsBad()
         return not self._buf
 
     def room(self) -> int:
