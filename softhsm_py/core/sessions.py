@@ -55,7 +55,8 @@ def open_session(lib: Library, slot_id: int, flags: int) -> int:
         if not rw and token.so_logged_in:
             raise errors.SessionReadWriteSoExists()
         handle = next(rt.session_ids)
-        rt.sessions[handle] = Session(handle=handle, slot_id=slot_id, rw=rw, token=token)
+        session = rt.sessions[handle] = Session(handle, slot_id, rw, token)
+        rt.slot_sessions.setdefault(slot_id, {})[handle] = session
     return handle
 
 
@@ -64,8 +65,13 @@ def discard(rt: Runtime, session: Session) -> None:
     this application on its token, the login (3.0, 5.6 C_CloseSession). Caller holds the lock."""
     session.end_all()
     rt.sessions.pop(session.handle, None)
+    on_slot = rt.slot_sessions.get(session.slot_id)
+    if on_slot is not None:
+        on_slot.pop(session.handle, None)
+        if not on_slot:
+            del rt.slot_sessions[session.slot_id]
     rt.handles.drop_session_objects(session.handle)
-    if not sessions_on(rt, session.slot_id):
+    if not on_slot:  # the slot's last session of this application
         session.token.log_out()
         rt.handles.forget_private(session.slot_id)
 

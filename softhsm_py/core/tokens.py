@@ -80,7 +80,8 @@ def check_slot(rt: Runtime, slot_id: int) -> bool:
 
 
 def sessions_on(rt: Runtime, slot_id: int) -> list[Session]:
-    return [s for s in rt.sessions.values() if s.slot_id == slot_id]
+    on_slot = rt.slot_sessions.get(slot_id)
+    return [] if on_slot is None else list(on_slot.values())
 
 
 # -- partition administration: C_InitToken, C_InitPIN, C_SetPIN and the CLI's delete-token --
