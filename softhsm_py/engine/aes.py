@@ -62,8 +62,8 @@ def ctr(key: Key, counter_block: bytes, encrypt: bool) -> Stream:
     return _ctx(key, modes.CTR(bytes(counter_block)), encrypt)
 
 
-# The one-shot AEAD takes at most this much data (cryptography's limit, 2**31 - 1): longer single
-# parts stream.
+# The one-shot AEAD takes at most this much data and AAD (cryptography's limit, 2**31 - 1): longer
+# single parts stream.
 _ONE_SHOT_MAX = (1 << 31) - 1
 
 
@@ -97,7 +97,7 @@ class GcmEncryptor:
     def seal(self, data: bytes) -> bytes:
         """ciphertext || tag of ``data`` alone, before any update (GCM's tag cut to its first
         tag_len bytes is the shorter tag, SP 800-38D 7.1)."""
-        if self._stream is not None or len(data) > _ONE_SHOT_MAX:
+        if self._stream is not None or len(data) > _ONE_SHOT_MAX or len(self._aad) > _ONE_SHOT_MAX:
             return self.update(data) + self.finalize()
         aead = self._aead if self._aead is not None else gcm_aead(self._key)
         sealed = aead.encrypt(self._iv, bytes(data), self._aad or None)

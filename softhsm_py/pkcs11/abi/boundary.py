@@ -27,7 +27,7 @@ def guard(fn: Callable[..., None], lib: object, m: object) -> Callable[..., int]
     """``fn`` bound to its library and marshal (``fn(lib, m, *args)``), returning a CK_RV and never
     raising. The callback cffi calls is one frame above the entry, and takes exactly the entry's
     arguments: no ``functools.partial`` layer and no ``*args`` tuple, which cost every call ~50 ns
-    (a third of the interpreter's own floor)."""
+    (a quarter of the floor: one empty call from C into the interpreter)."""
     arity = fn.__code__.co_argcount - 2  # after (lib, m)
     entry: Callable[..., int] = _factory(arity)(fn, lib, m, fn.__name__, log, PKCS11Error)
     entry.__name__ = entry.__qualname__ = fn.__name__
