@@ -16,7 +16,7 @@ from softhsm_py import errors
 class ObjectRef:
     """One object as a handle names it; compared by identity."""
 
-    __slots__ = ("attrs", "cache", "generation", "oid", "private", "session", "slot_id")
+    __slots__ = ("attrs", "cache", "generation", "oid", "private", "session", "slot_id", "stamp")
 
     def __init__(
         self,
@@ -27,6 +27,7 @@ class ObjectRef:
         attrs: dict[int, Any] | None = None,  # decoded values; for token objects a cache
         generation: int = -1,  # the token generation ``attrs`` was loaded at (token objects)
         cache: dict[str, Any] | None = None,  # engine objects made from ``attrs``
+        stamp: object = None,  # the stored version ``attrs`` was decoded from (Store.reload)
     ) -> None:
         self.slot_id = slot_id
         self.private = private
@@ -35,6 +36,7 @@ class ObjectRef:
         self.attrs = {} if attrs is None else attrs
         self.generation = generation
         self.cache = {} if cache is None else cache
+        self.stamp = stamp
 
     def __repr__(self) -> str:  # attributes may hold key material
         kind = f"oid={self.oid}" if self.oid is not None else f"session={self.session}"

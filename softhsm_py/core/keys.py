@@ -2,8 +2,8 @@
 a key pair, wrap, unwrap and derive; encapsulate and decapsulate (3.2, 5.18).
 
 Mechanisms compute key material; the object factory turns template + material into the new
-object, with the same rules as every other object; ``lifecycle.add_objects`` stores it (a key
-pair in one transaction). Keys used here pass the gate like any operation's key.
+object, with the same rules as every other object; ``lifecycle.store_new`` stores it (a key
+pair in one transaction, outside the library lock). Keys used here pass the gate like any operation's key.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from softhsm_py.constants import Attribute, HkdfSaltType, ObjectClass
 from softhsm_py.core import events, gate, keytypes
 from softhsm_py.core.mechanism import Mechanism
 from softhsm_py.core.objects import factory
-from softhsm_py.core.objects.lifecycle import actor, add_object, add_objects
+from softhsm_py.core.objects.lifecycle import actor, store_new
 from softhsm_py.core.runtime import Library
 from softhsm_py.core.session import OpKind
 from softhsm_py.core.ska.approvals import Authorization
@@ -54,9 +54,7 @@ def generate_key(
     attrs = factory.build(
         wanted, factory.Origin.GENERATE, actor(session), material=material, mechanism=mechanism.type
     )
-    with lib.lock:
-        rt, session = session_of(lib, handle)
-        return add_object(rt, session, attrs, "generate")
+    return store_new(lib, handle, [attrs], "generate")[0]
 
 
 def generate_key_pair(
@@ -84,10 +82,8 @@ def generate_key_pair(
     who = actor(session)
     pub = factory.build(pub_t, factory.Origin.GENERATE, who, material=pub_m, mechanism=mechanism.type)
     priv = factory.build(priv_t, factory.Origin.GENERATE, who, material=priv_m, mechanism=mechanism.type)
-    with lib.lock:
-        rt, session = session_of(lib, handle)
-        pub_handle, priv_handle = add_objects(rt, session, [pub, priv], "generate_pair")
-        return pub_handle, priv_handle
+    pub_handle, priv_handle = store_new(lib, handle, [pub, priv], "generate_pair")
+    return pub_handle, priv_handle
 
 
 def _key_bytes(attrs: Attrs) -> bytes:
@@ -176,9 +172,7 @@ def unwrap_key(
         raise errors.TemplateInconsistent()
     material.update(core_attrs or {})
     attrs = factory.build(wanted, factory.Origin.UNWRAP, actor(session), material=material)
-    with lib.lock:
-        rt, session = session_of(lib, handle)
-        return add_object(rt, session, attrs, "unwrap")
+    return store_new(lib, handle, [attrs], "unwrap")[0]
 
 
 def _protection(wanted: Attrs, sources: list[Attrs]) -> Attrs:
@@ -280,11 +274,7 @@ def derive_keys(
         objects.append(
             factory.build(wanted_one, factory.Origin.DERIVE, actor(session), material=material, base=history)
         )
-    with lib.lock:
-        rt, session = session_of(lib, handle)
-        if len(objects) == 1:
-            return [add_object(rt, session, objects[0], "derive")]
-        return list(add_objects(rt, session, objects, "derive"))
+    return store_new(lib, handle, objects, "derive")
 
 
 # --- key encapsulation (3.2, 5.18) ---------------------------------------------------------------
@@ -349,9 +339,7 @@ def encapsulate_key(
     secret, ciphertext = impl.encapsulate(mechanism.type, mechanism.param, public)
     attrs = _kem_key(wanted, secret, length, session)
     gate.check_encapsulable(attrs, public)
-    with lib.lock:
-        rt, session = session_of(lib, handle)
-        return add_object(rt, session, attrs, "encapsulate"), ciphertext
+    return store_new(lib, handle, [attrs], "encapsulate")[0], ciphertext
 
 
 def decapsulate_key(
@@ -382,6 +370,4 @@ def decapsulate_key(
     wanted, length = _kem_template(merged)
     secret = impl.decapsulate(mechanism.type, mechanism.param, private, ciphertext)
     attrs = _kem_key(wanted, secret, length, session)
-    with lib.lock:
-        rt, session = session_of(lib, handle)
-        return add_object(rt, session, attrs, "decapsulate")
+    return store_new(lib, handle, [attrs], "decapsulate")[0]

@@ -51,7 +51,9 @@ def rsa_encode(numbers: RsaNumbers) -> bytes:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     n, e, d, p, q, dmp1, dmq1, iqmp = numbers
-    return _der(rsa.RSAPrivateNumbers(p, q, d, dmp1, dmq1, iqmp, rsa.RSAPublicNumbers(e, n)).private_key())
+    numbers_ = rsa.RSAPrivateNumbers(p, q, d, dmp1, dmq1, iqmp, rsa.RSAPublicNumbers(e, n))
+    # A stored key's numbers (C_WrapKey), checked when the key entered the token (engine.rsa.load_private).
+    return _der(numbers_.private_key(unsafe_skip_rsa_key_validation=True))
 
 
 def rsa_decode(der: bytes) -> RsaNumbers:

@@ -46,7 +46,8 @@ from softhsm_py.store.rows import (
     RecordRow,
     TokenRow,
 )
-from softhsm_py.store.sealed import LABEL_MAX, SealedStore, aad_of, record_aad_of
+from softhsm_py.store.sealed import LABEL_MAX, SealedStore
+from softhsm_py.store.sealed_rows import aad_of, record_aad_of
 
 __all__ = ["BackupError", "clone", "make_backup", "read_backup", "restore", "restore_backup"]
 

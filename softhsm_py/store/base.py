@@ -130,12 +130,16 @@ class ObjectIndex:
 class StoredObject:
     """Equal when oid, privacy and encoded attributes are; unhashable (``attrs`` is mutable)."""
 
-    __slots__ = ("attrs", "oid", "private")
+    __slots__ = ("attrs", "oid", "private", "stamp")
 
-    def __init__(self, oid: int, private: bool, attrs: dict[int, bytes] | None = None) -> None:
+    def __init__(
+        self, oid: int, private: bool, attrs: dict[int, bytes] | None = None, stamp: object = None
+    ) -> None:
         self.oid = oid  # store-wide unique, never reused
         self.private = private
         self.attrs = {} if attrs is None else attrs  # type -> encoded value, opaque here
+        # The stored row as it was read: equal stamps, same object version (``Store.reload``).
+        self.stamp = stamp
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not StoredObject:
@@ -222,6 +226,12 @@ class Store(Protocol):
         ...
 
     def load(self, slot_id: int, oid: int, token_key: bytes | None) -> StoredObject: ...
+
+    def reload(self, slot_id: int, oid: int, token_key: bytes | None, stamp: object) -> StoredObject | None:
+        """``load``, or None when the object is still as it was when ``stamp`` (a
+        ``StoredObject.stamp``) was read: a write to the object, by any process, changes it. The
+        access checks of ``load`` run either way (ObjectHandleInvalid, TokenKeyStale)."""
+        ...
 
     def insert(
         self, slot_id: int, index: ObjectIndex, attrs: dict[int, bytes], token_key: bytes | None

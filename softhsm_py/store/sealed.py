@@ -60,18 +60,25 @@ from softhsm_py.store.base import (
 from softhsm_py.store.format import (
     Keys,
     RecordKeys,
-    decode_attrs,
     encode_attrs,
     key_check_of,
-    object_aad,
-    record_aad,
     u64,
     who_of,
     wrap_aad,
 )
-from softhsm_py.store.rows import MacMatch, ObjectQuery, ObjectRow, RecordRow, RowStore, RowTx, TokenRow
+from softhsm_py.store.rows import ObjectQuery, ObjectRow, RowStore, RowTx, TokenRow
+from softhsm_py.store.sealed_rows import (
+    aad_of,
+    check_key,
+    index_match,
+    keysets,
+    object_row_of,
+    record_row_of,
+    unseal_object,
+    unseal_record,
+)
 
-__all__ = ["LABEL_MAX", "SALT_LEN", "SealedStore", "record_aad_of", "unseal_record"]
+__all__ = ["LABEL_MAX", "SALT_LEN", "SealedStore"]
 
 log = get_logger("store")
 
@@ -108,88 +115,6 @@ def _locked_now() -> errors.PinLocked:
     exc = errors.PinLocked()
     exc.locked_now = True  # type: ignore[attr-defined]
     return exc
-
-
-def _check_key(key_check: bytes, token_key: bytes) -> None:
-    if not secrets.compare_digest(key_check, key_check_of(token_key)):
-        raise TokenKeyStale()
-
-
-def _keysets(row: TokenRow, token_key: bytes | None) -> tuple[Keys, Keys | None]:
-    private = None
-    if token_key is not None:
-        _check_key(row.key_check, token_key)
-        private = Keys(token_key)
-    return Keys(row.public_key), private
-
-
-def _object_row(slot_id: int, keys: Keys, index: ObjectIndex, oid: int = 0, blob: bytes = b"") -> ObjectRow:
-    return ObjectRow(
-        oid,
-        slot_id,
-        bool(index.private),
-        u64(index.object_class),
-        None if index.key_type is None else u64(index.key_type),
-        keys.label_mac(index.label),
-        keys.id_mac(index.id),
-        blob,
-    )
-
-
-def _match(value: bytes | None, public: bytes, private: bytes | None) -> MacMatch | None:
-    """The MACs an index column of a matching row holds (``public``/``private``: index keys)."""
-    if value is None:
-        return None
-    return MacMatch(
-        sealing.index_mac(public, value), None if private is None else sealing.index_mac(private, value)
-    )
-
-
-def aad_of(row: ObjectRow, serial: str) -> bytes:
-    return object_aad(
-        row.slot_id,
-        serial,
-        row.oid,
-        row.private,
-        row.object_class,
-        row.key_type,
-        row.label_mac,
-        row.id_mac,
-    )
-
-
-def unseal_object(row: ObjectRow, serial: str, keys: Keys) -> dict[int, bytes]:
-    """The attributes of a row; ``DeviceError`` (logged) if the row fails authentication."""
-    try:
-        return decode_attrs(sealing.unseal(keys.seal, row.blob, aad_of(row, serial)))
-    except (sealing.SealBroken, ValueError) as exc:
-        log.error(
-            "token store: object %d on slot %d failed authentication (%s)",
-            row.oid,
-            row.slot_id,
-            type(exc).__name__,
-        )
-        raise errors.DeviceError() from None
-
-
-def record_aad_of(row: RecordRow, serial: str) -> bytes:
-    return record_aad(row.slot_id, serial, row.kind, row.id, row.lookup, row.status, row.created)
-
-
-def unseal_record(row: RecordRow, serial: str, keys: RecordKeys) -> Record:
-    """The record of a row; ``DeviceError`` (logged) if the row fails authentication."""
-    try:
-        body = sealing.unseal(keys.seal, row.blob, record_aad_of(row, serial))
-    except sealing.SealBroken:
-        log.error("token store: record %s/%s on slot %d failed authentication", row.kind, row.id, row.slot_id)
-        raise errors.DeviceError() from None
-    return Record(row.kind, row.id, b"", row.status, row.created, body)
-
-
-def _record_row(slot_id: int, serial: str, keys: RecordKeys, record: Record, lookup_mac: bytes) -> RecordRow:
-    row = RecordRow(slot_id, record.kind, record.id, lookup_mac, record.status, record.created, b"")
-    row.blob = sealing.seal(keys.seal, record.body, record_aad_of(row, serial))
-    return row
 
 
 class _Cache:
@@ -466,7 +391,7 @@ class SealedStore:
     def _rewrap(self, slot_id: int, who: str, token_key: bytes, new_pin: bytes, *, init: bool) -> None:
         with self.rows.read("reading a token") as tx:
             row = _token(tx, slot_id)
-        _check_key(row.key_check, token_key)
+        check_key(row.key_check, token_key)
         salt = os.urandom(SALT_LEN)
         kek = sealing.derive_kek(new_pin, salt, self.kdf_cost)  # slow: outside any transaction
         wrap = sealing.seal(kek, token_key, wrap_aad(row.serial, who))
@@ -512,17 +437,25 @@ class SealedStore:
         id: bytes | None = None,
     ) -> list[int]:
         with self.rows.read("finding objects") as tx:
-            pub, priv = _keysets(_token(tx, slot_id), token_key)
+            pub, priv = keysets(_token(tx, slot_id), token_key)
             query = ObjectQuery(
                 private_too=priv is not None,
                 object_class=None if object_class is None else u64(object_class),
                 key_type=None if key_type is None else u64(key_type),
-                label_mac=_match(label, pub.label, priv.label if priv else None),
-                id_mac=_match(id, pub.id, priv.id if priv else None),
+                label_mac=index_match(label, pub.label, priv.label if priv else None),
+                id_mac=index_match(id, pub.id, priv.id if priv else None),
             )
             return tx.find(slot_id, query)
 
     def load(self, slot_id: int, oid: int, token_key: bytes | None) -> StoredObject:
+        stored = self.reload(slot_id, oid, token_key, None)
+        assert stored is not None
+        return stored
+
+    def reload(self, slot_id: int, oid: int, token_key: bytes | None, stamp: object) -> StoredObject | None:
+        """The stamp is the whole row with its token's serial (everything the blob's AAD binds):
+        every write seals afresh under a random nonce, so an equal row is the same version of the
+        object, authenticated when that version was loaded, and need not be unsealed again."""
         with self.rows.read("loading an object") as tx:
             found = tx.object(slot_id, oid)
         if found is None:
@@ -531,11 +464,13 @@ class SealedStore:
         if row.private:
             if token_key is None:
                 raise errors.ObjectHandleInvalid()
-            _check_key(token.key_check, token_key)
-            keys = Keys(token_key)
-        else:
-            keys = Keys(token.public_key)
-        return StoredObject(oid=oid, private=row.private, attrs=unseal_object(row, token.serial, keys))
+            check_key(token.key_check, token_key)
+        now = (token.serial, *row.values())
+        if stamp is not None and now == stamp:
+            return None
+        keys = Keys(token_key) if row.private and token_key is not None else Keys(token.public_key)
+        attrs = unseal_object(row, token.serial, keys)
+        return StoredObject(oid=oid, private=row.private, attrs=attrs, stamp=now)
 
     def insert(
         self, slot_id: int, index: ObjectIndex, attrs: dict[int, bytes], token_key: bytes | None
@@ -557,11 +492,11 @@ class SealedStore:
         oids = []
         with self.rows.write("inserting an object") as tx:
             token = _token(tx, slot_id)
-            pub, priv = _keysets(token, token_key)
+            pub, priv = keysets(token, token_key)
             for (index, _), plaintext in zip(objects, plaintexts, strict=True):
                 keys = priv if index.private else pub
                 assert keys is not None
-                row = _object_row(slot_id, keys, index)
+                row = object_row_of(slot_id, keys, index)
 
                 def blob_of(
                     oid: int, row: ObjectRow = row, keys: Keys = keys, plaintext: bytes = plaintext
@@ -587,7 +522,7 @@ class SealedStore:
         plaintext = encode_attrs(attrs)
         with self.rows.write("updating an object") as tx:
             token = _token(tx, slot_id)
-            pub, priv = _keysets(token, token_key)
+            pub, priv = keysets(token, token_key)
             found = tx.object(slot_id, oid)
             if found is None or (found[0].private and priv is None):
                 raise errors.ObjectHandleInvalid()
@@ -595,7 +530,7 @@ class SealedStore:
                 raise errors.UserNotLoggedIn()
             keys = priv if index.private else pub
             assert keys is not None
-            row = _object_row(slot_id, keys, index, oid)
+            row = object_row_of(slot_id, keys, index, oid)
             row.blob = sealing.seal(keys.seal, plaintext, aad_of(row, token.serial))
             tx.update_object(row)
             tx.bump(slot_id)
@@ -610,7 +545,7 @@ class SealedStore:
     # ----------------------------------------------------------------------- records
 
     def _record_keys(self, token: TokenRow, token_key: bytes) -> RecordKeys:
-        _check_key(token.key_check, token_key)
+        check_key(token.key_check, token_key)
         return RecordKeys(token_key)
 
     def add_record(self, slot_id: int, token_key: bytes, record: Record) -> None:
@@ -620,7 +555,7 @@ class SealedStore:
             mac = keys.lookup_mac(record.lookup)
             if tx.record(slot_id, record.kind, record.id) or tx.record_by_lookup(slot_id, record.kind, mac):
                 raise RecordExists(f"a {record.kind} record with that id or lookup exists")
-            tx.insert_record(_record_row(slot_id, token.serial, keys, record, mac))
+            tx.insert_record(record_row_of(slot_id, token.serial, keys, record, mac))
 
     def record(
         self, slot_id: int, token_key: bytes, kind: str, *, id: str | None = None, lookup: bytes | None = None
@@ -661,7 +596,7 @@ class SealedStore:
                 return current
             if (new.kind, new.id, new.created) != (row.kind, row.id, row.created):
                 raise ValueError("a record's kind, id and creation time never change")
-            tx.update_record(_record_row(slot_id, token.serial, keys, new, row.lookup))
+            tx.update_record(record_row_of(slot_id, token.serial, keys, new, row.lookup))
             return Record(new.kind, new.id, b"", new.status, new.created, new.body)
 
     def delete_record(self, slot_id: int, token_key: bytes, kind: str, id: str) -> bool:

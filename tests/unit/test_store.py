@@ -8,6 +8,7 @@ import contextlib
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -147,7 +148,10 @@ def test_find_queries_use_the_indexes(store, token):
     for i in range(50):
         store.insert(0, ObjectIndex(i % 2 == 0, i % 5, None, b"l%d" % i, b"i%d" % i), {}, token)
     statements: list[str] = []
-    store.rows._db.set_trace_callback(statements.append)
+    # Finds read on a connection of the read pool: this thread's, the one it gets back each time.
+    reader = store.rows._reader("tracing")
+    store.rows._give_back(reader)
+    reader.db.set_trace_callback(statements.append)
     try:
         cases = [
             ({"object_class": 3}, "objects_class"),
@@ -166,7 +170,40 @@ def test_find_queries_use_the_indexes(store, token):
                 plan = store.rows._db.execute("EXPLAIN QUERY PLAN " + select[0]).fetchall()
                 assert any(index_name in str(row) for row in plan), (query, plan)
     finally:
-        store.rows._db.set_trace_callback(None)
+        reader.db.set_trace_callback(None)
+
+
+def test_reads_do_not_wait_behind_a_write(store, token):
+    """A write transaction held open (as one waiting for another process's write lock, or
+    syncing to disk, is) does not hold up reads: they see the last commit, then the write's once
+    it commits. With one connection behind one lock, the reads waited for the writer."""
+    oid = store.insert(0, ObjectIndex(False, 3, None, b"label", b"id"), {1: b"value"}, token)
+    before = store.generation(0)
+    inside, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store.rows.write("held open") as tx:
+            tx.bump(0)
+            inside.set()
+            assert release.wait(30)
+
+    def reader() -> None:
+        assert store.generation(0) == before
+        assert store.load(0, oid, token).attrs == {1: b"value"}
+        assert store.find(0, token_key=token, label=b"label") == [oid]
+        assert [t.slot_id for t in store.tokens()] == [0]
+        done.set()
+
+    held = threading.Thread(target=writer)
+    held.start()
+    try:
+        assert inside.wait(30)
+        threading.Thread(target=reader, daemon=True).start()
+        assert done.wait(10), "a read waited behind the open write"
+    finally:
+        release.set()
+        held.join()
+    assert store.generation(0) > before
 
 
 # --------------------------------------------------------------------------- TLV

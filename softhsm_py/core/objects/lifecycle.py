@@ -4,13 +4,17 @@ reaches this module.
 
 Every object passes through ``objects.factory`` (the attribute rules) and ``access`` (who may see
 and change it). Token objects are written to the store in one transaction per change; their
-decoded attributes are cached on the handle and reloaded when the token's generation moves
-(another process, or another session of ours, wrote to the token).
+decoded attributes (and the engine keys made from them, ``ObjectRef.cache``) are cached on the
+handle, keyed by the stored version of the object. When the token's generation moves (another
+process, or another session of ours, wrote to the token) the next use asks the store whether this
+object's row is still the version cached (``Store.reload``): only a write to the object itself
+drops its decoded attributes and loaded keys, a write to any other object of the token does not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import Any
 
 from softhsm_py import errors
@@ -32,11 +36,13 @@ def attrs_of(rt: Runtime, session: Session, ref: ObjectRef) -> Attrs:
     if ref.oid is not None:
         generation = rt.store.generation(ref.slot_id)
         if ref.generation != generation:
-            stored = rt.store.load(ref.slot_id, ref.oid, session.token.token_key)
-            ref.attrs = {kind: codec.decode(kind, raw) for kind, raw in stored.attrs.items()}
-            ref.private = stored.private
+            stored = rt.store.reload(ref.slot_id, ref.oid, session.token.token_key, ref.stamp)
+            if stored is not None:  # first use, or the object changed: a new version, a new cache
+                ref.attrs = {kind: codec.decode(kind, raw) for kind, raw in stored.attrs.items()}
+                ref.private = stored.private
+                ref.stamp = stored.stamp
+                ref.cache = {}
             ref.generation = generation
-            ref.cache.clear()
     access.check_read(session.state, ref.is_token_object, ref.private)
     return ref.attrs
 
@@ -58,24 +64,26 @@ def _encoded(attrs: Attrs) -> dict[int, bytes]:
     return {kind: codec.encode(kind, value) for kind, value in attrs.items()}
 
 
-def add_objects(rt: Runtime, session: Session, new: list[Attrs], how: str = "create") -> list[int]:
-    """Store the objects the factory built, all or none; their handles. Caller holds the
-    library lock. Token objects go to the store in one transaction (a key pair is never half
-    there, even after a crash). ``how`` names the making in the audit log (core/events.py)."""
+def _check_new(session: Session, new: list[Attrs]) -> list[Attrs]:
+    """May this session store these objects? The token objects among them."""
     for attrs in new:
         access.check_write(
             session.state, bool(attrs.get(Attribute.TOKEN, False)), bool(attrs.get(Attribute.PRIVATE, False))
         )
-    token_objects = [attrs for attrs in new if attrs.get(Attribute.TOKEN, False)]
-    oids = iter(
-        rt.store.insert_many(
-            session.slot_id,
-            [(_index(attrs), _encoded(attrs)) for attrs in token_objects],
-            session.token.token_key,
-        )
-        if token_objects
-        else ()
+    return [attrs for attrs in new if attrs.get(Attribute.TOKEN, False)]
+
+
+def _insert(rt: Runtime, slot_id: int, token_objects: list[Attrs], token_key: bytes | None) -> list[int]:
+    if not token_objects:
+        return []
+    return rt.store.insert_many(
+        slot_id, [(_index(attrs), _encoded(attrs)) for attrs in token_objects], token_key
     )
+
+
+def _register(rt: Runtime, session: Session, new: list[Attrs], oids: list[int], how: str) -> list[int]:
+    """Handles for the objects just made (token ones stored as ``oids``). Caller holds the lock."""
+    stored = iter(oids)
     handles = []
     for attrs in new:
         private = bool(attrs.get(Attribute.PRIVATE, False))
@@ -83,7 +91,7 @@ def add_objects(rt: Runtime, session: Session, new: list[Attrs], how: str = "cre
             # No generation for the cache: the token's may have moved past our write already
             # (another process's commit, even a re-initialisation), so asking for it now could
             # stamp our attributes with a later state's. The first use reloads the row.
-            handles.append(rt.handles.token_object(session.slot_id, next(oids), private))
+            handles.append(rt.handles.token_object(session.slot_id, next(stored), private))
         else:
             ref = ObjectRef(slot_id=session.slot_id, private=private, session=session.handle, attrs=attrs)
             handles.append(rt.handles.add(ref))
@@ -91,8 +99,45 @@ def add_objects(rt: Runtime, session: Session, new: list[Attrs], how: str = "cre
     return handles
 
 
+def add_objects(rt: Runtime, session: Session, new: list[Attrs], how: str = "create") -> list[int]:
+    """Store the objects the factory built, all or none; their handles. Caller holds the
+    library lock (``store_new`` is the form that writes outside it). Token objects go to the
+    store in one transaction (a key pair is never half there, even after a crash). ``how`` names
+    the making in the audit log (core/events.py)."""
+    token_objects = _check_new(session, new)
+    oids = _insert(rt, session.slot_id, token_objects, session.token.token_key)
+    return _register(rt, session, new, oids, how)
+
+
 def add_object(rt: Runtime, session: Session, attrs: Attrs, how: str = "create") -> int:
     return add_objects(rt, session, [attrs], how)[0]
+
+
+def store_new(lib: Library, handle: int, new: list[Attrs], how: str = "create") -> list[int]:
+    """``add_objects`` for a caller that does not hold the library lock: the store's transaction
+    (which may wait for another process's write, and syncs to disk) runs outside it, so the
+    other threads' calls go on meanwhile. The session is checked before and after: if it closed
+    or lost its login in between, the stored objects are taken back and the call fails as it
+    would have before the write."""
+    with lib.lock:
+        rt, session = session_of(lib, handle)
+        token_objects = _check_new(session, new)
+        slot_id, token_key = session.slot_id, session.token.token_key
+    oids = _insert(rt, slot_id, token_objects, token_key)
+    try:
+        with lib.lock:
+            rt_now, session = session_of(lib, handle)
+            if rt_now is not rt or session.slot_id != slot_id:
+                raise errors.SessionHandleInvalid()
+            _check_new(session, new)
+            return _register(rt, session, new, oids, how)
+    except BaseException:
+        for oid in oids:
+            # Gone already (a re-initialised token), or the store closed with its runtime: the
+            # error the caller gets is the first one.
+            with suppress(Exception):
+                rt.store.delete(slot_id, oid)
+        raise
 
 
 def actor(session: Session) -> factory.Actor:
@@ -101,11 +146,14 @@ def actor(session: Session) -> factory.Actor:
 
 # -- the operations -----------------------------------------------------------------------------
 def create(lib: Library, handle: int, template: Attrs, *, core_attrs: Attrs | None = None) -> int:
-    """``core_attrs``: attributes only the core sets (a key password's hash), past the rules."""
+    """``core_attrs``: attributes only the core sets (a key password's hash), past the rules.
+    The key check of imported material (tens of milliseconds for RSA) and the store's write run
+    outside the library lock."""
     with lib.lock:
-        rt, session = session_of(lib, handle)
-        attrs = factory.build(template, factory.Origin.CREATE, actor(session), material=core_attrs)
-        return add_object(rt, session, attrs)
+        _, session = session_of(lib, handle)
+        who = actor(session)
+    attrs = factory.build(template, factory.Origin.CREATE, who, material=core_attrs)
+    return store_new(lib, handle, [attrs])[0]
 
 
 def copy(lib: Library, handle: int, object_handle: int, template: Attrs) -> int:
@@ -113,17 +161,23 @@ def copy(lib: Library, handle: int, object_handle: int, template: Attrs) -> int:
         rt, session, ref = object_of(lib, handle, object_handle)
         source = attrs_of(rt, session, ref)
         attrs = factory.build(template, factory.Origin.COPY, actor(session), base=source)
-        return add_object(rt, session, attrs, "copy")
+    return store_new(lib, handle, [attrs], "copy")[0]
 
 
 def destroy(lib: Library, handle: int, object_handle: int) -> None:
+    """A token object's row is deleted outside the library lock (the write may wait for another
+    process's and syncs to disk); its handle goes once the row is gone."""
     with lib.lock:
         rt, session, ref = object_of(lib, handle, object_handle)
         attrs = attrs_of(rt, session, ref)
         access.check_write(session.state, ref.is_token_object, ref.private)
         factory.check_destroy(attrs)
-        if ref.oid is not None:
-            rt.store.delete(ref.slot_id, ref.oid)
+        if ref.oid is None:
+            rt.handles.drop(object_handle)
+            events.destroyed(rt, session, object_handle, attrs)
+            return
+    rt.store.delete(ref.slot_id, ref.oid)  # ObjectHandleInvalid if another call deleted it first
+    with lib.lock:
         rt.handles.drop(object_handle)
         events.destroyed(rt, session, object_handle, attrs)
 
@@ -179,7 +233,7 @@ def change(lib: Library, handle: int, object_handle: int, changes: Attrs) -> Non
             # ref.generation stays the one before our write (see add_objects): the next use reloads.
             rt.store.update(ref.slot_id, ref.oid, _index(new), _encoded(new), session.token.token_key)
         ref.attrs = new
-        ref.cache.clear()
+        ref.cache = {}
         events.changed(rt, session, object_handle, new, changes)
 
 
@@ -194,7 +248,7 @@ def rewrite(
     if ref.oid is not None:
         rt.store.update(ref.slot_id, ref.oid, _index(new), _encoded(new), session.token.token_key)
     ref.attrs = new
-    ref.cache.clear()
+    ref.cache = {}
 
 
 # -- finding ------------------------------------------------------------------------------------
