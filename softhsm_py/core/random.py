@@ -10,8 +10,10 @@ from softhsm_py.core.tokens import session_of
 
 
 def generate_random(lib: Library, handle: int, length: int) -> bytes:
-    with lib.lock:
-        session_of(lib, handle)
+    # One read of the session table: atomic under the GIL, so no library lock (taking it made
+    # threads queue on every call; C_CloseSession in another thread is either before or after).
+    if handle not in lib.runtime.sessions:
+        raise errors.SessionHandleInvalid()
     return os.urandom(length)
 
 

@@ -41,8 +41,8 @@ class Runtime:
     """What C_Initialize set up. The defaults of ``pid`` and the tables are made per runtime."""
 
     __slots__ = (
-        "audit", "config", "forks", "handles", "pid", "session_ids", "sessions", "slot_view", "state_key",
-        "stopped", "store", "tokens",
+        "audit", "config", "forks", "handles", "pid", "session_ids", "sessions", "slot_sessions", "slot_view",
+        "state_key", "stopped", "store", "tokens",
     )  # fmt: skip
 
     def __init__(
@@ -64,6 +64,12 @@ class Runtime:
         self.forks = forks
         self.tokens = {} if tokens is None else tokens
         self.sessions = {} if sessions is None else sessions
+        # The same sessions by slot (slot id -> handle -> session, in opening order), kept in step
+        # by core.sessions: closing a session asks whether it was its slot's last, which must not
+        # scan every session of the process.
+        self.slot_sessions: dict[int, dict[int, Session]] = {}
+        for session in self.sessions.values():
+            self.slot_sessions.setdefault(session.slot_id, {})[session.handle] = session
         self.handles = HandleTable() if handles is None else handles
         # Session handles; Library.start gives every runtime its library's one count, so a handle
         # is never reused while the library is loaded and a stale handle stays invalid.

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from softhsm_py.core.operations import Operation
 from softhsm_py.core.tokens import check_slot, session_of, sessions_on, sync_tokens, token_of
 from softhsm_py.log import get_logger
+from softhsm_py.store import TokenRecord
 
 log = get_logger()
 
@@ -31,11 +32,21 @@ def open_session(lib: Library, slot_id: int, flags: int) -> int:
     if flags & _ASYNC_SESSION:
         raise errors.SessionAsyncNotSupported()
     rw = bool(flags & _RW_SESSION)
+    rt = lib.runtime
+    # The token list is re-read from the store (cheap while nothing was committed), so a token
+    # another process deleted fails here as before. The read is I/O: before the library lock,
+    # which other threads' calls need meanwhile (the store has a lock of its own).
+    listed: list[TokenRecord] | None
+    try:
+        listed = rt.store.tokens()
+    except Exception:
+        if lib._runtime is not rt:  # C_Finalize in another thread closed the store meanwhile
+            raise errors.CryptokiNotInitialized() from None
+        raise
     with lib.lock:
-        rt = lib.runtime  # under the lock: C_Finalize in another thread closes its store
-        # token_of, inlined: the token list is re-read from the store (cheap while nothing was
-        # committed), so a token another process deleted fails here as before.
-        sync_tokens(rt)
+        if lib.runtime is not rt:  # finalised (and maybe initialised again) meanwhile
+            rt, listed = lib.runtime, None
+        sync_tokens(rt, listed)  # token_of, inlined
         token = rt.tokens.get(slot_id)
         if token is None:
             token = token_of(rt, slot_id)  # raises TokenNotRecognized or SlotIdInvalid
@@ -44,7 +55,8 @@ def open_session(lib: Library, slot_id: int, flags: int) -> int:
         if not rw and token.so_logged_in:
             raise errors.SessionReadWriteSoExists()
         handle = next(rt.session_ids)
-        rt.sessions[handle] = Session(handle=handle, slot_id=slot_id, rw=rw, token=token)
+        session = rt.sessions[handle] = Session(handle, slot_id, rw, token)
+        rt.slot_sessions.setdefault(slot_id, {})[handle] = session
     return handle
 
 
@@ -53,8 +65,13 @@ def discard(rt: Runtime, session: Session) -> None:
     this application on its token, the login (3.0, 5.6 C_CloseSession). Caller holds the lock."""
     session.end_all()
     rt.sessions.pop(session.handle, None)
+    on_slot = rt.slot_sessions.get(session.slot_id)
+    if on_slot is not None:
+        on_slot.pop(session.handle, None)
+        if not on_slot:
+            del rt.slot_sessions[session.slot_id]
     rt.handles.drop_session_objects(session.handle)
-    if not sessions_on(rt, session.slot_id):
+    if not on_slot:  # the slot's last session of this application
         session.token.log_out()
         rt.handles.forget_private(session.slot_id)
 

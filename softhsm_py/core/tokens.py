@@ -12,7 +12,7 @@ from softhsm_py.core.runtime import Library, Runtime
 from softhsm_py.core.session import Session
 from softhsm_py.core.token import Token
 from softhsm_py.log import get_logger
-from softhsm_py.store import SlotTaken
+from softhsm_py.store import SlotTaken, TokenRecord
 
 log = get_logger()
 
@@ -25,10 +25,12 @@ def session_of(lib: Library, handle: int) -> tuple[Runtime, Session]:
     return rt, session
 
 
-def sync_tokens(rt: Runtime) -> None:
+def sync_tokens(rt: Runtime, listed: list[TokenRecord] | None = None) -> None:
     """Bring this instance's view of the tokens up to date with the store (other processes may
-    have created, re-initialised or deleted tokens). Keeps login state of unchanged tokens."""
-    listed = rt.store.tokens()
+    have created, re-initialised or deleted tokens). Keeps login state of unchanged tokens.
+    ``listed``: the store's listing, if the caller read it already (outside the library lock)."""
+    if listed is None:
+        listed = rt.store.tokens()
     tokens = rt.tokens
     if len(listed) == len(tokens):  # the usual case, nothing changed: one pass, no rebuilding
         for rec in listed:
@@ -78,7 +80,8 @@ def check_slot(rt: Runtime, slot_id: int) -> bool:
 
 
 def sessions_on(rt: Runtime, slot_id: int) -> list[Session]:
-    return [s for s in rt.sessions.values() if s.slot_id == slot_id]
+    on_slot = rt.slot_sessions.get(slot_id)
+    return [] if on_slot is None else list(on_slot.values())
 
 
 # -- partition administration: C_InitToken, C_InitPIN, C_SetPIN and the CLI's delete-token --

@@ -20,6 +20,7 @@ from softhsm_py.mechanisms.base import (
     KeyView,
     MechanismImpl,
     OneShotCipher,
+    cached,
     require_type,
     secret_value,
 )
@@ -51,6 +52,12 @@ def aes_key(key: KeyView) -> bytes:
     if len(value) not in engine.KEY_SIZES:
         raise errors.KeySizeRange()
     return value
+
+
+def aes_algo(key: KeyView) -> engine.Key:
+    """The key as the block modes take it, made once per key object and kept in its cache
+    (cleared whenever its attributes change): the checks of ``aes_key`` ran when it was made."""
+    return cached(key, "aes.algo", lambda: engine.algo(aes_key(key)))
 
 
 def _pkcs7_pad(data: bytes) -> bytes:
@@ -129,7 +136,7 @@ class AesEcb(CipherWrap, MechanismImpl):
     def _init(self, param: Any, key: KeyView, encrypt: bool) -> CipherContext:
         if param is not None:
             raise errors.MechanismParamInvalid()
-        return _BlockCtx(engine.ecb(aes_key(key), encrypt), encrypt, pad=False)
+        return _BlockCtx(engine.ecb(aes_algo(key), encrypt), encrypt, pad=False)
 
     def encrypt_init(self, mech: int, param: Any, key: KeyView) -> CipherContext:
         return self._init(param, key, True)
@@ -143,7 +150,7 @@ class AesCbc(CipherWrap, MechanismImpl):
     key_types = frozenset({KeyType.AES})
 
     def _init(self, mech: int, param: Any, key: KeyView, encrypt: bool) -> CipherContext:
-        stream = engine.cbc(aes_key(key), _iv(param), encrypt)
+        stream = engine.cbc(aes_algo(key), _iv(param), encrypt)
         return _BlockCtx(stream, encrypt, pad=mech == Mechanism.AES_CBC_PAD)
 
     def encrypt_init(self, mech: int, param: Any, key: KeyView) -> CipherContext:
@@ -180,7 +187,7 @@ class AesCtr(MechanismImpl):
         mask = (1 << param.counter_bits) - 1
         blocks = (1 << param.counter_bits) - (int.from_bytes(param.cb, "big") & mask)
         # cryptography counts over all 128 bits: equal to a c-bit counter until it would wrap.
-        return _CtrCtx(engine.ctr(aes_key(key), param.cb, encrypt), blocks * B, encrypt)
+        return _CtrCtx(engine.ctr(aes_algo(key), param.cb, encrypt), blocks * B, encrypt)
 
     def encrypt_init(self, mech: int, param: Any, key: KeyView) -> CipherContext:
         return self._init(param, key, True)
@@ -198,6 +205,9 @@ class _GcmEncrypt(CipherContext):
 
     def final(self) -> bytes:
         return self._ctx.finalize()
+
+    def oneshot(self, data: bytes) -> bytes:
+        return self._ctx.seal(data)
 
     def output_bound(self, in_len: int, final: bool) -> int:
         return in_len + (self._tag_len if final else 0)
@@ -269,7 +279,9 @@ class AesGcm(CipherWrap, MechanismImpl):
 
     def encrypt_init(self, mech: int, param: Any, key: KeyView) -> CipherContext:
         p = _gcm_params(param)
-        ctx = engine.GcmEncryptor(aes_key(key), p.iv, p.aad, p.tag_bits // 8)
+        value = aes_key(key)
+        aead = cached(key, "aes.gcm", lambda: engine.gcm_aead(value))
+        ctx = engine.GcmEncryptor(value, p.iv, p.aad, p.tag_bits // 8, aead)
         return _GcmEncrypt(ctx, p.tag_bits // 8)
 
     def decrypt_init(self, mech: int, param: Any, key: KeyView) -> CipherContext:

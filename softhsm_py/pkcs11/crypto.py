@@ -98,17 +98,18 @@ def cancel(lib: Library, handle: int, kind: OpKind) -> None:
 
 
 def _active(lib: Library, handle: int, kind: OpKind) -> tuple[Session, Operation]:
-    with lib.lock:
-        session = lib.runtime.sessions.get(handle)
-        if session is None:
-            raise errors.SessionHandleInvalid()
-        operations = session.operations
-        operation = operations.get(kind)
-        if operation is None:
-            raise errors.OperationNotInitialized()
-        if operation.needs_context_login and not operation.context_authenticated:
-            del operations[kind]
-            raise errors.UserNotLoggedIn()  # no C_Login(CKU_CONTEXT_SPECIFIC) since the Init
+    # Two dict reads, each atomic under the GIL: no library lock (every step of every operation
+    # comes here; _enter checks again, under the session lock, that the operation is still the
+    # session's). Ending one takes the lock (_end), as every start does.
+    session = lib.runtime.sessions.get(handle)
+    if session is None:
+        raise errors.SessionHandleInvalid()
+    operation = session.operations.get(kind)
+    if operation is None:
+        raise errors.OperationNotInitialized()
+    if operation.needs_context_login and not operation.context_authenticated:
+        _end(lib, session, operation)
+        raise errors.UserNotLoggedIn()  # no C_Login(CKU_CONTEXT_SPECIFIC) since the Init
     return session, operation
 
 
@@ -144,10 +145,6 @@ def _enter(lib: Library, session: Session, operation: Operation, stage: int) -> 
         operation.stage = stage
 
 
-def _bound(context: Any, in_len: int, final: bool) -> int | None:
-    return context.output_bound(in_len, final)
-
-
 def _run(
     lib: Library,
     session: Session,
@@ -166,21 +163,32 @@ def _run(
             given = data() if data is not None else b""
             pending = operation.pending
             if pending is None:
-                bound = _bound(operation.context, len(given), stage != _UPDATE)
+                bound = operation.context.output_bound(len(given), stage != _UPDATE)
                 if bound is not None and out.wants_length():
                     out.tell(bound)
                     return
                 if bound is not None and stage == _UPDATE and out.room() < bound:
                     out.tell(bound)
                     raise errors.BufferTooSmall(bound)
-                pending = operation.pending = step(given)
-                operation.pending_input = given
-            elif operation.pending_input != given:
-                raise errors.OperationNotInitialized()  # the kept result is another input's
-            if out.deliver(pending):
+                result = step(given)
+                # Kept only if not delivered now (a size query, a short buffer): the usual call
+                # delivers, and writes nothing into the operation.
+                try:
+                    delivered = out.deliver(result)
+                except errors.BufferTooSmall:
+                    operation.pending, operation.pending_input = result, given
+                    raise
+                if not delivered:
+                    operation.pending, operation.pending_input = result, given
+                    return
+            else:
+                if operation.pending_input != given:
+                    raise errors.OperationNotInitialized()  # the kept result is another input's
+                if not out.deliver(pending):
+                    return
                 operation.pending = operation.pending_input = None
-                if stage != _UPDATE:
-                    _end(lib, session, operation)
+            if stage != _UPDATE:
+                _end(lib, session, operation)
         except errors.BufferTooSmall:
             raise
         except BaseException:

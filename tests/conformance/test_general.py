@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -151,6 +152,36 @@ def test_get_info(module: Module) -> None:
 
 def test_get_info_null(module: Module) -> None:
     module.expect("ARGUMENTS_BAD", "C_GetInfo", ffi.NULL)
+
+
+def _info_fields(info: Any) -> tuple[object, ...]:
+    return (
+        info.cryptokiVersion.major, info.cryptokiVersion.minor, bytes(info.manufacturerID), int(info.flags),
+        bytes(info.libraryDescription), info.libraryVersion.major, info.libraryVersion.minor,
+    )  # fmt: skip
+
+
+def test_get_info_repeated_and_per_list(module: Module) -> None:
+    """softhsm-py builds its CK_INFO once and copies it on every call: each call answers the whole
+    struct again (over a buffer the caller dirtied), each function list its own version, and the
+    answer never outlives C_Finalize."""
+    first = _info_fields(module.info())
+    dirty = ffi.new("CK_INFO *")
+    ffi.memmove(dirty, b"\xa5" * ffi.sizeof("CK_INFO"), ffi.sizeof("CK_INFO"))
+    assert module.fl.C_GetInfo(dirty) == ReturnValue.OK
+    assert _info_fields(dirty) == first
+    lists = [module.fl2, module.fl] + ([module.fl32] if module.fl32 is not None else [])
+    for fl in lists * 2:  # and again, after the others answered
+        info = ffi.new("CK_INFO *")
+        assert fl.C_GetInfo(info) == ReturnValue.OK
+        if not module.softhsm2:  # SoftHSMv2 answers 3.0 in its 2.40 list too
+            version = (info.cryptokiVersion.major, info.cryptokiVersion.minor)
+            assert version == (fl.version.major, fl.version.minor)
+        assert _info_fields(info)[2:] == first[2:]
+    module.finalize()
+    module.expect("CRYPTOKI_NOT_INITIALIZED", "C_GetInfo", ffi.new("CK_INFO *"))
+    module.initialize()
+    assert _info_fields(module.info()) == first
 
 
 # ------------------------------------------------------------------------------- before C_Initialize

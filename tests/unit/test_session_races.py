@@ -120,3 +120,23 @@ def test_init_token_race_loser_gets_a_clear_code_and_a_log_line(lib: Library, tm
         assert 1 in slots.get_slot_list(lib, True) and 2 in slots.get_slot_list(lib, True)
     finally:
         other.close()
+
+
+def test_the_login_ends_with_the_slots_last_session_only(lib: Library) -> None:
+    """core.sessions keeps the sessions by slot too (closing one never scans every session): the
+    login goes with the last session of its slot, whatever the other slot's sessions do."""
+    slots.init_token(lib, 1, SO_PIN, b"other".ljust(32))
+    mine = [sessions.open_session(lib, 0, RW) for _ in range(3)]
+    other = [sessions.open_session(lib, 1, RO) for _ in range(2)]
+    sessions.login(lib, mine[0], int(UserType.SO), SO_PIN)
+    for handle in other:  # the other slot's last session closes: slot 0's login stays
+        sessions.close_session(lib, handle)
+    assert session_info.get_session_info(lib, mine[2]).state == SessionState.RW_SO_FUNCTIONS
+    sessions.close_session(lib, mine[0])  # the one that logged in: the others keep the login
+    sessions.close_session(lib, mine[1])
+    assert session_info.get_session_info(lib, mine[2]).state == SessionState.RW_SO_FUNCTIONS
+    sessions.close_session(lib, mine[2])
+    again = sessions.open_session(lib, 0, RW)
+    assert session_info.get_session_info(lib, again).state == SessionState.RW_PUBLIC_SESSION
+    rt = lib.runtime
+    assert list(rt.slot_sessions) == [0] and list(rt.slot_sessions[0]) == [again]

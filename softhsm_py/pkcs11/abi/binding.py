@@ -11,7 +11,6 @@ again for a name: the newest function wins). A traced callback runs its entry wi
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -57,8 +56,7 @@ class Binding:
             self.apply(Path(env), ())
 
     def _guarded(self, fn: Callable[..., None], m: Marshal) -> Callable[..., int]:
-        call = functools.partial(fn, self.library, m)
-        return boundary.guard(functools.update_wrapper(call, fn))
+        return boundary.guard(fn, self.library, m)
 
     def _register(self, name: str, fn: Callable[..., int]) -> None:
         self.ffi.def_extern(

@@ -57,18 +57,19 @@ def mechanism_in(m: Marshal, ptr: Any, *, message: bool = False) -> Mechanism:
     checks, whose errors rank first). ``message``: a C_Message*Init's, where an AEAD takes no
     parameter (each message brings its own) and a signature's is optional."""
     global _parse_param
-    if ptr == m.NULL:
+    if not ptr:
         raise errors.ArgumentsBad()
     if _parse_param is None:  # first use: mechparams imports the mechanism layer's parameter types
         from softhsm_py.pkcs11.abi.mechparams import parse_param
 
         _parse_param = parse_param
-    mech = m.ffi.cast("CK_MECHANISM *", ptr)
-    mech_type = int(mech.mechanism)
-    if message and int(mech.ulParameterLen) == 0:
+    # ``ptr`` is the callback's CK_MECHANISM_PTR (native/functions.h): typed already, no cast; its
+    # CK_ULONG fields read as ints.
+    mech_type = ptr.mechanism
+    if message and ptr.ulParameterLen == 0:
         return Mechanism(mech_type)
     try:
-        return Mechanism(mech_type, _parse_param(m.ffi, mech_type, mech.pParameter, mech.ulParameterLen))
+        return Mechanism(mech_type, _parse_param(m.ffi, mech_type, ptr.pParameter, ptr.ulParameterLen))
     except errors.PKCS11Error as exc:
         return Mechanism(mech_type, error=type(exc))
 
@@ -88,8 +89,9 @@ class Out:
         self._m, self._buf, self._len = m, buf, len_ptr
 
     def wants_length(self) -> bool:
-        self._m.require(self._len)
-        return bool(self._buf == self._m.NULL)
+        if not self._len:  # Marshal.require, inlined: every output asks this first
+            raise errors.ArgumentsBad()
+        return not self._buf
 
     def room(self) -> int:
         return int(self._len[0])

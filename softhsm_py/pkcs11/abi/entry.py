@@ -54,9 +54,15 @@ def C_Finalize(lib: Library, m: Marshal, pReserved: Any) -> None:
 
 @entry
 def C_GetInfo(lib: Library, m: Marshal, pInfo: Any) -> None:
-    info = general.get_info(lib)
-    m.require(pInfo)
-    m.struct_out(pInfo, "CK_INFO", info, _fill_info)
+    # The answer never changes while the library is loaded: built on the first call, then copied
+    # whole (the runtime check stays, and first: CKR_CRYPTOKI_NOT_INITIALIZED before a NULL pInfo).
+    info = m.structs.get("CK_INFO")
+    if info is None:
+        info = m.struct_value("CK_INFO", general.get_info(lib), _fill_info)
+    lib.runtime  # noqa: B018 (raises CryptokiNotInitialized)
+    if not pInfo:
+        raise errors.ArgumentsBad()
+    pInfo[0] = info
 
 
 def _fill_info(m: Marshal, pInfo: Any, info: general.Info) -> None:
@@ -328,12 +334,10 @@ def C_SeedRandom(lib: Library, m: Marshal, hSession: int, pSeed: Any, ulSeedLen:
 
 @entry
 def C_GenerateRandom(lib: Library, m: Marshal, hSession: int, RandomData: Any, ulRandomLen: int) -> None:
-    if ulRandomLen:
-        m.require(RandomData)
-        if ulRandomLen > MAX_LENGTH:  # no buffer is that long (os.urandom would raise OverflowError)
-            raise errors.ArgumentsBad()
-    data = random.generate_random(lib, hSession, ulRandomLen)
-    m.ffi.memmove(RandomData, data, len(data))
+    if ulRandomLen and (not RandomData or ulRandomLen > MAX_LENGTH):
+        # NULL, or longer than any buffer can be (os.urandom would raise OverflowError)
+        raise errors.ArgumentsBad()
+    m.memmove(RandomData, random.generate_random(lib, hSession, ulRandomLen), ulRandomLen)
 
 
 @entry

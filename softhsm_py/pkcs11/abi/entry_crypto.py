@@ -25,7 +25,7 @@ SIGN_RECOVER, VERIFY_RECOVER = OpKind.SIGN_RECOVER, OpKind.VERIFY_RECOVER
 # -- encryption (5.8) ---------------------------------------------------------------------------------
 @entry
 def C_EncryptInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
-    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+    if not pMechanism:  # 3.0: terminate the active operation
         return crypto.cancel(lib, hSession, ENCRYPT)
     crypto.operation_init(lib, hSession, ENCRYPT, mechanism_in(m, pMechanism), hKey)
 
@@ -70,7 +70,7 @@ def C_EncryptFinal(
 # -- decryption (5.9) ---------------------------------------------------------------------------------
 @entry
 def C_DecryptInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
-    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+    if not pMechanism:  # 3.0: terminate the active operation
         return crypto.cancel(lib, hSession, DECRYPT)
     crypto.operation_init(lib, hSession, DECRYPT, mechanism_in(m, pMechanism), hKey)
 
@@ -113,7 +113,7 @@ def C_DecryptFinal(lib: Library, m: Marshal, hSession: int, pLastPart: Any, pulL
 # -- message digesting (5.10) -------------------------------------------------------------------------
 @entry
 def C_DigestInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any) -> None:
-    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+    if not pMechanism:  # 3.0: terminate the active operation
         return crypto.cancel(lib, hSession, DIGEST)
     crypto.digest_init(lib, hSession, mechanism_in(m, pMechanism))
 
@@ -143,7 +143,7 @@ def C_DigestFinal(lib: Library, m: Marshal, hSession: int, pDigest: Any, pulDige
 # -- signing and MACing (5.11) ------------------------------------------------------------------------
 @entry
 def C_SignInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
-    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+    if not pMechanism:  # 3.0: terminate the active operation
         return crypto.cancel(lib, hSession, SIGN)
     crypto.operation_init(lib, hSession, SIGN, mechanism_in(m, pMechanism), hKey)
 
@@ -167,7 +167,7 @@ def C_SignFinal(lib: Library, m: Marshal, hSession: int, pSignature: Any, pulSig
 
 @entry
 def C_SignRecoverInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
-    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+    if not pMechanism:  # 3.0: terminate the active operation
         return crypto.cancel(lib, hSession, SIGN_RECOVER)
     crypto.operation_init(lib, hSession, SIGN_RECOVER, mechanism_in(m, pMechanism), hKey)
 
@@ -184,7 +184,7 @@ def C_SignRecover(
 # -- verifying signatures and MACs (5.12) -------------------------------------------------------------
 @entry
 def C_VerifyInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
-    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+    if not pMechanism:  # 3.0: terminate the active operation
         return crypto.cancel(lib, hSession, VERIFY)
     crypto.operation_init(lib, hSession, VERIFY, mechanism_in(m, pMechanism), hKey)
 
@@ -208,7 +208,7 @@ def C_VerifyFinal(lib: Library, m: Marshal, hSession: int, pSignature: Any, ulSi
 
 @entry
 def C_VerifyRecoverInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
-    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+    if not pMechanism:  # 3.0: terminate the active operation
         return crypto.cancel(lib, hSession, VERIFY_RECOVER)
     crypto.operation_init(lib, hSession, VERIFY_RECOVER, mechanism_in(m, pMechanism), hKey)
 
@@ -227,7 +227,7 @@ def C_VerifyRecover(
 def C_VerifySignatureInit(
     lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int, pSignature: Any, ulSignatureLen: int
 ) -> None:
-    mech = None if pMechanism == m.NULL else mechanism_in(m, pMechanism)
+    mech = None if not pMechanism else mechanism_in(m, pMechanism)
     signature = m.bytes_in(pSignature, ulSignatureLen) if mech is not None else b""
     crypto.verify_signature_init(lib, hSession, mech, hKey, signature)
 

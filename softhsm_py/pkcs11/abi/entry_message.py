@@ -35,7 +35,7 @@ def param_in(m: Marshal, pParameter: Any, ulParameterLen: int) -> ParamIn:
 # -- message-based encryption (5.9) ----------------------------------------------------------------
 @entry
 def C_MessageEncryptInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
-    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+    if not pMechanism:  # 3.0: terminate the active operation
         return messages.cancel(lib, hSession, ENCRYPT)
     messages.init(lib, hSession, ENCRYPT, mechanism_in(m, pMechanism, message=True), hKey)
 
@@ -116,7 +116,7 @@ def C_MessageEncryptFinal(lib: Library, m: Marshal, hSession: int) -> None:
 # -- message-based decryption (5.11) ---------------------------------------------------------------
 @entry
 def C_MessageDecryptInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
-    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+    if not pMechanism:  # 3.0: terminate the active operation
         return messages.cancel(lib, hSession, DECRYPT)
     messages.init(lib, hSession, DECRYPT, mechanism_in(m, pMechanism, message=True), hKey)
 
@@ -197,7 +197,7 @@ def C_MessageDecryptFinal(lib: Library, m: Marshal, hSession: int) -> None:
 # -- message-based signing and MACing (5.14) -------------------------------------------------------
 @entry
 def C_MessageSignInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
-    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+    if not pMechanism:  # 3.0: terminate the active operation
         return messages.cancel(lib, hSession, SIGN)
     messages.init(lib, hSession, SIGN, mechanism_in(m, pMechanism, message=True), hKey)
 
@@ -241,7 +241,7 @@ def C_SignMessageNext(
     pulSignatureLen: Any,
 ) -> None:
     # A NULL pulSignatureLen: more parts follow (3.0, 5.14 C_SignMessageNext).
-    out = None if pulSignatureLen == m.NULL else Out(m, pSignature, pulSignatureLen)
+    out = None if not pulSignatureLen else Out(m, pSignature, pulSignatureLen)
     messages.sign_message_next(lib, hSession, data_in(m, pData, ulDataLen), out)
 
 
@@ -253,7 +253,7 @@ def C_MessageSignFinal(lib: Library, m: Marshal, hSession: int) -> None:
 # -- message-based verification (5.15) -------------------------------------------------------------
 @entry
 def C_MessageVerifyInit(lib: Library, m: Marshal, hSession: int, pMechanism: Any, hKey: int) -> None:
-    if pMechanism == m.NULL:  # 3.0: terminate the active operation
+    if not pMechanism:  # 3.0: terminate the active operation
         return messages.cancel(lib, hSession, VERIFY)
     messages.init(lib, hSession, VERIFY, mechanism_in(m, pMechanism, message=True), hKey)
 
@@ -299,7 +299,7 @@ def C_VerifyMessageNext(
     ulSignatureLen: int,
 ) -> None:
     # A NULL pSignature: more parts follow (3.0, 5.15 C_VerifyMessageNext).
-    signature = None if pSignature == m.NULL else data_in(m, pSignature, ulSignatureLen)
+    signature = None if not pSignature else data_in(m, pSignature, ulSignatureLen)
     messages.verify_message_next(lib, hSession, data_in(m, pData, ulDataLen), signature)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from softhsm_py import errors
@@ -43,22 +43,23 @@ class Marshal:
     def __init__(self, ffi: Any) -> None:
         self.ffi = ffi
         self.NULL = ffi.NULL
+        self.memmove = ffi.memmove
         self.attribute_size = ffi.sizeof("CK_ATTRIBUTE")
-        self._structs: dict[tuple[str, Hashable], bytes] = {}  # struct_out's answers
+        self.structs: dict[str, Any] = {}  # struct_value's answers, by C type
 
     # -- inputs ---------------------------------------------------------------------------------
     def require(self, ptr: Any) -> None:
-        if ptr == self.NULL:
+        if not ptr:  # a cffi pointer is false when NULL (cheaper than comparing with ffi.NULL)
             raise errors.ArgumentsBad()
 
     def bytes_in(self, ptr: Any, length: int) -> bytes:
-        if ptr == self.NULL:
+        if not ptr:
             if length:
                 raise errors.ArgumentsBad()
             return b""
         if length > MAX_LENGTH:
             raise errors.ArgumentsBad()
-        return self.ffi.unpack(self.ffi.cast("char *", ptr), length)
+        return self.ffi.buffer(ptr, length)[:]  # one copy; ~2x faster than cast + unpack
 
     def pin_in(
         self, ptr: Any, length: int, too_long: type[errors.PKCS11Error] = errors.PinIncorrect
@@ -109,10 +110,10 @@ class Marshal:
         """The output-buffer protocol (3.0, 5.2). NULL buffer: report the length, return False.
         Short buffer: report the length, raise BufferTooSmall. Else write, return True (the caller
         may then end its operation)."""
-        if len_ptr == self.NULL:  # require, inlined: every output goes through here
+        if not len_ptr:  # require, inlined: every output goes through here
             raise errors.ArgumentsBad()
         needed = len(data)
-        if buf == self.NULL:
+        if not buf:
             len_ptr[0] = needed
             return False
         if len_ptr[0] < needed:
@@ -124,7 +125,7 @@ class Marshal:
 
     def ulongs_out(self, array: Any, count_ptr: Any, values: Sequence[int]) -> None:
         self.require(count_ptr)
-        if array == self.NULL:
+        if not array:
             count_ptr[0] = len(values)
             return
         if count_ptr[0] < len(values):
@@ -139,17 +140,14 @@ class Marshal:
         size = len(field)
         self.ffi.memmove(field, _padded_bytes(text, size), size)
 
-    def struct_out(
-        self, ptr: Any, ctype: str, key: Hashable, fill: Callable[[Marshal, Any, Any], None]
-    ) -> None:
-        """Write the ``ctype`` struct that ``fill(self, struct, key)`` fills; for answers that
-        depend only on ``key`` (C_GetInfo's), so each is built once and then copied whole."""
-        raw = self._structs.get((ctype, key))
-        if raw is None:
-            struct = self.ffi.new(f"{ctype} *")
-            fill(self, struct, key)
-            raw = self._structs[(ctype, key)] = bytes(self.ffi.buffer(struct))
-        self.ffi.memmove(ptr, raw, len(raw))
+    def struct_value(self, ctype: str, value: Any, fill: Callable[[Marshal, Any, Any], None]) -> Any:
+        """The ``ctype`` struct that ``fill(self, struct, value)`` fills, kept in ``structs[ctype]``:
+        for an answer that never changes while the library is loaded (C_GetInfo's), built once
+        and then copied whole (``ptr[0] = struct``: one copy in C)."""
+        struct = self.ffi.new(f"{ctype} *")
+        fill(self, struct, value)
+        self.structs[ctype] = struct[0]
+        return struct[0]
 
     def attributes_out(self, ptr: Any, count: int, answers: Sequence[Any]) -> None:
         """Answer a C_GetAttributeValue template entry by entry (3.0, 5.7 C_GetAttributeValue):
@@ -170,7 +168,7 @@ class Marshal:
             return type(answer)
         if isinstance(answer, list):  # a template attribute: an array of CK_ATTRIBUTE
             return self._template_out(attr, answer)
-        if attr.pValue == self.NULL:
+        if not attr.pValue:
             attr.ulValueLen = len(answer)
             return None
         if attr.ulValueLen < len(answer):
@@ -182,7 +180,7 @@ class Marshal:
 
     def _template_out(self, attr: Any, entries: RawTemplate) -> type[errors.PKCS11Error] | None:
         needed = len(entries) * self.attribute_size
-        if attr.pValue == self.NULL:
+        if not attr.pValue:
             attr.ulValueLen = needed
             return None
         if attr.ulValueLen < needed:
