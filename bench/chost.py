@@ -162,7 +162,7 @@ def run_cell(hosts: Sequence[Host], cell: Cell) -> list[dict[str, Any]]:
     return results
 
 
-def _measure(results: list[dict[str, Any]], cell: Cell) -> dict[str, float]:
+def _measure(results: list[dict[str, Any]], cell: Cell) -> dict[str, Any]:
     """One cell on one side: ops/s over all processes and the mean RSA sign latency."""
     ops = sum(r["ops"] for r in results)
     n = sum(r["rsa_latency_ms"]["n"] for r in results)
@@ -170,11 +170,14 @@ def _measure(results: list[dict[str, Any]], cell: Cell) -> dict[str, float]:
     # The tiny kinds count every batch, over each thread's own elapsed time; the others only what
     # ended within the window.
     window = statistics.fmean(r["elapsed"] for r in results) if cell.kind in TINY_KINDS else cell.seconds
-    out = {
+    out: dict[str, Any] = {
         "ops_per_s": ops / window,
         "errors": sum(r["errors"] for r in results),
         "extra_found": sum(r["extra_found"] for r in results),
     }
+    first = next((r["first_error"] for r in results if r["first_error"]), None)
+    if first:
+        out["first_error"] = first
     if n:
         out["rsa_mean_ms"] = total_ms / n
         # the processes' own 95th percentiles, the worst of them (each process sorts its own)
@@ -223,7 +226,7 @@ def run(
     program = compile_host(workdir)
     need = max(c.processes for c in plan)
     hosts: dict[str, list[Host]] = {}
-    samples: dict[str, dict[str, list[dict[str, float]]]] = {c.key: {s.name: [] for s in sides} for c in plan}
+    samples: dict[str, dict[str, list[dict[str, Any]]]] = {c.key: {s.name: [] for s in sides} for c in plan}
     if not plan:
         return {"cells": [], "usable_cores": len(os.sched_getaffinity(0))}
     try:
@@ -256,7 +259,7 @@ def run(
 
 
 def _summarise(
-    cell: Cell, per_side: dict[str, list[dict[str, float]]], sides: Sequence[Side]
+    cell: Cell, per_side: dict[str, list[dict[str, Any]]], sides: Sequence[Side]
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "kind": cell.kind,
@@ -278,6 +281,9 @@ def _summarise(
             entry["rsa_p95_ms"] = statistics.median(m["rsa_p95_ms"] for m in rounds if "rsa_p95_ms" in m)
         entry["errors"] = int(sum(m["errors"] for m in rounds))  # failed calls (mixed), all rounds
         entry["extra_found"] = int(sum(m["extra_found"] for m in rounds))
+        first = next((m["first_error"] for m in rounds if "first_error" in m), None)
+        if first is not None:
+            entry["first_error"] = first  # e.g. "C_CreateObject 0x5"
         out[side.name] = entry
     if len(sides) == 2:
         a, b = (per_side[s.name] for s in sides)

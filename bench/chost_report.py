@@ -160,10 +160,13 @@ def chost_text(section: dict[str, Any] | None) -> list[str]:
             cell = mixed[side]
             lat = c["rsa_latency"].get(side, {})
             loaded, alone = cell.get("rsa_mean_ms", float("nan")), lat.get("one_thread_ms", float("nan"))
+            failed = f"{cell['errors']}" + (
+                f" (first: {cell['first_error']})" if cell.get("first_error") else ""
+            )
             out.append(
                 f"| {side} | {rate(cell['median_ops_per_s'])} | {rate(cell.get('rsa_signs_per_s', 0.0))} "
                 f"| {loaded:.2f} ms | {cell.get('rsa_p95_ms', float('nan')):.2f} ms | {alone:.2f} ms "
-                f"| {cell['errors']} |"
+                f"| {failed} |"
             )
         r = m["ratio"]
         out.append(
