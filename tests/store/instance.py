@@ -158,7 +158,11 @@ class Instance:
         if i % 3 == 0 and len(mine) > 1:
             _, gone = mine[0]
             emit(ev="start", op="destroy", label=gone)
-            (handle,) = self.find(h, label=gone)  # handles of private objects end at logout
+            found = self.find(h, label=gone)  # handles of private objects end at logout
+            if not found:  # a destroy that answered an error (the store went away) had committed
+                mine.pop(0)
+                return
+            (handle,) = found
             rv = destroy_rv(self.m, h, handle)
             if rv != "OK":
                 emit(ev="err", op="C_DestroyObject", rv=rv)
