@@ -58,6 +58,8 @@ from pathlib import Path
 from softhsm_py import errors
 from softhsm_py.log import get_logger
 from softhsm_py.store.format import decode_attrs, encode_attrs
+from softhsm_py.store.sqlite_changes import SUFFIX as CHANGES_SUFFIX
+from softhsm_py.store.sqlite_changes import ChangeCounter
 from softhsm_py.store.sqlite_tx import OUR_TABLES, STEPS, SqliteTx
 
 __all__ = ["DB_NAME", "SCHEMA_VERSION", "SqliteRows", "decode_attrs", "encode_attrs", "open_rows"]
@@ -65,7 +67,9 @@ __all__ = ["DB_NAME", "SCHEMA_VERSION", "SqliteRows", "decode_attrs", "encode_at
 log = get_logger("store")
 
 DB_NAME = "softhsm-py.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: The oldest schema a read-only store may have: version 3 changed no table (sqlite_tx.py).
+READ_ONLY_SCHEMA_FROM = 2
 BUSY_TIMEOUT_S = 10.0
 #: ``PRAGMA application_id`` of a softhsm-py store ("SHPY"): tells our file from any other SQLite file.
 APPLICATION_ID = 0x53485059
@@ -202,6 +206,10 @@ class SqliteRows:
         self._pool_lock = threading.Lock()
         self._closed = False
         self._watch: sqlite3.Connection | None = None  # version()'s connection (None: read-only)
+        # Our change counter (store/sqlite_changes.py; None: ask SQLite every time) and the even
+        # value it had before version() last asked SQLite, with SQLite's answer then.
+        self._changes: ChangeCounter | None = None
+        self._asked: tuple[int, int] = (-1, 0)
         self._watch_lock = threading.Lock()
         _forget_inherited()
         try:
@@ -222,15 +230,22 @@ class SqliteRows:
             if why is not None:
                 raise _refused(self.path, why)
             db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self._changes = self._open_changes()
             if self.read_only:
                 self._check_schema(db)
             else:
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("PRAGMA synchronous = FULL")
                 db.execute("PRAGMA foreign_keys = ON")
-                self._migrate(db)
+                odd = self._begin_commit(f"opening {self.path}")
+                try:
+                    self._migrate(db)
+                finally:
+                    self._end_commit(odd)
         except BaseException as exc:
             db.close()
+            if self._changes is not None:
+                self._changes.close()
             if isinstance(exc, sqlite3.Error):
                 raise _device_error(f"opening {self.path}", exc) from exc
             raise
@@ -250,6 +265,17 @@ class SqliteRows:
             stores.pop(key, None)
 
         _STORES[key] = weakref.ref(self, forget)
+
+    def _open_changes(self) -> ChangeCounter | None:
+        """The change counter beside the database; None (ask SQLite on every check) where a
+        read-only store has none to read."""
+        path = self.path.with_name(self.path.name + CHANGES_SUFFIX)
+        try:
+            return ChangeCounter(path, writable=not self.read_only)
+        except OSError as exc:
+            if not self.read_only:
+                raise _device_error(f"opening {path}", exc) from exc
+            return None
 
     def _open_read_only(self) -> sqlite3.Connection:
         """A read-only connection (module docstring): a WAL reader if SQLite can use the -wal
@@ -272,6 +298,11 @@ class SqliteRows:
     def _check_schema(self, db: sqlite3.Connection) -> None:
         """A read-only store cannot be migrated: it must be of our schema version."""
         version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION and version >= READ_ONLY_SCHEMA_FROM:
+            if self._changes is not None:  # its writers (if any) keep none: ask SQLite each time
+                self._changes.close()
+                self._changes = None
+            return
         if version != SCHEMA_VERSION:
             log.error(
                 "token store %s has schema version %d and is read-only; this softhsm-py needs %d",
@@ -326,12 +357,25 @@ class SqliteRows:
     def version(self) -> tuple[int, int]:
         """Differs from every earlier value once anything in the store may have changed: SQLite's
         ``PRAGMA data_version`` (of ``_watch``, which moves with the commits of every other
-        connection, ours included) paired with our own count of writes (module docstring)."""
+        connection, ours included) paired with our own count of writes (module docstring).
+        SQLite is not asked while our change counter shows the even value it had before the
+        last asking (store/sqlite_changes.py): nothing was committed since."""
+        changes = self._changes
+        seen = -1 if changes is None else changes.read()
+        asked = self._asked
+        if seen == asked[0]:
+            return asked[1], self._writes
+        data_version = self._data_version()
+        if seen % 2 == 0:
+            self._asked = (seen, data_version)
+        return data_version, self._writes
+
+    def _data_version(self) -> int:
         if self._watch is None:  # read-only (or closed: _conn says so)
             with self._lock:
                 db = self._conn().db
                 try:
-                    return db.execute("PRAGMA data_version").fetchone()[0], self._writes
+                    return int(db.execute("PRAGMA data_version").fetchone()[0])
                 except sqlite3.Error as exc:
                     raise _device_error("checking for changes", exc) from exc
         with self._watch_lock:
@@ -340,7 +384,7 @@ class SqliteRows:
             if watch is None:
                 raise RuntimeError("token store is closed")
             try:
-                return watch.execute("PRAGMA data_version").fetchone()[0], self._writes
+                return int(watch.execute("PRAGMA data_version").fetchone()[0])
             except sqlite3.Error as exc:
                 raise _device_error("checking for changes", exc) from exc
 
@@ -433,7 +477,10 @@ class SqliteRows:
                 raise _device_error(what, exc) from exc
             if write:
                 self._writes += 1  # before anything can commit: version() moves with every write
+            odd = None
             try:
+                if write:
+                    odd = self._begin_commit(what)  # under SQLite's write lock, before COMMIT
                 yield tx
                 db.execute("COMMIT")
             except BaseException as exc:
@@ -445,6 +492,24 @@ class SqliteRows:
                 if isinstance(exc, sqlite3.Error):
                     raise _device_error(what, exc) from exc
                 raise
+            finally:
+                self._end_commit(odd)
+
+    def _begin_commit(self, what: str) -> int | None:
+        if self._changes is None:
+            return None
+        try:
+            return self._changes.begin_commit()
+        except OSError as exc:  # no commit readers could miss: the transaction is rolled back
+            raise _device_error(what, exc) from exc
+
+    def _end_commit(self, odd: int | None) -> None:
+        if odd is None or self._changes is None:
+            return
+        try:
+            self._changes.end_commit(odd)
+        except OSError as exc:  # the counter stays odd: every reader asks SQLite, still right
+            log.warning("token store: the change counter stays odd: %s", type(exc).__name__)
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -466,6 +531,9 @@ class SqliteRows:
                     except sqlite3.Error as exc:
                         log.warning("token store: close failed: %s", type(exc).__name__)
             db, self._db, self._tx = self._db, None, None
+            changes, self._changes = self._changes, None
+            if changes is not None:
+                changes.close()
             if db is None:
                 return
             try:
@@ -484,6 +552,9 @@ class SqliteRows:
         (abandoned, never closed)."""
         db, self._db, self._tx = self._db, None, None
         watch, self._watch = self._watch, None
+        changes, self._changes = self._changes, None
+        if changes is not None:
+            changes.close()  # our own file: closing it in the child disturbs no lock of SQLite's
         self._closed = True
         idle, self._idle = self._idle, []
         readers, self._readers = self._readers, set()

@@ -83,7 +83,12 @@ CREATE TABLE leases (
     until  INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
-STEPS = {1: _SCHEMA_V1, 2: _SCHEMA_V2}  # version -> the script that makes it from the one before
+# Version 3: no table changes. Every writer keeps the change counter beside the database
+# (store/sqlite_changes.py), which readers trust instead of asking SQLite: a softhsm-py made
+# before it would write without moving the counter, so the version shuts it out.
+_SCHEMA_V3 = ""
+# version -> the script that makes it from the one before
+STEPS = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 _TOKEN_SELECT = f"SELECT {', '.join(TOKEN_COLUMNS)} FROM tokens"
 _OBJECT_SELECT = f"SELECT {', '.join(OBJECT_COLUMNS)} FROM objects"

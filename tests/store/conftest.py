@@ -17,6 +17,8 @@ import pytest
 from softhsm_py.constants import UserType
 from softhsm_py.store import SealedStore, open_store
 from softhsm_py.store.sqlite import DB_NAME
+from softhsm_py.store.sqlite_changes import SUFFIX as CHANGES_SUFFIX
+from softhsm_py.store.sqlite_changes import ChangeCounter
 
 from .pgcluster import REQUIRE_ENV, Cluster, find_bindir, required
 
@@ -61,13 +63,21 @@ class Backend:
         return open_store(self.token_dir, kdf_cost=COST, location=self.location)
 
     def raw(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Run one statement (``?`` placeholders) on a connection of our own, committed."""
+        """Run one statement (``?`` placeholders) on a connection of our own, committed. On
+        SQLite it keeps the change counter as every writer of a store must
+        (store/sqlite_changes.py); ``raw_uncounted`` does not."""
         if self.location is None:
+            counter = ChangeCounter(self.token_dir / (DB_NAME + CHANGES_SUFFIX), writable=True)
             db = sqlite3.connect(self.token_dir / DB_NAME, isolation_level=None)
             try:
-                return db.execute(sql, args).fetchall()
+                odd = counter.begin_commit()  # autocommit: the statement commits in between
+                try:
+                    return db.execute(sql, args).fetchall()
+                finally:
+                    counter.end_commit(odd)
             finally:
                 db.close()
+                counter.close()
         import psycopg
 
         with psycopg.connect(self.location, autocommit=True) as conn:

@@ -102,7 +102,8 @@ def test_a_new_store_is_never_an_empty_file(tmp_path: Path) -> None:
     zero-length or half-made file (which the refusal above would then take for a broken store)."""
     store = open_store(tmp_path, kdf_cost=COST)
     store.close()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [DB_NAME]  # no temporary file left
+    # no temporary file left; beside the database, its change counter (store/sqlite_changes.py)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [DB_NAME, DB_NAME + "-changes"]
     db = sqlite3.connect(tmp_path / DB_NAME)
     assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

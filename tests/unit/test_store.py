@@ -100,7 +100,7 @@ def test_version_1_store_is_migrated(tmp_path):
         s.add_record(0, key, Record("request", "r", b"l", "PENDING", 1, b"{}"))
         assert [r.id for r in s.records(0, key, "request")] == ["r"]
     with sqlite3.connect(d / DB_NAME) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
 
 
 _FIRST_CONNECTION_PROBE = """
