@@ -27,7 +27,10 @@ snapshot, which changes made by a process that can write are not seen in (the RE
 
 Change detection: ``version()`` is ``PRAGMA data_version`` (moves when another connection, of
 any process, commits; never for this connection's own commits) paired with our own count of
-write transactions: one PRAGMA, no table read, and other processes' writes show at once.
+write transactions: one PRAGMA, no table read, and other processes' writes show at once. The
+PRAGMA is asked only when our change counter beside the database moved (``sqlite_changes.py``:
+every writer keeps it, and schema 3 shuts out softhsm-py versions that would not), so a check
+while nothing was committed costs one read of shared memory.
 
 Never open SQLite's files (the database, ``-wal``, ``-shm``) with a descriptor of our own while a
 connection may have them open: closing any descriptor of a file drops every POSIX lock the process
