@@ -364,7 +364,7 @@ class SqliteRows:
         SQLite is not asked while our change counter shows the even value it had before the
         last asking (store/sqlite_changes.py): nothing was committed since."""
         changes = self._changes
-        seen = -1 if changes is None else changes.read()
+        seen = 1 if changes is None else changes.read()  # odd: never taken as unchanged
         asked = self._asked
         if seen == asked[0]:
             return asked[1], self._writes

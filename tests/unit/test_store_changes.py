@@ -91,3 +91,16 @@ def test_values_only_grow_when_writers_interleave(tmp_path: Path) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_without_a_counter_every_check_asks(tmp_path: Path) -> None:
+    """A store with no counter to read (read-only, of schema 2) asks SQLite on every check."""
+    with open_store(tmp_path, kdf_cost=COST) as store:
+        store.create_token(0, "t", SO_PIN)
+        rows = _rows(store)
+        assert rows._changes is not None
+        rows._changes.close()
+        rows._changes = None
+        for label in ("u", "v"):
+            _raw_update(tmp_path, label)
+            assert [t.label for t in store.tokens()] == [label]
